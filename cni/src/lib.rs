@@ -1,0 +1,1 @@
+//! CNI bridge plugin and IPAM; its issue fills this crate.

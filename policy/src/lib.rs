@@ -1,0 +1,1 @@
+//! NetworkPolicy compiler to nftables; its issue fills this crate.

@@ -1,0 +1,336 @@
+//! Prometheus metrics kept in atomics, so recording on the request path never takes a lock.
+//!
+//! Per-route counters are interned by their labels when a table is compiled: a route that
+//! survives a table rebuild keeps counting into the same counters.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::spec::Origin;
+
+/// Upper bounds, in seconds, of the latency histogram buckets.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Every metric the proxy and controller export, rendered by [`Metrics::render`].
+#[derive(Debug, Default)]
+pub struct Metrics {
+    routes: Mutex<HashMap<Option<Origin>, Arc<RouteMetrics>>>,
+    /// Routing table rebuilds and their cost.
+    pub table: TableMetrics,
+    /// Downstream connections and upstream failures.
+    pub proxy: ProxyMetrics,
+}
+
+/// Request counters and latency of one (ingress, service) pair.
+#[derive(Debug, Default)]
+pub struct RouteMetrics {
+    /// Responses by status class: index 0 is 1xx, ..., index 4 is 5xx.
+    responses: [AtomicU64; 5],
+    latency: Histogram,
+}
+
+/// Routing table rebuilds: how many, how long, how big.
+#[derive(Debug, Default)]
+pub struct TableMetrics {
+    /// Tables published.
+    pub rebuilds: AtomicU64,
+    /// Time from a change to the published table, translation and compilation included.
+    pub rebuild_duration: Histogram,
+    /// Virtual hosts in the live table.
+    pub hosts: AtomicU64,
+    /// Path rules in the live table.
+    pub paths: AtomicU64,
+    /// Objects (Ingresses, Services, ...) reported as invalid in the last rebuild.
+    pub invalid_objects: AtomicU64,
+    /// Unix time, in seconds, of the last publish.
+    pub last_rebuild_unix_seconds: AtomicU64,
+}
+
+/// Connection-level counters of the proxy.
+#[derive(Debug, Default)]
+pub struct ProxyMetrics {
+    /// Downstream connections accepted.
+    pub connections_accepted: AtomicU64,
+    /// Downstream connections open now.
+    pub connections_open: AtomicU64,
+    /// Upstream connect attempts that failed (each retry counts).
+    pub upstream_connect_failures: AtomicU64,
+    /// Requests retried on another endpoint after a connect failure.
+    pub upstream_retries: AtomicU64,
+    /// Upstream requests that timed out (answered 504).
+    pub upstream_timeouts: AtomicU64,
+}
+
+/// A cumulative histogram with fixed latency buckets.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Metrics {
+    /// The counters of one route, shared by every table that holds that route.
+    pub fn route(&self, origin: Option<&Origin>) -> Arc<RouteMetrics> {
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = routes.get(&origin.cloned()) {
+            return Arc::clone(existing);
+        }
+        let fresh = Arc::new(RouteMetrics::default());
+        routes.insert(origin.cloned(), Arc::clone(&fresh));
+        fresh
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4) of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let routes: Vec<(Option<Origin>, Arc<RouteMetrics>)> = {
+            let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut list: Vec<_> = routes
+                .iter()
+                .map(|(k, v)| (k.clone(), Arc::clone(v)))
+                .collect();
+            list.sort_by(|a, b| a.0.cmp(&b.0));
+            list
+        };
+
+        header(
+            &mut out,
+            "portcullis_requests_total",
+            "counter",
+            "Responses sent, by ingress, service and status class.",
+        );
+        for (origin, route) in &routes {
+            let labels = route_labels(origin.as_ref());
+            for (index, counter) in route.responses.iter().enumerate() {
+                let value = counter.load(Ordering::Relaxed);
+                if value > 0 {
+                    let _ = writeln!(
+                        out,
+                        "portcullis_requests_total{{{labels},status_class=\"{}xx\"}} {value}",
+                        index + 1
+                    );
+                }
+            }
+        }
+        header(
+            &mut out,
+            "portcullis_request_duration_seconds",
+            "histogram",
+            "Time from request received to response headers sent, by ingress and service.",
+        );
+        for (origin, route) in &routes {
+            route.latency.render(
+                &mut out,
+                "portcullis_request_duration_seconds",
+                &route_labels(origin.as_ref()),
+            );
+        }
+
+        let table = &self.table;
+        let counters: [(&str, &str, &str, &AtomicU64); 10] = [
+            (
+                "portcullis_table_rebuilds_total",
+                "counter",
+                "Routing tables published.",
+                &table.rebuilds,
+            ),
+            (
+                "portcullis_table_hosts",
+                "gauge",
+                "Virtual hosts in the live routing table.",
+                &table.hosts,
+            ),
+            (
+                "portcullis_table_paths",
+                "gauge",
+                "Path rules in the live routing table.",
+                &table.paths,
+            ),
+            (
+                "portcullis_table_invalid_objects",
+                "gauge",
+                "Objects reported invalid by the last rebuild (see the log).",
+                &table.invalid_objects,
+            ),
+            (
+                "portcullis_table_last_rebuild_timestamp_seconds",
+                "gauge",
+                "Unix time of the last routing table publish.",
+                &table.last_rebuild_unix_seconds,
+            ),
+            (
+                "portcullis_connections_accepted_total",
+                "counter",
+                "Downstream connections accepted.",
+                &self.proxy.connections_accepted,
+            ),
+            (
+                "portcullis_connections_open",
+                "gauge",
+                "Downstream connections open now.",
+                &self.proxy.connections_open,
+            ),
+            (
+                "portcullis_upstream_connect_failures_total",
+                "counter",
+                "Failed upstream connect attempts.",
+                &self.proxy.upstream_connect_failures,
+            ),
+            (
+                "portcullis_upstream_retries_total",
+                "counter",
+                "Requests retried on another endpoint after a connect failure.",
+                &self.proxy.upstream_retries,
+            ),
+            (
+                "portcullis_upstream_timeouts_total",
+                "counter",
+                "Upstream requests that timed out.",
+                &self.proxy.upstream_timeouts,
+            ),
+        ];
+        for (name, kind, help, value) in counters {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        header(
+            &mut out,
+            "portcullis_table_rebuild_duration_seconds",
+            "histogram",
+            "Time to translate, compile and publish a routing table.",
+        );
+        table
+            .rebuild_duration
+            .render(&mut out, "portcullis_table_rebuild_duration_seconds", "");
+        out
+    }
+}
+
+impl RouteMetrics {
+    /// Counts one response with this status and how long it took.
+    pub fn record(&self, status: u16, elapsed: Duration) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+        self.latency.observe(elapsed);
+    }
+
+    /// Responses counted in one status class (1 to 5).
+    pub fn responses(&self, class: u16) -> u64 {
+        let index = usize::from(class).clamp(1, 5) - 1;
+        self.responses[index].load(Ordering::Relaxed)
+    }
+}
+
+impl Histogram {
+    /// Counts one observation.
+    pub fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(index) = LATENCY_BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let separator = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{separator}le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{separator}le=\"+Inf\"}} {count}"
+        );
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {count}");
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn route_labels(origin: Option<&Origin>) -> String {
+    match origin {
+        Some(origin) => format!(
+            "namespace=\"{}\",ingress=\"{}\",service=\"{}\"",
+            escape(&origin.namespace),
+            escape(&origin.ingress),
+            escape(&origin.service)
+        ),
+        None => "namespace=\"\",ingress=\"\",service=\"\"".to_string(),
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_counters_survive_reinterning_and_render() {
+        let metrics = Metrics::default();
+        let origin = Origin {
+            namespace: "shop".into(),
+            ingress: "store".into(),
+            service: "wear".into(),
+            port: "80".into(),
+        };
+        metrics
+            .route(Some(&origin))
+            .record(200, Duration::from_millis(3));
+        metrics
+            .route(Some(&origin))
+            .record(503, Duration::from_millis(30));
+        metrics.route(None).record(404, Duration::from_micros(10));
+        let text = metrics.render();
+        assert!(text.contains(
+            "portcullis_requests_total{namespace=\"shop\",ingress=\"store\",service=\"wear\",status_class=\"2xx\"} 1"
+        ));
+        assert!(text.contains(
+            "portcullis_requests_total{namespace=\"shop\",ingress=\"store\",service=\"wear\",status_class=\"5xx\"} 1"
+        ));
+        assert!(text.contains(
+            "portcullis_requests_total{namespace=\"\",ingress=\"\",service=\"\",status_class=\"4xx\"} 1"
+        ));
+        assert!(text.contains("portcullis_request_duration_seconds_bucket{namespace=\"shop\",ingress=\"store\",service=\"wear\",le=\"0.005\"} 1"));
+        assert!(text.contains("portcullis_request_duration_seconds_bucket{namespace=\"shop\",ingress=\"store\",service=\"wear\",le=\"+Inf\"} 2"));
+        assert!(text.contains("portcullis_table_rebuild_duration_seconds_count 0"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,185 @@
+//! The routing table as plain data: what the controller's pure translation produces.
+//!
+//! A [`TableSpec`] holds no runtime state, so it can be compared, rendered as text for golden
+//! tests, and built without tokio. [`crate::table::RoutingTable::compile`] turns it into the
+//! lookup structure the proxy reads.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Every virtual host and the fallback for requests no host claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Virtual hosts, at most one per [`HostMatch`].
+    pub hosts: Vec<VirtualHost>,
+    /// What answers requests that match no host, or a host with no matching path and no
+    /// default of its own.
+    pub default_backend: Backend,
+}
+
+/// Which `Host` header values a virtual host answers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HostMatch {
+    /// One host, lower case, no trailing dot: `foo.example.com`.
+    Exact(String),
+    /// `*.example.com`: exactly one label in front of the stored suffix `example.com`.
+    Wildcard(String),
+    /// Rules without a host: every host no exact or wildcard rule names.
+    Any,
+}
+
+/// The paths of one host and what answers the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualHost {
+    /// Which hosts this is.
+    pub host: HostMatch,
+    /// Path rules; at most one per (path, kind).
+    pub paths: Vec<PathRule>,
+    /// `spec.defaultBackend` of the Ingress that defined this host, if any.
+    pub default_backend: Option<Backend>,
+}
+
+/// How a rule's path is compared with the request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathKind {
+    /// The request path equals the rule path, byte for byte.
+    Exact,
+    /// The rule path's elements are a prefix of the request path's elements.
+    Prefix,
+}
+
+/// One path of one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRule {
+    /// Starts with `/`. For [`PathKind::Prefix`] a trailing slash is ignored.
+    pub path: String,
+    /// Exact or element-wise prefix.
+    pub kind: PathKind,
+    /// What serves matching requests.
+    pub backend: Backend,
+}
+
+/// What serves a route, and where the route came from (for metrics and logs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Backend {
+    /// The Ingress and Service behind this backend; `None` for the built-in default.
+    pub origin: Option<Origin>,
+    /// Where requests go.
+    pub target: Target,
+}
+
+/// The Kubernetes objects a route came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    /// Namespace of the Ingress and its Service.
+    pub namespace: String,
+    /// Name of the Ingress; empty for a `--default-backend-service` flag.
+    pub ingress: String,
+    /// Name of the Service.
+    pub service: String,
+    /// The Service port as written: a number or a port name.
+    pub port: String,
+}
+
+/// Where requests of a route go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Target {
+    /// Ready endpoints, in a stable order. Empty means 503: the Service has no ready endpoint.
+    Endpoints(Vec<SocketAddr>),
+    /// The backend is misconfigured (missing Service or port, ...): 503, with this reason logged.
+    Unavailable(String),
+    /// The built-in default backend: 404 with a small body.
+    NotFound,
+}
+
+impl Backend {
+    /// The built-in 404 backend.
+    pub fn not_found() -> Self {
+        Backend {
+            origin: None,
+            target: Target::NotFound,
+        }
+    }
+}
+
+impl TableSpec {
+    /// A table with no hosts, answering 404 everywhere.
+    pub fn empty() -> Self {
+        TableSpec {
+            hosts: Vec::new(),
+            default_backend: Backend::not_found(),
+        }
+    }
+}
+
+impl fmt::Display for HostMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostMatch::Exact(host) => f.write_str(host),
+            HostMatch::Wildcard(suffix) => write!(f, "*.{suffix}"),
+            HostMatch::Any => f.write_str("*"),
+        }
+    }
+}
+
+impl fmt::Display for PathKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathKind::Exact => "Exact",
+            PathKind::Prefix => "Prefix",
+        })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Origin {
+            namespace,
+            ingress,
+            service,
+            port,
+        } = self;
+        if ingress.is_empty() {
+            write!(f, "service {namespace}/{service}:{port}")
+        } else {
+            write!(f, "ingress {namespace}/{ingress} service {service}:{port}")
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.target {
+            Target::NotFound => f.write_str("404 built-in")?,
+            Target::Unavailable(reason) => write!(f, "503 ({reason})")?,
+            Target::Endpoints(endpoints) if endpoints.is_empty() => {
+                f.write_str("503 (no ready endpoints)")?
+            }
+            Target::Endpoints(endpoints) => {
+                let list: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
+                write!(f, "[{}]", list.join(", "))?
+            }
+        }
+        if let Some(origin) = &self.origin {
+            write!(f, " <- {origin}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders the table as stable, reviewable text: the format of the golden files.
+impl fmt::Display for TableSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for host in &self.hosts {
+            writeln!(f, "host {}", host.host)?;
+            for rule in &host.paths {
+                writeln!(f, "  {:<6} {} -> {}", rule.kind, rule.path, rule.backend)?;
+            }
+            if let Some(default) = &host.default_backend {
+                writeln!(f, "  default -> {default}")?;
+            }
+        }
+        writeln!(f, "default -> {}", self.default_backend)
+    }
+}

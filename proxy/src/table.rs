@@ -1,0 +1,237 @@
+//! The compiled routing table: what the proxy reads on every request, without a lock.
+//!
+//! Built once from a [`TableSpec`] and never changed; a new configuration is a new table,
+//! swapped in whole (see [`crate::live::LiveTable`]). Requests in flight keep the `Arc<Route>`
+//! they picked, so a swap never cuts them off.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use foldhash::fast::RandomState;
+
+use crate::host::{normalize_host, wildcard_suffix};
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::path_patterns::patterns;
+use crate::spec::{Backend, HostMatch, Origin, PathKind, TableSpec, Target, VirtualHost};
+
+/// Host → path → route, ready for lookup.
+#[derive(Debug)]
+pub struct RoutingTable {
+    exact: HashMap<Box<str>, CompiledHost, RandomState>,
+    wildcard: HashMap<Box<str>, CompiledHost, RandomState>,
+    any: Option<CompiledHost>,
+    default: Arc<Route>,
+    path_count: usize,
+}
+
+/// What a request is sent to: a backend plus the counters of its route.
+#[derive(Debug)]
+pub struct Route {
+    /// The Ingress and Service this route came from; `None` for the built-in default.
+    pub origin: Option<Origin>,
+    /// Where the request goes.
+    pub target: RouteTarget,
+    /// Request counters shared by every table that holds this route.
+    pub metrics: Arc<RouteMetrics>,
+}
+
+/// Where a route's requests go, with the state load balancing needs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RouteTarget {
+    /// Ready endpoints, picked round robin. Empty means 503.
+    Endpoints(EndpointSet),
+    /// A misconfigured backend: 503, with the reason in the log.
+    Unavailable(Box<str>),
+    /// The built-in default backend: 404.
+    NotFound,
+}
+
+/// Ready endpoints of one backend and the round-robin cursor over them.
+#[derive(Debug)]
+pub struct EndpointSet {
+    addresses: Box<[SocketAddr]>,
+    next: AtomicUsize,
+}
+
+/// A path rule the matcher rejected: the rule is skipped, the rest of the table still applies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("host {host}: path {path} ({kind}) skipped: {reason}")]
+pub struct CompileWarning {
+    /// The host of the rule.
+    pub host: String,
+    /// The path of the rule.
+    pub path: String,
+    /// Exact or Prefix.
+    pub kind: PathKind,
+    /// What the matcher said.
+    pub reason: String,
+}
+
+#[derive(Debug)]
+struct CompiledHost {
+    paths: matchit::Router<usize>,
+    routes: Vec<Arc<Route>>,
+    default: Option<Arc<Route>>,
+}
+
+impl RoutingTable {
+    /// Compiles a spec, interning route counters in `metrics` so they survive rebuilds.
+    /// Rules the matcher cannot hold are skipped and returned as warnings.
+    pub fn compile(spec: &TableSpec, metrics: &Metrics) -> (RoutingTable, Vec<CompileWarning>) {
+        let mut routes = RouteInterner {
+            metrics,
+            seen: HashMap::new(),
+        };
+        let mut warnings = Vec::new();
+        let mut table = RoutingTable {
+            exact: HashMap::default(),
+            wildcard: HashMap::default(),
+            any: None,
+            default: routes.route(&spec.default_backend),
+            path_count: 0,
+        };
+        for host in &spec.hosts {
+            table.path_count += host.paths.len();
+            let compiled = compile_host(host, &mut routes, &mut warnings);
+            match &host.host {
+                HostMatch::Exact(name) => {
+                    table.exact.insert(name.as_str().into(), compiled);
+                }
+                HostMatch::Wildcard(suffix) => {
+                    table.wildcard.insert(suffix.as_str().into(), compiled);
+                }
+                HostMatch::Any => table.any = Some(compiled),
+            }
+        }
+        (table, warnings)
+    }
+
+    /// The route for a request. `host` is the raw `Host` header or `:authority` (case and
+    /// port do not matter); `path` is the request path without the query.
+    pub fn find(&self, host: &str, path: &str) -> &Arc<Route> {
+        let host = normalize_host(host);
+        let compiled = self
+            .exact
+            .get(host.as_ref())
+            .or_else(|| {
+                wildcard_suffix(&host).and_then(|suffix| self.wildcard.get(suffix))
+            })
+            .or(self.any.as_ref());
+        compiled
+            .and_then(|compiled| compiled.find(path))
+            .unwrap_or(&self.default)
+    }
+
+    /// Virtual hosts in the table (exact, wildcard and the host-less one).
+    pub fn host_count(&self) -> usize {
+        self.exact.len() + self.wildcard.len() + usize::from(self.any.is_some())
+    }
+
+    /// Path rules in the table.
+    pub fn path_count(&self) -> usize {
+        self.path_count
+    }
+}
+
+impl CompiledHost {
+    fn find(&self, path: &str) -> Option<&Arc<Route>> {
+        match self.paths.at(path) {
+            Ok(found) => self.routes.get(*found.value),
+            Err(_) => self.default.as_ref(),
+        }
+    }
+}
+
+impl EndpointSet {
+    /// How many endpoints there are.
+    pub fn len(&self) -> usize {
+        self.addresses.len()
+    }
+
+    /// True when no endpoint is ready.
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty()
+    }
+
+    /// Every endpoint once, starting at the next one in round-robin order: try the first,
+    /// and on a connect failure the next.
+    pub fn round_robin(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        let len = self.addresses.len();
+        let start = if len == 0 {
+            0
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % len
+        };
+        (0..len).map(move |offset| self.addresses[(start + offset) % len])
+    }
+}
+
+/// Shares one `Arc<Route>` among rules with equal backends, so they share a round-robin cursor.
+struct RouteInterner<'a> {
+    metrics: &'a Metrics,
+    seen: HashMap<&'a Backend, Arc<Route>>,
+}
+
+impl<'a> RouteInterner<'a> {
+    fn route(&mut self, backend: &'a Backend) -> Arc<Route> {
+        if let Some(route) = self.seen.get(backend) {
+            return Arc::clone(route);
+        }
+        let target = match &backend.target {
+            Target::Endpoints(addresses) => RouteTarget::Endpoints(EndpointSet {
+                addresses: addresses.clone().into_boxed_slice(),
+                next: AtomicUsize::new(0),
+            }),
+            Target::Unavailable(reason) => RouteTarget::Unavailable(reason.as_str().into()),
+            Target::NotFound => RouteTarget::NotFound,
+        };
+        let route = Arc::new(Route {
+            origin: backend.origin.clone(),
+            target,
+            metrics: self.metrics.route(backend.origin.as_ref()),
+        });
+        self.seen.insert(backend, Arc::clone(&route));
+        route
+    }
+}
+
+fn compile_host<'a>(
+    host: &'a VirtualHost,
+    routes: &mut RouteInterner<'a>,
+    warnings: &mut Vec<CompileWarning>,
+) -> CompiledHost {
+    // Exact patterns win over Prefix patterns on the same key: sort Exact first, keep the first.
+    let mut by_pattern: BTreeMap<String, (PathKind, usize)> = BTreeMap::new();
+    let mut compiled = CompiledHost {
+        paths: matchit::Router::new(),
+        routes: Vec::with_capacity(host.paths.len()),
+        default: host
+            .default_backend
+            .as_ref()
+            .map(|backend| routes.route(backend)),
+    };
+    for rule in &host.paths {
+        let index = compiled.routes.len();
+        compiled.routes.push(routes.route(&rule.backend));
+        for pattern in patterns(&rule.path, rule.kind) {
+            let entry = by_pattern.entry(pattern).or_insert((rule.kind, index));
+            if rule.kind == PathKind::Exact && entry.0 == PathKind::Prefix {
+                *entry = (rule.kind, index);
+            }
+        }
+    }
+    for (pattern, (kind, index)) in by_pattern {
+        if let Err(error) = compiled.paths.insert(pattern.clone(), index) {
+            warnings.push(CompileWarning {
+                host: host.host.to_string(),
+                path: pattern,
+                kind,
+                reason: error.to_string(),
+            });
+        }
+    }
+    compiled
+}
