@@ -1,1 +1,40 @@
-fn main() {}
+//! The `portcullis` binary: parse flags, set up logging, run the chosen component.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use portcullis_controller::cli::{Cli, Command};
+use portcullis_controller::ingress_command::run_ingress;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(problem) => {
+            eprintln!("portcullis: cannot start the async runtime: {problem}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Ingress(args) => run_ingress(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("portcullis: {problem:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

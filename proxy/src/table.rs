@@ -235,3 +235,6 @@ fn compile_host<'a>(
     }
     compiled
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+//! Command-line interface of the `portcullis` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::translate::ServiceRef;
+
+/// Portcullis: Kubernetes ingress controller with a built-in proxy.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The components the binary can run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the ingress controller and its proxy.
+    Ingress(IngressArgs),
+}
+
+/// Flags of `portcullis ingress`.
+#[derive(Debug, Args)]
+pub struct IngressArgs {
+    /// Read Kubernetes objects from the YAML/JSON files in this folder (watched for changes)
+    /// instead of from an API server.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+
+    /// Where the proxy listens for plain HTTP (HTTP/1.1 and h2c).
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
+    pub http_addr: SocketAddr,
+
+    /// Where /healthz, /readyz and /metrics are served.
+    #[arg(long, default_value = "0.0.0.0:10254", value_name = "ADDR")]
+    pub admin_addr: SocketAddr,
+
+    /// Ingress class name this controller serves (matched by the legacy
+    /// kubernetes.io/ingress.class annotation).
+    #[arg(long, default_value = "portcullis")]
+    pub ingress_class: String,
+
+    /// The spec.controller value of the IngressClasses this controller serves.
+    #[arg(long, default_value = "portcullis.dev/ingress-controller")]
+    pub controller_name: String,
+
+    /// Service that answers requests no Ingress matches, as NAMESPACE/NAME or
+    /// NAMESPACE/NAME:PORT (default: a built-in 404).
+    #[arg(long, value_name = "NS/NAME[:PORT]")]
+    pub default_backend_service: Option<ServiceRef>,
+
+    /// Longest wait for a client's request headers.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Longest wait for a TCP connect to an upstream endpoint before trying the next one.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub upstream_connect_timeout: Duration,
+
+    /// Longest wait for an upstream's response headers before answering 504.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub upstream_response_timeout: Duration,
+
+    /// How long an idle client keep-alive connection stays open.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// On SIGTERM, how long in-flight requests may take to finish before the process exits.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+/// Parses `250ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a duration like 500ms, 30s, 5m or 1h"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "" | "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value * 60),
+        "h" => Duration::from_secs(value * 3600),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?}; use ms, s, m or h"
+            ));
+        }
+    };
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn default_backend_service_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "portcullis",
+            "ingress",
+            "--default-backend-service",
+            "system/fallback:http",
+        ])
+        .expect("valid flags");
+        let Command::Ingress(args) = cli.command;
+        let service = args.default_backend_service.expect("set");
+        assert_eq!(service.namespace, "system");
+        assert!(Cli::try_parse_from(["portcullis", "ingress", "--default-backend-service", "nope"]).is_err());
+    }
+}

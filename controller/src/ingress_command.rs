@@ -1,0 +1,130 @@
+//! `portcullis ingress`: wires a source, the reconciler, the proxy and the admin server.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use portcullis_proxy::admin::{Readiness, serve_admin};
+use portcullis_proxy::live::LiveTable;
+use portcullis_proxy::metrics::Metrics;
+use portcullis_proxy::server::{ProxyConfig, serve_proxy};
+use portcullis_proxy::spec::TableSpec;
+use portcullis_proxy::table::RoutingTable;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info};
+
+use crate::cli::IngressArgs;
+use crate::manifests::run_manifests_source;
+use crate::reconcile::{Publisher, run_reconciler};
+use crate::translate::{ClassIdentity, TranslateConfig};
+
+/// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns.
+pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
+    let Some(dir) = args.manifests.clone() else {
+        bail!(
+            "reading from the Kubernetes API is not available yet; pass --manifests DIR \
+             to read Ingresses, Services and EndpointSlices from YAML files"
+        );
+    };
+    check_manifests_dir(&dir)?;
+
+    let metrics = Arc::new(Metrics::default());
+    let (empty, _) = RoutingTable::compile(&TableSpec::empty(), &metrics);
+    let live = Arc::new(LiveTable::new(empty));
+    let readiness = Arc::new(Readiness::default());
+    let http = TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
+    let admin = TcpListener::bind(args.admin_addr)
+        .await
+        .with_context(|| format!("--admin-addr {}: cannot listen", args.admin_addr))?;
+
+    let (events, receiver) = mpsc::unbounded_channel();
+    let publisher = Publisher {
+        live: Arc::clone(&live),
+        metrics: Arc::clone(&metrics),
+        config: TranslateConfig {
+            class: ClassIdentity {
+                ingress_class: args.ingress_class.clone(),
+                controller_name: args.controller_name.clone(),
+            },
+            default_backend_service: args.default_backend_service.clone(),
+        },
+        on_publish: {
+            let readiness = Arc::clone(&readiness);
+            Box::new(move || readiness.set_ready())
+        },
+    };
+    std::thread::Builder::new()
+        .name("reconciler".into())
+        .spawn(move || run_reconciler(receiver, publisher))
+        .context("cannot start the reconciler thread")?;
+    let source_dir = dir.clone();
+    tokio::spawn(async move {
+        if let Err(problem) = run_manifests_source(source_dir, events).await {
+            error!("manifests source stopped: {problem}; serving the last good table");
+        }
+    });
+
+    let (stop, stopped) = watch::channel(false);
+    let wait_stop = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let config = ProxyConfig {
+        header_read_timeout: args.header_read_timeout,
+        upstream_connect_timeout: args.upstream_connect_timeout,
+        upstream_response_timeout: args.upstream_response_timeout,
+        idle_timeout: args.idle_timeout,
+        drain_timeout: args.drain_timeout,
+        ..ProxyConfig::default()
+    };
+    info!(
+        http = %args.http_addr,
+        admin = %args.admin_addr,
+        manifests = %dir.display(),
+        "portcullis ingress started"
+    );
+    let proxy = tokio::spawn(serve_proxy(
+        http,
+        Arc::clone(&live),
+        Arc::clone(&metrics),
+        config,
+        wait_stop(stopped.clone()),
+    ));
+    let admin = tokio::spawn(serve_admin(
+        admin,
+        Arc::clone(&metrics),
+        Arc::clone(&readiness),
+        wait_stop(stopped),
+    ));
+
+    shutdown_signal().await?;
+    info!("shutdown requested: draining in-flight requests");
+    readiness.set_draining();
+    let _ = stop.send(true);
+    proxy.await.context("proxy task failed")??;
+    admin.await.context("admin task failed")??;
+    info!("drained; exiting");
+    Ok(())
+}
+
+fn check_manifests_dir(dir: &Path) -> anyhow::Result<()> {
+    let metadata = std::fs::metadata(dir)
+        .with_context(|| format!("--manifests {}: cannot read", dir.display()))?;
+    if !metadata.is_dir() {
+        bail!("--manifests {}: not a directory", dir.display());
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}

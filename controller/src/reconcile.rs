@@ -1,0 +1,133 @@
+//! Store events in, routing tables out: the loop between the sources and the proxy.
+//!
+//! Runs on its own OS thread, so a large rebuild never stalls a proxy worker. Events that
+//! arrive while a rebuild runs are applied together before the next one. No table is
+//! published before the sources report their initial state complete.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use portcullis_proxy::live::LiveTable;
+use portcullis_proxy::metrics::Metrics;
+use portcullis_proxy::table::RoutingTable;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{error, info, warn};
+
+use crate::store::{Store, StoreEvent};
+use crate::translate::{Diagnostic, Severity, TranslateConfig, translate};
+
+/// Where a published table goes and what is told about it.
+pub struct Publisher {
+    /// The table the proxy serves.
+    pub live: Arc<LiveTable>,
+    /// Counters for rebuilds and routes.
+    pub metrics: Arc<Metrics>,
+    /// How objects become routes.
+    pub config: TranslateConfig,
+    /// Called after every publish (e.g. to mark the process ready).
+    pub on_publish: Box<dyn Fn() + Send>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Applies events until every sender is gone, rebuilding after each batch once synced.
+/// Blocking: call it on a dedicated thread.
+pub fn run_reconciler(mut events: UnboundedReceiver<StoreEvent>, publisher: Publisher) {
+    let mut store = Store::default();
+    let mut reported = Reported::default();
+    while let Some(event) = events.blocking_recv() {
+        let started = Instant::now();
+        store.apply(event);
+        while let Ok(more) = events.try_recv() {
+            store.apply(more);
+        }
+        if store.is_synced() {
+            rebuild(&store, &publisher, &mut reported, started);
+        }
+    }
+    info!("all sources closed; reconciler stops");
+}
+
+/// One rebuild: snapshot, translate, compile, publish, report.
+fn rebuild(store: &Store, publisher: &Publisher, reported: &mut Reported, started: Instant) {
+    let (snapshot, duplicates) = store.snapshot();
+    let translation = translate(&snapshot, &publisher.config);
+    let (table, warnings) = RoutingTable::compile(&translation.spec, &publisher.metrics);
+    let (hosts, paths) = (table.host_count(), table.path_count());
+    publisher.live.publish(table);
+    (publisher.on_publish)();
+
+    let metrics = &publisher.metrics.table;
+    metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
+    metrics.rebuild_duration.observe(started.elapsed());
+    metrics.hosts.store(hosts as u64, Ordering::Relaxed);
+    metrics.paths.store(paths as u64, Ordering::Relaxed);
+    let invalid: BTreeSet<_> = translation
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| &d.object)
+        .collect();
+    metrics
+        .invalid_objects
+        .store(invalid.len() as u64, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    metrics.last_rebuild_unix_seconds.store(now, Ordering::Relaxed);
+
+    let mut lines: Vec<String> = Vec::new();
+    lines.extend(duplicates.iter().map(|d| {
+        format!(
+            "{} is defined in both {} and {}; the copy in {} is ignored",
+            d.key, d.kept.0, d.ignored.0, d.ignored.0
+        )
+    }));
+    lines.extend(warnings.iter().map(ToString::to_string));
+    reported.report(&translation.diagnostics, lines);
+    info!(
+        hosts,
+        paths,
+        ingresses = translation.ingresses.len(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "routing table published"
+    );
+}
+
+/// What was already logged, so a problem is logged once when it appears and once when it is
+/// fixed, not on every rebuild.
+#[derive(Debug, Default)]
+struct Reported {
+    diagnostics: BTreeSet<Diagnostic>,
+    other: BTreeSet<String>,
+}
+
+impl Reported {
+    fn report(&mut self, diagnostics: &[Diagnostic], other: Vec<String>) {
+        let now: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
+        for new in now.difference(&self.diagnostics) {
+            match new.severity {
+                Severity::Error => error!("{new}"),
+                _ => warn!("{new}"),
+            }
+        }
+        for gone in self.diagnostics.difference(&now) {
+            info!("resolved: {gone}");
+        }
+        self.diagnostics = now;
+        let other: BTreeSet<String> = other.into_iter().collect();
+        for new in other.difference(&self.other) {
+            warn!("{new}");
+        }
+        self.other = other;
+    }
+}

@@ -1,0 +1,277 @@
+//! Resolves an Ingress backend (Service + port) to the ready endpoints behind it.
+//!
+//! The Service port is found by number or by name; its endpoints come from the EndpointSlices
+//! labelled `kubernetes.io/service-name`, matched by port name, or from the Service's Endpoints
+//! object when it has no EndpointSlice. Only ready endpoints receive requests: a terminating or
+//! not-ready endpoint is left out, and a nil `ready` counts as ready, as the API says.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::IngressServiceBackend;
+
+use crate::store::Snapshot;
+
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// Why a backend cannot be served; every variant is the user's to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendProblem {
+    /// No Service of that name in the Ingress's namespace.
+    #[error("Service {namespace}/{name} not found; requests get 503 until it exists")]
+    ServiceMissing {
+        /// Namespace searched.
+        namespace: String,
+        /// Name searched.
+        name: String,
+    },
+    /// The Service exists but has no such port.
+    #[error("Service {namespace}/{name} has no port {port} (it has: {available}); requests get 503")]
+    PortMissing {
+        /// The Service's namespace.
+        namespace: String,
+        /// The Service's name.
+        name: String,
+        /// The port asked for.
+        port: String,
+        /// The ports the Service has.
+        available: String,
+    },
+    /// Neither `port.number` nor `port.name` is set.
+    #[error("set port.number or port.name")]
+    PortUnset,
+    /// ExternalName Services need DNS resolution in the proxy, which is not there yet.
+    #[error("Service {namespace}/{name} is of type ExternalName, which is not supported; requests get 503")]
+    ExternalName {
+        /// The Service's namespace.
+        namespace: String,
+        /// The Service's name.
+        name: String,
+    },
+}
+
+/// The port of a backend as written in the Ingress.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PortRef {
+    /// `port.number`.
+    Number(i32),
+    /// `port.name`.
+    Name(String),
+}
+
+/// Resolves backends against one snapshot, indexing EndpointSlices once and caching results.
+#[derive(Debug)]
+pub struct BackendResolver<'a> {
+    snapshot: &'a Snapshot,
+    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
+    cache: HashMap<(String, String, PortRef), Result<Vec<SocketAddr>, BackendProblem>>,
+}
+
+impl<'a> BackendResolver<'a> {
+    /// Indexes the snapshot's EndpointSlices by Service.
+    pub fn new(snapshot: &'a Snapshot) -> Self {
+        let mut slices: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+        for ((namespace, _), slice) in &snapshot.endpoint_slices {
+            let service = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(SERVICE_NAME_LABEL));
+            if let Some(service) = service {
+                slices
+                    .entry((namespace.as_str(), service.as_str()))
+                    .or_default()
+                    .push(slice);
+            }
+        }
+        BackendResolver {
+            snapshot,
+            slices,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The port of an Ingress service backend, or [`BackendProblem::PortUnset`].
+    pub fn port_ref(backend: &IngressServiceBackend) -> Result<PortRef, BackendProblem> {
+        let port = backend.port.as_ref();
+        match (
+            port.and_then(|p| p.number),
+            port.and_then(|p| p.name.as_deref()),
+        ) {
+            (Some(number), _) => Ok(PortRef::Number(number)),
+            (None, Some(name)) if !name.is_empty() => Ok(PortRef::Name(name.to_string())),
+            _ => Err(BackendProblem::PortUnset),
+        }
+    }
+
+    /// The first port of a Service, for a default backend named without a port.
+    pub fn first_port(&self, namespace: &str, name: &str) -> Result<PortRef, BackendProblem> {
+        let service = self
+            .snapshot
+            .services
+            .get(&(namespace.to_string(), name.to_string()))
+            .ok_or_else(|| BackendProblem::ServiceMissing {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            })?;
+        service
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .and_then(|ports| ports.first())
+            .map(|p| PortRef::Number(p.port))
+            .ok_or_else(|| BackendProblem::PortMissing {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                port: "(first port)".to_string(),
+                available: "no ports".to_string(),
+            })
+    }
+
+    /// The ready endpoints of `service`'s `port` in `namespace`, sorted and without duplicates.
+    pub fn resolve(
+        &mut self,
+        namespace: &str,
+        service: &str,
+        port: &PortRef,
+    ) -> Result<Vec<SocketAddr>, BackendProblem> {
+        let key = (namespace.to_string(), service.to_string(), port.clone());
+        if let Some(cached) = self.cache.get(&key) {
+            return cached.clone();
+        }
+        let resolved = self.resolve_uncached(namespace, service, port);
+        self.cache.insert(key, resolved.clone());
+        resolved
+    }
+
+    fn resolve_uncached(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: &PortRef,
+    ) -> Result<Vec<SocketAddr>, BackendProblem> {
+        let key = (namespace.to_string(), name.to_string());
+        let service = self
+            .snapshot
+            .services
+            .get(&key)
+            .ok_or_else(|| BackendProblem::ServiceMissing {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            })?;
+        let spec = service.spec.as_ref();
+        if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+            return Err(BackendProblem::ExternalName {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            });
+        }
+        let service_port = find_port(service, port).ok_or_else(|| BackendProblem::PortMissing {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            port: match port {
+                PortRef::Number(n) => n.to_string(),
+                PortRef::Name(n) => format!("named {n:?}"),
+            },
+            available: describe_ports(service),
+        })?;
+        let port_name = service_port.name.as_deref().unwrap_or("");
+        match self.slices.get(&(namespace, name)) {
+            Some(slices) => Ok(from_slices(slices, port_name)),
+            None => Ok(self.from_endpoints(&key, port_name)),
+        }
+    }
+
+    fn from_endpoints(&self, key: &(String, String), port_name: &str) -> Vec<SocketAddr> {
+        let Some(endpoints) = self.snapshot.endpoints.get(key) else {
+            return Vec::new();
+        };
+        let mut ready = BTreeSet::new();
+        for subset in endpoints.subsets.iter().flatten() {
+            let port = subset
+                .ports
+                .iter()
+                .flatten()
+                .filter(|p| is_tcp(p.protocol.as_deref()))
+                .find(|p| p.name.as_deref().unwrap_or("") == port_name)
+                .and_then(|p| u16::try_from(p.port).ok());
+            let Some(port) = port else { continue };
+            for address in subset.addresses.iter().flatten() {
+                if let Ok(ip) = address.ip.parse::<IpAddr>() {
+                    ready.insert(SocketAddr::new(ip, port));
+                }
+            }
+        }
+        ready.into_iter().collect()
+    }
+}
+
+fn find_port<'s>(service: &'s Service, port: &PortRef) -> Option<&'s ServicePort> {
+    let ports = service.spec.as_ref()?.ports.as_ref()?;
+    ports.iter().find(|p| match port {
+        PortRef::Number(number) => p.port == *number,
+        PortRef::Name(name) => p.name.as_deref() == Some(name.as_str()),
+    })
+}
+
+fn describe_ports(service: &Service) -> String {
+    let ports: Vec<String> = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|p| match p.name.as_deref() {
+            Some(name) if !name.is_empty() => format!("{name}={}", p.port),
+            _ => p.port.to_string(),
+        })
+        .collect();
+    if ports.is_empty() {
+        "no ports".to_string()
+    } else {
+        ports.join(", ")
+    }
+}
+
+fn from_slices(slices: &[&EndpointSlice], port_name: &str) -> Vec<SocketAddr> {
+    let mut ready = BTreeSet::new();
+    for slice in slices {
+        if slice.address_type == "FQDN" {
+            continue;
+        }
+        let port = slice
+            .ports
+            .iter()
+            .flatten()
+            .filter(|p| is_tcp(p.protocol.as_deref()))
+            .find(|p| p.name.as_deref().unwrap_or("") == port_name)
+            .and_then(|p| p.port)
+            .and_then(|p| u16::try_from(p).ok());
+        let Some(port) = port else { continue };
+        for endpoint in &slice.endpoints {
+            let conditions = endpoint.conditions.as_ref();
+            let ready_now = conditions.and_then(|c| c.ready).unwrap_or(true);
+            let terminating = conditions.and_then(|c| c.terminating).unwrap_or(false);
+            if !ready_now || terminating {
+                continue;
+            }
+            // Every address of one endpoint is the same pod: the first one is used, as kube-proxy does.
+            if let Some(ip) = endpoint
+                .addresses
+                .first()
+                .and_then(|a| a.parse::<IpAddr>().ok())
+            {
+                ready.insert(SocketAddr::new(ip, port));
+            }
+        }
+    }
+    ready.into_iter().collect()
+}
+
+fn is_tcp(protocol: Option<&str>) -> bool {
+    protocol.is_none_or(|p| p == "TCP")
+}

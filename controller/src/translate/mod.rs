@@ -1,0 +1,85 @@
+//! Kubernetes objects → routing table: one pure function, no IO, no clock, no tokio.
+//!
+//! [`translate`] reads a [`Snapshot`] and returns the [`TableSpec`] the proxy will serve plus
+//! every problem found, each naming the object and the field. A broken object never stops the
+//! rest of the table from being built: the broken part is skipped or answers 503.
+
+mod backend;
+mod class;
+mod diagnostic;
+mod host_name;
+mod rules;
+
+pub use backend::{BackendProblem, PortRef, SERVICE_NAME_LABEL};
+pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
+pub use diagnostic::{Diagnostic, Severity};
+
+use portcullis_proxy::spec::TableSpec;
+
+use crate::objects::ObjectKey;
+use crate::store::Snapshot;
+
+/// What the translation needs besides the objects: who we are and the fallback Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslateConfig {
+    /// Our class name and controller value.
+    pub class: ClassIdentity,
+    /// `--default-backend-service`: answers what no Ingress claims, instead of the built-in 404.
+    pub default_backend_service: Option<ServiceRef>,
+}
+
+/// A Service (and optionally a port) named on the command line as `NS/NAME` or `NS/NAME:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Port number or name; `None` means the Service's first port.
+    pub port: Option<PortRef>,
+}
+
+/// The result of one translation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translation {
+    /// The table to serve.
+    pub spec: TableSpec,
+    /// Problems found, sorted, each naming the object and field.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The Ingresses of our class, sorted: the ones whose status this controller owns.
+    pub ingresses: Vec<ObjectKey>,
+}
+
+/// Builds the routing table for a snapshot. Pure and deterministic: the same snapshot and
+/// config always give the same table and the same diagnostics.
+pub fn translate(snapshot: &Snapshot, config: &TranslateConfig) -> Translation {
+    rules::build(snapshot, config)
+}
+
+impl std::str::FromStr for ServiceRef {
+    type Err = String;
+
+    /// Parses `NS/NAME` or `NS/NAME:PORT` (PORT a number or a port name).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (namespace, rest) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?}: expected NAMESPACE/NAME or NAMESPACE/NAME:PORT"))?;
+        let (name, port) = match rest.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (rest, None),
+        };
+        if namespace.is_empty() || name.is_empty() || port == Some("") {
+            return Err(format!(
+                "{text:?}: expected NAMESPACE/NAME or NAMESPACE/NAME:PORT"
+            ));
+        }
+        Ok(ServiceRef {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            port: port.map(|p| match p.parse::<i32>() {
+                Ok(number) => PortRef::Number(number),
+                Err(_) => PortRef::Name(p.to_string()),
+            }),
+        })
+    }
+}

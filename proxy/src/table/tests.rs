@@ -1,0 +1,159 @@
+use std::net::SocketAddr;
+
+use super::*;
+use crate::spec::{PathRule, VirtualHost};
+
+fn backend(port: u16) -> Backend {
+    Backend {
+        origin: None,
+        target: Target::Endpoints(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+    }
+}
+
+fn rule(path: &str, kind: PathKind, port: u16) -> PathRule {
+    PathRule {
+        path: path.into(),
+        kind,
+        backend: backend(port),
+    }
+}
+
+fn port_of(route: &Route) -> Option<u16> {
+    match &route.target {
+        RouteTarget::Endpoints(set) => set.round_robin().next().map(|a| a.port()),
+        _ => None,
+    }
+}
+
+fn table(hosts: Vec<VirtualHost>) -> RoutingTable {
+    let spec = TableSpec {
+        hosts,
+        default_backend: Backend::not_found(),
+    };
+    let (table, warnings) = RoutingTable::compile(&spec, &Metrics::default());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    table
+}
+
+#[test]
+fn exact_beats_prefix_on_the_same_path_in_either_order() {
+    for order in [[PathKind::Exact, PathKind::Prefix], [PathKind::Prefix, PathKind::Exact]] {
+        let paths = order
+            .iter()
+            .map(|kind| rule("/foo", *kind, if *kind == PathKind::Exact { 1 } else { 2 }))
+            .collect();
+        let t = table(vec![VirtualHost {
+            host: HostMatch::Any,
+            paths,
+            default_backend: None,
+        }]);
+        assert_eq!(port_of(t.find("x", "/foo")), Some(1), "{order:?}");
+        assert_eq!(port_of(t.find("x", "/foo/")), Some(2), "{order:?}");
+        assert_eq!(port_of(t.find("x", "/foo/bar")), Some(2), "{order:?}");
+    }
+}
+
+#[test]
+fn literal_braces_and_stars_in_paths_are_not_patterns() {
+    let t = table(vec![VirtualHost {
+        host: HostMatch::Any,
+        paths: vec![
+            rule("/a{b}", PathKind::Exact, 1),
+            rule("/{*rest}", PathKind::Prefix, 2),
+            rule("/x/{id}", PathKind::Prefix, 3),
+        ],
+        default_backend: None,
+    }]);
+    assert_eq!(port_of(t.find("h", "/a{b}")), Some(1));
+    assert_eq!(port_of(t.find("h", "/ab")), None);
+    assert_eq!(port_of(t.find("h", "/{*rest}/z")), Some(2));
+    assert_eq!(port_of(t.find("h", "/anything")), None);
+    assert_eq!(port_of(t.find("h", "/x/{id}/7")), Some(3));
+    assert_eq!(port_of(t.find("h", "/x/7")), None);
+}
+
+#[test]
+fn host_default_answers_unmatched_paths_then_the_table_default() {
+    let t = table(vec![
+        VirtualHost {
+            host: HostMatch::Exact("a.test".into()),
+            paths: vec![rule("/api", PathKind::Prefix, 1)],
+            default_backend: Some(backend(9)),
+        },
+        VirtualHost {
+            host: HostMatch::Exact("b.test".into()),
+            paths: vec![rule("/api", PathKind::Prefix, 2)],
+            default_backend: None,
+        },
+    ]);
+    assert_eq!(port_of(t.find("a.test", "/other")), Some(9));
+    assert!(matches!(t.find("b.test", "/other").target, RouteTarget::NotFound));
+    assert_eq!(t.host_count(), 2);
+    assert_eq!(t.path_count(), 2);
+}
+
+#[test]
+fn equal_backends_share_one_round_robin_cursor() {
+    let two = Backend {
+        origin: None,
+        target: Target::Endpoints(vec![
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            SocketAddr::from(([127, 0, 0, 1], 2)),
+        ]),
+    };
+    let t = table(vec![VirtualHost {
+        host: HostMatch::Any,
+        paths: vec![
+            PathRule { path: "/a".into(), kind: PathKind::Prefix, backend: two.clone() },
+            PathRule { path: "/b".into(), kind: PathKind::Prefix, backend: two },
+        ],
+        default_backend: None,
+    }]);
+    let picks: Vec<Option<u16>> = ["/a", "/b", "/a", "/b"]
+        .iter()
+        .map(|p| port_of(t.find("h", p)))
+        .collect();
+    assert_eq!(picks, [Some(1), Some(2), Some(1), Some(2)]);
+    assert!(Arc::ptr_eq(t.find("h", "/a"), t.find("h", "/b")));
+}
+
+#[test]
+fn round_robin_visits_every_endpoint_once_per_attempt() {
+    let set = EndpointSet {
+        addresses: (1..=3).map(|p| SocketAddr::from(([127, 0, 0, 1], p))).collect(),
+        next: AtomicUsize::new(0),
+    };
+    let first: Vec<u16> = set.round_robin().map(|a| a.port()).collect();
+    let second: Vec<u16> = set.round_robin().map(|a| a.port()).collect();
+    assert_eq!(first, [1, 2, 3]);
+    assert_eq!(second, [2, 3, 1]);
+    let empty = EndpointSet {
+        addresses: Box::new([]),
+        next: AtomicUsize::new(0),
+    };
+    assert_eq!(empty.round_robin().count(), 0);
+}
+
+#[test]
+fn route_metrics_are_shared_across_rebuilds() {
+    let metrics = Metrics::default();
+    let origin = Origin {
+        namespace: "n".into(),
+        ingress: "i".into(),
+        service: "s".into(),
+        port: "80".into(),
+    };
+    let spec = TableSpec {
+        hosts: vec![],
+        default_backend: Backend {
+            origin: Some(origin),
+            target: Target::Endpoints(vec![]),
+        },
+    };
+    let (first, _) = RoutingTable::compile(&spec, &metrics);
+    let (second, _) = RoutingTable::compile(&spec, &metrics);
+    assert!(Arc::ptr_eq(
+        &first.find("h", "/").metrics,
+        &second.find("h", "/").metrics
+    ));
+}
