@@ -2,6 +2,10 @@
 
 use std::hint::black_box;
 
+/// The allocator the `portcullis` binary uses, so the numbers are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_benches::{PATHS, config, host, snapshot};
 use portcullis_controller::translate::translate;

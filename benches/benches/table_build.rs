@@ -2,6 +2,10 @@
 //! (objects → spec) and compilation (spec → lookup structure), measured apart and together.
 
 use std::hint::black_box;
+
+/// The allocator the `portcullis` binary uses, so the numbers are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -131,6 +131,9 @@ mod tests {
         let Command::Ingress(args) = cli.command;
         let service = args.default_backend_service.expect("set");
         assert_eq!(service.namespace, "system");
-        assert!(Cli::try_parse_from(["portcullis", "ingress", "--default-backend-service", "nope"]).is_err());
+        assert!(
+            Cli::try_parse_from(["portcullis", "ingress", "--default-backend-service", "nope"])
+                .is_err()
+        );
     }
 }

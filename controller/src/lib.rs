@@ -1,5 +1,8 @@
 //! Portcullis ingress controller: reads Kubernetes objects from a source, translates them
 //! into a routing table with a pure function, and publishes the table to the proxy.
 
+pub mod cli;
 pub mod objects;
+pub mod reconcile;
 pub mod store;
+pub mod translate;

@@ -83,7 +83,9 @@ fn rebuild(store: &Store, publisher: &Publisher, reported: &mut Reported, starte
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    metrics.last_rebuild_unix_seconds.store(now, Ordering::Relaxed);
+    metrics
+        .last_rebuild_unix_seconds
+        .store(now, Ordering::Relaxed);
 
     let mut lines: Vec<String> = Vec::new();
     lines.extend(duplicates.iter().map(|d| {

@@ -68,7 +68,10 @@ fn golden_cases_match() {
     assert!(cases.len() >= 8, "golden cases missing: {cases:?}");
     let mut failures = Vec::new();
     for case in cases {
-        let name = case.file_name().and_then(|n| n.to_str()).expect("utf-8 name");
+        let name = case
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name");
         let text = std::fs::read_to_string(&case).expect("readable case");
         let actual = render_case(name, &text);
         let expected_path = case.with_extension("golden");
@@ -76,8 +79,12 @@ fn golden_cases_match() {
             std::fs::write(&expected_path, &actual).expect("write golden");
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "{} missing: run with UPDATE_GOLDEN=1",
+                expected_path.display()
+            )
+        });
         if expected != actual {
             failures.push(format!(
                 "--- {name}: expected ({})\n{expected}\n--- actual\n{actual}",
@@ -85,14 +92,20 @@ fn golden_cases_match() {
             ));
         }
     }
-    assert!(failures.is_empty(), "golden mismatch:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatch:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn translation_is_deterministic_under_reordering() {
     let case = golden_dir().join("conflicts.yaml");
     let text = std::fs::read_to_string(&case).expect("case");
-    let mut objects = parse_manifest("conflicts.yaml", &text).expect("parses").objects;
+    let mut objects = parse_manifest("conflicts.yaml", &text)
+        .expect("parses")
+        .objects;
     let config = config_for(&text);
     let forward = translate(&Snapshot::from_objects(objects.clone()), &config);
     objects.reverse();

@@ -10,7 +10,9 @@ use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::table::{RouteTarget, RoutingTable};
 
 fn compile_case(case: &str) -> RoutingTable {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(case);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case);
     let text = std::fs::read_to_string(&path).expect("case file");
     let parsed = parse_manifest(case, &text).expect("case parses");
     let config = TranslateConfig {
@@ -29,9 +31,11 @@ fn compile_case(case: &str) -> RoutingTable {
 /// What a lookup reached: the first endpoint's IP, "404", or "503".
 fn outcome(table: &RoutingTable, host: &str, path: &str) -> String {
     match &table.find(host, path).target {
-        RouteTarget::Endpoints(set) if !set.is_empty() => {
-            set.round_robin().next().map(|a| a.ip().to_string()).unwrap_or_default()
-        }
+        RouteTarget::Endpoints(set) if !set.is_empty() => set
+            .round_robin()
+            .next()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
         RouteTarget::Endpoints(_) | RouteTarget::Unavailable(_) => "503".into(),
         RouteTarget::NotFound => "404".into(),
         _ => "other".into(),
@@ -126,12 +130,28 @@ fn host_matching() {
 fn default_backends_and_readiness() {
     let table = compile_case("default-backend.yaml");
     assert_eq!(outcome(&table, "shop.test", "/cart/1"), "10.4.0.1");
-    assert_eq!(outcome(&table, "shop.test", "/elsewhere"), "10.4.0.2", "host default");
-    assert_eq!(outcome(&table, "nopaths.test", "/"), "10.4.0.2", "host without paths");
-    assert_eq!(outcome(&table, "unknown.test", "/"), "10.4.0.1", "catch-all Ingress");
+    assert_eq!(
+        outcome(&table, "shop.test", "/elsewhere"),
+        "10.4.0.2",
+        "host default"
+    );
+    assert_eq!(
+        outcome(&table, "nopaths.test", "/"),
+        "10.4.0.2",
+        "host without paths"
+    );
+    assert_eq!(
+        outcome(&table, "unknown.test", "/"),
+        "10.4.0.1",
+        "catch-all Ingress"
+    );
 
     let table = compile_case("ports-and-readiness.yaml");
-    assert_eq!(outcome(&table, "api.test", "/down"), "503", "no ready endpoint");
+    assert_eq!(
+        outcome(&table, "api.test", "/down"),
+        "503",
+        "no ready endpoint"
+    );
     assert_eq!(outcome(&table, "api.test", "/no-such-port"), "503");
     assert_eq!(outcome(&table, "api.test", "/no-such-service"), "503");
     assert_eq!(outcome(&table, "api.test", "/legacy"), "10.7.0.1");

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Every virtual host and the fallback for requests no host claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub struct TableSpec {
     pub hosts: Vec<VirtualHost>,
     /// What answers requests that match no host, or a host with no matching path and no
     /// default of its own.
-    pub default_backend: Backend,
+    pub default_backend: Arc<Backend>,
 }
 
 /// Which `Host` header values a virtual host answers.
@@ -36,7 +37,7 @@ pub struct VirtualHost {
     /// Path rules; at most one per (path, kind).
     pub paths: Vec<PathRule>,
     /// `spec.defaultBackend` of the Ingress that defined this host, if any.
-    pub default_backend: Option<Backend>,
+    pub default_backend: Option<Arc<Backend>>,
 }
 
 /// How a rule's path is compared with the request path.
@@ -55,8 +56,9 @@ pub struct PathRule {
     pub path: String,
     /// Exact or element-wise prefix.
     pub kind: PathKind,
-    /// What serves matching requests.
-    pub backend: Backend,
+    /// What serves matching requests. Shared: every path of one Ingress that names the same
+    /// Service port holds the same `Arc`, so they share one route and one round-robin cursor.
+    pub backend: Arc<Backend>,
 }
 
 /// What serves a route, and where the route came from (for metrics and logs).
@@ -108,7 +110,7 @@ impl TableSpec {
     pub fn empty() -> Self {
         TableSpec {
             hosts: Vec::new(),
-            default_backend: Backend::not_found(),
+            default_backend: Arc::new(Backend::not_found()),
         }
     }
 }

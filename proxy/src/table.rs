@@ -72,8 +72,10 @@ pub struct CompileWarning {
 
 #[derive(Debug)]
 struct CompiledHost {
-    paths: matchit::Router<usize>,
-    routes: Vec<Arc<Route>>,
+    /// Shared by every host with the same rule list: most hosts have identical path layouts,
+    /// so sharing keeps the table small and the matcher hot in cache.
+    paths: Arc<matchit::Router<usize>>,
+    routes: Box<[Arc<Route>]>,
     default: Option<Arc<Route>>,
 }
 
@@ -83,11 +85,12 @@ impl RoutingTable {
     pub fn compile(spec: &TableSpec, metrics: &Metrics) -> (RoutingTable, Vec<CompileWarning>) {
         let mut routes = RouteInterner {
             metrics,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
         };
+        let mut routers = RouterInterner::default();
         let mut warnings = Vec::new();
         let mut table = RoutingTable {
-            exact: HashMap::default(),
+            exact: HashMap::with_capacity_and_hasher(spec.hosts.len(), RandomState::default()),
             wildcard: HashMap::default(),
             any: None,
             default: routes.route(&spec.default_backend),
@@ -95,7 +98,7 @@ impl RoutingTable {
         };
         for host in &spec.hosts {
             table.path_count += host.paths.len();
-            let compiled = compile_host(host, &mut routes, &mut warnings);
+            let compiled = compile_host(host, &mut routes, &mut routers, &mut warnings);
             match &host.host {
                 HostMatch::Exact(name) => {
                     table.exact.insert(name.as_str().into(), compiled);
@@ -169,53 +172,74 @@ impl EndpointSet {
     }
 }
 
-/// Shares one `Arc<Route>` among rules with equal backends, so they share a round-robin cursor.
+/// Gives every distinct `Arc<Backend>` of the spec one `Arc<Route>`: rules that share a
+/// backend share a round-robin cursor.
 struct RouteInterner<'a> {
     metrics: &'a Metrics,
-    seen: HashMap<&'a Backend, Arc<Route>>,
+    seen: HashMap<usize, Arc<Route>, RandomState>,
 }
 
-impl<'a> RouteInterner<'a> {
-    fn route(&mut self, backend: &'a Backend) -> Arc<Route> {
-        if let Some(route) = self.seen.get(backend) {
-            return Arc::clone(route);
-        }
-        let target = match &backend.target {
-            Target::Endpoints(addresses) => RouteTarget::Endpoints(EndpointSet {
-                addresses: addresses.clone().into_boxed_slice(),
-                next: AtomicUsize::new(0),
-            }),
-            Target::Unavailable(reason) => RouteTarget::Unavailable(reason.as_str().into()),
-            Target::NotFound => RouteTarget::NotFound,
-        };
-        let route = Arc::new(Route {
-            origin: backend.origin.clone(),
-            target,
-            metrics: self.metrics.route(backend.origin.as_ref()),
-        });
-        self.seen.insert(backend, Arc::clone(&route));
-        route
+impl RouteInterner<'_> {
+    fn route(&mut self, backend: &Arc<Backend>) -> Arc<Route> {
+        let metrics = self.metrics;
+        let route = self
+            .seen
+            .entry(Arc::as_ptr(backend) as usize)
+            .or_insert_with(|| {
+                let target = match &backend.target {
+                    Target::Endpoints(addresses) => RouteTarget::Endpoints(EndpointSet {
+                        addresses: addresses.as_slice().into(),
+                        next: AtomicUsize::new(0),
+                    }),
+                    Target::Unavailable(reason) => {
+                        RouteTarget::Unavailable(reason.as_str().into())
+                    }
+                    Target::NotFound => RouteTarget::NotFound,
+                };
+                Arc::new(Route {
+                    origin: backend.origin.clone(),
+                    target,
+                    metrics: metrics.route(backend.origin.as_ref()),
+                })
+            });
+        Arc::clone(route)
     }
 }
 
+/// One matcher per distinct rule list (paths and kinds, in order).
+type RouterInterner<'a> = HashMap<Vec<(&'a str, PathKind)>, Arc<matchit::Router<usize>>, RandomState>;
+
 fn compile_host<'a>(
     host: &'a VirtualHost,
-    routes: &mut RouteInterner<'a>,
+    routes: &mut RouteInterner<'_>,
+    routers: &mut RouterInterner<'a>,
     warnings: &mut Vec<CompileWarning>,
 ) -> CompiledHost {
-    // Exact patterns win over Prefix patterns on the same key: sort Exact first, keep the first.
-    let mut by_pattern: BTreeMap<String, (PathKind, usize)> = BTreeMap::new();
-    let mut compiled = CompiledHost {
-        paths: matchit::Router::new(),
-        routes: Vec::with_capacity(host.paths.len()),
-        default: host
-            .default_backend
-            .as_ref()
-            .map(|backend| routes.route(backend)),
+    let layout: Vec<(&str, PathKind)> = host
+        .paths
+        .iter()
+        .map(|rule| (rule.path.as_str(), rule.kind))
+        .collect();
+    let paths = match routers.get(&layout) {
+        Some(shared) => Arc::clone(shared),
+        None => {
+            let router = Arc::new(build_router(host, warnings));
+            routers.insert(layout, Arc::clone(&router));
+            router
+        }
     };
-    for rule in &host.paths {
-        let index = compiled.routes.len();
-        compiled.routes.push(routes.route(&rule.backend));
+    CompiledHost {
+        paths,
+        routes: host.paths.iter().map(|rule| routes.route(&rule.backend)).collect(),
+        default: host.default_backend.as_ref().map(|b| routes.route(b)),
+    }
+}
+
+/// A matcher from patterns to rule index. On the same pattern an Exact rule wins over a
+/// Prefix rule; between rules of one kind the first wins.
+fn build_router(host: &VirtualHost, warnings: &mut Vec<CompileWarning>) -> matchit::Router<usize> {
+    let mut by_pattern: BTreeMap<String, (PathKind, usize)> = BTreeMap::new();
+    for (index, rule) in host.paths.iter().enumerate() {
         for pattern in patterns(&rule.path, rule.kind) {
             let entry = by_pattern.entry(pattern).or_insert((rule.kind, index));
             if rule.kind == PathKind::Exact && entry.0 == PathKind::Prefix {
@@ -223,8 +247,9 @@ fn compile_host<'a>(
             }
         }
     }
+    let mut router = matchit::Router::new();
     for (pattern, (kind, index)) in by_pattern {
-        if let Err(error) = compiled.paths.insert(pattern.clone(), index) {
+        if let Err(error) = router.insert(pattern.clone(), index) {
             warnings.push(CompileWarning {
                 host: host.host.to_string(),
                 path: pattern,
@@ -233,7 +258,7 @@ fn compile_host<'a>(
             });
         }
     }
-    compiled
+    router
 }
 
 #[cfg(test)]

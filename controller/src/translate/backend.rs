@@ -5,10 +5,13 @@
 //! object when it has no EndpointSlice. Only ready endpoints receive requests: a terminating or
 //! not-ready endpoint is left out, and a nil `ready` counts as ready, as the API says.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Service, ServicePort};
+use foldhash::fast::RandomState;
+
+use k8s_openapi::api::core::v1::{Endpoints, Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressServiceBackend;
 
@@ -30,7 +33,9 @@ pub enum BackendProblem {
         name: String,
     },
     /// The Service exists but has no such port.
-    #[error("Service {namespace}/{name} has no port {port} (it has: {available}); requests get 503")]
+    #[error(
+        "Service {namespace}/{name} has no port {port} (it has: {available}); requests get 503"
+    )]
     PortMissing {
         /// The Service's namespace.
         namespace: String,
@@ -45,7 +50,9 @@ pub enum BackendProblem {
     #[error("set port.number or port.name")]
     PortUnset,
     /// ExternalName Services need DNS resolution in the proxy, which is not there yet.
-    #[error("Service {namespace}/{name} is of type ExternalName, which is not supported; requests get 503")]
+    #[error(
+        "Service {namespace}/{name} is of type ExternalName, which is not supported; requests get 503"
+    )]
     ExternalName {
         /// The Service's namespace.
         namespace: String,
@@ -63,18 +70,29 @@ pub enum PortRef {
     Name(String),
 }
 
-/// Resolves backends against one snapshot, indexing EndpointSlices once and caching results.
+/// Resolves backends against one snapshot; Services, EndpointSlices and Endpoints are indexed
+/// once by borrowed (namespace, name), so a lookup allocates nothing.
 #[derive(Debug)]
 pub struct BackendResolver<'a> {
-    snapshot: &'a Snapshot,
-    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
-    cache: HashMap<(String, String, PortRef), Result<Vec<SocketAddr>, BackendProblem>>,
+    services: Index<'a, Service>,
+    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>, RandomState>,
+    endpoints: Index<'a, Endpoints>,
+}
+
+type Index<'a, T> = HashMap<(&'a str, &'a str), &'a T, RandomState>;
+
+fn index<T>(objects: &BTreeMap<(String, String), Arc<T>>) -> Index<'_, T> {
+    objects
+        .iter()
+        .map(|((namespace, name), object)| ((namespace.as_str(), name.as_str()), &**object))
+        .collect()
 }
 
 impl<'a> BackendResolver<'a> {
     /// Indexes the snapshot's EndpointSlices by Service.
     pub fn new(snapshot: &'a Snapshot) -> Self {
-        let mut slices: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+        let mut slices: HashMap<(&str, &str), Vec<&EndpointSlice>, RandomState> =
+            HashMap::default();
         for ((namespace, _), slice) in &snapshot.endpoint_slices {
             let service = slice
                 .metadata
@@ -89,9 +107,9 @@ impl<'a> BackendResolver<'a> {
             }
         }
         BackendResolver {
-            snapshot,
+            services: index(&snapshot.services),
             slices,
-            cache: HashMap::new(),
+            endpoints: index(&snapshot.endpoints),
         }
     }
 
@@ -110,14 +128,12 @@ impl<'a> BackendResolver<'a> {
 
     /// The first port of a Service, for a default backend named without a port.
     pub fn first_port(&self, namespace: &str, name: &str) -> Result<PortRef, BackendProblem> {
-        let service = self
-            .snapshot
-            .services
-            .get(&(namespace.to_string(), name.to_string()))
-            .ok_or_else(|| BackendProblem::ServiceMissing {
+        let service = self.services.get(&(namespace, name)).ok_or_else(|| {
+            BackendProblem::ServiceMissing {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
-            })?;
+            }
+        })?;
         service
             .spec
             .as_ref()
@@ -134,35 +150,17 @@ impl<'a> BackendResolver<'a> {
 
     /// The ready endpoints of `service`'s `port` in `namespace`, sorted and without duplicates.
     pub fn resolve(
-        &mut self,
-        namespace: &str,
-        service: &str,
-        port: &PortRef,
-    ) -> Result<Vec<SocketAddr>, BackendProblem> {
-        let key = (namespace.to_string(), service.to_string(), port.clone());
-        if let Some(cached) = self.cache.get(&key) {
-            return cached.clone();
-        }
-        let resolved = self.resolve_uncached(namespace, service, port);
-        self.cache.insert(key, resolved.clone());
-        resolved
-    }
-
-    fn resolve_uncached(
         &self,
         namespace: &str,
         name: &str,
         port: &PortRef,
     ) -> Result<Vec<SocketAddr>, BackendProblem> {
-        let key = (namespace.to_string(), name.to_string());
-        let service = self
-            .snapshot
-            .services
-            .get(&key)
-            .ok_or_else(|| BackendProblem::ServiceMissing {
+        let service = self.services.get(&(namespace, name)).ok_or_else(|| {
+            BackendProblem::ServiceMissing {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
-            })?;
+            }
+        })?;
         let spec = service.spec.as_ref();
         if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
             return Err(BackendProblem::ExternalName {
@@ -182,15 +180,15 @@ impl<'a> BackendResolver<'a> {
         let port_name = service_port.name.as_deref().unwrap_or("");
         match self.slices.get(&(namespace, name)) {
             Some(slices) => Ok(from_slices(slices, port_name)),
-            None => Ok(self.from_endpoints(&key, port_name)),
+            None => Ok(self.from_endpoints(namespace, name, port_name)),
         }
     }
 
-    fn from_endpoints(&self, key: &(String, String), port_name: &str) -> Vec<SocketAddr> {
-        let Some(endpoints) = self.snapshot.endpoints.get(key) else {
+    fn from_endpoints(&self, namespace: &str, name: &str, port_name: &str) -> Vec<SocketAddr> {
+        let Some(endpoints) = self.endpoints.get(&(namespace, name)) else {
             return Vec::new();
         };
-        let mut ready = BTreeSet::new();
+        let mut ready = Vec::new();
         for subset in endpoints.subsets.iter().flatten() {
             let port = subset
                 .ports
@@ -202,11 +200,13 @@ impl<'a> BackendResolver<'a> {
             let Some(port) = port else { continue };
             for address in subset.addresses.iter().flatten() {
                 if let Ok(ip) = address.ip.parse::<IpAddr>() {
-                    ready.insert(SocketAddr::new(ip, port));
+                    ready.push(SocketAddr::new(ip, port));
                 }
             }
         }
-        ready.into_iter().collect()
+        ready.sort_unstable();
+        ready.dedup();
+        ready
     }
 }
 
@@ -238,7 +238,7 @@ fn describe_ports(service: &Service) -> String {
 }
 
 fn from_slices(slices: &[&EndpointSlice], port_name: &str) -> Vec<SocketAddr> {
-    let mut ready = BTreeSet::new();
+    let mut ready = Vec::new();
     for slice in slices {
         if slice.address_type == "FQDN" {
             continue;
@@ -265,11 +265,13 @@ fn from_slices(slices: &[&EndpointSlice], port_name: &str) -> Vec<SocketAddr> {
                 .first()
                 .and_then(|a| a.parse::<IpAddr>().ok())
             {
-                ready.insert(SocketAddr::new(ip, port));
+                ready.push(SocketAddr::new(ip, port));
             }
         }
     }
-    ready.into_iter().collect()
+    ready.sort_unstable();
+    ready.dedup();
+    ready
 }
 
 fn is_tcp(protocol: Option<&str>) -> bool {

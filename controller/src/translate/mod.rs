@@ -46,7 +46,8 @@ pub struct Translation {
     pub spec: TableSpec,
     /// Problems found, sorted, each naming the object and field.
     pub diagnostics: Vec<Diagnostic>,
-    /// The Ingresses of our class, sorted: the ones whose status this controller owns.
+    /// The Ingresses of our class in precedence order (oldest first, then namespace/name):
+    /// the ones whose status this controller owns.
     pub ingresses: Vec<ObjectKey>,
 }
 

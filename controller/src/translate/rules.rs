@@ -4,9 +4,14 @@
 //! timestamp come last), so on a conflict the oldest claim keeps the route and the newer one
 //! gets a warning. That order does not depend on which object changed last.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
 
-use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+use foldhash::fast::RandomState;
+
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
 use portcullis_proxy::path_patterns::canonical_prefix;
 use portcullis_proxy::spec::{
     Backend, HostMatch, Origin, PathKind, PathRule, TableSpec, Target, VirtualHost,
@@ -22,19 +27,40 @@ use crate::store::Snapshot;
 
 /// A route and the Ingress that claimed it.
 struct Claim {
-    backend: Backend,
+    backend: Arc<Backend>,
     owner: ObjectKey,
 }
 
+/// Where in an Ingress a backend or path sits; turned into text only when a diagnostic needs it.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    DefaultBackend,
+    Path { rule: usize, path: usize },
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::DefaultBackend => f.write_str("spec.defaultBackend"),
+            Field::Path { rule, path } => write!(f, "spec.rules[{rule}].http.paths[{path}]"),
+        }
+    }
+}
+
+/// Backends already resolved for one Ingress, by (service, port number, port name): every
+/// path naming the same Service port shares one `Arc<Backend>`.
+type BackendCache<'s> = HashMap<(&'s str, Option<i32>, Option<&'s str>), Arc<Backend>, RandomState>;
+
 #[derive(Default)]
 struct HostBuild {
-    paths: BTreeMap<(String, PathKind), (String, Claim)>,
+    /// By (canonical path, kind); the value keeps the path as written when it differs.
+    paths: BTreeMap<(String, PathKind), (Option<String>, Claim)>,
     default: Option<Claim>,
 }
 
-struct Builder<'a> {
-    resolver: BackendResolver<'a>,
-    hosts: BTreeMap<HostMatch, HostBuild>,
+struct Builder<'s> {
+    resolver: BackendResolver<'s>,
+    hosts: HashMap<HostMatch, HostBuild, RandomState>,
     global_default: Option<Claim>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -42,7 +68,7 @@ struct Builder<'a> {
 pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translation {
     let mut builder = Builder {
         resolver: BackendResolver::new(snapshot),
-        hosts: BTreeMap::new(),
+        hosts: HashMap::default(),
         global_default: None,
         diagnostics: Vec::new(),
     };
@@ -58,26 +84,28 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
             ours.push((key, ingress));
         }
     }
-    ours.sort_by(|(ka, a), (kb, b)| {
-        let created = |i: &Ingress| i.metadata.creation_timestamp.clone();
-        let (ca, cb) = (created(a), created(b));
-        (ca.is_none(), ca, ka).cmp(&(cb.is_none(), cb, kb))
+    // The snapshot yields Ingresses in (namespace, name) order, and the sort is stable, so
+    // sorting by age alone leaves namespace/name as the tie-breaker.
+    ours.sort_by_key(|(_, ingress)| {
+        let created = ingress.metadata.creation_timestamp.clone();
+        (created.is_none(), created)
     });
     for (key, ingress) in &ours {
         builder.add_ingress(key, ingress);
     }
     let default_backend = builder.global_default(config);
 
-    let hosts = builder
-        .hosts
+    let mut hosts: Vec<(HostMatch, HostBuild)> = builder.hosts.into_iter().collect();
+    hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let hosts = hosts
         .into_iter()
         .map(|(host, build)| VirtualHost {
             host,
             paths: build
                 .paths
                 .into_iter()
-                .map(|((_, kind), (path, claim))| PathRule {
-                    path,
+                .map(|((canonical, kind), (as_written, claim))| PathRule {
+                    path: as_written.unwrap_or(canonical),
                     kind,
                     backend: claim.backend,
                 })
@@ -88,8 +116,7 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
     let mut diagnostics = builder.diagnostics;
     diagnostics.sort();
     diagnostics.dedup();
-    let mut ingresses: Vec<ObjectKey> = ours.into_iter().map(|(key, _)| key).collect();
-    ingresses.sort();
+    let ingresses: Vec<ObjectKey> = ours.into_iter().map(|(key, _)| key).collect();
     Translation {
         spec: TableSpec {
             hosts,
@@ -100,39 +127,41 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
     }
 }
 
-impl Builder<'_> {
-    fn add_ingress(&mut self, key: &ObjectKey, ingress: &Ingress) {
+impl<'s> Builder<'s> {
+    fn add_ingress(&mut self, key: &ObjectKey, ingress: &'s Ingress) {
         let Some(spec) = ingress.spec.as_ref() else {
-            self.diagnostics.push(Diagnostic::error(
-                key,
-                "spec",
-                "missing; nothing to serve",
-            ));
+            self.diagnostics
+                .push(Diagnostic::error(key, "spec", "missing; nothing to serve"));
             return;
         };
-        let default = spec
-            .default_backend
-            .as_ref()
-            .map(|backend| self.backend(key, backend, "spec.defaultBackend"));
+        let mut cache = BackendCache::default();
+        let default = spec.default_backend.as_ref().map(|backend| {
+            resolve_backend(
+                &self.resolver,
+                &mut self.diagnostics,
+                key,
+                backend,
+                Field::DefaultBackend,
+                &mut cache,
+            )
+        });
         let rules = spec.rules.as_deref().unwrap_or_default();
         if rules.is_empty() {
             match default {
-                Some(backend) => {
-                    let claim = Claim {
-                        backend,
-                        owner: key.clone(),
-                    };
-                    if let Some(existing) = &self.global_default {
-                        self.diagnostics.push(lost_conflict(
-                            key,
-                            "spec.defaultBackend",
-                            "the default backend for requests no rule matches",
-                            &existing.owner,
-                        ));
-                    } else {
-                        self.global_default = Some(claim);
+                Some(backend) => match &self.global_default {
+                    Some(existing) => self.diagnostics.push(lost_conflict(
+                        key,
+                        "spec.defaultBackend",
+                        "the default backend for requests no rule matches",
+                        &existing.owner,
+                    )),
+                    None => {
+                        self.global_default = Some(Claim {
+                            backend,
+                            owner: key.clone(),
+                        })
                     }
-                }
+                },
                 None => self.diagnostics.push(Diagnostic::error(
                     key,
                     "spec",
@@ -147,23 +176,43 @@ impl Builder<'_> {
             let host = match parse_host(rule.host.as_deref()) {
                 Ok(host) => host,
                 Err(why) => {
-                    let field = format!("spec.rules[{i}].host");
-                    self.diagnostics
-                        .push(Diagnostic::error(key, field, format!("{why}; rule skipped")));
+                    self.diagnostics.push(Diagnostic::error(
+                        key,
+                        format!("spec.rules[{i}].host"),
+                        format!("{why}; rule skipped"),
+                    ));
                     continue;
                 }
             };
-            own_hosts.insert(host.clone());
-            self.hosts.entry(host.clone()).or_default();
-            let paths = rule.http.as_ref().map(|h| h.paths.as_slice()).unwrap_or_default();
+            let paths = rule
+                .http
+                .as_ref()
+                .map(|h| h.paths.as_slice())
+                .unwrap_or_default();
+            let build = self.hosts.entry(host.clone()).or_default();
             for (j, path) in paths.iter().enumerate() {
-                let field = format!("spec.rules[{i}].http.paths[{j}]");
-                let Some((kind, path_text)) = self.path(key, &field, path) else {
+                let field = Field::Path { rule: i, path: j };
+                let Some((kind, text)) = validate_path(&mut self.diagnostics, key, field, path)
+                else {
                     continue;
                 };
-                let backend = self.backend(key, &path.backend, &format!("{field}.backend"));
-                self.claim_path(key, &field, &host, kind, path_text, backend);
+                let backend = resolve_backend(
+                    &self.resolver,
+                    &mut self.diagnostics,
+                    key,
+                    &path.backend,
+                    field,
+                    &mut cache,
+                );
+                let claim = PathClaim {
+                    field,
+                    host: &host,
+                    kind,
+                    path: text,
+                };
+                claim_path(build, &mut self.diagnostics, key, claim, backend);
             }
+            own_hosts.insert(host);
         }
         if let Some(backend) = default {
             for host in own_hosts {
@@ -171,18 +220,14 @@ impl Builder<'_> {
                 match &build.default {
                     Some(existing) if existing.owner != *key => {
                         let what = format!("the default backend of host {host}");
-                        let owner = existing.owner.clone();
-                        self.diagnostics.push(lost_conflict(
-                            key,
-                            "spec.defaultBackend",
-                            &what,
-                            &owner,
-                        ));
+                        let diagnostic =
+                            lost_conflict(key, "spec.defaultBackend", &what, &existing.owner);
+                        self.diagnostics.push(diagnostic);
                     }
                     Some(_) => {}
                     None => {
                         build.default = Some(Claim {
-                            backend: backend.clone(),
+                            backend: Arc::clone(&backend),
                             owner: key.clone(),
                         })
                     }
@@ -190,178 +235,149 @@ impl Builder<'_> {
             }
         }
     }
+}
 
-    /// Validates one path entry: its kind and its text, or a diagnostic and `None`.
-    fn path(
-        &mut self,
-        key: &ObjectKey,
-        field: &str,
-        path: &k8s_openapi::api::networking::v1::HTTPIngressPath,
-    ) -> Option<(PathKind, String)> {
-        let kind = match path.path_type.as_str() {
-            "Exact" => PathKind::Exact,
-            "Prefix" | "ImplementationSpecific" => PathKind::Prefix,
-            "" => {
-                self.diagnostics.push(Diagnostic::error(
-                    key,
-                    format!("{field}.pathType"),
-                    "required: Exact, Prefix or ImplementationSpecific; path skipped",
-                ));
-                return None;
-            }
-            other => {
-                self.diagnostics.push(Diagnostic::error(
-                    key,
-                    format!("{field}.pathType"),
-                    format!(
-                        "{other:?} is not one of Exact, Prefix, ImplementationSpecific; path skipped"
-                    ),
-                ));
-                return None;
-            }
-        };
-        let text = match path.path.as_deref() {
-            None | Some("") if path.path_type == "ImplementationSpecific" => "/",
-            None | Some("") => {
-                self.diagnostics.push(Diagnostic::error(
-                    key,
-                    format!("{field}.path"),
-                    format!("required for pathType {}; path skipped", path.path_type),
-                ));
-                return None;
-            }
-            Some(text) => text,
-        };
-        if !text.starts_with('/') {
-            self.diagnostics.push(Diagnostic::error(
+/// Validates one path entry: its kind and its text, or a diagnostic and `None`.
+fn validate_path<'p>(
+    diagnostics: &mut Vec<Diagnostic>,
+    key: &ObjectKey,
+    field: Field,
+    path: &'p HTTPIngressPath,
+) -> Option<(PathKind, &'p str)> {
+    let kind = match path.path_type.as_str() {
+        "Exact" => PathKind::Exact,
+        "Prefix" | "ImplementationSpecific" => PathKind::Prefix,
+        "" => {
+            diagnostics.push(Diagnostic::error(
                 key,
-                format!("{field}.path"),
-                format!("{text:?} must start with '/'; path skipped"),
+                format!("{field}.pathType"),
+                "required: Exact, Prefix or ImplementationSpecific; path skipped",
             ));
             return None;
         }
-        if text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            self.diagnostics.push(Diagnostic::error(
+        other => {
+            diagnostics.push(Diagnostic::error(
                 key,
-                format!("{field}.path"),
-                format!("{text:?} contains spaces or control characters; path skipped"),
+                format!("{field}.pathType"),
+                format!(
+                    "{other:?} is not one of Exact, Prefix, ImplementationSpecific; path skipped"
+                ),
             ));
             return None;
         }
-        Some((kind, text.to_string()))
-    }
-
-    fn claim_path(
-        &mut self,
-        key: &ObjectKey,
-        field: &str,
-        host: &HostMatch,
-        kind: PathKind,
-        path: String,
-        backend: Backend,
-    ) {
-        let canonical = match kind {
-            PathKind::Prefix => canonical_prefix(&path).to_string(),
-            PathKind::Exact => path.clone(),
-        };
-        let build = self.hosts.entry(host.clone()).or_default();
-        match build.paths.get(&(canonical.clone(), kind)) {
-            Some((_, existing)) => {
-                let what = format!("host {host} path {canonical} ({kind})");
-                let owner = existing.owner.clone();
-                let diagnostic = if owner == *key {
-                    Diagnostic::warning(
-                        key,
-                        field,
-                        format!("{what} appears twice in this Ingress; the first one is used"),
-                    )
-                } else {
-                    lost_conflict(key, field, &what, &owner)
-                };
-                self.diagnostics.push(diagnostic);
-            }
-            None => {
-                let claim = Claim {
-                    backend,
-                    owner: key.clone(),
-                };
-                build.paths.insert((canonical, kind), (path, claim));
-            }
+    };
+    let text = match path.path.as_deref() {
+        None | Some("") if path.path_type == "ImplementationSpecific" => "/",
+        None | Some("") => {
+            diagnostics.push(Diagnostic::error(
+                key,
+                format!("{field}.path"),
+                format!("required for pathType {}; path skipped", path.path_type),
+            ));
+            return None;
         }
+        Some(text) => text,
+    };
+    let problem = if !text.starts_with('/') {
+        Some("must start with '/'")
+    } else if text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        Some("contains spaces or control characters")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        diagnostics.push(Diagnostic::error(
+            key,
+            format!("{field}.path"),
+            format!("{text:?} {problem}; path skipped"),
+        ));
+        return None;
     }
+    Some((kind, text))
+}
 
-    /// Resolves an Ingress backend; a problem becomes a 503 backend plus a diagnostic.
-    fn backend(&mut self, key: &ObjectKey, backend: &IngressBackend, field: &str) -> Backend {
-        let service = match (&backend.service, &backend.resource) {
-            (Some(service), None) => service,
-            (None, Some(resource)) => {
-                self.diagnostics.push(Diagnostic::error(
-                    key,
-                    format!("{field}.resource"),
-                    format!(
-                        "resource backends ({} {}) are not supported; requests get 503",
-                        resource.kind, resource.name
-                    ),
-                ));
-                return unavailable(key, "", "", "resource backends are not supported");
-            }
-            _ => {
-                self.diagnostics.push(Diagnostic::error(
-                    key,
-                    field,
-                    "set exactly one of service and resource; requests get 503",
-                ));
-                return unavailable(key, "", "", "backend has no service");
-            }
-        };
-        let port = BackendResolver::port_ref(service);
-        let port_text = match &port {
-            Ok(PortRef::Number(n)) => n.to_string(),
-            Ok(PortRef::Name(n)) => n.clone(),
-            Err(_) => String::new(),
-        };
-        let origin = Origin {
-            namespace: key.namespace.clone(),
-            ingress: key.name.clone(),
-            service: service.name.clone(),
-            port: port_text,
-        };
-        let resolved = port.and_then(|port| {
-            self.resolver
-                .resolve(&key.namespace, &service.name, &port)
-        });
-        match resolved {
-            Ok(endpoints) => Backend {
-                origin: Some(origin),
-                target: Target::Endpoints(endpoints),
-            },
-            Err(problem) => {
-                let sub_field = match problem {
-                    BackendProblem::ServiceMissing { .. } | BackendProblem::ExternalName { .. } => {
-                        "service.name"
-                    }
-                    _ => "service.port",
-                };
-                self.diagnostics.push(Diagnostic::error(
-                    key,
-                    format!("{field}.{sub_field}"),
-                    problem.to_string(),
-                ));
-                Backend {
-                    origin: Some(origin),
-                    target: Target::Unavailable(problem.to_string()),
+/// Resolves an Ingress backend once per Service port; a problem becomes a 503 backend plus a
+/// diagnostic.
+fn resolve_backend<'s>(
+    resolver: &BackendResolver<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+    key: &ObjectKey,
+    backend: &'s IngressBackend,
+    field: Field,
+    cache: &mut BackendCache<'s>,
+) -> Arc<Backend> {
+    let service = match (&backend.service, &backend.resource) {
+        (Some(service), None) => service,
+        (None, Some(resource)) => {
+            diagnostics.push(Diagnostic::error(
+                key,
+                format!("{field}.backend.resource"),
+                format!(
+                    "resource backends ({} {}) are not supported; requests get 503",
+                    resource.kind, resource.name
+                ),
+            ));
+            return unavailable(key, "resource backends are not supported");
+        }
+        _ => {
+            diagnostics.push(Diagnostic::error(
+                key,
+                format!("{field}.backend"),
+                "set exactly one of service and resource; requests get 503",
+            ));
+            return unavailable(key, "backend has no service");
+        }
+    };
+    let port = service.port.as_ref();
+    let cache_key = (
+        service.name.as_str(),
+        port.and_then(|p| p.number),
+        port.and_then(|p| p.name.as_deref()),
+    );
+    if let Some(cached) = cache.get(&cache_key) {
+        return Arc::clone(cached);
+    }
+    let port = BackendResolver::port_ref(service);
+    let origin = Origin {
+        namespace: key.namespace.clone(),
+        ingress: key.name.clone(),
+        service: service.name.clone(),
+        port: port_text(port.as_ref().ok()),
+    };
+    let resolved = port.and_then(|port| resolver.resolve(&key.namespace, &service.name, &port));
+    let target = match resolved {
+        Ok(endpoints) => Target::Endpoints(endpoints),
+        Err(problem) => {
+            let sub_field = match problem {
+                BackendProblem::ServiceMissing { .. } | BackendProblem::ExternalName { .. } => {
+                    "service.name"
                 }
-            }
+                _ => "service.port",
+            };
+            diagnostics.push(Diagnostic::error(
+                key,
+                format!("{field}.backend.{sub_field}"),
+                problem.to_string(),
+            ));
+            Target::Unavailable(problem.to_string())
         }
-    }
+    };
+    let resolved = Arc::new(Backend {
+        origin: Some(origin),
+        target,
+    });
+    cache.insert(cache_key, Arc::clone(&resolved));
+    resolved
+}
 
+impl Builder<'_> {
     /// An Ingress without rules, else `--default-backend-service`, else the built-in 404.
-    fn global_default(&mut self, config: &TranslateConfig) -> Backend {
+    fn global_default(&mut self, config: &TranslateConfig) -> Arc<Backend> {
         if let Some(claim) = self.global_default.take() {
             return claim.backend;
         }
         let Some(service) = &config.default_backend_service else {
-            return Backend::not_found();
+            return Arc::new(Backend::not_found());
         };
         let key = ObjectKey {
             kind: Kind::Service,
@@ -372,51 +388,107 @@ impl Builder<'_> {
             Some(port) => Ok(port.clone()),
             None => self.resolver.first_port(&service.namespace, &service.name),
         };
-        let port_text = match &port {
-            Ok(PortRef::Number(n)) => n.to_string(),
-            Ok(PortRef::Name(n)) => n.clone(),
-            Err(_) => String::new(),
-        };
         let origin = Origin {
             namespace: service.namespace.clone(),
             ingress: String::new(),
             service: service.name.clone(),
-            port: port_text,
+            port: port_text(port.as_ref().ok()),
         };
         let resolved = port.and_then(|port| {
             self.resolver
                 .resolve(&service.namespace, &service.name, &port)
         });
-        match resolved {
-            Ok(endpoints) => Backend {
-                origin: Some(origin),
-                target: Target::Endpoints(endpoints),
-            },
+        let target = match resolved {
+            Ok(endpoints) => Target::Endpoints(endpoints),
             Err(problem) => {
                 self.diagnostics.push(Diagnostic::error(
                     &key,
                     "",
                     format!("--default-backend-service: {problem}"),
                 ));
-                Backend {
-                    origin: Some(origin),
-                    target: Target::Unavailable(problem.to_string()),
-                }
+                Target::Unavailable(problem.to_string())
             }
+        };
+        Arc::new(Backend {
+            origin: Some(origin),
+            target,
+        })
+    }
+}
+
+/// One path of one rule, about to be claimed.
+struct PathClaim<'p> {
+    field: Field,
+    host: &'p HostMatch,
+    kind: PathKind,
+    path: &'p str,
+}
+
+/// Records one path claim on its host, or a diagnostic if an earlier claim holds it. Prefix
+/// paths that differ only by trailing slashes are the same claim.
+fn claim_path(
+    build: &mut HostBuild,
+    diagnostics: &mut Vec<Diagnostic>,
+    key: &ObjectKey,
+    claim: PathClaim<'_>,
+    backend: Arc<Backend>,
+) {
+    let PathClaim {
+        field,
+        host,
+        kind,
+        path,
+    } = claim;
+    let canonical = match kind {
+        PathKind::Prefix => canonical_prefix(path),
+        PathKind::Exact => path,
+    };
+    match build.paths.entry((canonical.to_string(), kind)) {
+        Entry::Vacant(slot) => {
+            let as_written = (path != canonical).then(|| path.to_string());
+            slot.insert((
+                as_written,
+                Claim {
+                    backend,
+                    owner: key.clone(),
+                },
+            ));
+        }
+        Entry::Occupied(slot) => {
+            let what = format!("host {host} path {canonical} ({kind})");
+            let existing = &slot.get().1;
+            let diagnostic = if existing.owner == *key {
+                Diagnostic::warning(
+                    key,
+                    field.to_string(),
+                    format!("{what} appears twice in this Ingress; the first one is used"),
+                )
+            } else {
+                lost_conflict(key, &field.to_string(), &what, &existing.owner)
+            };
+            diagnostics.push(diagnostic);
         }
     }
 }
 
-fn unavailable(key: &ObjectKey, service: &str, port: &str, reason: &str) -> Backend {
-    Backend {
+fn port_text(port: Option<&PortRef>) -> String {
+    match port {
+        Some(PortRef::Number(n)) => n.to_string(),
+        Some(PortRef::Name(n)) => n.clone(),
+        None => String::new(),
+    }
+}
+
+fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
+    Arc::new(Backend {
         origin: Some(Origin {
             namespace: key.namespace.clone(),
             ingress: key.name.clone(),
-            service: service.to_string(),
-            port: port.to_string(),
+            service: String::new(),
+            port: String::new(),
         }),
         target: Target::Unavailable(reason.to_string()),
-    }
+    })
 }
 
 fn lost_conflict(key: &ObjectKey, field: &str, what: &str, owner: &ObjectKey) -> Diagnostic {

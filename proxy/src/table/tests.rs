@@ -3,11 +3,11 @@ use std::net::SocketAddr;
 use super::*;
 use crate::spec::{PathRule, VirtualHost};
 
-fn backend(port: u16) -> Backend {
-    Backend {
+fn backend(port: u16) -> Arc<Backend> {
+    Arc::new(Backend {
         origin: None,
         target: Target::Endpoints(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
-    }
+    })
 }
 
 fn rule(path: &str, kind: PathKind, port: u16) -> PathRule {
@@ -28,7 +28,7 @@ fn port_of(route: &Route) -> Option<u16> {
 fn table(hosts: Vec<VirtualHost>) -> RoutingTable {
     let spec = TableSpec {
         hosts,
-        default_backend: Backend::not_found(),
+        default_backend: Arc::new(Backend::not_found()),
     };
     let (table, warnings) = RoutingTable::compile(&spec, &Metrics::default());
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -93,14 +93,14 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
 }
 
 #[test]
-fn equal_backends_share_one_round_robin_cursor() {
-    let two = Backend {
+fn rules_sharing_a_backend_share_one_round_robin_cursor() {
+    let two = Arc::new(Backend {
         origin: None,
         target: Target::Endpoints(vec![
             SocketAddr::from(([127, 0, 0, 1], 1)),
             SocketAddr::from(([127, 0, 0, 1], 2)),
         ]),
-    };
+    });
     let t = table(vec![VirtualHost {
         host: HostMatch::Any,
         paths: vec![
@@ -145,10 +145,10 @@ fn route_metrics_are_shared_across_rebuilds() {
     };
     let spec = TableSpec {
         hosts: vec![],
-        default_backend: Backend {
+        default_backend: Arc::new(Backend {
             origin: Some(origin),
             target: Target::Endpoints(vec![]),
-        },
+        }),
     };
     let (first, _) = RoutingTable::compile(&spec, &metrics);
     let (second, _) = RoutingTable::compile(&spec, &metrics);
@@ -156,4 +156,19 @@ fn route_metrics_are_shared_across_rebuilds() {
         &first.find("h", "/").metrics,
         &second.find("h", "/").metrics
     ));
+}
+
+#[test]
+fn hosts_with_the_same_rule_list_share_one_matcher() {
+    let host = |name: &str, port| VirtualHost {
+        host: HostMatch::Exact(name.into()),
+        paths: vec![rule("/a", PathKind::Prefix, port), rule("/b", PathKind::Exact, port)],
+        default_backend: None,
+    };
+    let t = table(vec![host("one.test", 1), host("two.test", 2)]);
+    let (one, two) = (&t.exact["one.test"], &t.exact["two.test"]);
+    assert!(Arc::ptr_eq(&one.paths, &two.paths));
+    assert_eq!(port_of(t.find("one.test", "/a/x")), Some(1));
+    assert_eq!(port_of(t.find("two.test", "/a/x")), Some(2));
+    assert_eq!(port_of(t.find("two.test", "/b")), Some(2));
 }
