@@ -7,6 +7,11 @@ use portcullis_controller::cli::{Cli, Command};
 use portcullis_controller::ingress_command::run_ingress;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: table rebuilds allocate heavily, and the glibc allocator's free path cost about
+/// 40% of a rebuild in profiles (see the README's benchmark section).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
