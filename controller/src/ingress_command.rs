@@ -71,14 +71,12 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     let wait_stop = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let config = ProxyConfig {
-        header_read_timeout: args.header_read_timeout,
-        upstream_connect_timeout: args.upstream_connect_timeout,
-        upstream_response_timeout: args.upstream_response_timeout,
-        idle_timeout: args.idle_timeout,
-        drain_timeout: args.drain_timeout,
-        ..ProxyConfig::default()
-    };
+    let mut config = ProxyConfig::default();
+    config.header_read_timeout = args.header_read_timeout;
+    config.upstream_connect_timeout = args.upstream_connect_timeout;
+    config.upstream_response_timeout = args.upstream_response_timeout;
+    config.idle_timeout = args.idle_timeout;
+    config.drain_timeout = args.drain_timeout;
     info!(
         http = %args.http_addr,
         admin = %args.admin_addr,

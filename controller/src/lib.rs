@@ -2,6 +2,7 @@
 //! into a routing table with a pure function, and publishes the table to the proxy.
 
 pub mod cli;
+pub mod ingress_command;
 pub mod manifests;
 pub mod objects;
 pub mod reconcile;

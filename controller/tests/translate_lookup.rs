@@ -34,7 +34,7 @@ fn outcome(table: &RoutingTable, host: &str, path: &str) -> String {
         RouteTarget::Endpoints(set) if !set.is_empty() => set
             .round_robin()
             .next()
-            .map(|a| a.ip().to_string())
+            .map(|e| e.address.ip().to_string())
             .unwrap_or_default(),
         RouteTarget::Endpoints(_) | RouteTarget::Unavailable(_) => "503".into(),
         RouteTarget::NotFound => "404".into(),

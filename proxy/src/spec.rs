@@ -143,10 +143,17 @@ impl fmt::Display for Origin {
             port,
         } = self;
         if ingress.is_empty() {
-            write!(f, "service {namespace}/{service}:{port}")
+            write!(f, "service {namespace}/{service}")?;
         } else {
-            write!(f, "ingress {namespace}/{ingress} service {service}:{port}")
+            write!(f, "ingress {namespace}/{ingress}")?;
+            if !service.is_empty() {
+                write!(f, " service {service}")?;
+            }
         }
+        if !port.is_empty() {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use foldhash::fast::RandomState;
+use http::uri::Authority;
 
 use crate::host::{normalize_host, wildcard_suffix};
 use crate::metrics::{Metrics, RouteMetrics};
@@ -52,8 +53,18 @@ pub enum RouteTarget {
 /// Ready endpoints of one backend and the round-robin cursor over them.
 #[derive(Debug)]
 pub struct EndpointSet {
-    addresses: Box<[SocketAddr]>,
+    endpoints: Box<[Endpoint]>,
     next: AtomicUsize,
+}
+
+/// One upstream address, with its URI authority built once at compile time instead of per
+/// request.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Where to connect.
+    pub address: SocketAddr,
+    /// `ip:port` as a URI authority, for the upstream request URI.
+    pub authority: Authority,
 }
 
 /// A path rule the matcher rejected: the rule is skipped, the rest of the table still applies.
@@ -119,9 +130,7 @@ impl RoutingTable {
         let compiled = self
             .exact
             .get(host.as_ref())
-            .or_else(|| {
-                wildcard_suffix(&host).and_then(|suffix| self.wildcard.get(suffix))
-            })
+            .or_else(|| wildcard_suffix(&host).and_then(|suffix| self.wildcard.get(suffix)))
             .or(self.any.as_ref());
         compiled
             .and_then(|compiled| compiled.find(path))
@@ -149,26 +158,45 @@ impl CompiledHost {
 }
 
 impl EndpointSet {
+    /// Builds a set from addresses; the cursor starts at the first.
+    pub fn new(addresses: &[SocketAddr]) -> Self {
+        let endpoints = addresses
+            .iter()
+            .filter_map(|address| {
+                // An ip:port always renders as a valid authority; filter_map only to avoid a panic path.
+                let authority = Authority::try_from(address.to_string()).ok()?;
+                Some(Endpoint {
+                    address: *address,
+                    authority,
+                })
+            })
+            .collect();
+        EndpointSet {
+            endpoints,
+            next: AtomicUsize::new(0),
+        }
+    }
+
     /// How many endpoints there are.
     pub fn len(&self) -> usize {
-        self.addresses.len()
+        self.endpoints.len()
     }
 
     /// True when no endpoint is ready.
     pub fn is_empty(&self) -> bool {
-        self.addresses.is_empty()
+        self.endpoints.is_empty()
     }
 
     /// Every endpoint once, starting at the next one in round-robin order: try the first,
     /// and on a connect failure the next.
-    pub fn round_robin(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        let len = self.addresses.len();
+    pub fn round_robin(&self) -> impl Iterator<Item = &Endpoint> + '_ {
+        let len = self.endpoints.len();
         let start = if len == 0 {
             0
         } else {
             self.next.fetch_add(1, Ordering::Relaxed) % len
         };
-        (0..len).map(move |offset| self.addresses[(start + offset) % len])
+        (0..len).map(move |offset| &self.endpoints[(start + offset) % len])
     }
 }
 
@@ -187,13 +215,10 @@ impl RouteInterner<'_> {
             .entry(Arc::as_ptr(backend) as usize)
             .or_insert_with(|| {
                 let target = match &backend.target {
-                    Target::Endpoints(addresses) => RouteTarget::Endpoints(EndpointSet {
-                        addresses: addresses.as_slice().into(),
-                        next: AtomicUsize::new(0),
-                    }),
-                    Target::Unavailable(reason) => {
-                        RouteTarget::Unavailable(reason.as_str().into())
+                    Target::Endpoints(addresses) => {
+                        RouteTarget::Endpoints(EndpointSet::new(addresses))
                     }
+                    Target::Unavailable(reason) => RouteTarget::Unavailable(reason.as_str().into()),
                     Target::NotFound => RouteTarget::NotFound,
                 };
                 Arc::new(Route {
@@ -207,7 +232,8 @@ impl RouteInterner<'_> {
 }
 
 /// One matcher per distinct rule list (paths and kinds, in order).
-type RouterInterner<'a> = HashMap<Vec<(&'a str, PathKind)>, Arc<matchit::Router<usize>>, RandomState>;
+type RouterInterner<'a> =
+    HashMap<Vec<(&'a str, PathKind)>, Arc<matchit::Router<usize>>, RandomState>;
 
 fn compile_host<'a>(
     host: &'a VirtualHost,
@@ -230,7 +256,11 @@ fn compile_host<'a>(
     };
     CompiledHost {
         paths,
-        routes: host.paths.iter().map(|rule| routes.route(&rule.backend)).collect(),
+        routes: host
+            .paths
+            .iter()
+            .map(|rule| routes.route(&rule.backend))
+            .collect(),
         default: host.default_backend.as_ref().map(|b| routes.route(b)),
     }
 }

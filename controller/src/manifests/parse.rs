@@ -78,7 +78,9 @@ pub fn parse_manifest(file_name: &str, contents: &str) -> Result<ParsedFile, Par
         };
         let value: serde_yaml::Value = match serde_yaml::from_str(document.text) {
             Ok(value) => value,
-            Err(e) => return Err(document.error(e.location().map(|l| l.line()), None, e.to_string())),
+            Err(e) => {
+                return Err(document.error(e.location().map(|l| l.line()), None, e.to_string()));
+            }
         };
         if value.is_null() {
             continue;
@@ -104,12 +106,12 @@ impl Document<'_> {
             if let Some(items) = value.get("items").and_then(|i| i.as_sequence()) {
                 for (index, item) in items.iter().enumerate() {
                     let (api_version, kind) = type_of(item);
-                    let object = self
-                        .typed(&api_version, &kind, item, None)
-                        .map_err(|mut error| {
-                            error.message = format!("items[{index}]: {}", error.message);
-                            error
-                        })?;
+                    let object =
+                        self.typed(&api_version, &kind, item, None)
+                            .map_err(|mut error| {
+                                error.message = format!("items[{index}]: {}", error.message);
+                                error
+                            })?;
                     self.keep(object, api_version, kind, parsed);
                 }
                 return Ok(());
@@ -120,7 +122,13 @@ impl Document<'_> {
         Ok(())
     }
 
-    fn keep(&self, object: Option<Object>, api_version: String, kind: String, parsed: &mut ParsedFile) {
+    fn keep(
+        &self,
+        object: Option<Object>,
+        api_version: String,
+        kind: String,
+        parsed: &mut ParsedFile,
+    ) {
         match object {
             Some(object) => parsed.objects.push(object),
             None => parsed.skipped.push(SkippedObject {
@@ -141,7 +149,9 @@ impl Document<'_> {
         text: Option<&str>,
     ) -> Result<Option<Object>, ParseError> {
         let object = match kind {
-            "IngressClass" => Object::IngressClass(self.decode::<IngressClass>(api_version, value, text)?),
+            "IngressClass" => {
+                Object::IngressClass(self.decode::<IngressClass>(api_version, value, text)?)
+            }
             "Ingress" => Object::Ingress(self.decode::<Ingress>(api_version, value, text)?),
             "Service" => Object::Service(self.decode::<Service>(api_version, value, text)?),
             "EndpointSlice" => {
@@ -150,14 +160,23 @@ impl Document<'_> {
             "Endpoints" => Object::Endpoints(self.decode::<Endpoints>(api_version, value, text)?),
             "Secret" => Object::Secret(self.decode::<Secret>(api_version, value, text)?),
             "" => {
-                return Err(self.error(None, None, "no `kind:` field; every object needs apiVersion and kind".into()));
+                return Err(self.error(
+                    None,
+                    None,
+                    "no `kind:` field; every object needs apiVersion and kind".into(),
+                ));
             }
             _ => return Ok(None),
         };
         Ok(Some(object))
     }
 
-    fn decode<T>(&self, api_version: &str, value: &serde_yaml::Value, text: Option<&str>) -> Result<Arc<T>, ParseError>
+    fn decode<T>(
+        &self,
+        api_version: &str,
+        value: &serde_yaml::Value,
+        text: Option<&str>,
+    ) -> Result<Arc<T>, ParseError>
     where
         T: DeserializeOwned + Resource + HasMeta,
     {
@@ -189,7 +208,8 @@ impl Document<'_> {
             None => serde_path_to_error::deserialize(value.clone())
                 .map_err(|e| (None, field_message(e.path(), e.inner()))),
         };
-        let mut object = decoded.map_err(|(line, message)| self.error(line, Some(name.clone()), message))?;
+        let mut object =
+            decoded.map_err(|(line, message)| self.error(line, Some(name.clone()), message))?;
         let meta = object.meta_mut();
         if meta.name.as_deref().unwrap_or("").is_empty() {
             return Err(self.error(None, Some(name), "metadata.name is required".into()));
@@ -231,7 +251,14 @@ macro_rules! has_meta {
         }
     )*};
 }
-has_meta!(IngressClass, Ingress, Service, EndpointSlice, Endpoints, Secret);
+has_meta!(
+    IngressClass,
+    Ingress,
+    Service,
+    EndpointSlice,
+    Endpoints,
+    Secret
+);
 
 /// Splits YAML text at `---` lines (column 0); `...` ends a document. Yields each document's
 /// text and its 1-based first line in the file.

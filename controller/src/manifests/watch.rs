@@ -114,11 +114,18 @@ pub async fn run_manifests_source(
 
 /// Reads every manifest file, reports the changed ones, and the removed ones as empty.
 /// Returns false when nobody listens any more.
-fn scan(dir: &Path, files: &mut HashMap<PathBuf, FileState>, events: &UnboundedSender<StoreEvent>) -> bool {
+fn scan(
+    dir: &Path,
+    files: &mut HashMap<PathBuf, FileState>,
+    events: &UnboundedSender<StoreEvent>,
+) -> bool {
     let present = match manifest_files(dir) {
         Ok(present) => present,
         Err(problem) => {
-            warn!("cannot list {}: {problem}; keeping the last good objects", dir.display());
+            warn!(
+                "cannot list {}: {problem}; keeping the last good objects",
+                dir.display()
+            );
             return true;
         }
     };
@@ -132,7 +139,10 @@ fn scan(dir: &Path, files: &mut HashMap<PathBuf, FileState>, events: &UnboundedS
             }
         };
         let fingerprint = fingerprint(&bytes);
-        if files.get(path).is_some_and(|state| state.fingerprint == fingerprint) {
+        if files
+            .get(path)
+            .is_some_and(|state| state.fingerprint == fingerprint)
+        {
             continue;
         }
         let reported = files.get(path).is_some_and(|state| state.reported);
@@ -141,7 +151,10 @@ fn scan(dir: &Path, files: &mut HashMap<PathBuf, FileState>, events: &UnboundedS
         match parse_manifest(&name, &text) {
             Ok(parsed) => {
                 for skipped in &parsed.skipped {
-                    debug!("{name}:{}: skipping {} {}", skipped.line, skipped.api_version, skipped.kind);
+                    debug!(
+                        "{name}:{}: skipping {} {}",
+                        skipped.line, skipped.api_version, skipped.kind
+                    );
                 }
                 let source = SourceId(name);
                 let event = StoreEvent::Replace {
@@ -151,7 +164,13 @@ fn scan(dir: &Path, files: &mut HashMap<PathBuf, FileState>, events: &UnboundedS
                 if events.send(event).is_err() {
                     return false;
                 }
-                files.insert(path.clone(), FileState { fingerprint, reported: true });
+                files.insert(
+                    path.clone(),
+                    FileState {
+                        fingerprint,
+                        reported: true,
+                    },
+                );
             }
             Err(problem) => {
                 let kept = if reported {
@@ -160,11 +179,21 @@ fn scan(dir: &Path, files: &mut HashMap<PathBuf, FileState>, events: &UnboundedS
                     "nothing from this file is applied"
                 };
                 error!("{problem}; {kept}");
-                files.insert(path.clone(), FileState { fingerprint, reported });
+                files.insert(
+                    path.clone(),
+                    FileState {
+                        fingerprint,
+                        reported,
+                    },
+                );
             }
         }
     }
-    let removed: Vec<PathBuf> = files.keys().filter(|p| !present.contains(*p)).cloned().collect();
+    let removed: Vec<PathBuf> = files
+        .keys()
+        .filter(|p| !present.contains(*p))
+        .cloned()
+        .collect();
     for path in removed {
         if files.remove(&path).is_some_and(|state| state.reported) {
             info!("{} removed; its objects are withdrawn", path.display());
@@ -189,7 +218,9 @@ fn manifest_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let is_manifest = [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext));
+        let is_manifest = [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
         if is_manifest && !name.starts_with('.') && !name.starts_with('#') && path.is_file() {
             files.push(path);
         }

@@ -47,7 +47,7 @@ pub enum BackendProblem {
         available: String,
     },
     /// Neither `port.number` nor `port.name` is set.
-    #[error("set port.number or port.name")]
+    #[error("set port.number or port.name; requests get 503")]
     PortUnset,
     /// ExternalName Services need DNS resolution in the proxy, which is not there yet.
     #[error(

@@ -20,7 +20,7 @@ fn rule(path: &str, kind: PathKind, port: u16) -> PathRule {
 
 fn port_of(route: &Route) -> Option<u16> {
     match &route.target {
-        RouteTarget::Endpoints(set) => set.round_robin().next().map(|a| a.port()),
+        RouteTarget::Endpoints(set) => set.round_robin().next().map(|e| e.address.port()),
         _ => None,
     }
 }
@@ -37,7 +37,10 @@ fn table(hosts: Vec<VirtualHost>) -> RoutingTable {
 
 #[test]
 fn exact_beats_prefix_on_the_same_path_in_either_order() {
-    for order in [[PathKind::Exact, PathKind::Prefix], [PathKind::Prefix, PathKind::Exact]] {
+    for order in [
+        [PathKind::Exact, PathKind::Prefix],
+        [PathKind::Prefix, PathKind::Exact],
+    ] {
         let paths = order
             .iter()
             .map(|kind| rule("/foo", *kind, if *kind == PathKind::Exact { 1 } else { 2 }))
@@ -87,7 +90,10 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
         },
     ]);
     assert_eq!(port_of(t.find("a.test", "/other")), Some(9));
-    assert!(matches!(t.find("b.test", "/other").target, RouteTarget::NotFound));
+    assert!(matches!(
+        t.find("b.test", "/other").target,
+        RouteTarget::NotFound
+    ));
     assert_eq!(t.host_count(), 2);
     assert_eq!(t.path_count(), 2);
 }
@@ -104,8 +110,16 @@ fn rules_sharing_a_backend_share_one_round_robin_cursor() {
     let t = table(vec![VirtualHost {
         host: HostMatch::Any,
         paths: vec![
-            PathRule { path: "/a".into(), kind: PathKind::Prefix, backend: two.clone() },
-            PathRule { path: "/b".into(), kind: PathKind::Prefix, backend: two },
+            PathRule {
+                path: "/a".into(),
+                kind: PathKind::Prefix,
+                backend: two.clone(),
+            },
+            PathRule {
+                path: "/b".into(),
+                kind: PathKind::Prefix,
+                backend: two,
+            },
         ],
         default_backend: None,
     }]);
@@ -119,18 +133,19 @@ fn rules_sharing_a_backend_share_one_round_robin_cursor() {
 
 #[test]
 fn round_robin_visits_every_endpoint_once_per_attempt() {
-    let set = EndpointSet {
-        addresses: (1..=3).map(|p| SocketAddr::from(([127, 0, 0, 1], p))).collect(),
-        next: AtomicUsize::new(0),
-    };
-    let first: Vec<u16> = set.round_robin().map(|a| a.port()).collect();
-    let second: Vec<u16> = set.round_robin().map(|a| a.port()).collect();
+    let addresses: Vec<SocketAddr> = (1..=3)
+        .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+        .collect();
+    let set = EndpointSet::new(&addresses);
+    let first: Vec<u16> = set.round_robin().map(|e| e.address.port()).collect();
+    let second: Vec<u16> = set.round_robin().map(|e| e.address.port()).collect();
     assert_eq!(first, [1, 2, 3]);
     assert_eq!(second, [2, 3, 1]);
-    let empty = EndpointSet {
-        addresses: Box::new([]),
-        next: AtomicUsize::new(0),
-    };
+    assert_eq!(
+        set.round_robin().next().map(|e| e.authority.as_str()),
+        Some("127.0.0.1:3")
+    );
+    let empty = EndpointSet::new(&[]);
     assert_eq!(empty.round_robin().count(), 0);
 }
 
@@ -162,7 +177,10 @@ fn route_metrics_are_shared_across_rebuilds() {
 fn hosts_with_the_same_rule_list_share_one_matcher() {
     let host = |name: &str, port| VirtualHost {
         host: HostMatch::Exact(name.into()),
-        paths: vec![rule("/a", PathKind::Prefix, port), rule("/b", PathKind::Exact, port)],
+        paths: vec![
+            rule("/a", PathKind::Prefix, port),
+            rule("/b", PathKind::Exact, port),
+        ],
         default_backend: None,
     };
     let t = table(vec![host("one.test", 1), host("two.test", 2)]);

@@ -1,6 +1,7 @@
 use super::*;
 
-const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n";
+const SERVICE: &str =
+    "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n";
 
 fn keys(parsed: &ParsedFile) -> Vec<String> {
     parsed.objects.iter().map(|o| o.key().to_string()).collect()
@@ -17,7 +18,11 @@ fn reads_multi_document_yaml_and_defaults_the_namespace() {
     let parsed = parse_manifest("a.yaml", &text).expect("parses");
     assert_eq!(
         keys(&parsed),
-        ["Service default/web", "IngressClass portcullis", "Endpoints shop/web"]
+        [
+            "Service default/web",
+            "IngressClass portcullis",
+            "Endpoints shop/web"
+        ]
     );
     assert!(parsed.skipped.is_empty());
 }
@@ -31,7 +36,11 @@ fn skips_other_kinds_and_says_where_they_are() {
     assert_eq!(keys(&parsed), ["Service default/web"]);
     assert_eq!(
         parsed.skipped,
-        [SkippedObject { line: 1, api_version: "apps/v1".into(), kind: "Deployment".into() }]
+        [SkippedObject {
+            line: 1,
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into()
+        }]
     );
 }
 
@@ -72,16 +81,29 @@ fn errors_name_file_line_object_and_field() {
          spec:\n  rules:\n  - host: 42\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        \
          backend: {{service: {{name: web, port: {{number: eighty}}}}}}\n"
     );
-    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).expect("needle") + 1;
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .expect("needle")
+            + 1
+    };
     let error = parse_manifest("store.yaml", &text).expect_err("bad type");
     assert_eq!(error.file, "store.yaml");
     assert_eq!(error.line, line_of("eighty"), "{error}");
     assert_eq!(error.object.as_deref(), Some("Ingress shop/store"));
     assert!(
-        error.message.contains("spec.rules[0].http.paths[0].backend.service.port.number"),
+        error
+            .message
+            .contains("spec.rules[0].http.paths[0].backend.service.port.number"),
         "{error}"
     );
-    assert!(error.to_string().starts_with(&format!("store.yaml:{}: Ingress shop/store: spec.rules", line_of("eighty"))), "{error}");
+    assert!(
+        error.to_string().starts_with(&format!(
+            "store.yaml:{}: Ingress shop/store: spec.rules",
+            line_of("eighty")
+        )),
+        "{error}"
+    );
 }
 
 #[test]
@@ -92,14 +114,29 @@ fn rejects_bad_documents() {
             "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: old}\n",
             "apiVersion \"extensions/v1beta1\" is not supported for Ingress; use networking.k8s.io/v1",
         ),
-        ("missing name", "apiVersion: v1\nkind: Service\nmetadata: {namespace: x}\n", "metadata.name is required"),
-        ("missing kind", "apiVersion: v1\nmetadata: {name: x}\n", "no `kind:` field"),
-        ("yaml syntax", "apiVersion: v1\nkind: Service\nmetadata: {name: [\n", ""),
+        (
+            "missing name",
+            "apiVersion: v1\nkind: Service\nmetadata: {namespace: x}\n",
+            "metadata.name is required",
+        ),
+        (
+            "missing kind",
+            "apiVersion: v1\nmetadata: {name: x}\n",
+            "no `kind:` field",
+        ),
+        (
+            "yaml syntax",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: [\n",
+            "",
+        ),
     ];
     for (case, text, needle) in cases {
         let error = parse_manifest("bad.yaml", text).expect_err(case);
         assert!(error.to_string().contains(needle), "{case}: {error}");
-        assert!(error.to_string().starts_with("bad.yaml:"), "{case}: {error}");
+        assert!(
+            error.to_string().starts_with("bad.yaml:"),
+            "{case}: {error}"
+        );
     }
 }
 
@@ -112,7 +149,8 @@ fn a_bad_document_fails_the_whole_file() {
 
 #[test]
 fn json_errors_carry_the_line() {
-    let json = "{\n \"apiVersion\": \"v1\",\n \"kind\": \"Service\",\n \"metadata\": {\"name\": 7}\n}";
+    let json =
+        "{\n \"apiVersion\": \"v1\",\n \"kind\": \"Service\",\n \"metadata\": {\"name\": 7}\n}";
     let error = parse_manifest("svc.json", json).expect_err("bad name type");
     assert_eq!(error.line, 4, "{error}");
     assert!(error.message.contains("metadata.name"), "{error}");

@@ -45,21 +45,39 @@ async fn reports_every_file_then_synced_then_changes() {
     std::fs::write(dir.path().join(".hidden.yaml"), service("hidden")).expect("write");
     let mut events = start(dir.path());
 
-    assert_eq!(replaced(next(&mut events).await), ("a.yaml".into(), vec!["a".into()]));
-    assert_eq!(replaced(next(&mut events).await), ("b.yml".into(), vec!["b".into()]));
+    assert_eq!(
+        replaced(next(&mut events).await),
+        ("a.yaml".into(), vec!["a".into()])
+    );
+    assert_eq!(
+        replaced(next(&mut events).await),
+        ("b.yml".into(), vec!["b".into()])
+    );
     assert!(matches!(next(&mut events).await, StoreEvent::Synced));
 
     // Added.
-    std::fs::write(dir.path().join("c.json"), r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"c"}}"#)
-        .expect("write");
-    assert_eq!(replaced(next(&mut events).await), ("c.json".into(), vec!["c".into()]));
+    std::fs::write(
+        dir.path().join("c.json"),
+        r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"c"}}"#,
+    )
+    .expect("write");
+    assert_eq!(
+        replaced(next(&mut events).await),
+        ("c.json".into(), vec!["c".into()])
+    );
     // Changed in place.
     std::fs::write(dir.path().join("a.yaml"), service("a2")).expect("write");
-    assert_eq!(replaced(next(&mut events).await), ("a.yaml".into(), vec!["a2".into()]));
+    assert_eq!(
+        replaced(next(&mut events).await),
+        ("a.yaml".into(), vec!["a2".into()])
+    );
     // Renamed over.
     std::fs::write(dir.path().join("b.tmp"), service("b2")).expect("write");
     std::fs::rename(dir.path().join("b.tmp"), dir.path().join("b.yml")).expect("rename");
-    assert_eq!(replaced(next(&mut events).await), ("b.yml".into(), vec!["b2".into()]));
+    assert_eq!(
+        replaced(next(&mut events).await),
+        ("b.yml".into(), vec!["b2".into()])
+    );
     // Removed.
     std::fs::remove_file(dir.path().join("c.json")).expect("remove");
     assert_eq!(replaced(next(&mut events).await), ("c.json".into(), vec![]));
@@ -76,10 +94,16 @@ async fn a_broken_edit_sends_nothing_and_the_fix_is_picked_up() {
 
     std::fs::write(&file, "apiVersion: v1\nkind: Service\nmetadata: {name: [\n").expect("write");
     let quiet = tokio::time::timeout(Duration::from_millis(600), events.recv()).await;
-    assert!(quiet.is_err(), "a broken file must not send an event: {quiet:?}");
+    assert!(
+        quiet.is_err(),
+        "a broken file must not send an event: {quiet:?}"
+    );
 
     std::fs::write(&file, service("fixed")).expect("write");
-    assert_eq!(replaced(next(&mut events).await).1, vec!["fixed".to_string()]);
+    assert_eq!(
+        replaced(next(&mut events).await).1,
+        vec!["fixed".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -98,7 +122,12 @@ async fn a_missing_folder_is_an_error_up_front() {
     let error = run_manifests_source(PathBuf::from("/nonexistent/portcullis"), sender)
         .await
         .expect_err("missing folder");
-    assert!(error.to_string().contains("--manifests /nonexistent/portcullis"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("--manifests /nonexistent/portcullis"),
+        "{error}"
+    );
 
     let file = tempfile::NamedTempFile::new().expect("temp file");
     let (sender, _receiver) = mpsc::unbounded_channel();

@@ -1,0 +1,245 @@
+//! The listener: accepts connections, serves HTTP/1.1 and h2c on each, closes idle ones, and
+//! drains gracefully on shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::forward::{Downstream, Forwarder, UpstreamClient};
+use crate::live::LiveTable;
+use crate::metrics::Metrics;
+
+/// Timeouts of the proxy. Defaults follow what ingress-nginx users know.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProxyConfig {
+    /// A client must send its request headers within this. hyper starts this clock when an
+    /// HTTP/1 connection waits for its next request, so it also bounds keep-alive idleness.
+    pub header_read_timeout: Duration,
+    /// Per endpoint; a refused or timed-out connect moves on to the next endpoint.
+    pub upstream_connect_timeout: Duration,
+    /// An upstream must send response headers within this, else 504.
+    pub upstream_response_timeout: Duration,
+    /// A client connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// On shutdown, in-flight requests get this long to finish.
+    pub drain_timeout: Duration,
+    /// How long an unused upstream keep-alive connection stays in the pool.
+    pub upstream_idle_timeout: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            header_read_timeout: Duration::from_secs(30),
+            upstream_connect_timeout: Duration::from_secs(5),
+            upstream_response_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
+            upstream_idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Serves plain HTTP on `listener` from `table` until `shutdown` completes, then stops
+/// accepting, lets in-flight requests finish (up to `drain_timeout`) and returns.
+pub async fn serve_proxy(
+    listener: TcpListener,
+    table: Arc<LiveTable>,
+    metrics: Arc<Metrics>,
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let local_port = listener.local_addr()?.port();
+    let client = upstream_client(&config);
+    let forwarder = Arc::new(Forwarder::new(
+        table,
+        Arc::clone(&metrics),
+        client,
+        config.upstream_response_timeout,
+    ));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let builder = Arc::new(builder);
+    let (drain, draining) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    metrics.proxy.connections_accepted.fetch_add(1, Ordering::Relaxed);
+                    let downstream = Downstream { peer, local_port, scheme: "http" };
+                    connections.spawn(serve_connection(
+                        stream,
+                        downstream,
+                        Arc::clone(&builder),
+                        Arc::clone(&forwarder),
+                        Arc::clone(&metrics),
+                        config.idle_timeout,
+                        draining.clone(),
+                    ));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!("accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let open = connections.len();
+    info!(open, "draining client connections");
+    let _ = drain.send(true);
+    let drained = tokio::time::timeout(config.drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            left = connections.len(),
+            "drain timeout reached; closing the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// The pooled upstream client: keep-alive per endpoint, TCP_NODELAY, connect timeout.
+pub fn upstream_client(config: &ProxyConfig) -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(config.upstream_connect_timeout));
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(config.upstream_idle_timeout)
+        .build(connector)
+}
+
+/// Requests in flight on one connection and when the last one ended.
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    last_done_ms: AtomicU64,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let now = self.0.started.elapsed().as_millis();
+        self.0
+            .last_done_ms
+            .store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Activity {
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Resolves once no request has been in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let since_last = self.started.elapsed().saturating_sub(Duration::from_millis(
+                self.last_done_ms.load(Ordering::Relaxed),
+            ));
+            if self.in_flight.load(Ordering::Relaxed) == 0 && since_last >= idle {
+                return;
+            }
+            let wait = idle
+                .saturating_sub(since_last)
+                .max(Duration::from_millis(100));
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    downstream: Downstream,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    forwarder: Arc<Forwarder>,
+    metrics: Arc<Metrics>,
+    idle_timeout: Duration,
+    mut draining: watch::Receiver<bool>,
+) {
+    metrics
+        .proxy
+        .connections_open
+        .fetch_add(1, Ordering::Relaxed);
+    let activity = Arc::new(Activity {
+        started: Instant::now(),
+        in_flight: AtomicUsize::new(0),
+        last_done_ms: AtomicU64::new(0),
+    });
+    let service = {
+        let activity = Arc::clone(&activity);
+        service_fn(move |request: hyper::Request<Incoming>| {
+            let forwarder = Arc::clone(&forwarder);
+            let in_flight = activity.begin();
+            async move {
+                let response = forwarder.handle(request, downstream).await;
+                drop(in_flight);
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    debug!(peer = %downstream.peer, "connection ended: {error}");
+                }
+                break;
+            }
+            () = activity.idle_for(idle_timeout), if !closing => {
+                debug!(peer = %downstream.peer, "closing idle connection");
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            // A dropped sender means the server is gone: drain as well.
+            _ = draining.wait_for(|drain| *drain), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+    metrics
+        .proxy
+        .connections_open
+        .fetch_sub(1, Ordering::Relaxed);
+}
