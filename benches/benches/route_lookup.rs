@@ -20,7 +20,11 @@ fn route_lookup(c: &mut Criterion) {
     let requests: Vec<(String, String)> = (0..4096)
         .map(|n: usize| {
             let i = n.wrapping_mul(2_654_435_761) % hosts;
-            let host = if n % 4 == 0 { format!("{}:8080", host(i)) } else { host(i) };
+            let host = if n % 4 == 0 {
+                format!("{}:8080", host(i))
+            } else {
+                host(i)
+            };
             let path = match n % 5 {
                 0 => format!("{}/item/{n}", PATHS[n % PATHS.len()]),
                 1 => "/api/v1/users/42/orders".to_string(),

@@ -20,8 +20,12 @@ fn table_build(c: &mut Criterion) {
     let metrics = Metrics::default();
     let spec = translate(&snapshot, &config).spec;
     let mut group = c.benchmark_group("table_build_10k_ingresses");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
-    group.bench_function("translate", |b| b.iter(|| black_box(translate(&snapshot, &config))));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("translate", |b| {
+        b.iter(|| black_box(translate(&snapshot, &config)))
+    });
     group.bench_function("compile", |b| {
         b.iter(|| black_box(RoutingTable::compile(&spec, &metrics)))
     });

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressClass,
-    IngressClassSpec, IngressRule, IngressServiceBackend, IngressSpec, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressClass, IngressClassSpec,
+    IngressRule, IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portcullis_controller::objects::Object;
@@ -113,7 +113,11 @@ pub fn snapshot(count: usize) -> Snapshot {
     Snapshot::from_objects(objects)
 }
 
-fn meta(name: &str, namespace: Option<&str>, labels: Option<BTreeMap<String, String>>) -> ObjectMeta {
+fn meta(
+    name: &str,
+    namespace: Option<&str>,
+    labels: Option<BTreeMap<String, String>>,
+) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.into()),
         namespace: namespace.map(Into::into),
