@@ -20,7 +20,7 @@ fn route_lookup(c: &mut Criterion) {
     let requests: Vec<(String, String)> = (0..4096)
         .map(|n: usize| {
             let i = n.wrapping_mul(2_654_435_761) % hosts;
-            let host = if n % 4 == 0 {
+            let host = if n.is_multiple_of(4) {
                 format!("{}:8080", host(i))
             } else {
                 host(i)

@@ -69,10 +69,10 @@ impl Body for RetryableBody {
 
 impl Drop for RetryableBody {
     fn drop(&mut self) {
-        if !self.read {
-            if let Some(body) = self.inner.take() {
-                *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(body);
-            }
+        if !self.read
+            && let Some(body) = self.inner.take()
+        {
+            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(body);
         }
     }
 }

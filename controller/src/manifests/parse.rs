@@ -102,20 +102,20 @@ impl Document<'_> {
     /// Turns the document's value (an object or a List) into objects.
     fn collect(&self, value: serde_yaml::Value, parsed: &mut ParsedFile) -> Result<(), ParseError> {
         let (api_version, kind) = type_of(&value);
-        if kind.ends_with("List") {
-            if let Some(items) = value.get("items").and_then(|i| i.as_sequence()) {
-                for (index, item) in items.iter().enumerate() {
-                    let (api_version, kind) = type_of(item);
-                    let object =
-                        self.typed(&api_version, &kind, item, None)
-                            .map_err(|mut error| {
-                                error.message = format!("items[{index}]: {}", error.message);
-                                error
-                            })?;
-                    self.keep(object, api_version, kind, parsed);
-                }
-                return Ok(());
+        if kind.ends_with("List")
+            && let Some(items) = value.get("items").and_then(|i| i.as_sequence())
+        {
+            for (index, item) in items.iter().enumerate() {
+                let (api_version, kind) = type_of(item);
+                let object = self
+                    .typed(&api_version, &kind, item, None)
+                    .map_err(|mut error| {
+                        error.message = format!("items[{index}]: {}", error.message);
+                        error
+                    })?;
+                self.keep(object, api_version, kind, parsed);
             }
+            return Ok(());
         }
         let object = self.typed(&api_version, &kind, &value, Some(self.text))?;
         self.keep(object, api_version, kind, parsed);

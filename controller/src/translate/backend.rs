@@ -179,12 +179,17 @@ impl<'a> BackendResolver<'a> {
         })?;
         let port_name = service_port.name.as_deref().unwrap_or("");
         match self.slices.get(&(namespace, name)) {
-            Some(slices) => Ok(from_slices(slices, port_name)),
-            None => Ok(self.from_endpoints(namespace, name, port_name)),
+            Some(slices) => Ok(ready_in_slices(slices, port_name)),
+            None => Ok(self.ready_in_endpoints_object(namespace, name, port_name)),
         }
     }
 
-    fn from_endpoints(&self, namespace: &str, name: &str, port_name: &str) -> Vec<SocketAddr> {
+    fn ready_in_endpoints_object(
+        &self,
+        namespace: &str,
+        name: &str,
+        port_name: &str,
+    ) -> Vec<SocketAddr> {
         let Some(endpoints) = self.endpoints.get(&(namespace, name)) else {
             return Vec::new();
         };
@@ -237,7 +242,7 @@ fn describe_ports(service: &Service) -> String {
     }
 }
 
-fn from_slices(slices: &[&EndpointSlice], port_name: &str) -> Vec<SocketAddr> {
+fn ready_in_slices(slices: &[&EndpointSlice], port_name: &str) -> Vec<SocketAddr> {
     let mut ready = Vec::new();
     for slice in slices {
         if slice.address_type == "FQDN" {
