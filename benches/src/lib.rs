@@ -38,6 +38,11 @@ pub fn host(i: usize) -> String {
 /// `count` Ingresses (one host, the ten [`PATHS`] each), each with its Service and an
 /// EndpointSlice of three ready endpoints, plus our IngressClass.
 pub fn snapshot(count: usize) -> Snapshot {
+    snapshot_with_paths(count, PATHS.len())
+}
+
+/// Like [`snapshot`], with the first `paths` of [`PATHS`] on every Ingress.
+pub fn snapshot_with_paths(count: usize, paths: usize) -> Snapshot {
     let mut objects = vec![Object::IngressClass(Arc::new(IngressClass {
         metadata: meta("portcullis", None, None),
         spec: Some(IngressClassSpec {
@@ -80,8 +85,9 @@ pub fn snapshot(count: usize) -> Snapshot {
                 })
                 .collect(),
         })));
-        let paths = PATHS
+        let rules = PATHS
             .iter()
+            .take(paths)
             .map(|path| HTTPIngressPath {
                 path: Some((*path).into()),
                 path_type: "Prefix".into(),
@@ -103,7 +109,7 @@ pub fn snapshot(count: usize) -> Snapshot {
                 ingress_class_name: Some("portcullis".into()),
                 rules: Some(vec![IngressRule {
                     host: Some(host(i)),
-                    http: Some(HTTPIngressRuleValue { paths }),
+                    http: Some(HTTPIngressRuleValue { paths: rules }),
                 }]),
                 ..Default::default()
             }),

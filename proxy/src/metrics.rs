@@ -19,7 +19,9 @@ const LATENCY_BUCKETS: [f64; 14] = [
 /// Every metric the proxy and controller export, rendered by [`Metrics::render`].
 #[derive(Debug, Default)]
 pub struct Metrics {
-    routes: Mutex<HashMap<Option<Origin>, Arc<RouteMetrics>>>,
+    routes: Mutex<HashMap<Origin, Arc<RouteMetrics>>>,
+    /// The built-in default backend's counters.
+    default_route: Arc<RouteMetrics>,
     /// Routing table rebuilds and their cost.
     pub table: TableMetrics,
     /// Downstream connections and upstream failures.
@@ -77,12 +79,15 @@ pub struct Histogram {
 impl Metrics {
     /// The counters of one route, shared by every table that holds that route.
     pub fn route(&self, origin: Option<&Origin>) -> Arc<RouteMetrics> {
+        let Some(origin) = origin else {
+            return Arc::clone(&self.default_route);
+        };
         let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = routes.get(&origin.cloned()) {
+        if let Some(existing) = routes.get(origin) {
             return Arc::clone(existing);
         }
         let fresh = Arc::new(RouteMetrics::default());
-        routes.insert(origin.cloned(), Arc::clone(&fresh));
+        routes.insert(origin.clone(), Arc::clone(&fresh));
         fresh
     }
 
@@ -93,9 +98,10 @@ impl Metrics {
             let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
             let mut list: Vec<_> = routes
                 .iter()
-                .map(|(k, v)| (k.clone(), Arc::clone(v)))
+                .map(|(k, v)| (Some(k.clone()), Arc::clone(v)))
                 .collect();
             list.sort_by(|a, b| a.0.cmp(&b.0));
+            list.insert(0, (None, Arc::clone(&self.default_route)));
             list
         };
 

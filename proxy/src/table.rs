@@ -5,6 +5,7 @@
 //! they picked, so a swap never cuts them off.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -160,11 +161,15 @@ impl CompiledHost {
 impl EndpointSet {
     /// Builds a set from addresses; the cursor starts at the first.
     pub fn new(addresses: &[SocketAddr]) -> Self {
+        let mut text = String::with_capacity(48);
         let endpoints = addresses
             .iter()
             .filter_map(|address| {
+                text.clear();
+                // Writing to a String cannot fail.
+                let _ = write!(text, "{address}");
                 // An ip:port always renders as a valid authority; filter_map only to avoid a panic path.
-                let authority = Authority::try_from(address.to_string()).ok()?;
+                let authority = Authority::try_from(text.as_str()).ok()?;
                 Some(Endpoint {
                     address: *address,
                     authority,

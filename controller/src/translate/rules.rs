@@ -28,7 +28,8 @@ use crate::store::Snapshot;
 /// A route and the Ingress that claimed it.
 struct Claim {
     backend: Arc<Backend>,
-    owner: ObjectKey,
+    /// Shared, so recording a claim per path does not copy the Ingress's name.
+    owner: Arc<ObjectKey>,
 }
 
 /// Where in an Ingress a backend or path sits; turned into text only when a diagnostic needs it.
@@ -73,7 +74,7 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
         diagnostics: Vec::new(),
     };
     let filter = ClassFilter::new(&config.class, &snapshot.ingress_classes);
-    let mut ours: Vec<(ObjectKey, &Ingress)> = Vec::new();
+    let mut ours: Vec<(Arc<ObjectKey>, &Ingress)> = Vec::new();
     for ((namespace, name), ingress) in &snapshot.ingresses {
         let key = ObjectKey {
             kind: Kind::Ingress,
@@ -81,7 +82,7 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
             name: name.clone(),
         };
         if filter.accepts(&key, ingress, &mut builder.diagnostics) {
-            ours.push((key, ingress));
+            ours.push((Arc::new(key), ingress));
         }
     }
     // The snapshot yields Ingresses in (namespace, name) order, and the sort is stable, so
@@ -116,7 +117,7 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
     let mut diagnostics = builder.diagnostics;
     diagnostics.sort();
     diagnostics.dedup();
-    let ingresses: Vec<ObjectKey> = ours.into_iter().map(|(key, _)| key).collect();
+    let ingresses: Vec<ObjectKey> = ours.into_iter().map(|(key, _)| (*key).clone()).collect();
     Translation {
         spec: TableSpec {
             hosts,
@@ -128,7 +129,8 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
 }
 
 impl<'s> Builder<'s> {
-    fn add_ingress(&mut self, key: &ObjectKey, ingress: &'s Ingress) {
+    fn add_ingress(&mut self, owner: &Arc<ObjectKey>, ingress: &'s Ingress) {
+        let key: &ObjectKey = owner;
         let Some(spec) = ingress.spec.as_ref() else {
             self.diagnostics
                 .push(Diagnostic::error(key, "spec", "missing; nothing to serve"));
@@ -158,7 +160,7 @@ impl<'s> Builder<'s> {
                     None => {
                         self.global_default = Some(Claim {
                             backend,
-                            owner: key.clone(),
+                            owner: Arc::clone(owner),
                         })
                     }
                 },
@@ -210,7 +212,7 @@ impl<'s> Builder<'s> {
                     kind,
                     path: text,
                 };
-                claim_path(build, &mut self.diagnostics, key, claim, backend);
+                claim_path(build, &mut self.diagnostics, owner, claim, backend);
             }
             own_hosts.insert(host);
         }
@@ -218,7 +220,7 @@ impl<'s> Builder<'s> {
             for host in own_hosts {
                 let build = self.hosts.entry(host.clone()).or_default();
                 match &build.default {
-                    Some(existing) if existing.owner != *key => {
+                    Some(existing) if *existing.owner != *key => {
                         let what = format!("the default backend of host {host}");
                         let diagnostic =
                             lost_conflict(key, "spec.defaultBackend", &what, &existing.owner);
@@ -228,7 +230,7 @@ impl<'s> Builder<'s> {
                     None => {
                         build.default = Some(Claim {
                             backend: Arc::clone(&backend),
-                            owner: key.clone(),
+                            owner: Arc::clone(owner),
                         })
                     }
                 }
@@ -429,10 +431,11 @@ struct PathClaim<'p> {
 fn claim_path(
     build: &mut HostBuild,
     diagnostics: &mut Vec<Diagnostic>,
-    key: &ObjectKey,
+    owner: &Arc<ObjectKey>,
     claim: PathClaim<'_>,
     backend: Arc<Backend>,
 ) {
+    let key: &ObjectKey = owner;
     let PathClaim {
         field,
         host,
@@ -450,14 +453,14 @@ fn claim_path(
                 as_written,
                 Claim {
                     backend,
-                    owner: key.clone(),
+                    owner: Arc::clone(owner),
                 },
             ));
         }
         Entry::Occupied(slot) => {
             let what = format!("host {host} path {canonical} ({kind})");
             let existing = &slot.get().1;
-            let diagnostic = if existing.owner == *key {
+            let diagnostic = if *existing.owner == **owner {
                 Diagnostic::warning(
                     key,
                     field.to_string(),

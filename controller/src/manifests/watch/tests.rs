@@ -136,3 +136,24 @@ async fn a_missing_folder_is_an_error_up_front() {
         .expect_err("not a folder");
     assert!(error.to_string().contains("not a directory"), "{error}");
 }
+
+#[test]
+fn only_events_that_can_change_contents_wake_a_scan() {
+    use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
+    use notify::{Event, EventKind};
+    let cases = [
+        (EventKind::Access(AccessKind::Open(AccessMode::Any)), false),
+        (
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            false,
+        ),
+        (EventKind::Create(CreateKind::File), true),
+        (EventKind::Modify(ModifyKind::Any), true),
+        (EventKind::Modify(ModifyKind::Name(RenameMode::To)), true),
+        (EventKind::Remove(RemoveKind::File), true),
+        (EventKind::Any, true),
+    ];
+    for (kind, wakes) in cases {
+        assert_eq!(changes_contents(&Event::new(kind)), wakes, "{kind:?}");
+    }
+}
