@@ -167,18 +167,9 @@ async fn a_broken_file_keeps_its_last_good_objects_and_changes_nothing_else() {
     );
     assert_ne!(broken, STORE);
     write_atomically(&store, &broken);
-    assert!(
-        proxy
-            .wait_for_log("store.yaml:", Duration::from_secs(5))
-            .await,
-        "no log line naming the broken file; log:\n{}",
-        proxy.log()
-    );
-    let log = proxy.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("store.yaml:"))
-        .expect("line");
+    let Some(line) = proxy.log_line("store.yaml:", Duration::from_secs(5)).await else {
+        panic!("no log line naming the broken file; log:\n{}", proxy.log());
+    };
     assert!(
         line.contains("Ingress") && line.contains("store"),
         "unhelpful error: {line}"
@@ -233,18 +224,12 @@ async fn a_missing_service_gets_503_and_a_log_line_while_the_rest_routes() {
 
     assert_eq!(get(proxy.http, "", "/wear").await.map(|r| r.0), Some(200));
     assert_eq!(get(proxy.http, "", "/watch").await.map(|r| r.0), Some(503));
-    assert!(
-        proxy
-            .wait_for_log("Service store/watch not found", Duration::from_secs(2))
-            .await,
-        "log:\n{}",
-        proxy.log()
-    );
-    let log = proxy.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("store/watch not found"))
-        .expect("line");
+    let Some(line) = proxy
+        .log_line("Service store/watch not found", Duration::from_secs(2))
+        .await
+    else {
+        panic!("no log line for the missing Service; log:\n{}", proxy.log());
+    };
     assert!(
         line.contains("Ingress store/store") && line.contains("spec.rules[0].http.paths[1]"),
         "{line}"

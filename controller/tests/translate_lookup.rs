@@ -42,6 +42,18 @@ fn outcome(table: &RoutingTable, host: &str, path: &str) -> String {
     }
 }
 
+/// Looks up every (row, host, path, expected) and reports all mismatches at once.
+fn check_rows(table: &RoutingTable, rows: &[(&str, &str, &str, &str)]) {
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|(row, host, path, want)| {
+            let got = outcome(table, host, path);
+            (got != *want).then(|| format!("{row}: {host}{path} -> {got}, want {want}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 const APP: &str = "10.0.0.1";
 const OTHER: &str = "10.0.0.2";
 const MISS: &str = "404";
@@ -85,14 +97,7 @@ fn kubernetes_docs_path_table() {
         ("Query strings are not part of the path", "prefix-foo.test", "/foo", APP),
         ("Unknown host uses the default backend", "nowhere.test", "/", MISS),
     ];
-    let mut failures = Vec::new();
-    for (row, host, path, want) in rows {
-        let got = outcome(&table, host, path);
-        if got != *want {
-            failures.push(format!("{row}: {host}{path} -> {got}, want {want}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_rows(&table, rows);
 }
 
 #[test]
@@ -116,14 +121,7 @@ fn host_matching() {
         ("no Host header at all", "", "/x", any),
         ("IPv6 literal host", "[::1]:8080", "/", any),
     ];
-    let mut failures = Vec::new();
-    for (row, host, path, want) in rows {
-        let got = outcome(&table, host, path);
-        if got != *want {
-            failures.push(format!("{row}: {host}{path} -> {got}, want {want}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_rows(&table, rows);
 }
 
 #[test]

@@ -139,6 +139,17 @@ impl Portcullis {
         wait_until(timeout, || async { self.log().contains(needle) }).await
     }
 
+    /// The first log line containing `needle`, waiting up to `timeout` for it.
+    pub async fn log_line(&self, needle: &str, timeout: Duration) -> Option<String> {
+        if !self.wait_for_log(needle, timeout).await {
+            return None;
+        }
+        self.log()
+            .lines()
+            .find(|l| l.contains(needle))
+            .map(str::to_string)
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill")
