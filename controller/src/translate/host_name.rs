@@ -27,7 +27,7 @@ pub fn parse_host(raw: Option<&str>) -> Result<HostMatch, String> {
     if wildcard {
         Ok(HostMatch::Wildcard(name.to_string()))
     } else {
-        Ok(HostMatch::Exact(name.to_string()))
+        Ok(HostMatch::Exact(host))
     }
 }
 

@@ -214,7 +214,9 @@ impl<'s> Builder<'s> {
                 };
                 claim_path(build, &mut self.diagnostics, owner, claim, backend);
             }
-            own_hosts.insert(host);
+            if default.is_some() {
+                own_hosts.insert(host);
+            }
         }
         if let Some(backend) = default {
             for host in own_hosts {
