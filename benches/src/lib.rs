@@ -27,6 +27,7 @@ pub fn config() -> TranslateConfig {
             controller_name: "portcullis.dev/ingress-controller".into(),
         },
         default_backend_service: None,
+        tls: None,
     }
 }
 

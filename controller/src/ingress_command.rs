@@ -50,6 +50,7 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
                 controller_name: args.controller_name.clone(),
             },
             default_backend_service: args.default_backend_service.clone(),
+            tls: None,
         },
         on_publish: {
             let readiness = Arc::clone(&readiness);

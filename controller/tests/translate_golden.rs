@@ -8,13 +8,16 @@ use std::path::{Path, PathBuf};
 
 use portcullis_controller::manifests::parse_manifest;
 use portcullis_controller::store::Snapshot;
-use portcullis_controller::translate::{ClassIdentity, Severity, TranslateConfig, translate};
+use portcullis_controller::translate::{
+    ClassIdentity, Severity, TlsConfig, TranslateConfig, translate,
+};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
-/// Reads `# flags: --default-backend-service=NS/NAME` from the top of a case.
+/// Reads `# flags: --default-backend-service=NS/NAME --https --default-ssl-certificate=NS/NAME`
+/// from the top of a case.
 fn config_for(text: &str) -> TranslateConfig {
     let mut config = TranslateConfig {
         class: ClassIdentity {
@@ -22,12 +25,22 @@ fn config_for(text: &str) -> TranslateConfig {
             controller_name: "portcullis.dev/ingress-controller".into(),
         },
         default_backend_service: None,
+        tls: None,
     };
     for line in text.lines().take_while(|l| l.starts_with('#')) {
         if let Some(flags) = line.strip_prefix("# flags:") {
             for flag in flags.split_whitespace() {
                 if let Some(value) = flag.strip_prefix("--default-backend-service=") {
                     config.default_backend_service = Some(value.parse().expect("valid flag"));
+                }
+                if flag == "--https" {
+                    config.tls.get_or_insert_with(TlsConfig::default);
+                }
+                if let Some(value) = flag.strip_prefix("--default-ssl-certificate=") {
+                    config
+                        .tls
+                        .get_or_insert_with(TlsConfig::default)
+                        .default_certificate = Some(value.parse().expect("valid flag"));
                 }
             }
         }
@@ -41,6 +54,7 @@ pub fn render_case(name: &str, text: &str) -> String {
     let snapshot = Snapshot::from_objects(parsed.objects);
     let translation = translate(&snapshot, &config_for(text));
     let mut out = translation.spec.to_string();
+    out.push_str(&translation.tls.to_string());
     out.push_str("diagnostics:\n");
     for diagnostic in &translation.diagnostics {
         let level = match diagnostic.severity {

@@ -21,6 +21,7 @@ fn compile_case(case: &str) -> RoutingTable {
             controller_name: "portcullis.dev/ingress-controller".into(),
         },
         default_backend_service: None,
+        tls: None,
     };
     let translation = translate(&Snapshot::from_objects(parsed.objects), &config);
     let (table, warnings) = RoutingTable::compile(&translation.spec, &Metrics::default());

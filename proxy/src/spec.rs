@@ -68,6 +68,9 @@ pub struct Backend {
     pub origin: Option<Origin>,
     /// Where requests go.
     pub target: Target,
+    /// Plain-HTTP requests get a 308 to `https://` instead (the host is under the Ingress's
+    /// `spec.tls` and its `portcullis.dev/ssl-redirect` annotation is not `"false"`).
+    pub https_redirect: bool,
 }
 
 /// The Kubernetes objects a route came from.
@@ -101,6 +104,7 @@ impl Backend {
         Backend {
             origin: None,
             target: Target::NotFound,
+            https_redirect: false,
         }
     }
 }
@@ -173,6 +177,9 @@ impl fmt::Display for Backend {
         if let Some(origin) = &self.origin {
             write!(f, " <- {origin}")?;
         }
+        if self.https_redirect {
+            f.write_str(" (http redirects to https)")?;
+        }
         Ok(())
     }
 }
@@ -190,5 +197,56 @@ impl fmt::Display for TableSpec {
             }
         }
         writeln!(f, "default -> {}", self.default_backend)
+    }
+}
+
+/// TLS as plain data: which certificate answers which SNI name. Built by the controller's pure
+/// translation; [`crate::certificates::CertificateStore::compile`] parses and checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsSpec {
+    /// Certificates, one per Secret in use.
+    pub certificates: Vec<CertificateSpec>,
+    /// SNI name → index into `certificates`; at most one entry per [`HostMatch`].
+    pub hosts: Vec<(HostMatch, usize)>,
+    /// `--default-ssl-certificate`: index into `certificates`, for no SNI or an unknown name.
+    pub default_certificate: Option<usize>,
+}
+
+/// One certificate chain and key, as found in a `kubernetes.io/tls` Secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateSpec {
+    /// `namespace/name` of the Secret, for logs and metrics.
+    pub secret: String,
+    /// `tls.crt`: PEM, leaf first.
+    pub chain_pem: Vec<u8>,
+    /// `tls.key`: PEM, PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+    pub key_pem: Vec<u8>,
+}
+
+impl fmt::Debug for CertificateSpec {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateSpec")
+            .field("secret", &self.secret)
+            .field("chain_pem_bytes", &self.chain_pem.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Renders which Secret answers which SNI name: part of the golden files.
+impl fmt::Display for TlsSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (host, index) in &self.hosts {
+            if let Some(certificate) = self.certificates.get(*index) {
+                writeln!(f, "tls {host} -> secret {}", certificate.secret)?;
+            }
+        }
+        if let Some(certificate) = self
+            .default_certificate
+            .and_then(|index| self.certificates.get(index))
+        {
+            writeln!(f, "tls default -> secret {}", certificate.secret)?;
+        }
+        Ok(())
     }
 }

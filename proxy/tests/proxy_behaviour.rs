@@ -115,6 +115,7 @@ fn backend_to(addresses: &[SocketAddr], service: &str) -> Arc<Backend> {
             port: "80".into(),
         }),
         target: Target::Endpoints(addresses.to_vec()),
+        https_redirect: false,
     })
 }
 
@@ -260,6 +261,7 @@ async fn error_answers_are_small_and_say_what_happened() {
     let unavailable = Arc::new(Backend {
         origin: None,
         target: Target::Unavailable("no such Service".into()),
+        https_redirect: false,
     });
     let table = spec(vec![
         ("/down", backend_to(&[closed_port(), closed_port()], "down")),

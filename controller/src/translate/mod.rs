@@ -9,12 +9,14 @@ mod class;
 mod diagnostic;
 mod host_name;
 mod rules;
+mod tls;
 
 pub use backend::{BackendProblem, PortRef, SERVICE_NAME_LABEL};
 pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 pub use diagnostic::{Diagnostic, Severity};
+pub use tls::{NGINX_SSL_REDIRECT_ANNOTATION, SSL_REDIRECT_ANNOTATION};
 
-use portcullis_proxy::spec::TableSpec;
+use portcullis_proxy::spec::{TableSpec, TlsSpec};
 
 use crate::objects::ObjectKey;
 use crate::store::Snapshot;
@@ -26,6 +28,24 @@ pub struct TranslateConfig {
     pub class: ClassIdentity,
     /// `--default-backend-service`: answers what no Ingress claims, instead of the built-in 404.
     pub default_backend_service: Option<ServiceRef>,
+    /// Set when an HTTPS listener runs: read `spec.tls`, redirect plain HTTP on TLS hosts.
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS settings of the translation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsConfig {
+    /// `--default-ssl-certificate`: the Secret for no SNI or an unknown name.
+    pub default_certificate: Option<SecretRef>,
+}
+
+/// A Secret named on the command line as `NAMESPACE/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
 }
 
 /// A Service (and optionally a port) named on the command line as `NS/NAME` or `NS/NAME:PORT`.
@@ -44,6 +64,8 @@ pub struct ServiceRef {
 pub struct Translation {
     /// The table to serve.
     pub spec: TableSpec,
+    /// Certificates by SNI name (empty without an HTTPS listener).
+    pub tls: TlsSpec,
     /// Problems found, sorted, each naming the object and field.
     pub diagnostics: Vec<Diagnostic>,
     /// The Ingresses of our class in precedence order (oldest first, then namespace/name):
@@ -82,5 +104,24 @@ impl std::str::FromStr for ServiceRef {
                 Err(_) => PortRef::Name(p.to_string()),
             }),
         })
+    }
+}
+
+impl std::str::FromStr for SecretRef {
+    type Err = String;
+
+    /// Parses `NAMESPACE/NAME`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once('/') {
+            Some((namespace, name))
+                if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+            {
+                Ok(SecretRef {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                })
+            }
+            _ => Err(format!("{text:?}: expected NAMESPACE/NAME")),
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! gets a warning. That order does not depend on which object changed last.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -14,13 +14,14 @@ use foldhash::fast::RandomState;
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
 use portcullis_proxy::path_patterns::canonical_prefix;
 use portcullis_proxy::spec::{
-    Backend, HostMatch, Origin, PathKind, PathRule, TableSpec, Target, VirtualHost,
+    Backend, HostMatch, Origin, PathKind, PathRule, TableSpec, Target, TlsSpec, VirtualHost,
 };
 
 use super::backend::{BackendProblem, BackendResolver, PortRef};
 use super::class::ClassFilter;
 use super::diagnostic::Diagnostic;
 use super::host_name::parse_host;
+use super::tls::{TlsBuilder, covered};
 use super::{TranslateConfig, Translation};
 use crate::objects::{Kind, ObjectKey};
 use crate::store::Snapshot;
@@ -50,7 +51,8 @@ impl fmt::Display for Field {
 
 /// Backends already resolved for one Ingress, by (service, port number, port name): every
 /// path naming the same Service port shares one `Arc<Backend>`.
-type BackendCache<'s> = HashMap<(&'s str, Option<i32>, Option<&'s str>), Arc<Backend>, RandomState>;
+type BackendCache<'s> =
+    HashMap<(&'s str, Option<i32>, Option<&'s str>, bool), Arc<Backend>, RandomState>;
 
 #[derive(Default)]
 struct HostBuild {
@@ -61,6 +63,7 @@ struct HostBuild {
 
 struct Builder<'s> {
     resolver: BackendResolver<'s>,
+    tls: Option<TlsBuilder<'s>>,
     hosts: HashMap<HostMatch, HostBuild, RandomState>,
     global_default: Option<Claim>,
     diagnostics: Vec<Diagnostic>,
@@ -69,6 +72,10 @@ struct Builder<'s> {
 pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translation {
     let mut builder = Builder {
         resolver: BackendResolver::new(snapshot),
+        tls: config
+            .tls
+            .as_ref()
+            .map(|_| TlsBuilder::new(&snapshot.secrets)),
         hosts: HashMap::default(),
         global_default: None,
         diagnostics: Vec::new(),
@@ -95,6 +102,16 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
         builder.add_ingress(key, ingress);
     }
     let default_backend = builder.global_default(config);
+    let tls = match (builder.tls.take(), config.tls.as_ref()) {
+        (Some(tls), Some(tls_config)) => {
+            let default = tls_config
+                .default_certificate
+                .as_ref()
+                .map(|secret| (secret.namespace.clone(), secret.name.clone()));
+            tls.finish(default.as_ref(), &mut builder.diagnostics)
+        }
+        _ => TlsSpec::default(),
+    };
 
     let mut hosts: Vec<(HostMatch, HostBuild)> = builder.hosts.into_iter().collect();
     hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -123,6 +140,7 @@ pub(super) fn build(snapshot: &Snapshot, config: &TranslateConfig) -> Translatio
             hosts,
             default_backend,
         },
+        tls,
         diagnostics,
         ingresses,
     }
@@ -136,6 +154,10 @@ impl<'s> Builder<'s> {
                 .push(Diagnostic::error(key, "spec", "missing; nothing to serve"));
             return;
         };
+        let redirect_hosts = match &mut self.tls {
+            Some(tls) => tls.add_ingress(owner, ingress, &mut self.diagnostics),
+            None => HashSet::new(),
+        };
         let mut cache = BackendCache::default();
         let default = spec.default_backend.as_ref().map(|backend| {
             resolve_backend(
@@ -144,6 +166,7 @@ impl<'s> Builder<'s> {
                 key,
                 backend,
                 Field::DefaultBackend,
+                false,
                 &mut cache,
             )
         });
@@ -204,6 +227,7 @@ impl<'s> Builder<'s> {
                     key,
                     &path.backend,
                     field,
+                    covered(&redirect_hosts, &host),
                     &mut cache,
                 );
                 let claim = PathClaim {
@@ -230,8 +254,16 @@ impl<'s> Builder<'s> {
                     }
                     Some(_) => {}
                     None => {
+                        let backend = if covered(&redirect_hosts, &host) {
+                            Arc::new(Backend {
+                                https_redirect: true,
+                                ..(*backend).clone()
+                            })
+                        } else {
+                            Arc::clone(&backend)
+                        };
                         build.default = Some(Claim {
-                            backend: Arc::clone(&backend),
+                            backend,
                             owner: Arc::clone(owner),
                         })
                     }
@@ -308,6 +340,7 @@ fn resolve_backend<'s>(
     key: &ObjectKey,
     backend: &'s IngressBackend,
     field: Field,
+    https_redirect: bool,
     cache: &mut BackendCache<'s>,
 ) -> Arc<Backend> {
     let service = match (&backend.service, &backend.resource) {
@@ -337,6 +370,7 @@ fn resolve_backend<'s>(
         service.name.as_str(),
         port.and_then(|p| p.number),
         port.and_then(|p| p.name.as_deref()),
+        https_redirect,
     );
     if let Some(cached) = cache.get(&cache_key) {
         return Arc::clone(cached);
@@ -369,6 +403,7 @@ fn resolve_backend<'s>(
     let resolved = Arc::new(Backend {
         origin: Some(origin),
         target,
+        https_redirect,
     });
     cache.insert(cache_key, Arc::clone(&resolved));
     resolved
@@ -416,6 +451,7 @@ impl Builder<'_> {
         Arc::new(Backend {
             origin: Some(origin),
             target,
+            https_redirect: false,
         })
     }
 }
@@ -493,6 +529,7 @@ fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
             port: String::new(),
         }),
         target: Target::Unavailable(reason.to_string()),
+        https_redirect: false,
     })
 }
 

@@ -7,6 +7,7 @@ fn backend(port: u16) -> Arc<Backend> {
     Arc::new(Backend {
         origin: None,
         target: Target::Endpoints(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+        https_redirect: false,
     })
 }
 
@@ -106,6 +107,7 @@ fn rules_sharing_a_backend_share_one_round_robin_cursor() {
             SocketAddr::from(([127, 0, 0, 1], 1)),
             SocketAddr::from(([127, 0, 0, 1], 2)),
         ]),
+        https_redirect: false,
     });
     let t = table(vec![VirtualHost {
         host: HostMatch::Any,
@@ -163,6 +165,7 @@ fn route_metrics_are_shared_across_rebuilds() {
         default_backend: Arc::new(Backend {
             origin: Some(origin),
             target: Target::Endpoints(vec![]),
+            https_redirect: false,
         }),
     };
     let (first, _) = RoutingTable::compile(&spec, &metrics);
