@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::translate::ServiceRef;
+use crate::translate::{SecretRef, ServiceRef};
 
 /// Portcullis: Kubernetes ingress controller with a built-in proxy.
 #[derive(Debug, Parser)]
@@ -35,6 +35,16 @@ pub struct IngressArgs {
     /// Where the proxy listens for plain HTTP (HTTP/1.1 and h2c).
     #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
     pub http_addr: SocketAddr,
+
+    /// Where the proxy listens for HTTPS (TLS 1.2/1.3, HTTP/2 and HTTP/1.1 by ALPN); off if
+    /// not given. With it, hosts under an Ingress's spec.tls redirect plain HTTP to HTTPS.
+    #[arg(long, value_name = "ADDR")]
+    pub https_addr: Option<SocketAddr>,
+
+    /// kubernetes.io/tls Secret (NAMESPACE/NAME) served for no SNI or an unknown name
+    /// (default: a self-signed certificate generated at start).
+    #[arg(long, value_name = "NS/NAME", requires = "https_addr")]
+    pub default_ssl_certificate: Option<SecretRef>,
 
     /// Where /healthz, /readyz and /metrics are served.
     #[arg(long, default_value = "0.0.0.0:10254", value_name = "ADDR")]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use portcullis_proxy::admin::{Readiness, serve_admin};
+use portcullis_proxy::certificates::{CertificateStore, LiveCertificates, self_signed_default};
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
-use portcullis_proxy::server::{ProxyConfig, serve_proxy};
+use portcullis_proxy::server::{ProxyConfig, serve_proxy, serve_tls_proxy};
 use portcullis_proxy::spec::TableSpec;
 use portcullis_proxy::table::RoutingTable;
 use tokio::net::TcpListener;
@@ -16,8 +17,8 @@ use tracing::{error, info};
 
 use crate::cli::IngressArgs;
 use crate::manifests::run_manifests_source;
-use crate::reconcile::{Publisher, run_reconciler};
-use crate::translate::{ClassIdentity, TranslateConfig};
+use crate::reconcile::{CertificateTarget, Publisher, run_reconciler};
+use crate::translate::{ClassIdentity, TlsConfig, TranslateConfig};
 
 /// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns.
 pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
@@ -33,6 +34,29 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     let (empty, _) = RoutingTable::compile(&TableSpec::empty(), &metrics);
     let live = Arc::new(LiveTable::new(empty));
     let readiness = Arc::new(Readiness::default());
+    let certificates = match args.https_addr {
+        Some(_) => {
+            let fallback = self_signed_default().map_err(anyhow::Error::msg)?;
+            if args.default_ssl_certificate.is_none() {
+                info!(
+                    "no --default-ssl-certificate: names without a certificate get a self-signed one"
+                );
+            }
+            let live = Arc::new(LiveCertificates::new(CertificateStore::only(Arc::clone(
+                &fallback,
+            ))));
+            Some(CertificateTarget { live, fallback })
+        }
+        None => None,
+    };
+    let https = match args.https_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--https-addr {addr}: cannot listen"))?,
+        ),
+        None => None,
+    };
     let http = TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
@@ -50,12 +74,18 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
                 controller_name: args.controller_name.clone(),
             },
             default_backend_service: args.default_backend_service.clone(),
-            tls: None,
+            tls: args.https_addr.map(|_| TlsConfig {
+                default_certificate: args.default_ssl_certificate.clone(),
+            }),
         },
         on_publish: {
             let readiness = Arc::clone(&readiness);
             Box::new(move || readiness.set_ready())
         },
+        certificates: certificates.as_ref().map(|target| CertificateTarget {
+            live: Arc::clone(&target.live),
+            fallback: Arc::clone(&target.fallback),
+        }),
     };
     std::thread::Builder::new()
         .name("reconciler".into())
@@ -80,10 +110,22 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     config.drain_timeout = args.drain_timeout;
     info!(
         http = %args.http_addr,
+        https = ?args.https_addr,
         admin = %args.admin_addr,
         manifests = %dir.display(),
         "portcullis ingress started"
     );
+    let tls_proxy = match (https, &certificates) {
+        (Some(https), Some(target)) => Some(tokio::spawn(serve_tls_proxy(
+            https,
+            Arc::clone(&live),
+            Arc::clone(&target.live),
+            Arc::clone(&metrics),
+            config.clone(),
+            wait_stop(stopped.clone()),
+        ))),
+        _ => None,
+    };
     let proxy = tokio::spawn(serve_proxy(
         http,
         Arc::clone(&live),
@@ -103,6 +145,9 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     readiness.set_draining();
     let _ = stop.send(true);
     proxy.await.context("proxy task failed")??;
+    if let Some(tls_proxy) = tls_proxy {
+        tls_proxy.await.context("TLS proxy task failed")??;
+    }
     admin.await.context("admin task failed")??;
     info!("drained; exiting");
     Ok(())

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use portcullis_proxy::certificates::{CertificateCache, CertificateStore, LiveCertificates};
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::table::RoutingTable;
+use rustls::sign::CertifiedKey;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{error, info, warn};
 
@@ -28,6 +30,17 @@ pub struct Publisher {
     pub config: TranslateConfig,
     /// Called after every publish (e.g. to mark the process ready).
     pub on_publish: Box<dyn Fn() + Send>,
+    /// Where certificates go when an HTTPS listener runs.
+    pub certificates: Option<CertificateTarget>,
+}
+
+/// The HTTPS side of publishing: the live store and the certificate used when none fits.
+#[derive(Debug)]
+pub struct CertificateTarget {
+    /// The store the TLS listener reads.
+    pub live: Arc<LiveCertificates>,
+    /// Served for names no usable Secret covers (self-signed unless configured).
+    pub fallback: Arc<CertifiedKey>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -43,6 +56,7 @@ impl std::fmt::Debug for Publisher {
 pub fn run_reconciler(mut events: UnboundedReceiver<StoreEvent>, publisher: Publisher) {
     let mut store = Store::default();
     let mut reported = Reported::default();
+    let mut certificate_cache = CertificateCache::default();
     while let Some(event) = events.blocking_recv() {
         let started = Instant::now();
         store.apply(event);
@@ -50,18 +64,45 @@ pub fn run_reconciler(mut events: UnboundedReceiver<StoreEvent>, publisher: Publ
             store.apply(more);
         }
         if store.is_synced() {
-            rebuild(&store, &publisher, &mut reported, started);
+            rebuild(
+                &store,
+                &publisher,
+                &mut reported,
+                &mut certificate_cache,
+                started,
+            );
         }
     }
     info!("all sources closed; reconciler stops");
 }
 
 /// One rebuild: snapshot, translate, compile, publish, report.
-fn rebuild(store: &Store, publisher: &Publisher, reported: &mut Reported, started: Instant) {
+fn rebuild(
+    store: &Store,
+    publisher: &Publisher,
+    reported: &mut Reported,
+    certificate_cache: &mut CertificateCache,
+    started: Instant,
+) {
     let (snapshot, duplicates) = store.snapshot();
     let translation = translate(&snapshot, &publisher.config);
     let (table, warnings) = RoutingTable::compile(&translation.spec, &publisher.metrics);
     let (hosts, paths) = (table.host_count(), table.path_count());
+    let mut certificate_problems = Vec::new();
+    if let Some(target) = &publisher.certificates {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let (certificates, problems) =
+            CertificateStore::compile(&translation.tls, &target.fallback, now, certificate_cache);
+        publisher
+            .metrics
+            .tls
+            .set_expiries(certificates.expiries().to_vec());
+        // Certificates first: a host that starts redirecting to HTTPS has its certificate ready.
+        target.live.publish(certificates);
+        certificate_problems = problems.iter().map(ToString::to_string).collect();
+    }
     publisher.live.publish(table);
     (publisher.on_publish)();
 
@@ -95,7 +136,7 @@ fn rebuild(store: &Store, publisher: &Publisher, reported: &mut Reported, starte
         )
     }));
     lines.extend(warnings.iter().map(ToString::to_string));
-    reported.report(&translation.diagnostics, lines);
+    reported.report(&translation.diagnostics, lines, certificate_problems);
     info!(
         hosts,
         paths,
@@ -111,10 +152,24 @@ fn rebuild(store: &Store, publisher: &Publisher, reported: &mut Reported, starte
 struct Reported {
     diagnostics: BTreeSet<Diagnostic>,
     other: BTreeSet<String>,
+    certificates: BTreeSet<String>,
 }
 
 impl Reported {
-    fn report(&mut self, diagnostics: &[Diagnostic], other: Vec<String>) {
+    fn report(
+        &mut self,
+        diagnostics: &[Diagnostic],
+        other: Vec<String>,
+        certificates: Vec<String>,
+    ) {
+        let certificates: BTreeSet<String> = certificates.into_iter().collect();
+        for new in certificates.difference(&self.certificates) {
+            error!("{new}");
+        }
+        for gone in self.certificates.difference(&certificates) {
+            info!("resolved: {gone}");
+        }
+        self.certificates = certificates;
         let now: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
         for new in now.difference(&self.diagnostics) {
             match new.severity {

@@ -18,6 +18,7 @@ use tracing::debug;
 
 use crate::error_responses::ProxyAnswer;
 use crate::forwarded_headers::{ClientSide, X_REQUEST_ID, add_forwarding, strip_hop_by_hop};
+use crate::host::strip_port;
 use crate::live::LiveTable;
 use crate::metrics::Metrics;
 use crate::retryable_body::{RetryableBody, ReturnSlot};
@@ -79,16 +80,21 @@ impl Forwarder {
             let host = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
             Arc::clone(table.find(host, request.uri().path()))
         };
-        let response = match &route.target {
-            RouteTarget::Endpoints(endpoints) if !endpoints.is_empty() => {
+        let redirect = match (&host, route.https_redirect && downstream.scheme == "http") {
+            (Some(host), true) => https_redirect(host, request.uri()),
+            _ => None,
+        };
+        let response = match (redirect, &route.target) {
+            (Some(redirect), _) => redirect,
+            (None, RouteTarget::Endpoints(endpoints)) if !endpoints.is_empty() => {
                 self.forward(request, endpoints, downstream, host).await
             }
-            RouteTarget::Endpoints(_) => own(ProxyAnswer::NoReadyEndpoint),
-            RouteTarget::Unavailable(reason) => {
+            (None, RouteTarget::Endpoints(_)) => own(ProxyAnswer::NoReadyEndpoint),
+            (None, RouteTarget::Unavailable(reason)) => {
                 debug!(origin = ?route.origin, "503: {reason}");
                 own(ProxyAnswer::BackendMisconfigured)
             }
-            _ => own(ProxyAnswer::NoRoute),
+            (None, _) => own(ProxyAnswer::NoRoute),
         };
         route
             .metrics
@@ -185,6 +191,24 @@ impl Forwarder {
         set_request_id(response.headers_mut(), request_id);
         response.map(Either::Left)
     }
+}
+
+/// A 308 to the same host (default HTTPS port), path and query over `https://`.
+fn https_redirect(host: &HeaderValue, uri: &Uri) -> Option<Response<ProxyBody>> {
+    let host = strip_port(host.to_str().ok()?);
+    let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let location = HeaderValue::try_from(format!("https://{host}{path}")).ok()?;
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
+        b"308 Permanent Redirect: this host is served over HTTPS\n",
+    ))));
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Some(response)
 }
 
 /// The host the client asked for: the URI authority (HTTP/2, absolute-form), else `Host`.

@@ -25,7 +25,8 @@ pub fn wildcard_suffix(host: &str) -> Option<&str> {
     }
 }
 
-fn strip_port(raw: &str) -> &str {
+/// The host part of a `Host` header value, as sent (case kept), without its port.
+pub fn strip_port(raw: &str) -> &str {
     if raw.starts_with('[') {
         // IPv6 literal: keep up to and including the closing bracket.
         return match raw.find(']') {

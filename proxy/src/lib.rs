@@ -5,6 +5,7 @@
 //! ([`server::serve_proxy`]) reads the live table on every request without taking a lock.
 
 pub mod admin;
+pub mod certificates;
 pub mod error_responses;
 pub mod forward;
 pub mod forwarded_headers;
@@ -16,4 +17,5 @@ pub mod retryable_body;
 pub mod server;
 pub mod spec;
 pub mod table;
+pub mod tls_listener;
 pub mod upgrade;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::certificates::CertificateExpiry;
 use crate::spec::Origin;
 
 /// Upper bounds, in seconds, of the latency histogram buckets.
@@ -26,6 +27,86 @@ pub struct Metrics {
     pub table: TableMetrics,
     /// Downstream connections and upstream failures.
     pub proxy: ProxyMetrics,
+    /// TLS handshakes and certificate expiry.
+    pub tls: TlsMetrics,
+}
+
+/// Why a TLS handshake failed, as a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeFailure {
+    /// The client sent an alert, e.g. it does not trust the certificate.
+    AlertReceived,
+    /// The client closed or reset the connection mid-handshake.
+    Eof,
+    /// Not TLS at all (plain HTTP to the HTTPS port, a scanner).
+    InvalidMessage,
+    /// No protocol version, cipher suite or ALPN protocol in common.
+    PeerIncompatible,
+    /// The client broke the protocol.
+    PeerMisbehaved,
+    /// The handshake did not finish in time.
+    Timeout,
+    /// Anything else.
+    Other,
+}
+
+impl HandshakeFailure {
+    const ALL: [HandshakeFailure; 7] = [
+        HandshakeFailure::AlertReceived,
+        HandshakeFailure::Eof,
+        HandshakeFailure::InvalidMessage,
+        HandshakeFailure::PeerIncompatible,
+        HandshakeFailure::PeerMisbehaved,
+        HandshakeFailure::Timeout,
+        HandshakeFailure::Other,
+    ];
+
+    /// The `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            HandshakeFailure::AlertReceived => "alert_received",
+            HandshakeFailure::Eof => "eof",
+            HandshakeFailure::InvalidMessage => "invalid_message",
+            HandshakeFailure::PeerIncompatible => "peer_incompatible",
+            HandshakeFailure::PeerMisbehaved => "peer_misbehaved",
+            HandshakeFailure::Timeout => "timeout",
+            HandshakeFailure::Other => "other",
+        }
+    }
+}
+
+/// TLS counters and the expiry of every certificate in use.
+#[derive(Debug, Default)]
+pub struct TlsMetrics {
+    /// Handshakes completed.
+    pub handshakes: AtomicU64,
+    failures: [AtomicU64; 7],
+    expiries: Mutex<Vec<CertificateExpiry>>,
+}
+
+impl TlsMetrics {
+    /// Counts one failed handshake.
+    pub fn fail(&self, reason: HandshakeFailure) {
+        let index = HandshakeFailure::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(HandshakeFailure::ALL.len() - 1);
+        self.failures[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Failed handshakes counted for one reason.
+    pub fn failures(&self, reason: HandshakeFailure) -> u64 {
+        HandshakeFailure::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .map_or(0, |index| self.failures[index].load(Ordering::Relaxed))
+    }
+
+    /// Replaces the certificates whose expiry is exported.
+    pub fn set_expiries(&self, expiries: Vec<CertificateExpiry>) {
+        *self.expiries.lock().unwrap_or_else(PoisonError::into_inner) = expiries;
+    }
 }
 
 /// Request counters and latency of one (ingress, service) pair.
@@ -214,7 +295,55 @@ impl Metrics {
         table
             .rebuild_duration
             .render(&mut out, "portcullis_table_rebuild_duration_seconds", "");
+        self.render_tls(&mut out);
         out
+    }
+
+    fn render_tls(&self, out: &mut String) {
+        let tls = &self.tls;
+        header(
+            out,
+            "portcullis_tls_handshakes_total",
+            "counter",
+            "TLS handshakes completed.",
+        );
+        let _ = writeln!(
+            out,
+            "portcullis_tls_handshakes_total {}",
+            tls.handshakes.load(Ordering::Relaxed)
+        );
+        header(
+            out,
+            "portcullis_tls_handshake_failures_total",
+            "counter",
+            "TLS handshakes that failed, by reason.",
+        );
+        for reason in HandshakeFailure::ALL {
+            let _ = writeln!(
+                out,
+                "portcullis_tls_handshake_failures_total{{reason=\"{}\"}} {}",
+                reason.label(),
+                tls.failures(reason)
+            );
+        }
+        header(
+            out,
+            "portcullis_certificate_expiry_seconds",
+            "gauge",
+            "Seconds until the certificate of each TLS Secret in use expires (negative: expired).",
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let expiries = tls.expiries.lock().unwrap_or_else(PoisonError::into_inner);
+        for expiry in expiries.iter() {
+            let _ = writeln!(
+                out,
+                "portcullis_certificate_expiry_seconds{{secret=\"{}\"}} {}",
+                escape(&expiry.secret),
+                expiry.not_after - now
+            );
+        }
     }
 }
 

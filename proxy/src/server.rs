@@ -19,9 +19,13 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+use tokio_rustls::TlsAcceptor;
+
+use crate::certificates::LiveCertificates;
 use crate::forward::{Downstream, Forwarder, UpstreamClient};
 use crate::live::LiveTable;
-use crate::metrics::Metrics;
+use crate::metrics::{HandshakeFailure, Metrics};
+use crate::tls_listener::{handshake_failure, tls_acceptor};
 
 /// Timeouts of the proxy. Defaults follow what ingress-nginx users know.
 #[derive(Debug, Clone)]
@@ -40,6 +44,8 @@ pub struct ProxyConfig {
     pub drain_timeout: Duration,
     /// How long an unused upstream keep-alive connection stays in the pool.
     pub upstream_idle_timeout: Duration,
+    /// A TLS client must finish its handshake within this.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -51,6 +57,7 @@ impl Default for ProxyConfig {
             idle_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
             upstream_idle_timeout: Duration::from_secs(90),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -64,7 +71,50 @@ pub async fn serve_proxy(
     config: ProxyConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    serve_listener(listener, Transport::Plain, table, metrics, config, shutdown).await
+}
+
+/// Serves HTTPS (TLS 1.2/1.3, ALPN h2 and http/1.1) on `listener`, picking each handshake's
+/// certificate from `certificates` by SNI; otherwise like [`serve_proxy`].
+pub async fn serve_tls_proxy(
+    listener: TcpListener,
+    table: Arc<LiveTable>,
+    certificates: Arc<LiveCertificates>,
+    metrics: Arc<Metrics>,
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let acceptor = tls_acceptor(certificates).map_err(io::Error::other)?;
+    let transport = Transport::Tls {
+        acceptor,
+        handshake_timeout: config.tls_handshake_timeout,
+    };
+    serve_listener(listener, transport, table, metrics, config, shutdown).await
+}
+
+/// How accepted connections are read.
+#[derive(Clone)]
+enum Transport {
+    Plain,
+    Tls {
+        acceptor: TlsAcceptor,
+        handshake_timeout: Duration,
+    },
+}
+
+async fn serve_listener(
+    listener: TcpListener,
+    transport: Transport,
+    table: Arc<LiveTable>,
+    metrics: Arc<Metrics>,
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
     let local_port = listener.local_addr()?.port();
+    let scheme = match transport {
+        Transport::Plain => "http",
+        Transport::Tls { .. } => "https",
+    };
     let client = upstream_client(&config);
     let forwarder = Arc::new(Forwarder::new(
         table,
@@ -92,16 +142,15 @@ pub async fn serve_proxy(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     metrics.proxy.connections_accepted.fetch_add(1, Ordering::Relaxed);
-                    let downstream = Downstream { peer, local_port, scheme: "http" };
-                    connections.spawn(serve_connection(
-                        stream,
-                        downstream,
-                        Arc::clone(&builder),
-                        Arc::clone(&forwarder),
-                        Arc::clone(&metrics),
-                        config.idle_timeout,
-                        draining.clone(),
-                    ));
+                    let connection = Connection {
+                        downstream: Downstream { peer, local_port, scheme },
+                        builder: Arc::clone(&builder),
+                        forwarder: Arc::clone(&forwarder),
+                        metrics: Arc::clone(&metrics),
+                        idle_timeout: config.idle_timeout,
+                        draining: draining.clone(),
+                    };
+                    connections.spawn(accept(stream, transport.clone(), connection));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -115,7 +164,7 @@ pub async fn serve_proxy(
     }
     drop(listener);
     let open = connections.len();
-    info!(open, "draining client connections");
+    info!(open, scheme, "draining client connections");
     let _ = drain.send(true);
     let drained = tokio::time::timeout(config.drain_timeout, async {
         while connections.join_next().await.is_some() {}
@@ -129,6 +178,31 @@ pub async fn serve_proxy(
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// Completes the TLS handshake, if any, then serves the connection.
+async fn accept(stream: TcpStream, transport: Transport, connection: Connection) {
+    match transport {
+        Transport::Plain => connection.serve(TokioIo::new(stream)).await,
+        Transport::Tls {
+            acceptor,
+            handshake_timeout,
+        } => {
+            let metrics = Arc::clone(&connection.metrics);
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    metrics.tls.handshakes.fetch_add(1, Ordering::Relaxed);
+                    connection.serve(TokioIo::new(tls)).await;
+                }
+                Ok(Err(error)) => {
+                    let reason = handshake_failure(&error);
+                    debug!(peer = %connection.downstream.peer, reason = reason.label(), "TLS handshake failed: {error}");
+                    metrics.tls.fail(reason);
+                }
+                Err(_) => metrics.tls.fail(HandshakeFailure::Timeout),
+            }
+        }
+    }
 }
 
 /// The pooled upstream client: keep-alive per endpoint, TCP_NODELAY, connect timeout.
@@ -185,61 +259,76 @@ impl Activity {
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+/// One accepted client connection and what serving it needs.
+struct Connection {
     downstream: Downstream,
     builder: Arc<auto::Builder<TokioExecutor>>,
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
     idle_timeout: Duration,
-    mut draining: watch::Receiver<bool>,
-) {
-    metrics
-        .proxy
-        .connections_open
-        .fetch_add(1, Ordering::Relaxed);
-    let activity = Arc::new(Activity {
-        started: Instant::now(),
-        in_flight: AtomicUsize::new(0),
-        last_done_ms: AtomicU64::new(0),
-    });
-    let service = {
-        let activity = Arc::clone(&activity);
-        service_fn(move |request: hyper::Request<Incoming>| {
-            let forwarder = Arc::clone(&forwarder);
-            let in_flight = activity.begin();
-            async move {
-                let response = forwarder.handle(request, downstream).await;
-                drop(in_flight);
-                Ok::<_, Infallible>(response)
-            }
-        })
-    };
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let mut closing = false;
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(error) = result {
-                    debug!(peer = %downstream.peer, "connection ended: {error}");
+    draining: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn serve<I>(self, io: I)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let Connection {
+            downstream,
+            builder,
+            forwarder,
+            metrics,
+            idle_timeout,
+            mut draining,
+        } = self;
+        metrics
+            .proxy
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        let activity = Arc::new(Activity {
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_done_ms: AtomicU64::new(0),
+        });
+        let service = {
+            let activity = Arc::clone(&activity);
+            service_fn(move |request: hyper::Request<Incoming>| {
+                let forwarder = Arc::clone(&forwarder);
+                let in_flight = activity.begin();
+                async move {
+                    let response = forwarder.handle(request, downstream).await;
+                    drop(in_flight);
+                    Ok::<_, Infallible>(response)
                 }
-                break;
-            }
-            () = activity.idle_for(idle_timeout), if !closing => {
-                debug!(peer = %downstream.peer, "closing idle connection");
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-            }
-            // A dropped sender means the server is gone: drain as well.
-            _ = draining.wait_for(|drain| *drain), if !closing => {
-                connection.as_mut().graceful_shutdown();
-                closing = true;
+            })
+        };
+        let connection = builder.serve_connection_with_upgrades(io, service);
+        tokio::pin!(connection);
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        debug!(peer = %downstream.peer, "connection ended: {error}");
+                    }
+                    break;
+                }
+                () = activity.idle_for(idle_timeout), if !closing => {
+                    debug!(peer = %downstream.peer, "closing idle connection");
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                // A dropped sender means the server is gone: drain as well.
+                _ = draining.wait_for(|drain| *drain), if !closing => {
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
             }
         }
+        metrics
+            .proxy
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
     }
-    metrics
-        .proxy
-        .connections_open
-        .fetch_sub(1, Ordering::Relaxed);
 }

@@ -37,6 +37,8 @@ pub struct Route {
     pub target: RouteTarget,
     /// Request counters shared by every table that holds this route.
     pub metrics: Arc<RouteMetrics>,
+    /// Plain-HTTP requests get a 308 to `https://`.
+    pub https_redirect: bool,
 }
 
 /// Where a route's requests go, with the state load balancing needs.
@@ -230,6 +232,7 @@ impl RouteInterner<'_> {
                     origin: backend.origin.clone(),
                     target,
                     metrics: metrics.route(backend.origin.as_ref()),
+                    https_redirect: backend.https_redirect,
                 })
             });
         Arc::clone(route)
