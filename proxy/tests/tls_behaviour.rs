@@ -463,3 +463,32 @@ async fn failed_handshakes_are_counted_by_reason() {
 fn ca_stranger_client() -> Arc<ClientConfig> {
     ca().client(&[b"http/1.1"])
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_2_and_1_3_clients_are_both_served() {
+    let ca = ca();
+    let (shop, _) = ca.issue("t/shop", &["shop.test"]);
+    let proxy = start(
+        &routed(backend("b").await, false),
+        &tls_spec(vec![(HostMatch::Exact("shop.test".into()), shop)], None),
+    )
+    .await;
+    for (version, want) in [
+        (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+        (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+    ] {
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der.clone()).unwrap();
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let tls = handshake(proxy.https, Arc::new(config), "shop.test")
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.protocol_version(), Some(want));
+        assert_eq!(request(tls, "shop.test", "/").await.0, 200);
+    }
+}
