@@ -28,9 +28,18 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct IngressArgs {
     /// Read Kubernetes objects from the YAML/JSON files in this folder (watched for changes)
-    /// instead of from an API server.
+    /// instead of from the Kubernetes API.
     #[arg(long, value_name = "DIR")]
     pub manifests: Option<PathBuf>,
+
+    /// Kubernetes client configuration to use without --manifests (default: KUBECONFIG,
+    /// ~/.kube/config, or the in-cluster service account).
+    #[arg(long, value_name = "PATH", conflicts_with = "manifests")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Only watch Ingresses, Services, EndpointSlices and Secrets in this namespace.
+    #[arg(long, value_name = "NAMESPACE", conflicts_with = "manifests")]
+    pub watch_namespace: Option<String>,
 
     /// Where the proxy listens for plain HTTP (HTTP/1.1 and h2c).
     #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]

@@ -16,19 +16,24 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info};
 
 use crate::cli::IngressArgs;
+use crate::kube_source::{connect, run_kube_source};
 use crate::manifests::run_manifests_source;
 use crate::reconcile::{CertificateTarget, Publisher, run_reconciler};
 use crate::translate::{ClassIdentity, TlsConfig, TranslateConfig};
 
-/// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns.
+/// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns. Objects come from
+/// `--manifests DIR`, or else from the Kubernetes API.
 pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
-    let Some(dir) = args.manifests.clone() else {
-        bail!(
-            "reading from the Kubernetes API is not available yet; pass --manifests DIR \
-             to read Ingresses, Services and EndpointSlices from YAML files"
-        );
+    let source = match &args.manifests {
+        Some(dir) => {
+            check_manifests_dir(dir)?;
+            Source::Manifests(dir.clone())
+        }
+        None => {
+            let client = connect(args.kubeconfig.as_deref()).await?;
+            Source::Kubernetes(client)
+        }
     };
-    check_manifests_dir(&dir)?;
 
     let metrics = Arc::new(Metrics::default());
     let (empty, _) = RoutingTable::compile(&TableSpec::empty(), &metrics);
@@ -91,12 +96,29 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
         .name("reconciler".into())
         .spawn(move || run_reconciler(receiver, publisher))
         .context("cannot start the reconciler thread")?;
-    let source_dir = dir.clone();
-    tokio::spawn(async move {
-        if let Err(problem) = run_manifests_source(source_dir, events).await {
-            error!("manifests source stopped: {problem}; serving the last good table");
+    let source_name = match &source {
+        Source::Manifests(dir) => format!("manifests {}", dir.display()),
+        Source::Kubernetes(_) => match &args.watch_namespace {
+            Some(namespace) => format!("Kubernetes API, namespace {namespace}"),
+            None => "Kubernetes API, all namespaces".to_string(),
+        },
+    };
+    match source {
+        Source::Manifests(dir) => {
+            tokio::spawn(async move {
+                if let Err(problem) = run_manifests_source(dir, events).await {
+                    error!("manifests source stopped: {problem}; serving the last good table");
+                }
+            });
         }
-    });
+        Source::Kubernetes(client) => {
+            tokio::spawn(run_kube_source(
+                client,
+                args.watch_namespace.clone(),
+                events,
+            ));
+        }
+    }
 
     let (stop, stopped) = watch::channel(false);
     let wait_stop = |mut stopped: watch::Receiver<bool>| async move {
@@ -112,7 +134,7 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
         http = %args.http_addr,
         https = ?args.https_addr,
         admin = %args.admin_addr,
-        manifests = %dir.display(),
+        source = %source_name,
         "portcullis ingress started"
     );
     let tls_proxy = match (https, &certificates) {
@@ -151,6 +173,12 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     admin.await.context("admin task failed")??;
     info!("drained; exiting");
     Ok(())
+}
+
+/// Where objects come from.
+enum Source {
+    Manifests(std::path::PathBuf),
+    Kubernetes(kube::Client),
 }
 
 fn check_manifests_dir(dir: &Path) -> anyhow::Result<()> {

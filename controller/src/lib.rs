@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod ingress_command;
+pub mod kube_source;
 pub mod manifests;
 pub mod objects;
 pub mod reconcile;

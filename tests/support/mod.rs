@@ -34,9 +34,18 @@ impl Drop for TestBackend {
 
 /// Starts a backend named `name` on an ephemeral port.
 pub async fn backend(name: &'static str) -> TestBackend {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
+    TestBackend::on(std::net::IpAddr::from([127, 0, 0, 1]), name).await
+}
+
+impl TestBackend {
+    /// Starts a backend named `name` on `ip` and an ephemeral port.
+    pub async fn on(ip: std::net::IpAddr, name: &'static str) -> TestBackend {
+        let listener = TcpListener::bind((ip, 0)).await.expect("bind backend");
+        serve_backend(listener, name)
+    }
+}
+
+fn serve_backend(listener: TcpListener, name: &'static str) -> TestBackend {
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         loop {
@@ -84,18 +93,25 @@ pub struct Portcullis {
 impl Portcullis {
     /// Starts the binary on `dir` with extra flags and waits until /readyz answers 200.
     pub async fn start(dir: &Path, extra: &[&str]) -> Portcullis {
+        let dir = dir.to_str().expect("utf-8 path");
+        let mut flags = vec!["--manifests", dir];
+        flags.extend_from_slice(extra);
+        Portcullis::start_with(&flags).await
+    }
+
+    /// Starts `portcullis ingress` with these flags (plus listen addresses) and waits until
+    /// /readyz answers 200.
+    pub async fn start_with(flags: &[&str]) -> Portcullis {
         let (http, admin) = (free_port(), free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .arg("ingress")
-            .arg("--manifests")
-            .arg(dir)
             .args([
                 "--http-addr",
                 &http.to_string(),
                 "--admin-addr",
                 &admin.to_string(),
             ])
-            .args(extra)
+            .args(flags)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,0 +1,146 @@
+//! The real binary against an API server (a small fake one over real HTTP, in
+//! `support/fake_apiserver.rs`): initial sync, live changes, endpoint scaling, and an API
+//! server outage during which routing goes on.
+
+#![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
+
+mod support;
+
+#[path = "support/fake_apiserver.rs"]
+mod fake_apiserver;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fake_apiserver::FakeApiServer;
+use support::{Portcullis, backend, client, get, get_with, wait_until};
+
+const CLASS: &str = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portcullis}\nspec: {controller: portcullis.dev/ingress-controller}\n";
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: wear, namespace: store}\nspec: {ports: [{name: http, port: 80}]}\n";
+
+fn ingress(paths: &[&str]) -> String {
+    let paths: String = paths
+        .iter()
+        .map(|p| format!("      - {{path: {p}, pathType: Prefix, backend: {{service: {{name: wear, port: {{name: http}}}}}}}}\n"))
+        .collect();
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: store, namespace: store}}\nspec:\n  ingressClassName: portcullis\n  rules:\n  - http:\n      paths:\n{paths}"
+    )
+}
+
+fn slice(endpoints: &[SocketAddr]) -> String {
+    let port = endpoints[0].port();
+    assert!(
+        endpoints.iter().all(|e| e.port() == port),
+        "one port per slice"
+    );
+    let addresses: String = endpoints
+        .iter()
+        .map(|e| {
+            format!(
+                "- {{addresses: [\"{}\"], conditions: {{ready: true}}}}\n",
+                e.ip()
+            )
+        })
+        .collect();
+    format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: wear-1, namespace: store, labels: {{kubernetes.io/service-name: wear}}}}\naddressType: IPv4\nports: [{{name: http, port: {port}}}]\nendpoints:\n{addresses}"
+    )
+}
+
+async fn status(proxy: &Portcullis, path: &str) -> Option<u16> {
+    get(proxy.http, "", path).await.map(|r| r.0)
+}
+
+async fn becomes(proxy: &Portcullis, path: &str, want: u16) -> bool {
+    wait_until(Duration::from_secs(5), || async {
+        status(proxy, path).await == Some(want)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_the_api_and_keeps_routing_through_an_outage() {
+    let wear = backend("wear").await;
+    let mut api = FakeApiServer::start().await;
+    for object in [CLASS, SERVICE, &ingress(&["/wear"]), &slice(&[wear.addr])] {
+        api.apply(object);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let proxy = Portcullis::start_with(&["--kubeconfig", kubeconfig.to_str().unwrap()]).await;
+
+    // Initial sync, then the route is live.
+    assert_eq!(
+        status(&proxy, "/wear").await,
+        Some(200),
+        "log:\n{}",
+        proxy.log()
+    );
+    assert!(proxy.log().contains("initial lists complete"));
+
+    // Ingress changed: a new path; then deleted: 404.
+    api.apply(&ingress(&["/wear", "/shoes"]));
+    assert!(
+        becomes(&proxy, "/shoes", 200).await,
+        "changed Ingress not applied"
+    );
+
+    // Endpoints scale out: both get traffic.
+    let second = support::TestBackend::on(wear.addr.ip(), "wear-2").await;
+    let (first_ip_port, second_ip_port) = (wear.addr, second.addr);
+    // One slice per port: put the second backend in its own slice.
+    api.apply(&slice(&[first_ip_port]));
+    api.apply(&slice(&[second_ip_port]).replace("name: wear-1", "name: wear-2"));
+    let client = client();
+    let seen_both = wait_until(Duration::from_secs(5), || {
+        let client = client.clone();
+        async move {
+            let mut seen = HashSet::new();
+            for _ in 0..10 {
+                if let Some((200, body)) = get_with(&client, proxy.http, "", "/wear").await {
+                    seen.insert(body.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+            seen.len() == 2
+        }
+    })
+    .await;
+    assert!(seen_both, "scaled-out endpoint never got traffic");
+
+    // Outage: routing goes on from the last good table; a change made meanwhile applies after.
+    api.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        status(&proxy, "/wear").await,
+        Some(200),
+        "routing stopped with the API server"
+    );
+    api.delete("Ingress", "store", "store");
+    api.restart().await;
+    assert!(
+        becomes(&proxy, "/wear", 404).await,
+        "change made during the outage never applied; log:\n{}",
+        proxy.log()
+    );
+    assert!(
+        proxy.log().contains("watch failed"),
+        "the outage was not logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cluster_configuration_is_a_clear_startup_error() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["ingress", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--kubeconfig /nonexistent/kubeconfig"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,259 @@
+//! A small Kubernetes API server for tests, over real HTTP: list and watch (with
+//! resourceVersion, history replay and stamped metadata) for the kinds the controller reads.
+//! Tests change objects with `apply` and `delete`, and can stop and restart it.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{Either, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// (collection path, apiVersion, kind, namespaced)
+const RESOURCES: [(&str, &str, &str, bool); 5] = [
+    (
+        "/apis/networking.k8s.io/v1/ingressclasses",
+        "networking.k8s.io/v1",
+        "IngressClass",
+        false,
+    ),
+    (
+        "/apis/networking.k8s.io/v1/ingresses",
+        "networking.k8s.io/v1",
+        "Ingress",
+        true,
+    ),
+    ("/api/v1/services", "v1", "Service", true),
+    (
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        true,
+    ),
+    ("/api/v1/secrets", "v1", "Secret", true),
+];
+
+#[derive(Default)]
+struct State {
+    version: u64,
+    /// (kind, namespace, name) → object
+    objects: BTreeMap<(String, String, String), Value>,
+    /// (version, kind, namespace, event line)
+    history: Vec<(u64, String, String, String)>,
+    watchers: Vec<(String, Option<String>, mpsc::UnboundedSender<String>)>,
+}
+
+/// The fake server; dropping it stops serving.
+pub struct FakeApiServer {
+    /// Where it listens (kept across restarts).
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeApiServer {
+    /// Starts on an ephemeral port.
+    pub async fn start() -> FakeApiServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = Arc::new(Mutex::new(State::default()));
+        let task = Some(tokio::spawn(serve(listener, Arc::clone(&state))));
+        FakeApiServer { addr, state, task }
+    }
+
+    /// Simulates an outage: closes the listener and every watch.
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.state.lock().expect("state").watchers.clear();
+    }
+
+    /// Serves again on the same address, with the same objects.
+    pub async fn restart(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.expect("rebind");
+        self.task = Some(tokio::spawn(serve(listener, Arc::clone(&self.state))));
+    }
+
+    /// A kubeconfig pointing at this server.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"http://{}\"}}}}]\n\
+             users: [{{name: fake, user: {{token: test}}}}]\n\
+             contexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]\ncurrent-context: fake\n",
+            self.addr
+        )
+    }
+
+    /// Creates or replaces an object (as YAML or JSON text) and tells the watchers.
+    pub fn apply(&self, text: &str) {
+        let mut object: Value = serde_yaml::from_str(text).expect("valid object");
+        let kind = object["kind"].as_str().expect("kind").to_string();
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .expect("name")
+            .to_string();
+        let mut state = self.state.lock().expect("state");
+        state.version += 1;
+        let version = state.version;
+        let key = (kind.clone(), namespace.clone(), name.clone());
+        let existed = state.objects.contains_key(&key);
+        let meta = &mut object["metadata"];
+        meta["resourceVersion"] = json!(version.to_string());
+        meta["uid"] = json!(format!("uid-{kind}-{namespace}-{name}"));
+        if meta.get("creationTimestamp").is_none() {
+            meta["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+        }
+        state.objects.insert(key, object.clone());
+        let kind_of_event = if existed { "MODIFIED" } else { "ADDED" };
+        broadcast(
+            &mut state,
+            version,
+            &kind,
+            &namespace,
+            kind_of_event,
+            object,
+        );
+    }
+
+    /// Deletes an object and tells the watchers.
+    pub fn delete(&self, kind: &str, namespace: &str, name: &str) {
+        let mut state = self.state.lock().expect("state");
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
+        if let Some(mut object) = state.objects.remove(&key) {
+            state.version += 1;
+            let version = state.version;
+            object["metadata"]["resourceVersion"] = json!(version.to_string());
+            broadcast(&mut state, version, kind, namespace, "DELETED", object);
+        }
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn broadcast(
+    state: &mut State,
+    version: u64,
+    kind: &str,
+    namespace: &str,
+    event: &str,
+    object: Value,
+) {
+    let line = json!({"type": event, "object": object}).to_string() + "\n";
+    state.history.push((
+        version,
+        kind.to_string(),
+        namespace.to_string(),
+        line.clone(),
+    ));
+    state.watchers.retain(|(watched, scope, sender)| {
+        if watched != kind || scope.as_deref().is_some_and(|s| s != namespace) {
+            return true;
+        }
+        sender.send(line.clone()).is_ok()
+    });
+}
+
+/// Accepts and serves; connections are owned here, so aborting this task cuts them all.
+async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let state = Arc::clone(&state);
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let response = answer(&request, &state);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+type Body = Either<
+    Full<Bytes>,
+    StreamBody<futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>,
+>;
+
+fn answer(request: &Request<Incoming>, state: &Mutex<State>) -> Response<Body> {
+    let path = request.uri().path();
+    let query = request.uri().query().unwrap_or("");
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    // /api/v1/namespaces/NS/services → (/api/v1/services, Some(NS))
+    let (collection, scope) = match path.split_once("/namespaces/") {
+        Some((prefix, rest)) => match rest.split_once('/') {
+            Some((namespace, resource)) => {
+                (format!("{prefix}/{resource}"), Some(namespace.to_string()))
+            }
+            None => (path.to_string(), None),
+        },
+        None => (path.to_string(), None),
+    };
+    let Some(&(_, api_version, kind, _)) = RESOURCES.iter().find(|r| r.0 == collection) else {
+        let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound"});
+        let mut response = Response::new(Either::Left(Full::new(Bytes::from(body.to_string()))));
+        *response.status_mut() = hyper::StatusCode::NOT_FOUND;
+        return response;
+    };
+    let mut state = state.lock().expect("state");
+    if param("watch").is_some_and(|w| w == "true" || w == "1") {
+        let from: u64 = param("resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let (sender, receiver) = mpsc::unbounded_channel();
+        for (version, event_kind, namespace, line) in &state.history {
+            if *version > from
+                && event_kind == kind
+                && scope.as_deref().is_none_or(|s| s == namespace)
+            {
+                let _ = sender.send(line.clone());
+            }
+        }
+        state.watchers.push((kind.to_string(), scope, sender));
+        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            let line = receiver.recv().await?;
+            Some((Ok(Frame::data(Bytes::from(line))), receiver))
+        });
+        return Response::new(Either::Right(StreamBody::new(Box::pin(stream) as _)));
+    }
+    let items: Vec<Value> = state
+        .objects
+        .iter()
+        .filter(|((k, namespace, _), _)| {
+            k == kind && scope.as_deref().is_none_or(|s| s == namespace)
+        })
+        .map(|(_, object)| object.clone())
+        .collect();
+    let list = json!({
+        "kind": format!("{kind}List"),
+        "apiVersion": api_version,
+        "metadata": {"resourceVersion": state.version.to_string()},
+        "items": items,
+    });
+    Response::new(Either::Left(Full::new(Bytes::from(list.to_string()))))
+}
