@@ -72,14 +72,22 @@ impl TestCa {
     }
 
     fn client(&self, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+        self.client_with_versions(alpn, rustls::DEFAULT_VERSIONS)
+    }
+
+    fn client_with_versions(
+        &self,
+        alpn: &[&[u8]],
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(self.der.clone()).unwrap();
-        let mut config =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(config)
     }
@@ -477,17 +485,8 @@ async fn tls_1_2_and_1_3_clients_are_both_served() {
         (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
         (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
     ] {
-        let mut roots = RootCertStore::empty();
-        roots.add(ca.der.clone()).unwrap();
-        let config =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_protocol_versions(&[version])
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        let tls = handshake(proxy.https, Arc::new(config), "shop.test")
-            .await
-            .unwrap();
+        let config = ca.client_with_versions(&[b"http/1.1"], &[version]);
+        let tls = handshake(proxy.https, config, "shop.test").await.unwrap();
         assert_eq!(tls.get_ref().1.protocol_version(), Some(want));
         assert_eq!(request(tls, "shop.test", "/").await.0, 200);
     }
