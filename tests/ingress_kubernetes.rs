@@ -144,3 +144,105 @@ async fn no_cluster_configuration_is_a_clear_startup_error() {
         "{stderr}"
     );
 }
+
+/// The `status.loadBalancer.ingress` of Ingress store/NAME on the API server, as "ip/host" texts.
+fn shown(api: &FakeApiServer, name: &str) -> Vec<String> {
+    let object = api.object("Ingress", "store", name).unwrap_or_default();
+    object["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|i| {
+                    i["ip"]
+                        .as_str()
+                        .or(i["hostname"].as_str())
+                        .unwrap_or("?")
+                        .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn shows(api: &FakeApiServer, name: &str, want: &[&str]) -> bool {
+    wait_until(Duration::from_secs(5), || async {
+        shown(api, name) == want
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_fixed_addresses_into_ingress_status_and_clears_them_when_the_class_changes() {
+    let wear = backend("wear").await;
+    let api = FakeApiServer::start().await;
+    let other_class = CLASS
+        .replace("name: portcullis", "name: nginx")
+        .replace("portcullis.dev/ingress-controller", "k8s.io/ingress-nginx");
+    for object in [
+        CLASS,
+        &other_class,
+        SERVICE,
+        &ingress(&["/wear"]),
+        &slice(&[wear.addr]),
+    ] {
+        api.apply(object);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let proxy = Portcullis::start_with(&[
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--publish-status-address",
+        "lb.example.com,10.0.0.7",
+    ])
+    .await;
+    assert!(
+        shows(&api, "store", &["10.0.0.7", "lb.example.com"]).await,
+        "status never written; log:\n{}",
+        proxy.log()
+    );
+
+    // The Ingress moves to another controller's class: our addresses are taken back.
+    api.apply(
+        &ingress(&["/wear"]).replace("ingressClassName: portcullis", "ingressClassName: nginx"),
+    );
+    assert!(
+        shows(&api, "store", &[]).await,
+        "status not cleared after the class changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_the_publish_service_load_balancer_address_into_ingress_status() {
+    let wear = backend("wear").await;
+    let api = FakeApiServer::start().await;
+    let edge = "apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: ingress}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n";
+    for object in [
+        CLASS,
+        SERVICE,
+        edge,
+        &ingress(&["/wear"]),
+        &slice(&[wear.addr]),
+    ] {
+        api.apply(object);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let _proxy = Portcullis::start_with(&[
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--publish-service",
+        "ingress/edge",
+    ])
+    .await;
+    // The cloud assigns the load balancer later; the Ingress follows.
+    api.apply(&format!(
+        "{edge}status: {{loadBalancer: {{ingress: [{{hostname: abc.elb.example}}]}}}}\n"
+    ));
+    assert!(
+        shows(&api, "store", &["abc.elb.example"]).await,
+        "publish-service address not copied"
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::translate::{SecretRef, ServiceRef};
+use crate::translate::{NamespacedName, ServiceRef};
 
 /// Portcullis: Kubernetes ingress controller with a built-in proxy.
 #[derive(Debug, Parser)]
@@ -41,6 +41,21 @@ pub struct IngressArgs {
     #[arg(long, value_name = "NAMESPACE", conflicts_with = "manifests")]
     pub watch_namespace: Option<String>,
 
+    /// Write this Service's LoadBalancer addresses into the status of our Ingresses, as
+    /// NAMESPACE/NAME (the cloud LoadBalancer case; API mode only).
+    #[arg(long, value_name = "NS/NAME", conflicts_with_all = ["manifests", "publish_status_address"])]
+    pub publish_service: Option<NamespacedName>,
+
+    /// Write these IPs or hostnames into the status of our Ingresses, comma-separated (the
+    /// NodePort / bare-metal case; API mode only).
+    #[arg(
+        long,
+        value_name = "A,B",
+        value_delimiter = ',',
+        conflicts_with = "manifests"
+    )]
+    pub publish_status_address: Vec<String>,
+
     /// Where the proxy listens for plain HTTP (HTTP/1.1 and h2c).
     #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
     pub http_addr: SocketAddr,
@@ -53,7 +68,7 @@ pub struct IngressArgs {
     /// kubernetes.io/tls Secret (NAMESPACE/NAME) served for no SNI or an unknown name
     /// (default: a self-signed certificate generated at start).
     #[arg(long, value_name = "NS/NAME", requires = "https_addr")]
-    pub default_ssl_certificate: Option<SecretRef>,
+    pub default_ssl_certificate: Option<NamespacedName>,
 
     /// Where /healthz, /readyz and /metrics are served.
     #[arg(long, default_value = "0.0.0.0:10254", value_name = "ADDR")]

@@ -18,8 +18,9 @@ use tracing::{error, info};
 use crate::cli::IngressArgs;
 use crate::kube_source::{connect, run_kube_source};
 use crate::manifests::run_manifests_source;
-use crate::reconcile::{CertificateTarget, Publisher, run_reconciler};
-use crate::translate::{ClassIdentity, TlsConfig, TranslateConfig};
+use crate::reconcile::{CertificateTarget, Publisher, StatusTarget, run_reconciler};
+use crate::status_writer::run_status_writer;
+use crate::translate::{ClassIdentity, StatusSource, TlsConfig, TranslateConfig};
 
 /// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns. Objects come from
 /// `--manifests DIR`, or else from the Kubernetes API.
@@ -70,6 +71,25 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--admin-addr {}: cannot listen", args.admin_addr))?;
 
     let (events, receiver) = mpsc::unbounded_channel();
+    let status_source = match (
+        &args.publish_service,
+        args.publish_status_address.is_empty(),
+    ) {
+        (Some(service), _) => Some(StatusSource::Service {
+            namespace: service.namespace.clone(),
+            name: service.name.clone(),
+        }),
+        (None, false) => Some(StatusSource::Addresses(args.publish_status_address.clone())),
+        (None, true) => None,
+    };
+    let status = match (&source, status_source) {
+        (Source::Kubernetes(client), Some(source)) => {
+            let (updates, inbox) = mpsc::unbounded_channel();
+            tokio::spawn(run_status_writer(client.clone(), inbox));
+            Some(StatusTarget { source, updates })
+        }
+        _ => None,
+    };
     let publisher = Publisher {
         live: Arc::clone(&live),
         metrics: Arc::clone(&metrics),
@@ -87,6 +107,7 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
             let readiness = Arc::clone(&readiness);
             Box::new(move || readiness.set_ready())
         },
+        status,
         certificates: certificates.as_ref().map(|target| CertificateTarget {
             live: Arc::clone(&target.live),
             fallback: Arc::clone(&target.fallback),

@@ -7,5 +7,6 @@ pub mod kube_source;
 pub mod manifests;
 pub mod objects;
 pub mod reconcile;
+pub mod status_writer;
 pub mod store;
 pub mod translate;

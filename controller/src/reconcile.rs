@@ -14,11 +14,14 @@ use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::table::RoutingTable;
 use rustls::sign::CertifiedKey;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{error, info, warn};
 
 use crate::store::{Store, StoreEvent};
-use crate::translate::{Diagnostic, Severity, TranslateConfig, translate};
+use crate::translate::{
+    Diagnostic, Severity, StatusSource, StatusUpdate, TranslateConfig, published_addresses,
+    status_updates, translate,
+};
 
 /// Where a published table goes and what is told about it.
 pub struct Publisher {
@@ -32,6 +35,17 @@ pub struct Publisher {
     pub on_publish: Box<dyn Fn() + Send>,
     /// Where certificates go when an HTTPS listener runs.
     pub certificates: Option<CertificateTarget>,
+    /// Where Ingress status updates go (API mode with a publish flag).
+    pub status: Option<StatusTarget>,
+}
+
+/// The status side of publishing: which addresses, and the writer that applies them.
+#[derive(Debug)]
+pub struct StatusTarget {
+    /// `--publish-status-address` or `--publish-service`.
+    pub source: StatusSource,
+    /// The status writer's inbox.
+    pub updates: UnboundedSender<Vec<StatusUpdate>>,
 }
 
 /// The HTTPS side of publishing: the live store and the certificate used when none fits.
@@ -105,6 +119,13 @@ fn rebuild(
     }
     publisher.live.publish(table);
     (publisher.on_publish)();
+    if let Some(status) = &publisher.status {
+        let addresses = published_addresses(&snapshot, &status.source);
+        let updates = status_updates(&snapshot.ingresses, &translation.ingresses, &addresses);
+        if !updates.is_empty() {
+            let _ = status.updates.send(updates);
+        }
+    }
 
     let metrics = &publisher.metrics.table;
     metrics.rebuilds.fetch_add(1, Ordering::Relaxed);

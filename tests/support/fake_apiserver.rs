@@ -127,6 +127,12 @@ impl FakeApiServer {
         );
     }
 
+    /// The stored object, as JSON.
+    pub fn object(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
+        self.state.lock().expect("state").objects.get(&key).cloned()
+    }
+
     /// Deletes an object and tells the watchers.
     pub fn delete(&self, kind: &str, namespace: &str, name: &str) {
         let mut state = self.state.lock().expect("state");
@@ -179,8 +185,15 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
         let state = Arc::clone(&state);
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let response = answer(&request, &state);
-                async move { Ok::<_, Infallible>(response) }
+                let state = Arc::clone(&state);
+                async move {
+                    let response = if request.method() == hyper::Method::PATCH {
+                        patch(request, &state).await
+                    } else {
+                        answer(&request, &state)
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -194,6 +207,79 @@ type Body = Either<
     Full<Bytes>,
     StreamBody<futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>,
 >;
+
+/// `PATCH .../namespaces/NS/RESOURCE/NAME[/status]` with a JSON merge patch.
+async fn patch(request: Request<Incoming>, state: &Mutex<State>) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let path = request.uri().path().trim_end_matches("/status").to_string();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let found = path.split_once("/namespaces/").and_then(|(prefix, rest)| {
+        let parts: Vec<&str> = rest.split('/').collect();
+        let [namespace, resource, name] = parts[..] else {
+            return None;
+        };
+        let collection = format!("{prefix}/{resource}");
+        let (_, _, kind, _) = RESOURCES.iter().find(|r| r.0 == collection)?;
+        Some((kind.to_string(), namespace.to_string(), name.to_string()))
+    });
+    let mut state = state.lock().expect("state");
+    let Some(mut object) = found
+        .as_ref()
+        .and_then(|key| state.objects.get(key).cloned())
+    else {
+        return status_response(404, "NotFound");
+    };
+    let (kind, namespace, name) = found.expect("found above");
+    merge(&mut object, &patch);
+    state.version += 1;
+    let version = state.version;
+    object["metadata"]["resourceVersion"] = json!(version.to_string());
+    state
+        .objects
+        .insert((kind.clone(), namespace.clone(), name), object.clone());
+    broadcast(
+        &mut state,
+        version,
+        &kind,
+        &namespace,
+        "MODIFIED",
+        object.clone(),
+    );
+    Response::new(Either::Left(Full::new(Bytes::from(object.to_string()))))
+}
+
+/// RFC 7386 JSON merge patch: objects merge, `null` deletes, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(fields) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    for (key, value) in fields {
+        if value.is_null() {
+            if let Value::Object(map) = target {
+                map.remove(key);
+            }
+        } else {
+            merge(&mut target[key.as_str()], value);
+        }
+    }
+}
+
+fn status_response(code: u16, reason: &str) -> Response<Body> {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason});
+    let mut response = Response::new(Either::Left(Full::new(Bytes::from(body.to_string()))));
+    *response.status_mut() = hyper::StatusCode::from_u16(code).expect("valid code");
+    response
+}
 
 fn answer(request: &Request<Incoming>, state: &Mutex<State>) -> Response<Body> {
     let path = request.uri().path();
@@ -215,10 +301,7 @@ fn answer(request: &Request<Incoming>, state: &Mutex<State>) -> Response<Body> {
         None => (path.to_string(), None),
     };
     let Some(&(_, api_version, kind, _)) = RESOURCES.iter().find(|r| r.0 == collection) else {
-        let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound"});
-        let mut response = Response::new(Either::Left(Full::new(Bytes::from(body.to_string()))));
-        *response.status_mut() = hyper::StatusCode::NOT_FOUND;
-        return response;
+        return status_response(404, "NotFound");
     };
     let mut state = state.lock().expect("state");
     if param("watch").is_some_and(|w| w == "true" || w == "1") {

@@ -9,11 +9,13 @@ mod class;
 mod diagnostic;
 mod host_name;
 mod rules;
+mod status;
 mod tls;
 
 pub use backend::{BackendProblem, PortRef, SERVICE_NAME_LABEL};
 pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 pub use diagnostic::{Diagnostic, Severity};
+pub use status::{StatusSource, StatusUpdate, published_addresses, status_updates};
 pub use tls::{NGINX_SSL_REDIRECT_ANNOTATION, SSL_REDIRECT_ANNOTATION};
 
 use portcullis_proxy::spec::{TableSpec, TlsSpec};
@@ -36,12 +38,12 @@ pub struct TranslateConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsConfig {
     /// `--default-ssl-certificate`: the Secret for no SNI or an unknown name.
-    pub default_certificate: Option<SecretRef>,
+    pub default_certificate: Option<NamespacedName>,
 }
 
-/// A Secret named on the command line as `NAMESPACE/NAME`.
+/// An object named on the command line as `NAMESPACE/NAME` (a Secret, a Service).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRef {
+pub struct NamespacedName {
     /// Namespace.
     pub namespace: String,
     /// Name.
@@ -107,7 +109,7 @@ impl std::str::FromStr for ServiceRef {
     }
 }
 
-impl std::str::FromStr for SecretRef {
+impl std::str::FromStr for NamespacedName {
     type Err = String;
 
     /// Parses `NAMESPACE/NAME`.
@@ -116,7 +118,7 @@ impl std::str::FromStr for SecretRef {
             Some((namespace, name))
                 if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
             {
-                Ok(SecretRef {
+                Ok(NamespacedName {
                     namespace: namespace.to_string(),
                     name: name.to_string(),
                 })
