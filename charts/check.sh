@@ -31,6 +31,7 @@ render() { # name, flags...
 }
 render defaults
 render nodeport --set service.type=NodePort --set service.externalTrafficPolicy=Cluster \
+  --set 'controller.publishStatusAddress={192.0.2.10,192.0.2.11}' \
   --set service.nodePorts.http=30080 --set service.nodePorts.https=30443
 render autoscaling --set autoscaling.enabled=true --set podAntiAffinity=hard \
   --set ingressClass.default=true --set controller.watchNamespace=shop
@@ -40,3 +41,7 @@ render single --set replicaCount=1 --set podAntiAffinity=none --set controller.p
 "$helm" template portcullis portcullis --set metrics.serviceMonitor.enabled=true \
   --show-only templates/servicemonitor.yaml | grep -q 'port: admin'
 echo "ok   servicemonitor renders"
+# The flags the binary reads must be the ones the chart passes.
+grep -q -- '--publish-service=ingress/portcullis' "$cache/defaults.yaml"
+grep -q -- '--publish-status-address=192.0.2.10,192.0.2.11' "$cache/nodeport.yaml"
+echo "ok   publish flags"
