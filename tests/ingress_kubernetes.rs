@@ -246,3 +246,88 @@ async fn copies_the_publish_service_load_balancer_address_into_ingress_status() 
         "publish-service address not copied"
     );
 }
+
+/// The holder of Lease ingress/portcullis-leader on the API server.
+fn lease_holder(api: &FakeApiServer) -> Option<String> {
+    let lease = api.object("Lease", "ingress", "portcullis-leader")?;
+    lease["spec"]["holderIdentity"].as_str().map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_writes_status_and_another_replica_takes_over() {
+    let wear = backend("wear").await;
+    let api = FakeApiServer::start().await;
+    let other_class = CLASS
+        .replace("name: portcullis", "name: nginx")
+        .replace("portcullis.dev/ingress-controller", "k8s.io/ingress-nginx");
+    for object in [
+        CLASS,
+        &other_class,
+        SERVICE,
+        &ingress(&["/wear"]),
+        &slice(&[wear.addr]),
+    ] {
+        api.apply(object);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let flags = [
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--publish-status-address",
+        "10.0.0.7",
+        "--election-ttl",
+        "2s",
+    ];
+    let a = Portcullis::start_with_env(
+        &flags,
+        &[("POD_NAME", "replica-a"), ("POD_NAMESPACE", "ingress")],
+    )
+    .await;
+    let b = Portcullis::start_with_env(
+        &flags,
+        &[("POD_NAME", "replica-b"), ("POD_NAMESPACE", "ingress")],
+    )
+    .await;
+
+    assert!(
+        shows(&api, "store", &["10.0.0.7"]).await,
+        "status never written"
+    );
+    let holder = lease_holder(&api).expect("a lease holder");
+    let leaders = [&a, &b]
+        .iter()
+        .filter(|p| p.log().contains("became leader"))
+        .count();
+    assert_eq!(leaders, 1, "exactly one replica leads; holder {holder}");
+
+    // The leader goes away; the other takes the Lease after it expires and writes the next change.
+    let (leader, follower) = if holder == "replica-a" {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    drop(leader);
+    let next = if holder == "replica-a" {
+        "replica-b"
+    } else {
+        "replica-a"
+    };
+    let took_over = wait_until(Duration::from_secs(8), || async {
+        lease_holder(&api).as_deref() == Some(next)
+    })
+    .await;
+    assert!(
+        took_over,
+        "the follower never took over; log:\n{}",
+        follower.log()
+    );
+    api.apply(
+        &ingress(&["/wear"]).replace("ingressClassName: portcullis", "ingressClassName: nginx"),
+    );
+    assert!(
+        shows(&api, "store", &[]).await,
+        "the new leader did not write status"
+    );
+}

@@ -56,6 +56,14 @@ pub struct IngressArgs {
     )]
     pub publish_status_address: Vec<String>,
 
+    /// Name of the Lease replicas compete for; only its holder writes Ingress status.
+    #[arg(long, default_value = "portcullis-leader", value_name = "NAME")]
+    pub election_id: String,
+
+    /// How long the leader Lease stays valid without renewal.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub election_ttl: Duration,
+
     /// Where the proxy listens for plain HTTP (HTTP/1.1 and h2c).
     #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
     pub http_addr: SocketAddr,

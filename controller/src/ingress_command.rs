@@ -17,6 +17,7 @@ use tracing::{error, info};
 
 use crate::cli::IngressArgs;
 use crate::kube_source::{connect, run_kube_source};
+use crate::leader::{Election, run_election};
 use crate::manifests::run_manifests_source;
 use crate::reconcile::{CertificateTarget, Publisher, StatusTarget, run_reconciler};
 use crate::status_writer::run_status_writer;
@@ -85,7 +86,15 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     let status = match (&source, status_source) {
         (Source::Kubernetes(client), Some(source)) => {
             let (updates, inbox) = mpsc::unbounded_channel();
-            tokio::spawn(run_status_writer(client.clone(), inbox));
+            let (leading, leadership) = watch::channel(false);
+            let election = Election {
+                namespace: own_namespace(),
+                lease: args.election_id.clone(),
+                identity: own_identity(),
+                ttl: args.election_ttl,
+            };
+            tokio::spawn(run_election(client.clone(), election, leading));
+            tokio::spawn(run_status_writer(client.clone(), inbox, leadership));
             Some(StatusTarget { source, updates })
         }
         _ => None,
@@ -194,6 +203,28 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     admin.await.context("admin task failed")??;
     info!("drained; exiting");
     Ok(())
+}
+
+/// This replica's name for leader election: `POD_NAME` (the chart sets it), else the host name.
+fn own_identity() -> String {
+    std::env::var("POD_NAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("portcullis-{}", std::process::id()))
+}
+
+/// The namespace of the leader Lease: `POD_NAMESPACE`, else the service account's, else `default`.
+fn own_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
+        })
+        .map(|namespace| namespace.trim().to_string())
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| "default".to_string())
 }
 
 /// Where objects come from.

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod ingress_command;
 pub mod kube_source;
+pub mod leader;
 pub mod manifests;
 pub mod objects;
 pub mod reconcile;

@@ -1,8 +1,9 @@
 //! Writes Ingress status to the API: the thin edge behind `translate::status_updates`.
 //!
 //! The reconciler sends the updates each rebuild computes; this task merge-patches
-//! `ingresses/status`. A failed patch is retried every few seconds with the latest desired
-//! addresses, since no watch event will come to trigger a new rebuild for it.
+//! `ingresses/status` while this replica holds the leader Lease. A failed patch is retried every
+//! few seconds with the latest desired addresses, since no watch event will come to trigger a
+//! new rebuild for it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::objects::ObjectKey;
@@ -20,43 +22,55 @@ use crate::translate::StatusUpdate;
 /// How long a failed patch waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(5);
 
-/// Applies status updates until the sender is gone.
-pub async fn run_status_writer(client: Client, mut updates: UnboundedReceiver<Vec<StatusUpdate>>) {
-    let mut failed: BTreeMap<ObjectKey, StatusUpdate> = BTreeMap::new();
+/// Applies status updates until the sender is gone, but only while `leading` says this replica
+/// leads; meanwhile it keeps the latest desired status per Ingress and writes it on taking over.
+pub async fn run_status_writer(
+    client: Client,
+    mut updates: UnboundedReceiver<Vec<StatusUpdate>>,
+    mut leading: watch::Receiver<bool>,
+) {
+    let mut pending: BTreeMap<ObjectKey, StatusUpdate> = BTreeMap::new();
+    let mut retrying = false;
     loop {
-        let batch = if failed.is_empty() {
-            match updates.recv().await {
+        let batch = tokio::select! {
+            batch = updates.recv() => match batch {
                 Some(batch) => batch,
                 None => return,
+            },
+            changed = leading.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                Vec::new()
             }
-        } else {
-            tokio::select! {
-                batch = updates.recv() => match batch {
-                    Some(batch) => batch,
-                    None => return,
-                },
-                () = tokio::time::sleep(RETRY) => Vec::new(),
-            }
+            () = tokio::time::sleep(RETRY), if retrying => Vec::new(),
         };
-        // Newer desired addresses replace a pending retry for the same Ingress.
+        // Newer desired addresses replace a pending write for the same Ingress.
         for update in batch {
-            failed.insert(update.ingress.clone(), update);
+            pending.insert(update.ingress.clone(), update);
         }
-        let pending = std::mem::take(&mut failed);
-        for (key, update) in pending {
-            if let Err(error) = write(&client, &update).await {
-                warn!(
-                    "{key}: cannot write status: {error}; retrying in {}s",
-                    RETRY.as_secs()
-                );
-                failed.insert(key, update);
-            } else {
-                debug!(
+        if !*leading.borrow() {
+            retrying = false;
+            continue;
+        }
+        for (key, update) in std::mem::take(&mut pending) {
+            match write(&client, &update).await {
+                Ok(()) => debug!(
                     "{key}: status written ({} addresses)",
                     update.addresses.len()
-                );
+                ),
+                // Gone meanwhile: nothing left to write.
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(error) => {
+                    warn!(
+                        "{key}: cannot write status: {error}; retrying in {}s",
+                        RETRY.as_secs()
+                    );
+                    pending.insert(key, update);
+                }
             }
         }
+        retrying = !pending.is_empty();
     }
 }
 

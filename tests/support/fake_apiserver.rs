@@ -17,7 +17,13 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// (collection path, apiVersion, kind, namespaced)
-const RESOURCES: [(&str, &str, &str, bool); 5] = [
+const RESOURCES: [(&str, &str, &str, bool); 6] = [
+    (
+        "/apis/coordination.k8s.io/v1/leases",
+        "coordination.k8s.io/v1",
+        "Lease",
+        true,
+    ),
     (
         "/apis/networking.k8s.io/v1/ingressclasses",
         "networking.k8s.io/v1",
@@ -187,10 +193,18 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let state = Arc::clone(&state);
                 async move {
-                    let response = if request.method() == hyper::Method::PATCH {
-                        patch(request, &state).await
-                    } else {
-                        answer(&request, &state)
+                    let single = object_key(request.uri().path());
+                    let response = match (request.method().clone(), single) {
+                        (hyper::Method::PATCH, _) => patch(request, &state).await,
+                        (hyper::Method::POST, _) => create(request, &state).await,
+                        (hyper::Method::PUT, Some(key)) => replace(request, key, &state).await,
+                        (hyper::Method::GET, Some(key)) => {
+                            match state.lock().expect("state").objects.get(&key) {
+                                Some(object) => json_response(object),
+                                None => status_response(404, "NotFound"),
+                            }
+                        }
+                        _ => answer(&request, &state),
                     };
                     Ok::<_, Infallible>(response)
                 }
@@ -251,6 +265,95 @@ async fn patch(request: Request<Incoming>, state: &Mutex<State>) -> Response<Bod
         "MODIFIED",
         object.clone(),
     );
+    Response::new(Either::Left(Full::new(Bytes::from(object.to_string()))))
+}
+
+/// (kind, namespace, name) of `.../namespaces/NS/RESOURCE/NAME`, if the path names one object.
+fn object_key(path: &str) -> Option<(String, String, String)> {
+    let (prefix, rest) = path.split_once("/namespaces/")?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [namespace, resource, name] = parts[..] else {
+        return None;
+    };
+    let collection = format!("{prefix}/{resource}");
+    let (_, _, kind, _) = RESOURCES.iter().find(|r| r.0 == collection)?;
+    Some((kind.to_string(), namespace.to_string(), name.to_string()))
+}
+
+/// POST: create, 409 if it exists.
+async fn create(request: Request<Incoming>, state: &Mutex<State>) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let Ok(object) = serde_json::from_slice::<Value>(&body) else {
+        return status_response(400, "BadRequest");
+    };
+    let key = (
+        object["kind"].as_str().unwrap_or("").to_string(),
+        object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    );
+    let mut state = state.lock().expect("state");
+    if state.objects.contains_key(&key) {
+        return status_response(409, "AlreadyExists");
+    }
+    store(&mut state, key, object, "ADDED")
+}
+
+/// PUT: replace, 409 if the resourceVersion sent is not the current one.
+async fn replace(
+    request: Request<Incoming>,
+    key: (String, String, String),
+    state: &Mutex<State>,
+) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let Ok(object) = serde_json::from_slice::<Value>(&body) else {
+        return status_response(400, "BadRequest");
+    };
+    let mut state = state.lock().expect("state");
+    let Some(current) = state.objects.get(&key) else {
+        return status_response(404, "NotFound");
+    };
+    if current["metadata"]["resourceVersion"] != object["metadata"]["resourceVersion"] {
+        return status_response(409, "Conflict");
+    }
+    store(&mut state, key, object, "MODIFIED")
+}
+
+fn store(
+    state: &mut State,
+    key: (String, String, String),
+    mut object: Value,
+    event: &str,
+) -> Response<Body> {
+    state.version += 1;
+    let version = state.version;
+    object["metadata"]["resourceVersion"] = json!(version.to_string());
+    if object["apiVersion"].is_null() {
+        object["apiVersion"] = json!("coordination.k8s.io/v1");
+    }
+    state.objects.insert(key.clone(), object.clone());
+    broadcast(state, version, &key.0, &key.1, event, object.clone());
+    json_response(&object)
+}
+
+fn json_response(object: &Value) -> Response<Body> {
     Response::new(Either::Left(Full::new(Bytes::from(object.to_string()))))
 }
 

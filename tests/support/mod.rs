@@ -102,8 +102,14 @@ impl Portcullis {
     /// Starts `portcullis ingress` with these flags (plus listen addresses) and waits until
     /// /readyz answers 200.
     pub async fn start_with(flags: &[&str]) -> Portcullis {
+        Portcullis::start_with_env(flags, &[]).await
+    }
+
+    /// Like [`Portcullis::start_with`], with extra environment variables.
+    pub async fn start_with_env(flags: &[&str], env: &[(&str, &str)]) -> Portcullis {
         let (http, admin) = (free_port(), free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .envs(env.iter().copied())
             .arg("ingress")
             .args([
                 "--http-addr",
