@@ -44,4 +44,5 @@ echo "ok   servicemonitor renders"
 # The flags the binary reads must be the ones the chart passes.
 grep -q -- '--publish-service=ingress/portcullis' "$cache/defaults.yaml"
 grep -q -- '--publish-status-address=192.0.2.10,192.0.2.11' "$cache/nodeport.yaml"
-echo "ok   publish flags"
+grep -q -- '--election-id=portcullis-leader' "$cache/defaults.yaml"
+echo "ok   publish and election flags"
