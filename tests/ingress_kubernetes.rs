@@ -331,3 +331,71 @@ async fn only_the_leader_writes_status_and_another_replica_takes_over() {
         "the new leader did not write status"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_errors_become_one_event_on_the_ingress() {
+    let api = FakeApiServer::start().await;
+    // The Ingress names a Service that does not exist.
+    for object in [CLASS, &ingress(&["/wear"])] {
+        api.apply(object);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let proxy = Portcullis::start_with_env(
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--election-ttl",
+            "2s",
+        ],
+        &[("POD_NAME", "replica-a"), ("POD_NAMESPACE", "ingress")],
+    )
+    .await;
+    assert_eq!(status(&proxy, "/wear").await, Some(503));
+    // Events go out once this replica leads; the problem is reported when it first appears, so
+    // nudge a rebuild after leadership by touching an unrelated object.
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            proxy.log().contains("became leader")
+        })
+        .await
+    );
+    api.apply(
+        &ingress(&["/wear"])
+            .replace("name: store,", "name: other,")
+            .replace("/wear", "/other"),
+    );
+    let event = wait_until(Duration::from_secs(5), || async {
+        !api.objects_of("Event").is_empty()
+    })
+    .await;
+    assert!(event, "no Event; log:\n{}", proxy.log());
+    let events = api.objects_of("Event");
+    let about_store: Vec<_> = events
+        .iter()
+        .filter(|e| e["regarding"]["name"] == "store")
+        .collect();
+    assert_eq!(about_store.len(), 1, "{events:#?}");
+    let event = about_store[0];
+    assert_eq!(event["reason"], "BackendUnavailable");
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["regarding"]["kind"], "Ingress");
+    assert_eq!(event["regarding"]["uid"], "uid-Ingress-store-store");
+    let note = event["note"].as_str().unwrap_or("");
+    assert!(
+        note.contains("spec.rules[0].http.paths[0].backend.service.name")
+            && note.contains("Service store/wear not found"),
+        "{note}"
+    );
+
+    // The same problem across more rebuilds stays one Event.
+    api.apply(SERVICE.replace("name: wear,", "name: unrelated,").as_str());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let about_store = api
+        .objects_of("Event")
+        .into_iter()
+        .filter(|e| e["regarding"]["name"] == "store")
+        .count();
+    assert_eq!(about_store, 1, "a persisting problem was reported again");
+}

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info};
 
 use crate::cli::IngressArgs;
+use crate::event_writer::run_event_writer;
 use crate::kube_source::{connect, run_kube_source};
 use crate::leader::{Election, run_election};
 use crate::manifests::run_manifests_source;
@@ -83,22 +84,33 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
         (None, false) => Some(StatusSource::Addresses(args.publish_status_address.clone())),
         (None, true) => None,
     };
-    let status = match (&source, status_source) {
-        (Source::Kubernetes(client), Some(source)) => {
+    // API mode: replicas elect a leader, which alone writes status and Events.
+    let mut status = None;
+    let mut event_notices = None;
+    if let Source::Kubernetes(client) = &source {
+        let (leading, leadership) = watch::channel(false);
+        let election = Election {
+            namespace: own_namespace(),
+            lease: args.election_id.clone(),
+            identity: own_identity(),
+            ttl: args.election_ttl,
+        };
+        tokio::spawn(run_election(client.clone(), election, leading));
+        if let Some(source) = status_source {
             let (updates, inbox) = mpsc::unbounded_channel();
-            let (leading, leadership) = watch::channel(false);
-            let election = Election {
-                namespace: own_namespace(),
-                lease: args.election_id.clone(),
-                identity: own_identity(),
-                ttl: args.election_ttl,
-            };
-            tokio::spawn(run_election(client.clone(), election, leading));
-            tokio::spawn(run_status_writer(client.clone(), inbox, leadership));
-            Some(StatusTarget { source, updates })
+            tokio::spawn(run_status_writer(client.clone(), inbox, leadership.clone()));
+            status = Some(StatusTarget { source, updates });
         }
-        _ => None,
-    };
+        let (notices, inbox) = mpsc::unbounded_channel();
+        tokio::spawn(run_event_writer(
+            client.clone(),
+            args.controller_name.clone(),
+            own_identity(),
+            inbox,
+            leadership,
+        ));
+        event_notices = Some(notices);
+    }
     let publisher = Publisher {
         live: Arc::clone(&live),
         metrics: Arc::clone(&metrics),
@@ -117,6 +129,7 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
             Box::new(move || readiness.set_ready())
         },
         status,
+        events: event_notices,
         certificates: certificates.as_ref().map(|target| CertificateTarget {
             live: Arc::clone(&target.live),
             fallback: Arc::clone(&target.fallback),

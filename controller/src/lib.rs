@@ -2,6 +2,7 @@
 //! into a routing table with a pure function, and publishes the table to the proxy.
 
 pub mod cli;
+pub mod event_writer;
 pub mod ingress_command;
 pub mod kube_source;
 pub mod leader;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use portcullis_proxy::certificates::{CertificateCache, CertificateStore, LiveCertificates};
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
@@ -17,7 +18,9 @@ use rustls::sign::CertifiedKey;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{error, info, warn};
 
-use crate::store::{Store, StoreEvent};
+use crate::event_writer::EventNotice;
+use crate::objects::{Kind, ObjectKey};
+use crate::store::{Snapshot, Store, StoreEvent};
 use crate::translate::{
     Diagnostic, Severity, StatusSource, StatusUpdate, TranslateConfig, published_addresses,
     status_updates, translate,
@@ -37,6 +40,8 @@ pub struct Publisher {
     pub certificates: Option<CertificateTarget>,
     /// Where Ingress status updates go (API mode with a publish flag).
     pub status: Option<StatusTarget>,
+    /// Where Event notices go (API mode).
+    pub events: Option<UnboundedSender<Vec<EventNotice>>>,
 }
 
 /// The status side of publishing: which addresses, and the writer that applies them.
@@ -158,6 +163,24 @@ fn rebuild(
     }));
     lines.extend(warnings.iter().map(ToString::to_string));
     reported.report(&translation.diagnostics, lines, certificate_problems);
+    if let Some(events) = &publisher.events {
+        let notices: Vec<EventNotice> = translation
+            .diagnostics
+            .iter()
+            .filter_map(|diagnostic| {
+                Some(EventNotice {
+                    object: reference(&snapshot, &diagnostic.object)?,
+                    reason: diagnostic.reason(),
+                    note: if diagnostic.field.is_empty() {
+                        diagnostic.message.clone()
+                    } else {
+                        format!("{}: {}", diagnostic.field, diagnostic.message)
+                    },
+                })
+            })
+            .collect();
+        let _ = events.send(notices);
+    }
     info!(
         hosts,
         paths,
@@ -165,6 +188,28 @@ fn rebuild(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "routing table published"
     );
+}
+
+/// The API reference of an Ingress or Secret in the snapshot, for an Event about it.
+fn reference(snapshot: &Snapshot, key: &ObjectKey) -> Option<ObjectReference> {
+    let id = (key.namespace.clone(), key.name.clone());
+    let (api_version, meta) = match key.kind {
+        Kind::Ingress => (
+            "networking.k8s.io/v1",
+            &snapshot.ingresses.get(&id)?.metadata,
+        ),
+        Kind::Secret => ("v1", &snapshot.secrets.get(&id)?.metadata),
+        _ => return None,
+    };
+    Some(ObjectReference {
+        api_version: Some(api_version.to_string()),
+        kind: Some(key.kind.as_str().to_string()),
+        namespace: Some(key.namespace.clone()),
+        name: Some(key.name.clone()),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+        ..Default::default()
+    })
 }
 
 /// What was already logged, so a problem is logged once when it appears and once when it is
@@ -177,6 +222,7 @@ struct Reported {
 }
 
 impl Reported {
+    /// Logs what changed since the last rebuild.
     fn report(
         &mut self,
         diagnostics: &[Diagnostic],

@@ -17,7 +17,13 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// (collection path, apiVersion, kind, namespaced)
-const RESOURCES: [(&str, &str, &str, bool); 6] = [
+const RESOURCES: [(&str, &str, &str, bool); 7] = [
+    (
+        "/apis/events.k8s.io/v1/events",
+        "events.k8s.io/v1",
+        "Event",
+        true,
+    ),
     (
         "/apis/coordination.k8s.io/v1/leases",
         "coordination.k8s.io/v1",
@@ -137,6 +143,17 @@ impl FakeApiServer {
     pub fn object(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
         let key = (kind.to_string(), namespace.to_string(), name.to_string());
         self.state.lock().expect("state").objects.get(&key).cloned()
+    }
+
+    /// Every stored object of one kind.
+    pub fn objects_of(&self, kind: &str) -> Vec<Value> {
+        let state = self.state.lock().expect("state");
+        state
+            .objects
+            .iter()
+            .filter(|((k, _, _), _)| k == kind)
+            .map(|(_, o)| o.clone())
+            .collect()
     }
 
     /// Deletes an object and tells the watchers.
