@@ -2,6 +2,8 @@
 //! resourceVersion, history replay and stamped metadata) for the kinds the controller reads.
 //! Tests change objects with `apply` and `delete`, and can stop and restart it.
 
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
