@@ -44,11 +44,10 @@ fn main() {
         let mut text = String::from("# Change-to-live (Kubernetes API mode)\n\n");
         let _ = writeln!(
             text,
-            "{}, {} cores; portcullis release build, fake API server over HTTP on loopback, \
+            "{} cores; portcullis release build, fake API server over HTTP on loopback, \
              each change adds a path to one Ingress (1 host, 1 path, its Service and a 3-endpoint \
              EndpointSlice each) and is timed until that path answers 200 through the proxy \
              (polled every millisecond).\n",
-            "2026-11-24",
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
         text.push_str(&report);
