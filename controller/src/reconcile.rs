@@ -76,6 +76,7 @@ pub fn run_reconciler(mut events: UnboundedReceiver<StoreEvent>, publisher: Publ
     let mut store = Store::default();
     let mut reported = Reported::default();
     let mut certificate_cache = CertificateCache::default();
+
     while let Some(event) = events.blocking_recv() {
         let started = Instant::now();
         store.apply(event);
@@ -104,7 +105,7 @@ fn rebuild(
     started: Instant,
 ) {
     let (snapshot, duplicates) = store.snapshot();
-    let translation = translate(&snapshot, &publisher.config);
+    let translation = translate(snapshot, &publisher.config);
     let (table, warnings) = RoutingTable::compile(&translation.spec, &publisher.metrics);
     let (hosts, paths) = (table.host_count(), table.path_count());
     let mut certificate_problems = Vec::new();
@@ -125,7 +126,7 @@ fn rebuild(
     publisher.live.publish(table);
     (publisher.on_publish)();
     if let Some(status) = &publisher.status {
-        let addresses = published_addresses(&snapshot, &status.source);
+        let addresses = published_addresses(snapshot, &status.source);
         let updates = status_updates(&snapshot.ingresses, &translation.ingresses, &addresses);
         if !updates.is_empty() {
             let _ = status.updates.send(updates);
@@ -169,7 +170,7 @@ fn rebuild(
             .iter()
             .filter_map(|diagnostic| {
                 Some(EventNotice {
-                    object: reference(&snapshot, &diagnostic.object)?,
+                    object: reference(snapshot, &diagnostic.object)?,
                     reason: diagnostic.reason(),
                     note: if diagnostic.field.is_empty() {
                         diagnostic.message.clone()

@@ -3,16 +3,17 @@
 //! A source is anything with a [`SourceId`]: one manifest file, or one API watch. Each source
 //! owns the objects it delivered; replacing a source's objects never touches another's. When
 //! two sources hold the same object, the one with the smaller [`SourceId`] wins, so the
-//! outcome does not depend on event order.
+//! outcome does not depend on event order. The merged [`Snapshot`] is kept current as events
+//! arrive, so a change costs a few map operations, not a copy of everything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use crate::objects::{Object, ObjectKey};
+use crate::objects::{Kind, Object, ObjectKey};
 
 /// Names one source of objects: a manifest file path, or `api/<kind>` for a watch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,10 +48,16 @@ pub enum StoreEvent {
     Synced,
 }
 
-/// Objects by source, plus whether the initial state is complete.
+/// Objects by source, the merged view kept current as events arrive, and whether the initial
+/// state is complete. Each event costs O(log n) per object it touches, not a rebuild of the view.
 #[derive(Debug, Default)]
 pub struct Store {
-    by_source: BTreeMap<SourceId, BTreeMap<ObjectKey, Object>>,
+    /// Every copy of every object, by the source holding it; the smallest source wins.
+    holders: BTreeMap<ObjectKey, BTreeMap<SourceId, Object>>,
+    /// The keys each source holds, for `Replace`.
+    by_source: BTreeMap<SourceId, BTreeSet<ObjectKey>>,
+    /// The merged view: each key's winning copy.
+    snapshot: Snapshot,
     synced: bool,
 }
 
@@ -87,18 +94,27 @@ impl Store {
     pub fn apply(&mut self, event: StoreEvent) {
         match event {
             StoreEvent::Replace { source, objects } => {
-                if objects.is_empty() {
-                    self.by_source.remove(&source);
-                } else {
-                    let held = objects.into_iter().map(|o| (o.key(), o)).collect();
-                    self.by_source.insert(source, held);
+                let previous = self.by_source.remove(&source).unwrap_or_default();
+                let mut now = BTreeSet::new();
+                for object in objects {
+                    let key = object.key();
+                    now.insert(key.clone());
+                    self.hold(&source, key, object);
+                }
+                for gone in previous.difference(&now) {
+                    self.release(&source, gone);
+                }
+                if !now.is_empty() {
+                    self.by_source.insert(source, now);
                 }
             }
             StoreEvent::Apply { source, object } => {
+                let key = object.key();
                 self.by_source
-                    .entry(source)
+                    .entry(source.clone())
                     .or_default()
-                    .insert(object.key(), object);
+                    .insert(key.clone());
+                self.hold(&source, key, object);
             }
             StoreEvent::Delete { source, key } => {
                 if let Some(held) = self.by_source.get_mut(&source) {
@@ -107,6 +123,7 @@ impl Store {
                         self.by_source.remove(&source);
                     }
                 }
+                self.release(&source, &key);
             }
             StoreEvent::Synced => self.synced = true,
         }
@@ -117,26 +134,54 @@ impl Store {
         self.synced
     }
 
-    /// Every object, merged across sources, plus the duplicates that merging dropped.
-    pub fn snapshot(&self) -> (Snapshot, Vec<DuplicateObject>) {
-        let mut winners: BTreeMap<&ObjectKey, (&SourceId, &Object)> = BTreeMap::new();
-        let mut duplicates = Vec::new();
-        for (source, held) in &self.by_source {
-            for (key, object) in held {
-                match winners.get(key) {
-                    Some((kept, _)) => duplicates.push(DuplicateObject {
-                        key: key.clone(),
-                        kept: (*kept).clone(),
-                        ignored: source.clone(),
-                    }),
-                    None => {
-                        winners.insert(key, (source, object));
-                    }
-                }
+    /// The merged view, plus the duplicates that merging set aside.
+    pub fn snapshot(&self) -> (&Snapshot, Vec<DuplicateObject>) {
+        let duplicates = self
+            .holders
+            .iter()
+            .filter(|(_, copies)| copies.len() > 1)
+            .flat_map(|(key, copies)| {
+                let mut sources = copies.keys();
+                let kept = sources
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| SourceId(String::new()));
+                sources.map(move |ignored| DuplicateObject {
+                    key: key.clone(),
+                    kept: kept.clone(),
+                    ignored: ignored.clone(),
+                })
+            })
+            .collect();
+        (&self.snapshot, duplicates)
+    }
+
+    fn hold(&mut self, source: &SourceId, key: ObjectKey, object: Object) {
+        let copies = self.holders.entry(key.clone()).or_default();
+        copies.insert(source.clone(), object);
+        self.refresh(&key);
+    }
+
+    fn release(&mut self, source: &SourceId, key: &ObjectKey) {
+        if let Some(copies) = self.holders.get_mut(key) {
+            copies.remove(source);
+            if copies.is_empty() {
+                self.holders.remove(key);
             }
         }
-        let snapshot = Snapshot::from_objects(winners.into_values().map(|(_, o)| o.clone()));
-        (snapshot, duplicates)
+        self.refresh(key);
+    }
+
+    /// Puts the key's winning copy (smallest source) into the view, or removes the key.
+    fn refresh(&mut self, key: &ObjectKey) {
+        match self
+            .holders
+            .get(key)
+            .and_then(|copies| copies.values().next())
+        {
+            Some(winner) => self.snapshot.insert(winner.clone()),
+            None => self.snapshot.remove(key),
+        }
     }
 }
 
@@ -145,29 +190,62 @@ impl Snapshot {
     pub fn from_objects(objects: impl IntoIterator<Item = Object>) -> Snapshot {
         let mut snapshot = Snapshot::default();
         for object in objects {
-            let key = object.key();
-            let namespaced = (key.namespace, key.name);
-            match object {
-                Object::IngressClass(o) => {
-                    snapshot.ingress_classes.insert(namespaced.1, o);
-                }
-                Object::Ingress(o) => {
-                    snapshot.ingresses.insert(namespaced, o);
-                }
-                Object::Service(o) => {
-                    snapshot.services.insert(namespaced, o);
-                }
-                Object::EndpointSlice(o) => {
-                    snapshot.endpoint_slices.insert(namespaced, o);
-                }
-                Object::Endpoints(o) => {
-                    snapshot.endpoints.insert(namespaced, o);
-                }
-                Object::Secret(o) => {
-                    snapshot.secrets.insert(namespaced, o);
-                }
-            }
+            snapshot.insert(object);
         }
         snapshot
     }
+
+    /// Adds or replaces one object.
+    pub fn insert(&mut self, object: Object) {
+        let key = object.key();
+        let id = (key.namespace, key.name);
+        match object {
+            Object::IngressClass(o) => {
+                self.ingress_classes.insert(id.1, o);
+            }
+            Object::Ingress(o) => {
+                self.ingresses.insert(id, o);
+            }
+            Object::Service(o) => {
+                self.services.insert(id, o);
+            }
+            Object::EndpointSlice(o) => {
+                self.endpoint_slices.insert(id, o);
+            }
+            Object::Endpoints(o) => {
+                self.endpoints.insert(id, o);
+            }
+            Object::Secret(o) => {
+                self.secrets.insert(id, o);
+            }
+        }
+    }
+
+    /// Removes one object, if present.
+    pub fn remove(&mut self, key: &ObjectKey) {
+        let id = (key.namespace.clone(), key.name.clone());
+        match key.kind {
+            Kind::IngressClass => {
+                self.ingress_classes.remove(&key.name);
+            }
+            Kind::Ingress => {
+                self.ingresses.remove(&id);
+            }
+            Kind::Service => {
+                self.services.remove(&id);
+            }
+            Kind::EndpointSlice => {
+                self.endpoint_slices.remove(&id);
+            }
+            Kind::Endpoints => {
+                self.endpoints.remove(&id);
+            }
+            Kind::Secret => {
+                self.secrets.remove(&id);
+            }
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;
