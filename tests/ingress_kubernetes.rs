@@ -49,6 +49,26 @@ fn slice(endpoints: &[SocketAddr]) -> String {
     )
 }
 
+/// Another controller's IngressClass.
+fn other_class() -> String {
+    CLASS
+        .replace("name: portcullis", "name: nginx")
+        .replace("portcullis.dev/ingress-controller", "k8s.io/ingress-nginx")
+}
+
+/// A fake API server holding `objects`, and a kubeconfig file for it.
+async fn cluster(objects: &[&str]) -> (FakeApiServer, tempfile::TempDir, String) {
+    let api = FakeApiServer::start().await;
+    for object in objects {
+        api.apply(object);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let path = kubeconfig.display().to_string();
+    (api, dir, path)
+}
+
 async fn status(proxy: &Portcullis, path: &str) -> Option<u16> {
     get(proxy.http, "", path).await.map(|r| r.0)
 }
@@ -63,14 +83,9 @@ async fn becomes(proxy: &Portcullis, path: &str, want: u16) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_the_api_and_keeps_routing_through_an_outage() {
     let wear = backend("wear").await;
-    let mut api = FakeApiServer::start().await;
-    for object in [CLASS, SERVICE, &ingress(&["/wear"]), &slice(&[wear.addr])] {
-        api.apply(object);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
-    let proxy = Portcullis::start_with(&["--kubeconfig", kubeconfig.to_str().unwrap()]).await;
+    let (mut api, _dir, kubeconfig) =
+        cluster(&[CLASS, SERVICE, &ingress(&["/wear"]), &slice(&[wear.addr])]).await;
+    let proxy = Portcullis::start_with(&["--kubeconfig", &kubeconfig]).await;
 
     // Initial sync, then the route is live.
     assert_eq!(
@@ -174,25 +189,18 @@ async fn shows(api: &FakeApiServer, name: &str, want: &[&str]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_fixed_addresses_into_ingress_status_and_clears_them_when_the_class_changes() {
     let wear = backend("wear").await;
-    let api = FakeApiServer::start().await;
-    let other_class = CLASS
-        .replace("name: portcullis", "name: nginx")
-        .replace("portcullis.dev/ingress-controller", "k8s.io/ingress-nginx");
-    for object in [
+    let other_class = other_class();
+    let (api, _dir, kubeconfig) = cluster(&[
         CLASS,
         &other_class,
         SERVICE,
         &ingress(&["/wear"]),
         &slice(&[wear.addr]),
-    ] {
-        api.apply(object);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    ])
+    .await;
     let proxy = Portcullis::start_with(&[
         "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
+        &kubeconfig,
         "--publish-status-address",
         "lb.example.com,10.0.0.7",
     ])
@@ -216,23 +224,18 @@ async fn writes_fixed_addresses_into_ingress_status_and_clears_them_when_the_cla
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_the_publish_service_load_balancer_address_into_ingress_status() {
     let wear = backend("wear").await;
-    let api = FakeApiServer::start().await;
     let edge = "apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: ingress}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n";
-    for object in [
+    let (api, _dir, kubeconfig) = cluster(&[
         CLASS,
         SERVICE,
         edge,
         &ingress(&["/wear"]),
         &slice(&[wear.addr]),
-    ] {
-        api.apply(object);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    ])
+    .await;
     let _proxy = Portcullis::start_with(&[
         "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
+        &kubeconfig,
         "--publish-service",
         "ingress/edge",
     ])
@@ -256,25 +259,18 @@ fn lease_holder(api: &FakeApiServer) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_writes_status_and_another_replica_takes_over() {
     let wear = backend("wear").await;
-    let api = FakeApiServer::start().await;
-    let other_class = CLASS
-        .replace("name: portcullis", "name: nginx")
-        .replace("portcullis.dev/ingress-controller", "k8s.io/ingress-nginx");
-    for object in [
+    let other_class = other_class();
+    let (api, _dir, kubeconfig) = cluster(&[
         CLASS,
         &other_class,
         SERVICE,
         &ingress(&["/wear"]),
         &slice(&[wear.addr]),
-    ] {
-        api.apply(object);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    ])
+    .await;
     let flags = [
         "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
+        &kubeconfig,
         "--publish-status-address",
         "10.0.0.7",
         "--election-ttl",
@@ -334,21 +330,10 @@ async fn only_the_leader_writes_status_and_another_replica_takes_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_errors_become_one_event_on_the_ingress() {
-    let api = FakeApiServer::start().await;
     // The Ingress names a Service that does not exist.
-    for object in [CLASS, &ingress(&["/wear"])] {
-        api.apply(object);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let (api, _dir, kubeconfig) = cluster(&[CLASS, &ingress(&["/wear"])]).await;
     let proxy = Portcullis::start_with_env(
-        &[
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--election-ttl",
-            "2s",
-        ],
+        &["--kubeconfig", &kubeconfig, "--election-ttl", "2s"],
         &[("POD_NAME", "replica-a"), ("POD_NAMESPACE", "ingress")],
     )
     .await;

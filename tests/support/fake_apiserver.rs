@@ -299,16 +299,16 @@ fn object_key(path: &str) -> Option<(String, String, String)> {
     Some((kind.to_string(), namespace.to_string(), name.to_string()))
 }
 
+/// The request body as JSON, if it is JSON.
+async fn json_body(request: Request<Incoming>) -> Option<Value> {
+    use http_body_util::BodyExt;
+    let body = request.into_body().collect().await.ok()?.to_bytes();
+    serde_json::from_slice(&body).ok()
+}
+
 /// POST: create, 409 if it exists.
 async fn create(request: Request<Incoming>, state: &Mutex<State>) -> Response<Body> {
-    use http_body_util::BodyExt;
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let Ok(object) = serde_json::from_slice::<Value>(&body) else {
+    let Some(object) = json_body(request).await else {
         return status_response(400, "BadRequest");
     };
     let key = (
@@ -335,14 +335,7 @@ async fn replace(
     key: (String, String, String),
     state: &Mutex<State>,
 ) -> Response<Body> {
-    use http_body_util::BodyExt;
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let Ok(object) = serde_json::from_slice::<Value>(&body) else {
+    let Some(object) = json_body(request).await else {
         return status_response(400, "BadRequest");
     };
     let mut state = state.lock().expect("state");
