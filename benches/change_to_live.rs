@@ -96,7 +96,15 @@ async fn measure(size: usize, changes: usize) -> String {
     std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
     let proxy = Portcullis::start_with_env(
         &["--kubeconfig", kubeconfig.to_str().unwrap()],
-        &[("RUST_LOG", "warn")],
+        // CHANGE_TO_LIVE_LOG=1 keeps the per-rebuild timings (translate, compile) for a report.
+        &[(
+            "RUST_LOG",
+            if std::env::var_os("CHANGE_TO_LIVE_LOG").is_some() {
+                "info"
+            } else {
+                "warn"
+            },
+        )],
     )
     .await;
     let rss_kib = proxy.rss_kib();
@@ -121,6 +129,17 @@ async fn measure(size: usize, changes: usize) -> String {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         samples.push(started.elapsed());
+    }
+    if std::env::var_os("CHANGE_TO_LIVE_LOG").is_some() {
+        for line in proxy
+            .log()
+            .lines()
+            .filter(|l| l.contains("published"))
+            .rev()
+            .take(5)
+        {
+            println!("{line}");
+        }
     }
     samples.sort();
     let at =

@@ -58,6 +58,8 @@ pub struct Store {
     by_source: BTreeMap<SourceId, BTreeSet<ObjectKey>>,
     /// The merged view: each key's winning copy.
     snapshot: Snapshot,
+    /// Keys whose winning copy may have changed since [`Store::take_changes`].
+    changed: Vec<ObjectKey>,
     synced: bool,
 }
 
@@ -134,6 +136,12 @@ impl Store {
         self.synced
     }
 
+    /// The keys whose merged copy may have changed (added, replaced or removed) since the
+    /// last call, for an incremental translation. A key may appear more than once.
+    pub fn take_changes(&mut self) -> Vec<ObjectKey> {
+        std::mem::take(&mut self.changed)
+    }
+
     /// The merged view, plus the duplicates that merging set aside.
     pub fn snapshot(&self) -> (&Snapshot, Vec<DuplicateObject>) {
         let duplicates = self
@@ -174,6 +182,7 @@ impl Store {
 
     /// Puts the key's winning copy (smallest source) into the view, or removes the key.
     fn refresh(&mut self, key: &ObjectKey) {
+        self.changed.push(key.clone());
         match self
             .holders
             .get(key)

@@ -64,7 +64,7 @@ pub fn render_case(name: &str, text: &str) -> String {
         let _ = writeln!(out, "  {level}: {diagnostic}");
     }
     out.push_str("served:\n");
-    for ingress in &translation.ingresses {
+    for ingress in translation.ingresses.iter() {
         let _ = writeln!(out, "  {ingress}");
     }
     out

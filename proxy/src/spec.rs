@@ -11,8 +11,9 @@ use std::sync::Arc;
 /// Every virtual host and the fallback for requests no host claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
-    /// Virtual hosts, at most one per [`HostMatch`].
-    pub hosts: Vec<VirtualHost>,
+    /// Virtual hosts, at most one per [`HostMatch`]. Shared, so an unchanged host is neither
+    /// copied nor compiled again when the next spec is built.
+    pub hosts: Vec<Arc<VirtualHost>>,
     /// What answers requests that match no host, or a host with no matching path and no
     /// default of its own.
     pub default_backend: Arc<Backend>,

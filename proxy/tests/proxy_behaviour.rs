@@ -182,7 +182,7 @@ async fn h2c_clients_are_served_and_routed_by_authority() {
     let (a, b) = (backend("a").await, backend("b").await);
     let table = TableSpec {
         hosts: vec![
-            VirtualHost {
+            Arc::new(VirtualHost {
                 host: HostMatch::Exact("a.test".into()),
                 paths: vec![PathRule {
                     path: "/".into(),
@@ -190,8 +190,8 @@ async fn h2c_clients_are_served_and_routed_by_authority() {
                     backend: backend_to(&[a], "a"),
                 }],
                 default_backend: None,
-            },
-            VirtualHost {
+            }),
+            Arc::new(VirtualHost {
                 host: HostMatch::Exact("b.test".into()),
                 paths: vec![PathRule {
                     path: "/".into(),
@@ -199,7 +199,7 @@ async fn h2c_clients_are_served_and_routed_by_authority() {
                     backend: backend_to(&[b], "b"),
                 }],
                 default_backend: None,
-            },
+            }),
         ],
         default_backend: Arc::new(Backend::not_found()),
     };

@@ -110,3 +110,23 @@ fn the_smaller_source_wins_whatever_the_order_and_the_other_copy_takes_over_when
         assert!(store.snapshot().1.is_empty());
     }
 }
+
+#[test]
+fn changes_name_every_key_whose_view_moved_once_taken() {
+    let mut store = Store::default();
+    store.apply(StoreEvent::Apply {
+        source: source("a"),
+        object: service("one", "a"),
+    });
+    store.apply(StoreEvent::Replace {
+        source: source("b"),
+        objects: vec![service("two", "b")],
+    });
+    store.apply(StoreEvent::Delete {
+        source: source("a"),
+        key: service("one", "a").key(),
+    });
+    let names: Vec<String> = store.take_changes().into_iter().map(|k| k.name).collect();
+    assert_eq!(names, ["one", "two", "one"]);
+    assert!(store.take_changes().is_empty());
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use k8s_openapi::api::core::v1::{Endpoints, Service, ServicePort};
+use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressServiceBackend;
 
@@ -70,47 +70,84 @@ pub enum PortRef {
     Name(String),
 }
 
-/// Resolves backends against one snapshot; Services, EndpointSlices and Endpoints are indexed
-/// once by borrowed (namespace, name), so a lookup allocates nothing.
-#[derive(Debug)]
-pub struct BackendResolver<'a> {
-    services: Index<'a, Service>,
-    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>, RandomState>,
-    endpoints: Index<'a, Endpoints>,
+/// EndpointSlices by the Service they belong to (label `kubernetes.io/service-name`), kept
+/// current one slice at a time so a change does not re-index every slice.
+#[derive(Debug, Default, Clone)]
+pub struct SliceIndex {
+    /// (namespace, Service name) → slices by name; never holds an empty map.
+    by_service: HashMap<(String, String), BTreeMap<String, Arc<EndpointSlice>>, RandomState>,
+    /// (namespace, slice name) → the Service it was filed under.
+    service_of: HashMap<(String, String), String, RandomState>,
 }
 
-type Index<'a, T> = HashMap<(&'a str, &'a str), &'a T, RandomState>;
+impl SliceIndex {
+    /// Indexes every EndpointSlice of a snapshot.
+    pub fn from_snapshot(snapshot: &Snapshot) -> Self {
+        let mut index = SliceIndex::default();
+        for ((namespace, name), slice) in &snapshot.endpoint_slices {
+            index.file(namespace, name, slice);
+        }
+        index
+    }
 
-fn index<T>(objects: &BTreeMap<(String, String), Arc<T>>) -> Index<'_, T> {
-    objects
-        .iter()
-        .map(|((namespace, name), object)| ((namespace.as_str(), name.as_str()), &**object))
-        .collect()
+    /// Re-reads one slice from the snapshot (changed, added or deleted). Returns the Services
+    /// whose endpoints may have changed: the one it was filed under and the one it is now.
+    pub fn refresh(&mut self, snapshot: &Snapshot, namespace: &str, name: &str) -> Vec<String> {
+        let id = (namespace.to_string(), name.to_string());
+        let mut touched = Vec::new();
+        if let Some(service) = self.service_of.remove(&id) {
+            let key = (id.0.clone(), service);
+            if let Some(slices) = self.by_service.get_mut(&key) {
+                slices.remove(name);
+                if slices.is_empty() {
+                    self.by_service.remove(&key);
+                }
+            }
+            touched.push(key.1);
+        }
+        if let Some(slice) = snapshot.endpoint_slices.get(&id)
+            && let Some(service) = self.file(namespace, name, slice)
+        {
+            touched.push(service);
+        }
+        touched
+    }
+
+    /// Files one slice under its Service; returns that Service, if the slice names one.
+    fn file(&mut self, namespace: &str, name: &str, slice: &Arc<EndpointSlice>) -> Option<String> {
+        let service = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(SERVICE_NAME_LABEL))?;
+        self.by_service
+            .entry((namespace.to_string(), service.clone()))
+            .or_default()
+            .insert(name.to_string(), Arc::clone(slice));
+        self.service_of
+            .insert((namespace.to_string(), name.to_string()), service.clone());
+        Some(service.clone())
+    }
+}
+
+/// Resolves backends against one snapshot and its slice index.
+#[derive(Debug, Clone, Copy)]
+pub struct BackendResolver<'a> {
+    snapshot: &'a Snapshot,
+    slices: &'a SliceIndex,
 }
 
 impl<'a> BackendResolver<'a> {
-    /// Indexes the snapshot's EndpointSlices by Service.
-    pub fn new(snapshot: &'a Snapshot) -> Self {
-        let mut slices: HashMap<(&str, &str), Vec<&EndpointSlice>, RandomState> =
-            HashMap::default();
-        for ((namespace, _), slice) in &snapshot.endpoint_slices {
-            let service = slice
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get(SERVICE_NAME_LABEL));
-            if let Some(service) = service {
-                slices
-                    .entry((namespace.as_str(), service.as_str()))
-                    .or_default()
-                    .push(slice);
-            }
-        }
-        BackendResolver {
-            services: index(&snapshot.services),
-            slices,
-            endpoints: index(&snapshot.endpoints),
-        }
+    /// A resolver over `snapshot`; `slices` must index that same snapshot.
+    pub fn new(snapshot: &'a Snapshot, slices: &'a SliceIndex) -> Self {
+        BackendResolver { snapshot, slices }
+    }
+
+    fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {
+        self.snapshot
+            .services
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|s| &**s)
     }
 
     /// The port of an Ingress service backend, or [`BackendProblem::PortUnset`].
@@ -128,12 +165,12 @@ impl<'a> BackendResolver<'a> {
 
     /// The first port of a Service, for a default backend named without a port.
     pub fn first_port(&self, namespace: &str, name: &str) -> Result<PortRef, BackendProblem> {
-        let service = self.services.get(&(namespace, name)).ok_or_else(|| {
-            BackendProblem::ServiceMissing {
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-            }
-        })?;
+        let service =
+            self.service(namespace, name)
+                .ok_or_else(|| BackendProblem::ServiceMissing {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                })?;
         service
             .spec
             .as_ref()
@@ -155,12 +192,12 @@ impl<'a> BackendResolver<'a> {
         name: &str,
         port: &PortRef,
     ) -> Result<Vec<SocketAddr>, BackendProblem> {
-        let service = self.services.get(&(namespace, name)).ok_or_else(|| {
-            BackendProblem::ServiceMissing {
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-            }
-        })?;
+        let service =
+            self.service(namespace, name)
+                .ok_or_else(|| BackendProblem::ServiceMissing {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                })?;
         let spec = service.spec.as_ref();
         if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
             return Err(BackendProblem::ExternalName {
@@ -178,8 +215,9 @@ impl<'a> BackendResolver<'a> {
             available: describe_ports(service),
         })?;
         let port_name = service_port.name.as_deref().unwrap_or("");
-        match self.slices.get(&(namespace, name)) {
-            Some(slices) => Ok(ready_in_slices(slices, port_name)),
+        let id = (namespace.to_string(), name.to_string());
+        match self.slices.by_service.get(&id) {
+            Some(slices) => Ok(ready_in_slices(slices.values(), port_name)),
             None => Ok(self.ready_in_endpoints_object(namespace, name, port_name)),
         }
     }
@@ -190,7 +228,8 @@ impl<'a> BackendResolver<'a> {
         name: &str,
         port_name: &str,
     ) -> Vec<SocketAddr> {
-        let Some(endpoints) = self.endpoints.get(&(namespace, name)) else {
+        let id = (namespace.to_string(), name.to_string());
+        let Some(endpoints) = self.snapshot.endpoints.get(&id) else {
             return Vec::new();
         };
         let mut ready = Vec::new();
@@ -242,7 +281,10 @@ fn describe_ports(service: &Service) -> String {
     }
 }
 
-fn ready_in_slices(slices: &[&EndpointSlice], port_name: &str) -> Vec<SocketAddr> {
+fn ready_in_slices<'s>(
+    slices: impl Iterator<Item = &'s Arc<EndpointSlice>>,
+    port_name: &str,
+) -> Vec<SocketAddr> {
     let mut ready = Vec::new();
     for slice in slices {
         if slice.address_type == "FQDN" {

@@ -7,16 +7,21 @@
 mod backend;
 mod class;
 mod diagnostic;
+mod fragment;
 mod host_name;
-mod rules;
+mod merge;
 mod status;
 mod tls;
+mod translator;
 
 pub use backend::{BackendProblem, PortRef, SERVICE_NAME_LABEL};
 pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 pub use diagnostic::{Diagnostic, Severity};
 pub use status::{StatusSource, StatusUpdate, published_addresses, status_updates};
 pub use tls::{NGINX_SSL_REDIRECT_ANNOTATION, SSL_REDIRECT_ANNOTATION};
+pub use translator::Translator;
+
+use std::sync::Arc;
 
 use portcullis_proxy::spec::{TableSpec, TlsSpec};
 
@@ -66,19 +71,21 @@ pub struct ServiceRef {
 pub struct Translation {
     /// The table to serve.
     pub spec: TableSpec,
-    /// Certificates by SNI name (empty without an HTTPS listener).
-    pub tls: TlsSpec,
+    /// Certificates by SNI name (empty without an HTTPS listener). Shared: it is rebuilt
+    /// only when a Secret or an Ingress with `spec.tls` changes.
+    pub tls: Arc<TlsSpec>,
     /// Problems found, sorted, each naming the object and field.
     pub diagnostics: Vec<Diagnostic>,
     /// The Ingresses of our class in precedence order (oldest first, then namespace/name):
     /// the ones whose status this controller owns.
-    pub ingresses: Vec<ObjectKey>,
+    pub ingresses: Arc<[ObjectKey]>,
 }
 
 /// Builds the routing table for a snapshot. Pure and deterministic: the same snapshot and
-/// config always give the same table and the same diagnostics.
+/// config always give the same table and the same diagnostics. A long-running caller keeps a
+/// [`Translator`] instead and pays only for what changed.
 pub fn translate(snapshot: &Snapshot, config: &TranslateConfig) -> Translation {
-    rules::build(snapshot, config)
+    Translator::new(config.clone()).update(snapshot, &[])
 }
 
 impl std::str::FromStr for ServiceRef {

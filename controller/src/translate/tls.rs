@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressTLS};
 use portcullis_proxy::host::wildcard_suffix;
 use portcullis_proxy::spec::{CertificateSpec, HostMatch, TlsSpec};
 
@@ -46,41 +46,19 @@ impl<'s> TlsBuilder<'s> {
         }
     }
 
-    /// Registers one Ingress's `spec.tls`; returns the hosts whose plain-HTTP requests for
-    /// this Ingress's paths redirect to HTTPS.
+    /// Registers one Ingress's `spec.tls`: which Secret answers which of its hosts.
     pub(super) fn add_ingress(
         &mut self,
         owner: &Arc<ObjectKey>,
         ingress: &Ingress,
         diagnostics: &mut Vec<Diagnostic>,
-    ) -> HashSet<HostMatch> {
+    ) {
         let key: &ObjectKey = owner;
         let Some(spec) = ingress.spec.as_ref() else {
-            return HashSet::new();
+            return;
         };
-        let mut tls_hosts = HashSet::new();
         for (i, entry) in spec.tls.iter().flatten().enumerate() {
-            let hosts: Vec<HostMatch> = match entry.hosts.as_deref() {
-                Some(hosts) if !hosts.is_empty() => hosts
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, host)| {
-                        let problem = match parse_host(Some(host)) {
-                            Ok(HostMatch::Any) => "empty host".to_string(),
-                            Err(why) => why,
-                            Ok(host) => return Some(host),
-                        };
-                        diagnostics.push(Diagnostic::error(
-                            key,
-                            format!("spec.tls[{i}].hosts[{j}]"),
-                            format!("{problem}; host skipped"),
-                        ));
-                        None
-                    })
-                    .collect(),
-                _ => rule_hosts(ingress),
-            };
-            tls_hosts.extend(hosts.iter().cloned());
+            let hosts = entry_hosts(key, ingress, i, entry, diagnostics);
             let Some(secret_name) = entry.secret_name.as_deref().filter(|n| !n.is_empty()) else {
                 diagnostics.push(Diagnostic::warning(
                     key,
@@ -111,11 +89,6 @@ impl<'s> TlsBuilder<'s> {
                     }
                 }
             }
-        }
-        if redirects(key, ingress, diagnostics) {
-            tls_hosts
-        } else {
-            HashSet::new()
         }
     }
 
@@ -248,6 +221,59 @@ fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
             .map(|s| s.as_bytes().to_vec())
     };
     from_data.or_else(from_string).filter(|v| !v.is_empty())
+}
+
+/// The hosts whose plain-HTTP requests for this Ingress's paths redirect to HTTPS: its TLS
+/// hosts, unless an annotation turns redirects off. Depends on the Ingress alone (not on
+/// Secrets), so it can be cached with the Ingress.
+pub(super) fn redirect_hosts(
+    key: &ObjectKey,
+    ingress: &Ingress,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> HashSet<HostMatch> {
+    let entries = ingress
+        .spec
+        .iter()
+        .flat_map(|spec| spec.tls.iter().flatten());
+    let hosts: HashSet<HostMatch> = entries
+        .enumerate()
+        .flat_map(|(i, entry)| entry_hosts(key, ingress, i, entry, diagnostics))
+        .collect();
+    if redirects(key, ingress, diagnostics) {
+        hosts
+    } else {
+        HashSet::new()
+    }
+}
+
+/// The hosts one `spec.tls[i]` entry covers: its own list, or the rules' hosts if it has none.
+fn entry_hosts(
+    key: &ObjectKey,
+    ingress: &Ingress,
+    i: usize,
+    entry: &IngressTLS,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<HostMatch> {
+    match entry.hosts.as_deref() {
+        Some(hosts) if !hosts.is_empty() => hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(j, host)| {
+                let problem = match parse_host(Some(host)) {
+                    Ok(HostMatch::Any) => "empty host".to_string(),
+                    Err(why) => why,
+                    Ok(host) => return Some(host),
+                };
+                diagnostics.push(Diagnostic::error(
+                    key,
+                    format!("spec.tls[{i}].hosts[{j}]"),
+                    format!("{problem}; host skipped"),
+                ));
+                None
+            })
+            .collect(),
+        _ => rule_hosts(ingress),
+    }
 }
 
 /// The hosts of an Ingress's rules, for a `tls` entry that lists none.

@@ -28,7 +28,7 @@ fn port_of(route: &Route) -> Option<u16> {
 
 fn table(hosts: Vec<VirtualHost>) -> RoutingTable {
     let spec = TableSpec {
-        hosts,
+        hosts: hosts.into_iter().map(Arc::new).collect(),
         default_backend: Arc::new(Backend::not_found()),
     };
     let (table, warnings) = RoutingTable::compile(&spec, &Metrics::default());
@@ -192,4 +192,60 @@ fn hosts_with_the_same_rule_list_share_one_matcher() {
     assert_eq!(port_of(t.find("one.test", "/a/x")), Some(1));
     assert_eq!(port_of(t.find("two.test", "/a/x")), Some(2));
     assert_eq!(port_of(t.find("two.test", "/b")), Some(2));
+}
+
+#[test]
+fn compile_reusing_takes_over_unchanged_hosts_and_compiles_changed_ones() {
+    let metrics = Metrics::default();
+    let host = |name: &str, path: &str, port| {
+        Arc::new(VirtualHost {
+            host: HostMatch::Exact(name.into()),
+            paths: vec![rule(path, PathKind::Prefix, port)],
+            default_backend: None,
+        })
+    };
+    let kept = host("kept.test", "/", 1);
+    let first_spec = TableSpec {
+        hosts: vec![Arc::clone(&kept), host("changed.test", "/old", 2)],
+        default_backend: Arc::new(Backend::not_found()),
+    };
+    let (first, _) = RoutingTable::compile(&first_spec, &metrics);
+    // Same content but a new Arc: compiled again, since only identity says "unchanged".
+    let lookalike = host("lookalike.test", "/", 3);
+    let second_spec = TableSpec {
+        hosts: vec![
+            Arc::clone(&kept),
+            host("changed.test", "/new", 2),
+            Arc::clone(&lookalike),
+        ],
+        default_backend: Arc::new(Backend::not_found()),
+    };
+    let (second, _) = RoutingTable::compile_reusing(&second_spec, &metrics, Some(&first));
+    assert!(Arc::ptr_eq(
+        &first.exact["kept.test"],
+        &second.exact["kept.test"]
+    ));
+    assert!(!Arc::ptr_eq(
+        &first.exact["changed.test"],
+        &second.exact["changed.test"]
+    ));
+    assert_eq!(port_of(second.find("changed.test", "/new")), Some(2));
+    assert!(matches!(
+        second.find("changed.test", "/old").target,
+        RouteTarget::NotFound
+    ));
+    assert_eq!(port_of(second.find("lookalike.test", "/")), Some(3));
+    assert_eq!(second.host_count(), 3);
+    assert_eq!(second.path_count(), 3);
+
+    // A host missing from the new spec is gone from the new table.
+    let third_spec = TableSpec {
+        hosts: vec![Arc::clone(&kept)],
+        default_backend: Arc::new(Backend::not_found()),
+    };
+    let (third, _) = RoutingTable::compile_reusing(&third_spec, &metrics, Some(&second));
+    assert!(matches!(
+        third.find("changed.test", "/new").target,
+        RouteTarget::NotFound
+    ));
 }

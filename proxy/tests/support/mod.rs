@@ -120,7 +120,7 @@ pub fn backend_to(addresses: &[SocketAddr], service: &str) -> Arc<Backend> {
 
 pub fn spec(routes: Vec<(&str, Arc<Backend>)>) -> TableSpec {
     TableSpec {
-        hosts: vec![VirtualHost {
+        hosts: vec![Arc::new(VirtualHost {
             host: HostMatch::Any,
             paths: routes
                 .into_iter()
@@ -131,7 +131,7 @@ pub fn spec(routes: Vec<(&str, Arc<Backend>)>) -> TableSpec {
                 })
                 .collect(),
             default_backend: None,
-        }],
+        })],
         default_backend: Arc::new(Backend::not_found()),
     }
 }
