@@ -52,8 +52,10 @@ pub enum StoreEvent {
 /// state is complete. Each event costs O(log n) per object it touches, not a rebuild of the view.
 #[derive(Debug, Default)]
 pub struct Store {
-    /// Every copy of every object, by the source holding it; the smallest source wins.
-    holders: BTreeMap<ObjectKey, BTreeMap<SourceId, Object>>,
+    /// Every copy of every object, sorted by the source holding it; the smallest source wins.
+    /// A list, not a map: almost every object has one holder, and a map's smallest node
+    /// costs hundreds of bytes per object.
+    holders: BTreeMap<ObjectKey, Vec<(SourceId, Object)>>,
     /// The keys each source holds, for `Replace`.
     by_source: BTreeMap<SourceId, BTreeSet<ObjectKey>>,
     /// The merged view: each key's winning copy.
@@ -149,7 +151,7 @@ impl Store {
             .iter()
             .filter(|(_, copies)| copies.len() > 1)
             .flat_map(|(key, copies)| {
-                let mut sources = copies.keys();
+                let mut sources = copies.iter().map(|(source, _)| source);
                 let kept = sources
                     .next()
                     .cloned()
@@ -166,13 +168,16 @@ impl Store {
 
     fn hold(&mut self, source: &SourceId, key: ObjectKey, object: Object) {
         let copies = self.holders.entry(key.clone()).or_default();
-        copies.insert(source.clone(), object);
+        match copies.binary_search_by(|(held, _)| held.cmp(source)) {
+            Ok(at) => copies[at].1 = object,
+            Err(at) => copies.insert(at, (source.clone(), object)),
+        }
         self.refresh(&key);
     }
 
     fn release(&mut self, source: &SourceId, key: &ObjectKey) {
         if let Some(copies) = self.holders.get_mut(key) {
-            copies.remove(source);
+            copies.retain(|(held, _)| held != source);
             if copies.is_empty() {
                 self.holders.remove(key);
             }
@@ -186,7 +191,7 @@ impl Store {
         match self
             .holders
             .get(key)
-            .and_then(|copies| copies.values().next())
+            .and_then(|copies| copies.first().map(|(_, object)| object))
         {
             Some(winner) => self.snapshot.insert(winner.clone()),
             None => self.snapshot.remove(key),

@@ -5,7 +5,7 @@
 //! object when it has no EndpointSlice. Only ready endpoints receive requests: a terminating or
 //! not-ready endpoint is left out, and a nil `ready` counts as ready, as the API says.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -74,8 +74,9 @@ pub enum PortRef {
 /// current one slice at a time so a change does not re-index every slice.
 #[derive(Debug, Default, Clone)]
 pub struct SliceIndex {
-    /// (namespace, Service name) → slices by name; never holds an empty map.
-    by_service: HashMap<(String, String), BTreeMap<String, Arc<EndpointSlice>>, RandomState>,
+    /// (namespace, Service name) → slices sorted by name; never holds an empty list. A list,
+    /// not a map: most Services have one slice, and a map's smallest node is far bigger.
+    by_service: HashMap<(String, String), Vec<(String, Arc<EndpointSlice>)>, RandomState>,
     /// (namespace, slice name) → the Service it was filed under.
     service_of: HashMap<(String, String), String, RandomState>,
 }
@@ -98,7 +99,7 @@ impl SliceIndex {
         if let Some(service) = self.service_of.remove(&id) {
             let key = (id.0.clone(), service);
             if let Some(slices) = self.by_service.get_mut(&key) {
-                slices.remove(name);
+                slices.retain(|(slice, _)| slice != name);
                 if slices.is_empty() {
                     self.by_service.remove(&key);
                 }
@@ -120,10 +121,14 @@ impl SliceIndex {
             .labels
             .as_ref()
             .and_then(|labels| labels.get(SERVICE_NAME_LABEL))?;
-        self.by_service
+        let slices = self
+            .by_service
             .entry((namespace.to_string(), service.clone()))
-            .or_default()
-            .insert(name.to_string(), Arc::clone(slice));
+            .or_default();
+        match slices.binary_search_by(|(slice, _)| slice.as_str().cmp(name)) {
+            Ok(at) => slices[at].1 = Arc::clone(slice),
+            Err(at) => slices.insert(at, (name.to_string(), Arc::clone(slice))),
+        }
         self.service_of
             .insert((namespace.to_string(), name.to_string()), service.clone());
         Some(service.clone())
@@ -217,7 +222,7 @@ impl<'a> BackendResolver<'a> {
         let port_name = service_port.name.as_deref().unwrap_or("");
         let id = (namespace.to_string(), name.to_string());
         match self.slices.by_service.get(&id) {
-            Some(slices) => Ok(ready_in_slices(slices.values(), port_name)),
+            Some(slices) => Ok(ready_in_slices(slices.iter().map(|(_, s)| s), port_name)),
             None => Ok(self.ready_in_endpoints_object(namespace, name, port_name)),
         }
     }

@@ -10,6 +10,7 @@ mod diagnostic;
 mod fragment;
 mod host_name;
 mod merge;
+mod small_set;
 mod status;
 mod tls;
 mod translator;

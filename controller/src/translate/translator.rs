@@ -19,6 +19,7 @@ use super::class::ClassFilter;
 use super::diagnostic::Diagnostic;
 use super::fragment::{Fragment, Precedence, fragment, port_text};
 use super::merge::{lost_conflict, merge_host};
+use super::small_set::SmallSet;
 use super::tls::TlsBuilder;
 use super::{TranslateConfig, Translation};
 use crate::objects::{Kind, ObjectKey};
@@ -40,7 +41,7 @@ pub struct Translator {
     /// Where each Ingress sits in `fragments`.
     precedence: HashMap<Id, Precedence, RandomState>,
     /// (namespace, Service) → the Ingresses that name it.
-    dependents: HashMap<Id, BTreeSet<Id>, RandomState>,
+    dependents: HashMap<Id, SmallSet<Id>, RandomState>,
     hosts: BTreeMap<HostMatch, SettledHost>,
     /// Our Ingresses without rules but with a default backend: the oldest is the table default.
     global_defaults: BTreeSet<Precedence>,
@@ -55,7 +56,7 @@ pub struct Translator {
 /// One host as the proxy will serve it, and who claims it.
 #[derive(Debug)]
 struct SettledHost {
-    contributors: BTreeSet<Precedence>,
+    contributors: SmallSet<Precedence>,
     built: Arc<VirtualHost>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -198,7 +199,7 @@ impl Translator {
                 self.hosts
                     .entry(host.clone())
                     .or_insert_with(|| SettledHost {
-                        contributors: BTreeSet::new(),
+                        contributors: SmallSet::default(),
                         built: Arc::new(VirtualHost {
                             host: host.clone(),
                             paths: Vec::new(),
