@@ -9,6 +9,7 @@ pub mod leader;
 pub mod manifests;
 pub mod objects;
 pub mod reconcile;
+pub mod slim;
 pub mod status_writer;
 pub mod store;
 pub mod translate;

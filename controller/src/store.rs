@@ -14,6 +14,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 use crate::objects::{Kind, Object, ObjectKey};
+use crate::slim::slim;
 
 /// Names one source of objects: a manifest file path, or `api/<kind>` for a watch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,6 +168,7 @@ impl Store {
     }
 
     fn hold(&mut self, source: &SourceId, key: ObjectKey, object: Object) {
+        let object = slim(object);
         let copies = self.holders.entry(key.clone()).or_default();
         match copies.binary_search_by(|(held, _)| held.cmp(source)) {
             Ok(at) => copies[at].1 = object,

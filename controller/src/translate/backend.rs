@@ -70,13 +70,16 @@ pub enum PortRef {
     Name(String),
 }
 
+/// An EndpointSlice and its name.
+type NamedSlice = (String, Arc<EndpointSlice>);
+
 /// EndpointSlices by the Service they belong to (label `kubernetes.io/service-name`), kept
 /// current one slice at a time so a change does not re-index every slice.
 #[derive(Debug, Default, Clone)]
 pub struct SliceIndex {
     /// (namespace, Service name) → slices sorted by name; never holds an empty list. A list,
     /// not a map: most Services have one slice, and a map's smallest node is far bigger.
-    by_service: HashMap<(String, String), Vec<(String, Arc<EndpointSlice>)>, RandomState>,
+    by_service: HashMap<(String, String), Vec<NamedSlice>, RandomState>,
     /// (namespace, slice name) → the Service it was filed under.
     service_of: HashMap<(String, String), String, RandomState>,
 }
