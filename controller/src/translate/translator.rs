@@ -57,15 +57,17 @@ pub struct Translator {
 #[derive(Debug)]
 struct SettledHost {
     contributors: SmallSet<Precedence>,
-    built: Arc<VirtualHost>,
+    /// Set by every update that creates the host, so never `None` between updates.
+    built: Option<Arc<VirtualHost>>,
     diagnostics: Vec<Diagnostic>,
 }
 
-/// What one update has to redo.
+/// What one update has to redo besides the Ingresses it recomputes.
 #[derive(Debug, Default)]
 struct Dirty {
-    ingresses: BTreeSet<Id>,
     hosts: BTreeSet<HostMatch>,
+    /// Every host is settled anyway: do not record them one by one.
+    all_hosts: bool,
     tls: bool,
     ours: bool,
 }
@@ -101,17 +103,21 @@ impl Translator {
         let mut dirty = Dirty::default();
         let everything = !self.primed || changed.iter().any(|key| key.kind == Kind::IngressClass);
         if everything {
+            // Start from empty: no old fragment to take apart, every host to settle.
+            *self = Translator::new(self.config.clone());
             self.primed = true;
             self.slices = SliceIndex::from_snapshot(snapshot);
-            dirty.ingresses.extend(self.precedence.keys().cloned());
-            dirty.ingresses.extend(snapshot.ingresses.keys().cloned());
             dirty.tls = true;
+            dirty.ours = true;
+            dirty.all_hosts = true;
+            self.refresh_fragments(snapshot, snapshot.ingresses.keys().cloned(), &mut dirty);
+            self.settle_all();
         } else {
-            self.collect_dirty(snapshot, changed, &mut dirty);
-        }
-        self.refresh_fragments(snapshot, &mut dirty);
-        for host in &dirty.hosts {
-            self.settle(host);
+            let ingresses = self.collect_dirty(snapshot, changed, &mut dirty);
+            self.refresh_fragments(snapshot, ingresses.into_iter(), &mut dirty);
+            for host in std::mem::take(&mut dirty.hosts) {
+                self.settle(&host);
+            }
         }
         if dirty.tls {
             self.certificate_pass(snapshot);
@@ -128,13 +134,19 @@ impl Translator {
     }
 
     /// The Ingresses a set of changed objects invalidates.
-    fn collect_dirty(&mut self, snapshot: &Snapshot, changed: &[ObjectKey], dirty: &mut Dirty) {
+    fn collect_dirty(
+        &mut self,
+        snapshot: &Snapshot,
+        changed: &[ObjectKey],
+        dirty: &mut Dirty,
+    ) -> BTreeSet<Id> {
+        let mut ingresses: BTreeSet<Id> = BTreeSet::new();
         let mut services: BTreeSet<Id> = BTreeSet::new();
         for key in changed {
             let id = (key.namespace.clone(), key.name.clone());
             match key.kind {
                 Kind::Ingress => {
-                    dirty.ingresses.insert(id);
+                    ingresses.insert(id);
                 }
                 Kind::Service | Kind::Endpoints => {
                     services.insert(id);
@@ -149,18 +161,24 @@ impl Translator {
             }
         }
         for service in &services {
-            if let Some(ingresses) = self.dependents.get(service) {
-                dirty.ingresses.extend(ingresses.iter().cloned());
+            if let Some(dependents) = self.dependents.get(service) {
+                ingresses.extend(dependents.iter().cloned());
             }
         }
+        ingresses
     }
 
     /// Drops the old fragment of every dirty Ingress and computes its new one, noting the
     /// hosts either of them claims.
-    fn refresh_fragments(&mut self, snapshot: &Snapshot, dirty: &mut Dirty) {
+    fn refresh_fragments(
+        &mut self,
+        snapshot: &Snapshot,
+        ingresses: impl Iterator<Item = Id>,
+        dirty: &mut Dirty,
+    ) {
         let filter = ClassFilter::new(&self.config.class, &snapshot.ingress_classes);
         let resolver = BackendResolver::new(snapshot, &self.slices);
-        for id in std::mem::take(&mut dirty.ingresses) {
+        for id in ingresses {
             if let Some(old) = self
                 .precedence
                 .remove(&id)
@@ -179,7 +197,9 @@ impl Translator {
                     if let Some(settled) = self.hosts.get_mut(host) {
                         settled.contributors.remove(&old.precedence);
                     }
-                    dirty.hosts.insert(host.clone());
+                    if !dirty.all_hosts {
+                        dirty.hosts.insert(host.clone());
+                    }
                 }
                 self.global_defaults.remove(&old.precedence);
                 dirty.tls |= self.with_tls.remove(&old.precedence);
@@ -200,16 +220,14 @@ impl Translator {
                     .entry(host.clone())
                     .or_insert_with(|| SettledHost {
                         contributors: SmallSet::default(),
-                        built: Arc::new(VirtualHost {
-                            host: host.clone(),
-                            paths: Vec::new(),
-                            default_backend: None,
-                        }),
+                        built: None,
                         diagnostics: Vec::new(),
                     })
                     .contributors
                     .insert(new.precedence.clone());
-                dirty.hosts.insert(host.clone());
+                if !dirty.all_hosts {
+                    dirty.hosts.insert(host.clone());
+                }
             }
             if new.global_default.is_some() {
                 self.global_defaults.insert(new.precedence.clone());
@@ -240,8 +258,23 @@ impl Translator {
             Some((&fragment.owner, contribution))
         });
         let (built, diagnostics) = merge_host(host, contributions);
-        settled.built = built;
+        settled.built = Some(built);
         settled.diagnostics = diagnostics;
+    }
+
+    /// Settles every host (after a start from empty, where each one has contributors).
+    fn settle_all(&mut self) {
+        let fragments = &self.fragments;
+        for (host, settled) in &mut self.hosts {
+            let contributions = settled.contributors.iter().filter_map(|precedence| {
+                let fragment = fragments.get(precedence)?;
+                let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
+                Some((&fragment.owner, contribution))
+            });
+            let (built, diagnostics) = merge_host(host, contributions);
+            settled.built = Some(built);
+            settled.diagnostics = diagnostics;
+        }
     }
 
     /// Which Secret answers which SNI name, over every Ingress of ours with `spec.tls`.
@@ -286,7 +319,11 @@ impl Translator {
         diagnostics.dedup();
         Translation {
             spec: TableSpec {
-                hosts: self.hosts.values().map(|s| Arc::clone(&s.built)).collect(),
+                hosts: self
+                    .hosts
+                    .values()
+                    .filter_map(|s| s.built.clone())
+                    .collect(),
                 default_backend,
             },
             tls: Arc::clone(&self.tls),
