@@ -24,6 +24,7 @@ use super::tls::TlsBuilder;
 use super::{TranslateConfig, Translation};
 use crate::objects::{Kind, ObjectKey};
 use crate::store::Snapshot;
+use k8s_openapi::api::networking::v1::Ingress;
 use portcullis_proxy::spec::Origin;
 
 /// (namespace, name) of a namespaced object.
@@ -110,11 +111,19 @@ impl Translator {
             dirty.tls = true;
             dirty.ours = true;
             dirty.all_hosts = true;
-            self.refresh_fragments(snapshot, snapshot.ingresses.keys().cloned(), &mut dirty);
+            let all = snapshot
+                .ingresses
+                .iter()
+                .map(|(id, ingress)| (id.clone(), Some(&**ingress)));
+            self.refresh_fragments(snapshot, all, &mut dirty);
             self.settle_all();
         } else {
             let ingresses = self.collect_dirty(snapshot, changed, &mut dirty);
-            self.refresh_fragments(snapshot, ingresses.into_iter(), &mut dirty);
+            let now = ingresses.into_iter().map(|id| {
+                let ingress = snapshot.ingresses.get(&id).map(|i| &**i);
+                (id, ingress)
+            });
+            self.refresh_fragments(snapshot, now, &mut dirty);
             for host in std::mem::take(&mut dirty.hosts) {
                 self.settle(&host);
             }
@@ -170,15 +179,16 @@ impl Translator {
 
     /// Drops the old fragment of every dirty Ingress and computes its new one, noting the
     /// hosts either of them claims.
-    fn refresh_fragments(
+    /// `ingresses` pairs each Ingress to redo with its current object (`None`: deleted).
+    fn refresh_fragments<'s>(
         &mut self,
-        snapshot: &Snapshot,
-        ingresses: impl Iterator<Item = Id>,
+        snapshot: &'s Snapshot,
+        ingresses: impl Iterator<Item = (Id, Option<&'s Ingress>)>,
         dirty: &mut Dirty,
     ) {
         let filter = ClassFilter::new(&self.config.class, &snapshot.ingress_classes);
         let resolver = BackendResolver::new(snapshot, &self.slices);
-        for id in ingresses {
+        for (id, ingress) in ingresses {
             if let Some(old) = self
                 .precedence
                 .remove(&id)
@@ -205,7 +215,7 @@ impl Translator {
                 dirty.tls |= self.with_tls.remove(&old.precedence);
                 dirty.ours |= old.accepted;
             }
-            let Some(ingress) = snapshot.ingresses.get(&id) else {
+            let Some(ingress) = ingress else {
                 continue;
             };
             let new = fragment(&id.0, &id.1, ingress, &filter, resolver, &self.config);
