@@ -151,11 +151,15 @@ impl<'a> BackendResolver<'a> {
         BackendResolver { snapshot, slices }
     }
 
-    fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {
+    fn service(&self, namespace: &str, name: &str) -> Result<&'a Service, BackendProblem> {
         self.snapshot
             .services
             .get(&(namespace.to_string(), name.to_string()))
             .map(|s| &**s)
+            .ok_or_else(|| BackendProblem::ServiceMissing {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            })
     }
 
     /// The port of an Ingress service backend, or [`BackendProblem::PortUnset`].
@@ -173,12 +177,7 @@ impl<'a> BackendResolver<'a> {
 
     /// The first port of a Service, for a default backend named without a port.
     pub fn first_port(&self, namespace: &str, name: &str) -> Result<PortRef, BackendProblem> {
-        let service =
-            self.service(namespace, name)
-                .ok_or_else(|| BackendProblem::ServiceMissing {
-                    namespace: namespace.to_string(),
-                    name: name.to_string(),
-                })?;
+        let service = self.service(namespace, name)?;
         service
             .spec
             .as_ref()
@@ -200,12 +199,7 @@ impl<'a> BackendResolver<'a> {
         name: &str,
         port: &PortRef,
     ) -> Result<Vec<SocketAddr>, BackendProblem> {
-        let service =
-            self.service(namespace, name)
-                .ok_or_else(|| BackendProblem::ServiceMissing {
-                    namespace: namespace.to_string(),
-                    name: name.to_string(),
-                })?;
+        let service = self.service(namespace, name)?;
         let spec = service.spec.as_ref();
         if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
             return Err(BackendProblem::ExternalName {

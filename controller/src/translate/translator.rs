@@ -92,11 +92,6 @@ impl Translator {
         }
     }
 
-    /// How objects become routes.
-    pub fn config(&self) -> &TranslateConfig {
-        &self.config
-    }
-
     /// Brings the translation up to date with `snapshot`. `changed` names every object added,
     /// changed or deleted since the previous update; the first update reads everything and
     /// ignores it.
@@ -261,29 +256,13 @@ impl Translator {
             self.hosts.remove(host);
             return;
         }
-        let fragments = &self.fragments;
-        let contributions = settled.contributors.iter().filter_map(|precedence| {
-            let fragment = fragments.get(precedence)?;
-            let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
-            Some((&fragment.owner, contribution))
-        });
-        let (built, diagnostics) = merge_host(host, contributions);
-        settled.built = Some(built);
-        settled.diagnostics = diagnostics;
+        resettle(&self.fragments, host, settled);
     }
 
     /// Settles every host (after a start from empty, where each one has contributors).
     fn settle_all(&mut self) {
-        let fragments = &self.fragments;
         for (host, settled) in &mut self.hosts {
-            let contributions = settled.contributors.iter().filter_map(|precedence| {
-                let fragment = fragments.get(precedence)?;
-                let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
-                Some((&fragment.owner, contribution))
-            });
-            let (built, diagnostics) = merge_host(host, contributions);
-            settled.built = Some(built);
-            settled.diagnostics = diagnostics;
+            resettle(&self.fragments, host, settled);
         }
     }
 
@@ -403,6 +382,22 @@ impl Translator {
             https_redirect: false,
         })
     }
+}
+
+/// Merges a host's contributions, in precedence order, into its virtual host and conflicts.
+fn resettle(
+    fragments: &BTreeMap<Precedence, Fragment>,
+    host: &HostMatch,
+    settled: &mut SettledHost,
+) {
+    let contributions = settled.contributors.iter().filter_map(|precedence| {
+        let fragment = fragments.get(precedence)?;
+        let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
+        Some((&fragment.owner, contribution))
+    });
+    let (built, diagnostics) = merge_host(host, contributions);
+    settled.built = Some(built);
+    settled.diagnostics = diagnostics;
 }
 
 #[cfg(test)]
