@@ -54,7 +54,7 @@ pub fn snapshot_with_paths(count: usize, paths: usize) -> Snapshot {
     for i in 0..count {
         let namespace = format!("team-{}", i % 100);
         let name = format!("app-{i}");
-        objects.push(Object::Service(Arc::new(Service {
+        objects.push(Object::service(Arc::new(Service {
             metadata: meta(&name, Some(&namespace), None),
             spec: Some(ServiceSpec {
                 ports: Some(vec![ServicePort {
@@ -67,7 +67,7 @@ pub fn snapshot_with_paths(count: usize, paths: usize) -> Snapshot {
             ..Default::default()
         })));
         let labels = BTreeMap::from([("kubernetes.io/service-name".to_string(), name.clone())]);
-        objects.push(Object::EndpointSlice(Arc::new(EndpointSlice {
+        objects.push(Object::endpoint_slice(Arc::new(EndpointSlice {
             metadata: meta(&format!("{name}-abcde"), Some(&namespace), Some(labels)),
             address_type: "IPv4".into(),
             ports: Some(vec![EndpointPort {

@@ -97,14 +97,14 @@ pub async fn run_kube_source(
     watches.spawn(watch_kind::<Service>(
         scoped(&client, namespace.as_deref()),
         plain(),
-        Object::Service,
+        Object::service,
         events.clone(),
         listed.clone(),
     ));
     watches.spawn(watch_kind::<EndpointSlice>(
         scoped(&client, namespace.as_deref()),
         plain(),
-        Object::EndpointSlice,
+        Object::endpoint_slice,
         events.clone(),
         listed.clone(),
     ));

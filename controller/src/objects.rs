@@ -1,7 +1,12 @@
 //! The Kubernetes objects the ingress controller reads, as one typed enum.
 //!
-//! Every source (manifest files today, the API server later) turns what it reads into
-//! [`Object`]s; nothing downstream knows where an object came from.
+//! Every source (manifest files, the API server) turns what it reads into [`Object`]s;
+//! nothing downstream knows where an object came from. The kinds there are many of and whose
+//! few read fields are simple (Services, EndpointSlices, Endpoints) are kept in compact form.
+
+mod endpoint_slice;
+mod endpoints;
+mod service;
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,6 +15,12 @@ use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+pub use endpoint_slice::{
+    CompactSlice, EndpointEntry, EndpointPortEntry, SERVICE_NAME_LABEL, tcp_port,
+};
+pub use endpoints::{CompactEndpoints, EndpointSubsetEntry};
+pub use service::{CompactService, LoadBalancerAddress, ServicePortEntry};
 
 /// One object of a kind the ingress controller reads. Namespaced kinds always carry a
 /// namespace here: sources fill in `default` where a manifest leaves it out.
@@ -21,11 +32,11 @@ pub enum Object {
     /// `networking.k8s.io/v1` Ingress.
     Ingress(Arc<Ingress>),
     /// `v1` Service.
-    Service(Arc<Service>),
+    Service(Arc<CompactService>),
     /// `discovery.k8s.io/v1` EndpointSlice.
-    EndpointSlice(Arc<EndpointSlice>),
+    EndpointSlice(Arc<CompactSlice>),
     /// `v1` Endpoints, the fallback when a Service has no EndpointSlice.
-    Endpoints(Arc<Endpoints>),
+    Endpoints(Arc<CompactEndpoints>),
     /// `v1` Secret (TLS certificates).
     Secret(Arc<Secret>),
 }
@@ -60,15 +71,30 @@ pub struct ObjectKey {
 }
 
 impl Object {
-    /// The object's metadata.
-    pub fn meta(&self) -> &ObjectMeta {
+    /// A Service, in compact form.
+    pub fn service(service: Arc<Service>) -> Object {
+        Object::Service(Arc::new(CompactService::from(&*service)))
+    }
+
+    /// An EndpointSlice, in compact form.
+    pub fn endpoint_slice(slice: Arc<EndpointSlice>) -> Object {
+        Object::EndpointSlice(Arc::new(CompactSlice::from(&*slice)))
+    }
+
+    /// An Endpoints object, in compact form.
+    pub fn endpoints(endpoints: Arc<Endpoints>) -> Object {
+        Object::Endpoints(Arc::new(CompactEndpoints::from(&*endpoints)))
+    }
+
+    /// The object's namespace (empty for cluster-scoped kinds) and name.
+    pub fn namespace_and_name(&self) -> (&str, &str) {
         match self {
-            Object::IngressClass(o) => &o.metadata,
-            Object::Ingress(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::EndpointSlice(o) => &o.metadata,
-            Object::Endpoints(o) => &o.metadata,
-            Object::Secret(o) => &o.metadata,
+            Object::IngressClass(o) => of_meta(&o.metadata),
+            Object::Ingress(o) => of_meta(&o.metadata),
+            Object::Service(o) => (&o.namespace, &o.name),
+            Object::EndpointSlice(o) => (&o.namespace, &o.name),
+            Object::Endpoints(o) => (&o.namespace, &o.name),
+            Object::Secret(o) => of_meta(&o.metadata),
         }
     }
 
@@ -86,13 +112,21 @@ impl Object {
 
     /// The key the store files this object under.
     pub fn key(&self) -> ObjectKey {
-        let meta = self.meta();
+        let (namespace, name) = self.namespace_and_name();
         ObjectKey {
             kind: self.kind(),
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
         }
     }
+}
+
+/// Namespace and name from a `k8s-openapi` object's metadata.
+fn of_meta(meta: &ObjectMeta) -> (&str, &str) {
+    (
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or(""),
+    )
 }
 
 impl Kind {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::objects::Object;
@@ -19,21 +20,12 @@ const TLS_KEYS: [&str; 2] = ["tls.crt", "tls.key"];
 pub fn slim(object: Object) -> Object {
     match object {
         Object::IngressClass(o) => Object::IngressClass(edit(o, |o| slim_meta(&mut o.metadata))),
-        Object::Ingress(o) => Object::Ingress(edit(o, |o| slim_meta(&mut o.metadata))),
-        Object::Service(o) => Object::Service(edit(o, |o| slim_meta(&mut o.metadata))),
-        Object::Endpoints(o) => Object::Endpoints(edit(o, |o| slim_meta(&mut o.metadata))),
-        Object::EndpointSlice(o) => Object::EndpointSlice(edit(o, |o| {
+        Object::Ingress(o) => Object::Ingress(edit(o, |o| {
             slim_meta(&mut o.metadata);
-            for endpoint in &mut o.endpoints {
-                // Only addresses and conditions decide where requests go.
-                endpoint.target_ref = None;
-                endpoint.node_name = None;
-                endpoint.hostname = None;
-                endpoint.zone = None;
-                endpoint.hints = None;
-                endpoint.deprecated_topology = None;
-            }
+            shrink_rules(o);
         })),
+        // Kept in compact form from the start: nothing left to drop.
+        Object::Service(_) | Object::Endpoints(_) | Object::EndpointSlice(_) => object,
         Object::Secret(o) => Object::Secret(edit(o, |o| {
             slim_meta(&mut o.metadata);
             if let Some(data) = &mut o.data {
@@ -43,6 +35,24 @@ pub fn slim(object: Object) -> Object {
                 data.retain(|key, _| TLS_KEYS.contains(&key.as_str()));
             }
         })),
+    }
+}
+
+/// Decoding grows lists by doubling; an Ingress with one path would keep room for four.
+fn shrink_rules(ingress: &mut Ingress) {
+    let Some(spec) = &mut ingress.spec else {
+        return;
+    };
+    for rule in spec.rules.iter_mut().flatten() {
+        if let Some(http) = &mut rule.http {
+            http.paths.shrink_to_fit();
+        }
+    }
+    if let Some(rules) = &mut spec.rules {
+        rules.shrink_to_fit();
+    }
+    if let Some(tls) = &mut spec.tls {
+        tls.shrink_to_fit();
     }
 }
 
@@ -76,7 +86,10 @@ mod tests {
              annotations: {kubectl.kubernetes.io/last-applied-configuration: '{}', portcullis.dev/ssl-redirect: 'false'}\n  \
              managedFields: [{manager: kubectl, operation: Apply}]\nspec: {}\n",
         ));
-        let meta = object.meta();
+        let Object::Ingress(ingress) = object else {
+            panic!("not an Ingress");
+        };
+        let meta = &ingress.metadata;
         assert!(meta.managed_fields.is_none());
         let annotations = meta.annotations.as_ref().unwrap();
         assert_eq!(annotations.len(), 1);
@@ -97,22 +110,15 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_slices_keep_addresses_and_conditions_only() {
-        let Object::EndpointSlice(slice) = slim(one(
-            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, namespace: n, labels: {kubernetes.io/service-name: s}}\n\
-             addressType: IPv4\nports: [{port: 80}]\n\
-             endpoints: [{addresses: [10.0.0.1], conditions: {ready: false}, nodeName: node-1, zone: z, targetRef: {kind: Pod, name: p}}]\n",
+    fn ingress_lists_keep_no_spare_room() {
+        let Object::Ingress(ingress) = slim(one(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: n}\n\
+             spec: {rules: [{host: a, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}\n",
         )) else {
-            panic!("not an EndpointSlice");
+            panic!("not an Ingress");
         };
-        let endpoint = &slice.endpoints[0];
-        assert_eq!(endpoint.addresses, ["10.0.0.1"]);
-        assert_eq!(endpoint.conditions.as_ref().unwrap().ready, Some(false));
-        assert!(endpoint.node_name.is_none() && endpoint.zone.is_none());
-        assert!(endpoint.target_ref.is_none());
-        assert_eq!(
-            slice.metadata.labels.as_ref().unwrap()["kubernetes.io/service-name"],
-            "s"
-        );
+        let rules = ingress.spec.as_ref().unwrap().rules.as_ref().unwrap();
+        assert_eq!(rules.capacity(), 1);
+        assert_eq!(rules[0].http.as_ref().unwrap().paths.capacity(), 1);
     }
 }

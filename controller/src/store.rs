@@ -9,11 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use crate::objects::{Kind, Object, ObjectKey};
+use crate::objects::{CompactEndpoints, CompactService, CompactSlice, Kind, Object, ObjectKey};
 use crate::slim::slim;
 
 /// Names one source of objects: a manifest file path, or `api/<kind>` for a watch.
@@ -85,11 +84,11 @@ pub struct Snapshot {
     /// Ingresses by (namespace, name).
     pub ingresses: BTreeMap<(String, String), Arc<Ingress>>,
     /// Services by (namespace, name).
-    pub services: BTreeMap<(String, String), Arc<Service>>,
+    pub services: BTreeMap<(String, String), Arc<CompactService>>,
     /// EndpointSlices by (namespace, name).
-    pub endpoint_slices: BTreeMap<(String, String), Arc<EndpointSlice>>,
+    pub endpoint_slices: BTreeMap<(String, String), Arc<CompactSlice>>,
     /// Endpoints by (namespace, name).
-    pub endpoints: BTreeMap<(String, String), Arc<Endpoints>>,
+    pub endpoints: BTreeMap<(String, String), Arc<CompactEndpoints>>,
     /// Secrets by (namespace, name).
     pub secrets: BTreeMap<(String, String), Arc<Secret>>,
 }

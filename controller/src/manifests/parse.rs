@@ -153,11 +153,11 @@ impl Document<'_> {
                 Object::IngressClass(self.decode::<IngressClass>(api_version, value, text)?)
             }
             "Ingress" => Object::Ingress(self.decode::<Ingress>(api_version, value, text)?),
-            "Service" => Object::Service(self.decode::<Service>(api_version, value, text)?),
+            "Service" => Object::service(self.decode::<Service>(api_version, value, text)?),
             "EndpointSlice" => {
-                Object::EndpointSlice(self.decode::<EndpointSlice>(api_version, value, text)?)
+                Object::endpoint_slice(self.decode::<EndpointSlice>(api_version, value, text)?)
             }
-            "Endpoints" => Object::Endpoints(self.decode::<Endpoints>(api_version, value, text)?),
+            "Endpoints" => Object::endpoints(self.decode::<Endpoints>(api_version, value, text)?),
             "Secret" => Object::Secret(self.decode::<Secret>(api_version, value, text)?),
             "" => {
                 return Err(self.error(

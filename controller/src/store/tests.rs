@@ -1,10 +1,10 @@
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::*;
 
-fn service(name: &str, marker: &str) -> Object {
-    Object::Service(Arc::new(Service {
+fn ingress(name: &str, marker: &str) -> Object {
+    Object::Ingress(Arc::new(Ingress {
         metadata: ObjectMeta {
             name: Some(name.into()),
             namespace: Some("ns".into()),
@@ -19,12 +19,12 @@ fn source(name: &str) -> SourceId {
     SourceId(name.into())
 }
 
-/// Service names in the view, each with the `from` label of the copy that won.
+/// Ingress names in the view, each with the `from` label of the copy that won.
 fn view(store: &Store) -> Vec<(String, String)> {
     store
         .snapshot()
         .0
-        .services
+        .ingresses
         .iter()
         .map(|((_, name), s)| {
             let from = s
@@ -50,21 +50,21 @@ fn replace_apply_and_delete_keep_the_view_current() {
     let mut store = Store::default();
     store.apply(StoreEvent::Replace {
         source: source("b.yaml"),
-        objects: vec![service("web", "b"), service("db", "b")],
+        objects: vec![ingress("web", "b"), ingress("db", "b")],
     });
     assert_eq!(view(&store), pairs(&[("db", "b"), ("web", "b")]));
     // Replacing a source drops what it no longer holds.
     store.apply(StoreEvent::Replace {
         source: source("b.yaml"),
-        objects: vec![service("web", "b2")],
+        objects: vec![ingress("web", "b2")],
     });
     assert_eq!(view(&store), pairs(&[("web", "b2")]));
     store.apply(StoreEvent::Apply {
         source: source("api/Service"),
-        object: service("api", "api"),
+        object: ingress("api", "api"),
     });
     assert_eq!(view(&store), pairs(&[("api", "api"), ("web", "b2")]));
-    let key = service("api", "").key();
+    let key = ingress("api", "").key();
     store.apply(StoreEvent::Delete {
         source: source("api/Service"),
         key,
@@ -88,7 +88,7 @@ fn the_smaller_source_wins_whatever_the_order_and_the_other_copy_takes_over_when
             let marker = &name[..1];
             store.apply(StoreEvent::Replace {
                 source: source(name),
-                objects: vec![service("web", marker)],
+                objects: vec![ingress("web", marker)],
             });
         }
         assert_eq!(view(&store), pairs(&[("web", "a")]), "order {order:?}");
@@ -116,15 +116,15 @@ fn changes_name_every_key_whose_view_moved_once_taken() {
     let mut store = Store::default();
     store.apply(StoreEvent::Apply {
         source: source("a"),
-        object: service("one", "a"),
+        object: ingress("one", "a"),
     });
     store.apply(StoreEvent::Replace {
         source: source("b"),
-        objects: vec![service("two", "b")],
+        objects: vec![ingress("two", "b")],
     });
     store.apply(StoreEvent::Delete {
         source: source("a"),
-        key: service("one", "a").key(),
+        key: ingress("one", "a").key(),
     });
     let names: Vec<String> = store.take_changes().into_iter().map(|k| k.name).collect();
     assert_eq!(names, ["one", "two", "one"]);

@@ -6,19 +6,15 @@
 //! not-ready endpoint is left out, and a nil `ready` counts as ready, as the API says.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use k8s_openapi::api::core::v1::{Service, ServicePort};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressServiceBackend;
 
+use crate::objects::{CompactService, CompactSlice, ServicePortEntry, tcp_port};
 use crate::store::Snapshot;
-
-/// The label that ties an EndpointSlice to its Service.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Why a backend cannot be served; every variant is the user's to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,16 +66,13 @@ pub enum PortRef {
     Name(String),
 }
 
-/// An EndpointSlice and its name.
-type NamedSlice = (String, Arc<EndpointSlice>);
-
 /// EndpointSlices by the Service they belong to (label `kubernetes.io/service-name`), kept
 /// current one slice at a time so a change does not re-index every slice.
 #[derive(Debug, Default, Clone)]
 pub struct SliceIndex {
     /// (namespace, Service name) → slices sorted by name; never holds an empty list. A list,
     /// not a map: most Services have one slice, and a map's smallest node is far bigger.
-    by_service: HashMap<(String, String), Vec<NamedSlice>, RandomState>,
+    by_service: HashMap<(String, String), Vec<Arc<CompactSlice>>, RandomState>,
     /// (namespace, slice name) → the Service it was filed under.
     service_of: HashMap<(String, String), String, RandomState>,
 }
@@ -88,8 +81,8 @@ impl SliceIndex {
     /// Indexes every EndpointSlice of a snapshot.
     pub fn from_snapshot(snapshot: &Snapshot) -> Self {
         let mut index = SliceIndex::default();
-        for ((namespace, name), slice) in &snapshot.endpoint_slices {
-            index.file(namespace, name, slice);
+        for slice in snapshot.endpoint_slices.values() {
+            index.file(slice);
         }
         index
     }
@@ -102,7 +95,7 @@ impl SliceIndex {
         if let Some(service) = self.service_of.remove(&id) {
             let key = (id.0.clone(), service);
             if let Some(slices) = self.by_service.get_mut(&key) {
-                slices.retain(|(slice, _)| slice != name);
+                slices.retain(|slice| slice.name != name);
                 if slices.is_empty() {
                     self.by_service.remove(&key);
                 }
@@ -110,7 +103,7 @@ impl SliceIndex {
             touched.push(key.1);
         }
         if let Some(slice) = snapshot.endpoint_slices.get(&id)
-            && let Some(service) = self.file(namespace, name, slice)
+            && let Some(service) = self.file(slice)
         {
             touched.push(service);
         }
@@ -118,22 +111,20 @@ impl SliceIndex {
     }
 
     /// Files one slice under its Service; returns that Service, if the slice names one.
-    fn file(&mut self, namespace: &str, name: &str, slice: &Arc<EndpointSlice>) -> Option<String> {
-        let service = slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|labels| labels.get(SERVICE_NAME_LABEL))?;
+    fn file(&mut self, slice: &Arc<CompactSlice>) -> Option<String> {
+        let service = slice.service.as_ref()?;
         let slices = self
             .by_service
-            .entry((namespace.to_string(), service.clone()))
+            .entry((slice.namespace.clone(), service.clone()))
             .or_default();
-        match slices.binary_search_by(|(slice, _)| slice.as_str().cmp(name)) {
-            Ok(at) => slices[at].1 = Arc::clone(slice),
-            Err(at) => slices.insert(at, (name.to_string(), Arc::clone(slice))),
+        match slices.binary_search_by(|filed| filed.name.cmp(&slice.name)) {
+            Ok(at) => slices[at] = Arc::clone(slice),
+            Err(at) => slices.insert(at, Arc::clone(slice)),
         }
-        self.service_of
-            .insert((namespace.to_string(), name.to_string()), service.clone());
+        self.service_of.insert(
+            (slice.namespace.clone(), slice.name.clone()),
+            service.clone(),
+        );
         Some(service.clone())
     }
 }
@@ -151,7 +142,7 @@ impl<'a> BackendResolver<'a> {
         BackendResolver { snapshot, slices }
     }
 
-    fn service(&self, namespace: &str, name: &str) -> Result<&'a Service, BackendProblem> {
+    fn service(&self, namespace: &str, name: &str) -> Result<&'a CompactService, BackendProblem> {
         self.snapshot
             .services
             .get(&(namespace.to_string(), name.to_string()))
@@ -179,10 +170,8 @@ impl<'a> BackendResolver<'a> {
     pub fn first_port(&self, namespace: &str, name: &str) -> Result<PortRef, BackendProblem> {
         let service = self.service(namespace, name)?;
         service
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.as_ref())
-            .and_then(|ports| ports.first())
+            .ports
+            .first()
             .map(|p| PortRef::Number(p.port))
             .ok_or_else(|| BackendProblem::PortMissing {
                 namespace: namespace.to_string(),
@@ -200,8 +189,7 @@ impl<'a> BackendResolver<'a> {
         port: &PortRef,
     ) -> Result<Vec<SocketAddr>, BackendProblem> {
         let service = self.service(namespace, name)?;
-        let spec = service.spec.as_ref();
-        if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+        if service.external_name {
             return Err(BackendProblem::ExternalName {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
@@ -216,10 +204,10 @@ impl<'a> BackendResolver<'a> {
             },
             available: describe_ports(service),
         })?;
-        let port_name = service_port.name.as_deref().unwrap_or("");
+        let port_name = &*service_port.name;
         let id = (namespace.to_string(), name.to_string());
         match self.slices.by_service.get(&id) {
-            Some(slices) => Ok(ready_in_slices(slices.iter().map(|(_, s)| s), port_name)),
+            Some(slices) => Ok(ready_in_slices(slices, port_name)),
             None => Ok(self.ready_in_endpoints_object(namespace, name, port_name)),
         }
     }
@@ -235,20 +223,11 @@ impl<'a> BackendResolver<'a> {
             return Vec::new();
         };
         let mut ready = Vec::new();
-        for subset in endpoints.subsets.iter().flatten() {
-            let port = subset
-                .ports
-                .iter()
-                .flatten()
-                .filter(|p| is_tcp(p.protocol.as_deref()))
-                .find(|p| p.name.as_deref().unwrap_or("") == port_name)
-                .and_then(|p| u16::try_from(p.port).ok());
-            let Some(port) = port else { continue };
-            for address in subset.addresses.iter().flatten() {
-                if let Ok(ip) = address.ip.parse::<IpAddr>() {
-                    ready.push(SocketAddr::new(ip, port));
-                }
-            }
+        for subset in &endpoints.subsets {
+            let Some(port) = tcp_port(&subset.ports, port_name) else {
+                continue;
+            };
+            ready.extend(subset.addresses.iter().map(|ip| SocketAddr::new(*ip, port)));
         }
         ready.sort_unstable();
         ready.dedup();
@@ -256,24 +235,20 @@ impl<'a> BackendResolver<'a> {
     }
 }
 
-fn find_port<'s>(service: &'s Service, port: &PortRef) -> Option<&'s ServicePort> {
-    let ports = service.spec.as_ref()?.ports.as_ref()?;
-    ports.iter().find(|p| match port {
-        PortRef::Number(number) => p.port == *number,
-        PortRef::Name(name) => p.name.as_deref() == Some(name.as_str()),
-    })
+fn find_port<'s>(service: &'s CompactService, port: &PortRef) -> Option<&'s ServicePortEntry> {
+    match port {
+        PortRef::Number(number) => service.port_by_number(*number),
+        PortRef::Name(name) => service.port_by_name(name),
+    }
 }
 
-fn describe_ports(service: &Service) -> String {
+fn describe_ports(service: &CompactService) -> String {
     let ports: Vec<String> = service
-        .spec
-        .as_ref()
-        .and_then(|s| s.ports.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|p| match p.name.as_deref() {
-            Some(name) if !name.is_empty() => format!("{name}={}", p.port),
-            _ => p.port.to_string(),
+        .ports
+        .iter()
+        .map(|p| match &*p.name {
+            "" => p.port.to_string(),
+            name => format!("{name}={}", p.port),
         })
         .collect();
     if ports.is_empty() {
@@ -283,46 +258,25 @@ fn describe_ports(service: &Service) -> String {
     }
 }
 
-fn ready_in_slices<'s>(
-    slices: impl Iterator<Item = &'s Arc<EndpointSlice>>,
-    port_name: &str,
-) -> Vec<SocketAddr> {
+fn ready_in_slices(slices: &[Arc<CompactSlice>], port_name: &str) -> Vec<SocketAddr> {
     let mut ready = Vec::new();
     for slice in slices {
-        if slice.address_type == "FQDN" {
+        if slice.fqdn {
             continue;
         }
-        let port = slice
-            .ports
-            .iter()
-            .flatten()
-            .filter(|p| is_tcp(p.protocol.as_deref()))
-            .find(|p| p.name.as_deref().unwrap_or("") == port_name)
-            .and_then(|p| p.port)
-            .and_then(|p| u16::try_from(p).ok());
-        let Some(port) = port else { continue };
-        for endpoint in &slice.endpoints {
-            let conditions = endpoint.conditions.as_ref();
-            let ready_now = conditions.and_then(|c| c.ready).unwrap_or(true);
-            let terminating = conditions.and_then(|c| c.terminating).unwrap_or(false);
-            if !ready_now || terminating {
-                continue;
-            }
-            // Every address of one endpoint is the same pod: the first one is used, as kube-proxy does.
-            if let Some(ip) = endpoint
-                .addresses
-                .first()
-                .and_then(|a| a.parse::<IpAddr>().ok())
-            {
-                ready.push(SocketAddr::new(ip, port));
-            }
-        }
+        let Some(port) = slice.tcp_port(port_name) else {
+            continue;
+        };
+        ready.extend(
+            slice
+                .endpoints
+                .iter()
+                .filter(|e| e.ready && !e.terminating)
+                .filter_map(|e| e.address)
+                .map(|ip| SocketAddr::new(ip, port)),
+        );
     }
     ready.sort_unstable();
     ready.dedup();
     ready
-}
-
-fn is_tcp(protocol: Option<&str>) -> bool {
-    protocol.is_none_or(|p| p == "TCP")
 }

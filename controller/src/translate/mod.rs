@@ -15,7 +15,7 @@ mod status;
 mod tls;
 mod translator;
 
-pub use backend::{BackendProblem, PortRef, SERVICE_NAME_LABEL};
+pub use backend::{BackendProblem, PortRef};
 pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 pub use diagnostic::{Diagnostic, Severity};
 pub use status::{StatusSource, StatusUpdate, published_addresses, status_updates};

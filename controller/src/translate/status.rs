@@ -61,11 +61,8 @@ pub fn published_addresses(
         StatusSource::Service { namespace, name } => snapshot
             .services
             .get(&(namespace.clone(), name.clone()))
-            .and_then(|service| service.status.as_ref())
-            .and_then(|status| status.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
             .into_iter()
-            .flatten()
+            .flat_map(|service| service.load_balancer.iter())
             .map(|ingress| IngressLoadBalancerIngress {
                 ip: ingress.ip.clone(),
                 hostname: ingress.hostname.clone(),

@@ -87,9 +87,10 @@ fn publish_service_copies_its_load_balancer_status() {
         }),
         ..Default::default()
     };
-    snapshot
-        .services
-        .insert(("ingress".into(), "edge".into()), Arc::new(service));
+    snapshot.services.insert(
+        ("ingress".into(), "edge".into()),
+        Arc::new((&service).into()),
+    );
     let source = StatusSource::Service {
         namespace: "ingress".into(),
         name: "edge".into(),
