@@ -158,7 +158,7 @@ async fn watch_kind<K>(
     K::DynamicType: Default,
 {
     let kind = K::kind(&K::DynamicType::default()).into_owned();
-    let source = SourceId(format!("api/{kind}"));
+    let source = SourceId(format!("api/{kind}").into());
     let mut stream = watcher(api, config).default_backoff().boxed();
     let mut buffer = Vec::new();
     let mut first = true;

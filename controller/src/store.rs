@@ -15,9 +15,10 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use crate::objects::{CompactEndpoints, CompactService, CompactSlice, Kind, Object, ObjectKey};
 use crate::slim::slim;
 
-/// Names one source of objects: a manifest file path, or `api/<kind>` for a watch.
+/// Names one source of objects: a manifest file path, or `api/<kind>` for a watch. Shared,
+/// not copied: every object the source holds carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SourceId(pub String);
+pub struct SourceId(pub Arc<str>);
 
 /// A change a source reports to the store.
 #[derive(Debug, Clone)]
@@ -155,7 +156,7 @@ impl Store {
                 let kept = sources
                     .next()
                     .cloned()
-                    .unwrap_or_else(|| SourceId(String::new()));
+                    .unwrap_or_else(|| SourceId(Arc::from("")));
                 sources.map(move |ignored| DuplicateObject {
                     key: key.clone(),
                     kept: kept.clone(),
@@ -171,7 +172,11 @@ impl Store {
         let copies = self.holders.entry(key.clone()).or_default();
         match copies.binary_search_by(|(held, _)| held.cmp(source)) {
             Ok(at) => copies[at].1 = object,
-            Err(at) => copies.insert(at, (source.clone(), object)),
+            Err(at) => {
+                // Almost every object has one holder: no room for three more.
+                copies.reserve_exact(1);
+                copies.insert(at, (source.clone(), object));
+            }
         }
         self.refresh(&key);
     }

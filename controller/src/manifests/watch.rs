@@ -158,7 +158,7 @@ fn scan(
                         skipped.line, skipped.api_version, skipped.kind
                     );
                 }
-                let source = SourceId(name);
+                let source = SourceId(name.into());
                 let event = StoreEvent::Replace {
                     source,
                     objects: parsed.objects,
@@ -200,7 +200,7 @@ fn scan(
         if files.remove(&path).is_some_and(|state| state.reported) {
             info!("{} removed; its objects are withdrawn", path.display());
             let event = StoreEvent::Replace {
-                source: SourceId(path.display().to_string()),
+                source: SourceId(path.display().to_string().into()),
                 objects: Vec::new(),
             };
             if events.send(event).is_err() {

@@ -18,17 +18,18 @@ use super::class::ClassFilter;
 use super::diagnostic::Diagnostic;
 use super::host_name::parse_host;
 use super::tls::{covered, redirect_hosts};
-use crate::objects::{Kind, ObjectKey};
+use crate::objects::ObjectKey;
 
 /// Where an Ingress stands among all others: oldest first (creationTimestamp; objects
 /// without one last), then namespace/name. On a conflict the one that sorts first wins, so
-/// the outcome does not depend on which object changed last.
+/// the outcome does not depend on which object changed last. Cheap to clone: the translator
+/// keeps one in several indexes per Ingress.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Precedence {
     no_timestamp: bool,
     created: Option<Time>,
-    namespace: String,
-    name: String,
+    /// Every key here is an Ingress, so this orders by namespace, then name.
+    owner: Arc<ObjectKey>,
 }
 
 /// Everything one Ingress contributes to the table, before conflicts with other Ingresses.
@@ -91,33 +92,27 @@ type BackendCache<'s> = Vec<((&'s str, Option<i32>, Option<&'s str>, bool), Arc<
 
 impl Precedence {
     /// The precedence of an Ingress.
-    pub(super) fn of(namespace: &str, name: &str, ingress: &Ingress) -> Self {
+    pub(super) fn of(owner: &Arc<ObjectKey>, ingress: &Ingress) -> Self {
         let created = ingress.metadata.creation_timestamp.clone();
         Precedence {
             no_timestamp: created.is_none(),
             created,
-            namespace: namespace.to_string(),
-            name: name.to_string(),
+            owner: Arc::clone(owner),
         }
     }
 }
 
 /// Translates one Ingress on its own.
+/// `owner` is the Ingress's key.
 pub(super) fn fragment(
-    namespace: &str,
-    name: &str,
+    owner: Arc<ObjectKey>,
     ingress: &Ingress,
     filter: &ClassFilter<'_>,
     resolver: BackendResolver<'_>,
     config: &TranslateConfig,
 ) -> Fragment {
-    let owner = Arc::new(ObjectKey {
-        kind: Kind::Ingress,
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-    });
     let mut fragment = Fragment {
-        precedence: Precedence::of(namespace, name, ingress),
+        precedence: Precedence::of(&owner, ingress),
         accepted: false,
         diagnostics: Vec::new(),
         hosts: Vec::new(),

@@ -27,8 +27,11 @@ use crate::store::Snapshot;
 use k8s_openapi::api::networking::v1::Ingress;
 use portcullis_proxy::spec::Origin;
 
-/// (namespace, name) of a namespaced object.
+/// (namespace, name) of a Service.
 type Id = (String, String);
+
+/// An Ingress's key, shared by every index that names the Ingress.
+type IngressId = Arc<ObjectKey>;
 
 /// The translation of a snapshot, kept up to date change by change.
 #[derive(Debug)]
@@ -40,9 +43,9 @@ pub struct Translator {
     /// Every Ingress of the snapshot (ours or not), in precedence order.
     fragments: BTreeMap<Precedence, Fragment>,
     /// Where each Ingress sits in `fragments`.
-    precedence: HashMap<Id, Precedence, RandomState>,
+    precedence: HashMap<IngressId, Precedence, RandomState>,
     /// (namespace, Service) → the Ingresses that name it.
-    dependents: HashMap<Id, SmallSet<Id>, RandomState>,
+    dependents: HashMap<Id, SmallSet<IngressId>, RandomState>,
     hosts: BTreeMap<HostMatch, SettledHost>,
     /// Our Ingresses without rules but with a default backend: the oldest is the table default.
     global_defaults: BTreeSet<Precedence>,
@@ -109,13 +112,23 @@ impl Translator {
             let all = snapshot
                 .ingresses
                 .iter()
-                .map(|(id, ingress)| (id.clone(), Some(&**ingress)));
+                .map(|((namespace, name), ingress)| {
+                    let id = Arc::new(ObjectKey {
+                        kind: Kind::Ingress,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                    });
+                    (id, Some(&**ingress))
+                });
             self.refresh_fragments(snapshot, all, &mut dirty);
             self.settle_all();
         } else {
             let ingresses = self.collect_dirty(snapshot, changed, &mut dirty);
             let now = ingresses.into_iter().map(|id| {
-                let ingress = snapshot.ingresses.get(&id).map(|i| &**i);
+                let ingress = snapshot
+                    .ingresses
+                    .get(&(id.namespace.clone(), id.name.clone()))
+                    .map(|i| &**i);
                 (id, ingress)
             });
             self.refresh_fragments(snapshot, now, &mut dirty);
@@ -143,17 +156,16 @@ impl Translator {
         snapshot: &Snapshot,
         changed: &[ObjectKey],
         dirty: &mut Dirty,
-    ) -> BTreeSet<Id> {
-        let mut ingresses: BTreeSet<Id> = BTreeSet::new();
+    ) -> BTreeSet<IngressId> {
+        let mut ingresses: BTreeSet<IngressId> = BTreeSet::new();
         let mut services: BTreeSet<Id> = BTreeSet::new();
         for key in changed {
-            let id = (key.namespace.clone(), key.name.clone());
             match key.kind {
                 Kind::Ingress => {
-                    ingresses.insert(id);
+                    ingresses.insert(Arc::new(key.clone()));
                 }
                 Kind::Service | Kind::Endpoints => {
-                    services.insert(id);
+                    services.insert((key.namespace.clone(), key.name.clone()));
                 }
                 Kind::EndpointSlice => {
                     for service in self.slices.refresh(snapshot, &key.namespace, &key.name) {
@@ -178,7 +190,7 @@ impl Translator {
     fn refresh_fragments<'s>(
         &mut self,
         snapshot: &'s Snapshot,
-        ingresses: impl Iterator<Item = (Id, Option<&'s Ingress>)>,
+        ingresses: impl Iterator<Item = (IngressId, Option<&'s Ingress>)>,
         dirty: &mut Dirty,
     ) {
         let filter = ClassFilter::new(&self.config.class, &snapshot.ingress_classes);
@@ -190,7 +202,7 @@ impl Translator {
                 .and_then(|p| self.fragments.remove(&p))
             {
                 for service in &old.services {
-                    let service_id = (id.0.clone(), service.clone());
+                    let service_id = (id.namespace.clone(), service.clone());
                     if let Some(ingresses) = self.dependents.get_mut(&service_id) {
                         ingresses.remove(&id);
                         if ingresses.is_empty() {
@@ -213,10 +225,10 @@ impl Translator {
             let Some(ingress) = ingress else {
                 continue;
             };
-            let new = fragment(&id.0, &id.1, ingress, &filter, resolver, &self.config);
+            let new = fragment(Arc::clone(&id), ingress, &filter, resolver, &self.config);
             for service in &new.services {
                 self.dependents
-                    .entry((id.0.clone(), service.clone()))
+                    .entry((id.namespace.clone(), service.clone()))
                     .or_default()
                     .insert(id.clone());
             }

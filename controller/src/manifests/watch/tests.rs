@@ -19,7 +19,7 @@ async fn next(events: &mut UnboundedReceiver<StoreEvent>) -> StoreEvent {
 fn replaced(event: StoreEvent) -> (String, Vec<String>) {
     match event {
         StoreEvent::Replace { source, objects } => {
-            let file = Path::new(&source.0)
+            let file = Path::new(&*source.0)
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
