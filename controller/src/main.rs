@@ -10,9 +10,10 @@ use tracing_subscriber::EnvFilter;
 /// mimalloc: table rebuilds allocate heavily, and the glibc allocator's free path cost about
 /// 40% of a rebuild in profiles (see the README's benchmark section).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: portcullis_allocator::MiMalloc = portcullis_allocator::MiMalloc;
 
 fn main() -> ExitCode {
+    portcullis_allocator::return_freed_memory_promptly();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
