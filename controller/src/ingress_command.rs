@@ -1,9 +1,11 @@
 //! `portcullis ingress`: wires a source, the reconciler, the proxy and the admin server.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use portcullis_allocator::FreeMemoryReleaser;
 use portcullis_proxy::admin::{Readiness, serve_admin};
 use portcullis_proxy::certificates::{CertificateStore, LiveCertificates, self_signed_default};
 use portcullis_proxy::live::LiveTable;
@@ -126,7 +128,15 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
         },
         on_publish: {
             let readiness = Arc::clone(&readiness);
-            Box::new(move || readiness.set_ready())
+            // A publish ends a burst of allocation (a first table, a re-list): hand the
+            // garbage's pages back to the OS instead of keeping them until threads wake up.
+            let releaser = Mutex::new(FreeMemoryReleaser::new(Duration::from_secs(1)));
+            Box::new(move || {
+                readiness.set_ready();
+                if let Ok(mut releaser) = releaser.lock() {
+                    releaser.after_burst();
+                }
+            })
         },
         status,
         events: event_notices,

@@ -13,7 +13,6 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: portcullis_allocator::MiMalloc = portcullis_allocator::MiMalloc;
 
 fn main() -> ExitCode {
-    portcullis_allocator::return_freed_memory_promptly();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -95,10 +95,7 @@ fn the_smaller_source_wins_whatever_the_order_and_the_other_copy_takes_over_when
         let (_, duplicates) = store.snapshot();
         assert_eq!(duplicates.len(), 1);
         assert_eq!(
-            (
-                &*duplicates[0].kept.0,
-                &*duplicates[0].ignored.0
-            ),
+            (&*duplicates[0].kept.0, &*duplicates[0].ignored.0),
             ("a.yaml", "b.yaml")
         );
         // The winning file goes away: the other copy is served.
