@@ -5,9 +5,9 @@
 //!
 //! The object kept is also a fresh copy made here, on the thread that keeps it. Sources decode
 //! on other threads, amid far more short-lived garbage; if the kept objects stayed where they
-//! were decoded, each of those allocator pages would stay pinned by a few live objects, and
-//! resident memory would keep the garbage's size (at 10,000 Ingresses from the API, about
-//! 30 MB). Copied out, the decoding threads' pages empty and go back to the OS.
+//! were decoded, each of those allocator pages would stay pinned by a few live objects and
+//! resident memory would keep the garbage's size. Copied out, the decoding threads' pages
+//! empty and can go back to the OS.
 
 use std::sync::Arc;
 

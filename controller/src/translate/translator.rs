@@ -41,7 +41,7 @@ pub struct Translator {
     primed: bool,
     slices: SliceIndex,
     /// Every Ingress of the snapshot (ours or not), in precedence order.
-    fragments: BTreeMap<Precedence, Fragment>,
+    fragments: BTreeMap<Precedence, Arc<Fragment>>,
     /// Where each Ingress sits in `fragments`.
     precedence: HashMap<IngressId, Precedence, RandomState>,
     /// (namespace, Service) → the Ingresses that name it.
@@ -60,10 +60,47 @@ pub struct Translator {
 /// One host as the proxy will serve it, and who claims it.
 #[derive(Debug)]
 struct SettledHost {
-    contributors: SmallSet<Precedence>,
+    contributors: SmallSet<Contributor>,
     /// Set by every update that creates the host, so never `None` between updates.
     built: Option<Arc<VirtualHost>>,
     diagnostics: Vec<Diagnostic>,
+}
+
+/// One Ingress claiming a host. Ordered by precedence alone; the fragment comes along so that
+/// settling a host looks nothing up.
+#[derive(Debug, Clone)]
+struct Contributor {
+    precedence: Precedence,
+    fragment: Arc<Fragment>,
+}
+
+impl Contributor {
+    fn of(fragment: &Arc<Fragment>) -> Self {
+        Contributor {
+            precedence: fragment.precedence.clone(),
+            fragment: Arc::clone(fragment),
+        }
+    }
+}
+
+impl PartialEq for Contributor {
+    fn eq(&self, other: &Self) -> bool {
+        self.precedence == other.precedence
+    }
+}
+
+impl Eq for Contributor {}
+
+impl PartialOrd for Contributor {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Contributor {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.precedence.cmp(&other.precedence)
+    }
 }
 
 /// What one update has to redo besides the Ingresses it recomputes.
@@ -212,7 +249,7 @@ impl Translator {
                 }
                 for (host, _) in &old.hosts {
                     if let Some(settled) = self.hosts.get_mut(host) {
-                        settled.contributors.remove(&old.precedence);
+                        settled.contributors.remove(&Contributor::of(&old));
                     }
                     if !dirty.all_hosts {
                         dirty.hosts.insert(host.clone());
@@ -225,7 +262,13 @@ impl Translator {
             let Some(ingress) = ingress else {
                 continue;
             };
-            let new = fragment(Arc::clone(&id), ingress, &filter, resolver, &self.config);
+            let new = Arc::new(fragment(
+                Arc::clone(&id),
+                ingress,
+                &filter,
+                resolver,
+                &self.config,
+            ));
             for service in &new.services {
                 self.dependents
                     .entry((id.namespace.clone(), service.clone()))
@@ -241,7 +284,7 @@ impl Translator {
                         diagnostics: Vec::new(),
                     })
                     .contributors
-                    .insert(new.precedence.clone());
+                    .insert(Contributor::of(&new));
                 if !dirty.all_hosts {
                     dirty.hosts.insert(host.clone());
                 }
@@ -268,13 +311,13 @@ impl Translator {
             self.hosts.remove(host);
             return;
         }
-        resettle(&self.fragments, host, settled);
+        resettle(host, settled);
     }
 
     /// Settles every host (after a start from empty, where each one has contributors).
     fn settle_all(&mut self) {
         for (host, settled) in &mut self.hosts {
-            resettle(&self.fragments, host, settled);
+            resettle(host, settled);
         }
     }
 
@@ -397,13 +440,9 @@ impl Translator {
 }
 
 /// Merges a host's contributions, in precedence order, into its virtual host and conflicts.
-fn resettle(
-    fragments: &BTreeMap<Precedence, Fragment>,
-    host: &HostMatch,
-    settled: &mut SettledHost,
-) {
-    let contributions = settled.contributors.iter().filter_map(|precedence| {
-        let fragment = fragments.get(precedence)?;
+fn resettle(host: &HostMatch, settled: &mut SettledHost) {
+    let contributions = settled.contributors.iter().filter_map(|contributor| {
+        let fragment = &contributor.fragment;
         let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
         Some((&fragment.owner, contribution))
     });
