@@ -69,7 +69,7 @@ impl From<&Service> for CompactService {
 }
 
 impl CompactService {
-    /// The port a backend names, by number or by name.
+    /// The port with this number.
     pub fn port_by_number(&self, number: i32) -> Option<&ServicePortEntry> {
         self.ports.iter().find(|p| p.port == number)
     }
