@@ -1,1 +1,11 @@
-//! CNI bridge plugin and IPAM; its issue fills this crate.
+//! The CNI 1.1 bridge plugin of Portcullis: network configuration, IP address management
+//! compatible with the reference `host-local` plugin, and (to come) the plugin binary.
+//!
+//! Pure cores first: [`config`] turns the runtime's JSON into validated types, naming the field
+//! at fault; [`ipam`] picks addresses from ranges against a [`ipam::Store`] (in memory for tests,
+//! on disk with a lock across processes for real use).
+
+pub mod config;
+pub mod error;
+pub mod ipam;
+pub mod version;

@@ -1,0 +1,121 @@
+//! Picks one address from each range set, the way `host-local` does: resume after the address
+//! last handed out, walk every range of the set once, skip gateways and taken addresses.
+
+use std::net::IpAddr;
+
+use super::range::{Range, RangeSet};
+use super::store::Store;
+use crate::error::{CniError, ErrorCode};
+
+/// One address given to an attachment, with the range it came from (for the result's prefix
+/// length and gateway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocated {
+    /// The address.
+    pub ip: IpAddr,
+    /// The range it lies in.
+    pub range: Range,
+}
+
+/// Takes one address from every range set for the attachment. An attachment that already holds
+/// an address in a set keeps it (a repeated ADD gets the same answer). If any set is full,
+/// whatever this call took is given back and the error names that set.
+pub fn allocate(
+    store: &mut impl Store,
+    sets: &[RangeSet],
+    container_id: &str,
+    ifname: &str,
+) -> Result<Vec<Allocated>, CniError> {
+    let io = |error: std::io::Error| {
+        CniError::new(ErrorCode::IoFailure, "IPAM store").with_details(error)
+    };
+    let held = store.attachments().map_err(io)?;
+    let mut allocated = Vec::new();
+    // Addresses this call reserved, to give back if a later set is full.
+    let mut taken_now = Vec::new();
+    for (index, set) in sets.iter().enumerate() {
+        let existing = held
+            .iter()
+            .filter(|a| a.container_id == container_id && a.ifname == ifname)
+            .find_map(|a| set.iter().find(|r| r.contains(a.ip)).map(|r| (a.ip, r)));
+        if let Some((ip, range)) = existing {
+            allocated.push(Allocated {
+                ip,
+                range: range.clone(),
+            });
+            continue;
+        }
+        let last = store.last_reserved(index).map_err(io)?;
+        let mut found = None;
+        for (ip, range) in candidates(set, last) {
+            if set.iter().any(|r| r.gateway == ip) {
+                continue;
+            }
+            if store.reserve(ip, container_id, ifname, index).map_err(io)? {
+                found = Some(Allocated {
+                    ip,
+                    range: range.clone(),
+                });
+                break;
+            }
+        }
+        let Some(got) = found else {
+            // Nothing half-done: give back what this call took. (Addresses held from an
+            // earlier ADD stay: they belong to that ADD.)
+            for ip in taken_now {
+                store.free(ip).map_err(io)?;
+            }
+            return Err(CniError::new(
+                ErrorCode::RangeExhausted,
+                format!(
+                    "ipam range set {index} ({}): no free address left",
+                    describe(set)
+                ),
+            ));
+        };
+        taken_now.push(got.ip);
+        allocated.push(got);
+    }
+    Ok(allocated)
+}
+
+/// Every address of the set once, starting after `last` (or at the first range's start).
+fn candidates(set: &RangeSet, last: Option<IpAddr>) -> impl Iterator<Item = (IpAddr, &Range)> {
+    let total: u128 = set.iter().map(Range::size).sum();
+    let resume = last.and_then(|ip| set.iter().position(|r| r.contains(ip)).map(|at| (at, ip)));
+    let (mut at, mut ip) = match resume {
+        Some((at, last)) if last == set[at].end => {
+            ((at + 1) % set.len(), set[(at + 1) % set.len()].start)
+        }
+        Some((at, last)) => (at, set[at].after(last)),
+        None => (
+            0,
+            set.first().map_or(IpAddr::from([0, 0, 0, 0]), |r| r.start),
+        ),
+    };
+    let mut left = if set.is_empty() { 0 } else { total };
+    std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        left -= 1;
+        let here = (ip, &set[at]);
+        if ip == set[at].end {
+            at = (at + 1) % set.len();
+            ip = set[at].start;
+        } else {
+            ip = set[at].after(ip);
+        }
+        Some(here)
+    })
+}
+
+fn describe(set: &RangeSet) -> String {
+    set.iter()
+        .map(|r| format!("{}-{}", r.start, r.end))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests;
