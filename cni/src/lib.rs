@@ -6,6 +6,9 @@
 //! on disk with a lock across processes for real use).
 
 pub mod config;
+pub mod env;
 pub mod error;
+pub mod gc;
 pub mod ipam;
+pub mod status;
 pub mod version;
