@@ -25,6 +25,8 @@ pub enum ErrorCode {
     NotAvailable,
     /// 100: every address of every range is taken.
     RangeExhausted,
+    /// 101: `CNI_IFNAME` already exists in the pod's namespace.
+    InterfaceExists,
 }
 
 impl ErrorCode {
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::TryAgainLater => 11,
             ErrorCode::NotAvailable => 50,
             ErrorCode::RangeExhausted => 100,
+            ErrorCode::InterfaceExists => 101,
         }
     }
 

@@ -5,10 +5,14 @@
 //! at fault; [`ipam`] picks addresses from ranges against a [`ipam::Store`] (in memory for tests,
 //! on disk with a lock across processes for real use).
 
+pub mod attach;
 pub mod config;
 pub mod env;
 pub mod error;
 pub mod gc;
 pub mod ipam;
+pub mod netlink;
+pub mod plugin;
+pub mod result;
 pub mod status;
 pub mod version;

@@ -1,0 +1,172 @@
+//! One CNI call, from checked environment and stdin to the JSON to print: the plugin binary's
+//! whole logic, callable from tests.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::AddressAttribute;
+use serde_json::Value;
+
+use crate::attach::{attach, detach, host_veth_name};
+use crate::config::{BridgeConfig, cni_version_of, parse_bridge_config};
+use crate::env::{CallEnv, Command};
+use crate::error::{CniError, ErrorCode};
+use crate::gc::{collect_garbage, valid_attachments};
+use crate::ipam::{DiskStore, LockedDiskStore, Store, allocate};
+use crate::netlink::{failed, in_netns, link_by_name, with_netlink};
+use crate::result::add_result;
+use crate::status::check_status;
+use crate::version::version_info;
+
+/// Carries out one call. `Ok(Some(json))` is printed on stdout; `Ok(None)` prints nothing.
+pub fn run(env: &CallEnv, stdin: &[u8]) -> Result<Option<Value>, CniError> {
+    if env.command == Command::Version {
+        return Ok(Some(version_info(&cni_version_of(stdin))));
+    }
+    let config = parse_bridge_config(stdin)?;
+    match env.command {
+        Command::Add => add(&config, env).map(Some),
+        Command::Del => del(&config, env).map(|()| None),
+        Command::Check => check(&config, env).map(|()| None),
+        Command::Status => check_status(&lock(&config)?, &config.ipam.range_sets).map(|()| None),
+        Command::Gc => {
+            let valid = valid_attachments(stdin)?;
+            collect_garbage(&mut lock(&config)?, &valid)
+                .map_err(|e| failed("GC: IPAM store", e))?;
+            Ok(None)
+        }
+        Command::Version => Ok(None),
+    }
+}
+
+fn lock(config: &BridgeConfig) -> Result<LockedDiskStore, CniError> {
+    DiskStore::open(&config.ipam.data_dir, &config.name)
+        .and_then(|store| store.lock())
+        .map_err(|e| {
+            failed(
+                format!(
+                    "ipam.dataDir: cannot use {}",
+                    config.ipam.data_dir.join(&config.name).display()
+                ),
+                e,
+            )
+        })
+}
+
+fn netns_of(env: &CallEnv) -> Result<&Path, CniError> {
+    env.netns
+        .as_deref()
+        .ok_or_else(|| CniError::new(ErrorCode::InvalidEnvironment, "CNI_NETNS: not set"))
+}
+
+fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
+    if config.ip_masq {
+        return Err(CniError::new(
+            ErrorCode::UnsupportedField,
+            "ipMasq: masquerading is not implemented yet; set it to false",
+        ));
+    }
+    let netns = netns_of(env)?;
+    // The lock is held while choosing addresses, not while configuring links, so concurrent
+    // ADDs only queue for the part that must be serialized.
+    let allocated = allocate(
+        &mut lock(config)?,
+        &config.ipam.range_sets,
+        &env.container_id,
+        &env.ifname,
+    )?;
+    match attach(config, &env.container_id, &env.ifname, netns, &allocated) {
+        Ok(attachment) => Ok(add_result(
+            config.cni_version,
+            &env.ifname,
+            &netns.display().to_string(),
+            &attachment,
+            &allocated,
+        )),
+        Err(error) => {
+            // Nothing half-created: the addresses go back too.
+            let _ = lock(config).and_then(|mut store| {
+                store
+                    .release(&env.container_id, &env.ifname)
+                    .map_err(|e| failed("IPAM store", e))
+            });
+            Err(error)
+        }
+    }
+}
+
+/// Best effort and idempotent: both halves are attempted; the first failure is reported.
+fn del(config: &BridgeConfig, env: &CallEnv) -> Result<(), CniError> {
+    let links = detach(&env.container_id, &env.ifname, env.netns.as_deref());
+    let addresses = lock(config).and_then(|mut store| {
+        store
+            .release(&env.container_id, &env.ifname)
+            .map(|_| ())
+            .map_err(|e| failed("IPAM store", e))
+    });
+    links.and(addresses)
+}
+
+/// The attachment is as ADD left it: its addresses are recorded, the host end exists, and the
+/// pod's interface exists and carries every recorded address.
+fn check(config: &BridgeConfig, env: &CallEnv) -> Result<(), CniError> {
+    let netns = netns_of(env)?;
+    let recorded: Vec<IpAddr> = lock(config)?
+        .attachments()
+        .map_err(|e| failed("IPAM store", e))?
+        .into_iter()
+        .filter(|a| a.container_id == env.container_id && a.ifname == env.ifname)
+        .map(|a| a.ip)
+        .collect();
+    let wrong = |msg: String| CniError::new(ErrorCode::UnknownContainer, msg);
+    if recorded.len() != config.ipam.range_sets.len() {
+        return Err(wrong(format!(
+            "{} holds {} addresses, expected {}",
+            env.container_id,
+            recorded.len(),
+            config.ipam.range_sets.len()
+        )));
+    }
+    let host_veth = host_veth_name(&env.container_id, &env.ifname);
+    let host_end =
+        with_netlink(async |handle| Ok(link_by_name(&handle, &host_veth).await?.is_some()))?;
+    if !host_end {
+        return Err(wrong(format!("host end {host_veth} is missing")));
+    }
+    let present = in_netns(netns, || {
+        with_netlink(async |handle| {
+            let Some(link) = link_by_name(&handle, &env.ifname).await? else {
+                return Ok(None);
+            };
+            let mut found = Vec::new();
+            let mut addresses = handle
+                .address()
+                .get()
+                .set_link_index_filter(link.header.index)
+                .execute();
+            while let Some(message) = addresses
+                .try_next()
+                .await
+                .map_err(|e| failed("cannot list addresses", e))?
+            {
+                found.extend(message.attributes.iter().filter_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                }));
+            }
+            Ok(Some(found))
+        })
+    })?;
+    let Some(present) = present else {
+        return Err(wrong(format!(
+            "CNI_IFNAME: {} is missing in {}",
+            env.ifname,
+            netns.display()
+        )));
+    };
+    if let Some(missing) = recorded.iter().find(|ip| !present.contains(ip)) {
+        return Err(wrong(format!("{} lacks address {missing}", env.ifname)));
+    }
+    Ok(())
+}
