@@ -70,12 +70,21 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
     let netns = netns_of(env)?;
     // The lock is held while choosing addresses, not while configuring links, so concurrent
     // ADDs only queue for the part that must be serialized.
+    let mut store = lock(config)?;
+    // A repeated ADD of a live attachment gets its addresses back from `allocate`; if it then
+    // fails (its interface exists), those addresses must stay with the live attachment.
+    let held_before = store
+        .attachments()
+        .map_err(|e| failed("IPAM store", e))?
+        .iter()
+        .any(|a| a.container_id == env.container_id && a.ifname == env.ifname);
     let allocated = allocate(
-        &mut lock(config)?,
+        &mut store,
         &config.ipam.range_sets,
         &env.container_id,
         &env.ifname,
     )?;
+    drop(store);
     match attach(config, &env.container_id, &env.ifname, netns, &allocated) {
         Ok(attachment) => Ok(add_result(
             config.cni_version,
@@ -84,6 +93,7 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
             &attachment,
             &allocated,
         )),
+        Err(error) if held_before => Err(error),
         Err(error) => {
             // Nothing half-created: the addresses go back too.
             let _ = lock(config).and_then(|mut store| {
