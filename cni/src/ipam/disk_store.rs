@@ -1,7 +1,7 @@
 //! The allocation records on disk, in `host-local`'s layout: `DATA_DIR/NETWORK/IP` holds
 //! `CONTAINER_ID\r\nIFNAME`, `last_reserved_ip.N` holds where round-robin resumes for range set
-//! N, and an exclusive `flock` on the network's directory serializes every CNI call on it, across
-//! processes (concurrent ADDs from several runtimes never hand out one address twice).
+//! N, and an exclusive `flock` on `DATA_DIR/NETWORK/lock` serializes every CNI call on it, across
+//! processes and with `host-local` itself (concurrent ADDs never hand out one address twice).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -34,9 +34,13 @@ impl DiskStore {
         Ok(DiskStore { dir })
     }
 
-    /// Waits for the exclusive lock on the network's directory.
+    /// Waits for the exclusive lock (the `lock` file `host-local` uses too).
     pub fn lock(&self) -> io::Result<LockedDiskStore> {
-        let lock = File::open(&self.dir)?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("lock"))?;
         lock.lock()?;
         Ok(LockedDiskStore {
             dir: self.dir.clone(),
@@ -113,7 +117,7 @@ impl Store for LockedDiskStore {
                 .to_str()
                 .and_then(|name| name.parse::<IpAddr>().ok())
             else {
-                continue; // last_reserved_ip.N and temporary files.
+                continue; // lock, last_reserved_ip.N and temporary files.
             };
             let text = match fs::read_to_string(entry.path()) {
                 Ok(text) => text,
