@@ -272,6 +272,19 @@ fn failures_report_the_right_code_and_leave_nothing_behind() {
     let (ok, out) = cni("ADD", &config, "c1", &pod.path(), "eth0");
     assert!(!ok, "eth0 exists already");
     assert_eq!(out["code"], 101, "{out}");
+    let still_there = pod.run(|| {
+        let out = Command::new("ip")
+            .args(["-br", "addr", "show", "eth0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("10.252.0.2/30")
+    });
+    assert!(
+        still_there,
+        "a refused repeated ADD leaves the live attachment alone"
+    );
+    let (ok, _) = cni("CHECK", &config, "c1", &pod.path(), "eth0");
+    assert!(ok, "and CHECK still passes");
     assert!(
         out["msg"].as_str().unwrap().contains("CNI_IFNAME: eth0"),
         "{out}"
