@@ -14,5 +14,6 @@ pub mod ipam;
 pub mod netlink;
 pub mod plugin;
 pub mod result;
+pub mod routes;
 pub mod status;
 pub mod version;
