@@ -1,0 +1,129 @@
+//! Route sync against a real kernel table in a fresh network namespace: installs what the plan
+//! says, repairs what was removed behind its back, updates changed gateways, removes routes no
+//! Node wants, and never touches routes of another protocol. Needs root.
+
+#![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
+
+use std::process::Command;
+
+use nix::sched::{CloneFlags, setns};
+use portcullis_cni::routes::{NodeInfo, NodeRoute, SyncReport, plan_routes, sync_routes};
+
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("pcrt{}", std::process::id() % 100_000);
+        assert!(
+            Command::new("ip")
+                .args(["netns", "add", &name])
+                .status()
+                .unwrap()
+                .success()
+        );
+        Netns(name)
+    }
+
+    fn ip(&self, args: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "ip"])
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ip {args}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn sync(&self, desired: &[NodeRoute]) -> SyncReport {
+        let file = std::fs::File::open(format!("/var/run/netns/{}", self.0)).unwrap();
+        let desired = desired.to_vec();
+        std::thread::spawn(move || {
+            setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (connection, handle, _) = rtnetlink::new_connection().unwrap();
+                tokio::spawn(connection);
+                sync_routes(&handle, &desired).await.unwrap()
+            })
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn node(name: &str, cidr: &str, ip: &str) -> NodeInfo {
+    NodeInfo {
+        name: name.into(),
+        pod_cidrs: vec![cidr.parse().unwrap()],
+        internal_ips: vec![ip.parse().unwrap()],
+    }
+}
+
+#[test]
+fn sync_installs_repairs_updates_and_removes_only_its_own_routes() {
+    let ns = Netns::new();
+    ns.ip("link add lan0 type veth peer name lan1");
+    ns.ip("link set lan1 up");
+    ns.ip("addr add 192.168.77.1/24 dev lan0");
+    ns.ip("link set lan0 up");
+    // Someone else's route, in the same range of destinations: never touched.
+    ns.ip("route add 10.99.9.0/24 via 192.168.77.9 proto static");
+
+    let mut nodes = vec![
+        node("a", "10.99.0.0/24", "192.168.77.1"),
+        node("b", "10.99.1.0/24", "192.168.77.2"),
+        node("c", "10.99.2.0/24", "192.168.77.3"),
+    ];
+    let (desired, problems) = plan_routes("a", &nodes);
+    assert!(problems.is_empty());
+    let report = ns.sync(&desired);
+    assert_eq!(report.installed.len(), 2);
+    let ours = || ns.ip("route show proto 77");
+    assert_eq!(
+        ours(),
+        "10.99.1.0/24 via 192.168.77.2 dev lan0\n10.99.2.0/24 via 192.168.77.3 dev lan0"
+    );
+
+    // Nothing to do: nothing changes.
+    assert_eq!(ns.sync(&desired), SyncReport::default());
+    // Removed behind our back: the next sync puts it back.
+    ns.ip("route del 10.99.1.0/24");
+    assert_eq!(ns.sync(&desired).installed.len(), 1);
+    assert!(ours().contains("10.99.1.0/24 via 192.168.77.2"));
+    // Node b moved, node c left.
+    nodes[1] = node("b", "10.99.1.0/24", "192.168.77.22");
+    nodes.pop();
+    let (desired, _) = plan_routes("a", &nodes);
+    let report = ns.sync(&desired);
+    assert_eq!(report.removed.len(), 1, "{report:?}");
+    assert_eq!(ours(), "10.99.1.0/24 via 192.168.77.22 dev lan0");
+    assert!(
+        ns.ip("route show 10.99.9.0/24")
+            .contains("via 192.168.77.9"),
+        "the foreign route stays"
+    );
+    // No Nodes at all: every route of ours goes, the foreign one stays.
+    ns.sync(&[]);
+    assert_eq!(ours(), "");
+    assert!(
+        ns.ip("route show 10.99.9.0/24")
+            .contains("via 192.168.77.9")
+    );
+}
