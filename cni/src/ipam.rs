@@ -8,7 +8,7 @@ mod disk_store;
 mod range;
 mod store;
 
-pub use allocator::{Allocated, allocate};
+pub use allocator::{Allocated, allocate, allocate_requested};
 pub use disk_store::{DiskStore, LockedDiskStore};
 pub use range::{Range, RangeSet};
 pub use store::{Attachment, MemoryStore, Store};

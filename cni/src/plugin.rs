@@ -13,7 +13,7 @@ use crate::config::{BridgeConfig, cni_version_of, parse_bridge_config};
 use crate::env::{CallEnv, Command};
 use crate::error::{CniError, ErrorCode};
 use crate::gc::{collect_garbage, valid_attachments};
-use crate::ipam::{DiskStore, LockedDiskStore, Store, allocate};
+use crate::ipam::{DiskStore, LockedDiskStore, Store, allocate_requested};
 use crate::netlink::{failed, in_netns, link_by_name, with_netlink};
 use crate::result::add_result;
 use crate::status::check_status;
@@ -78,11 +78,12 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
         .map_err(|e| failed("IPAM store", e))?
         .iter()
         .any(|a| a.container_id == env.container_id && a.ifname == env.ifname);
-    let allocated = allocate(
+    let allocated = allocate_requested(
         &mut store,
         &config.ipam.range_sets,
         &env.container_id,
         &env.ifname,
+        &requested_ips(env)?,
     )?;
     drop(store);
     match attach(config, &env.container_id, &env.ifname, netns, &allocated) {
@@ -104,6 +105,24 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
             Err(error)
         }
     }
+}
+
+/// The addresses asked for in `CNI_ARGS` (`IP=10.0.0.5`, or `IP=10.0.0.5,fd00::5` for both
+/// families), as `host-local` reads them.
+fn requested_ips(env: &CallEnv) -> Result<Vec<IpAddr>, CniError> {
+    env.args
+        .iter()
+        .filter(|(key, _)| key == "IP")
+        .flat_map(|(_, value)| value.split(','))
+        .map(|text| {
+            text.trim().parse::<IpAddr>().map_err(|e| {
+                CniError::new(
+                    ErrorCode::InvalidEnvironment,
+                    format!("CNI_ARGS: IP={text} is not an IP address ({e})"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Best effort and idempotent: both halves are attempted; the first failure is reported.

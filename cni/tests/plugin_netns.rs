@@ -118,7 +118,20 @@ impl Drop for Network {
 
 /// Runs the plugin; returns (exit success, stdout JSON or Null).
 fn cni(command: &str, config: &str, container: &str, netns: &Path, ifname: &str) -> (bool, Value) {
+    cni_with_args(command, config, container, netns, ifname, "")
+}
+
+/// Like [`cni`], with `CNI_ARGS`.
+fn cni_with_args(
+    command: &str,
+    config: &str,
+    container: &str,
+    netns: &Path,
+    ifname: &str,
+    args: &str,
+) -> (bool, Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis-cni"))
+        .env("CNI_ARGS", args)
         .env("CNI_COMMAND", command)
         .env("CNI_CONTAINERID", container)
         .env("CNI_NETNS", netns)
@@ -365,4 +378,34 @@ fn concurrent_add_del_cycles_never_share_an_address_and_leak_nothing() {
             assert!(!links.contains(&veth), "{veth} left on the host");
         }
     }
+}
+
+#[test]
+fn a_requested_address_is_given_and_a_taken_one_refused() {
+    let network = Network::new("10.250.0.0/24");
+    let config = network.config("1.1.0");
+    let (a, b) = (Netns::new(), Netns::new());
+    let args = "IgnoreUnknown=1;K8S_POD_NAME=web;IP=10.250.0.77";
+    let (ok, out) = cni_with_args("ADD", &config, "ctr-a", &a.path(), "eth0", args);
+    assert!(ok, "{out}");
+    assert_eq!(out["ips"][0]["address"], "10.250.0.77/24");
+    let (ok, out) = cni_with_args("ADD", &config, "ctr-b", &b.path(), "eth0", args);
+    assert!(!ok);
+    assert_eq!(out["code"], 4, "{out}");
+    assert!(
+        out["msg"]
+            .as_str()
+            .unwrap()
+            .contains("IP=10.250.0.77 is held"),
+        "{out}"
+    );
+    let (ok, out) = cni_with_args("ADD", &config, "ctr-b", &b.path(), "eth0", "IP=ten");
+    assert!(!ok);
+    assert!(
+        out["msg"].as_str().unwrap().starts_with("CNI_ARGS: IP=ten"),
+        "{out}"
+    );
+    assert_eq!(network.held(), ["10.250.0.77"]);
+    cni("DEL", &config, "ctr-a", &a.path(), "eth0");
+    assert!(network.held().is_empty());
 }

@@ -26,6 +26,38 @@ pub fn allocate(
     container_id: &str,
     ifname: &str,
 ) -> Result<Vec<Allocated>, CniError> {
+    allocate_requested(store, sets, container_id, ifname, &[])
+}
+
+/// Like [`allocate`], with addresses the runtime asked for (`CNI_ARGS` `IP=`, as `host-local`
+/// reads it): a range set holding a requested address gives that one or fails; the others
+/// allocate as usual. A requested address outside every set, on a gateway, or held by another
+/// attachment is an error naming it, and nothing is taken.
+pub fn allocate_requested(
+    store: &mut impl Store,
+    sets: &[RangeSet],
+    container_id: &str,
+    ifname: &str,
+    requested: &[IpAddr],
+) -> Result<Vec<Allocated>, CniError> {
+    for ip in requested {
+        let set = sets.iter().find(|set| set.iter().any(|r| r.contains(*ip)));
+        match set {
+            None => {
+                return Err(CniError::new(
+                    ErrorCode::InvalidEnvironment,
+                    format!("CNI_ARGS: IP={ip} is in no range of ipam"),
+                ));
+            }
+            Some(set) if set.iter().any(|r| r.gateway == *ip) => {
+                return Err(CniError::new(
+                    ErrorCode::InvalidEnvironment,
+                    format!("CNI_ARGS: IP={ip} is the gateway"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     let io = |error: std::io::Error| {
         CniError::new(ErrorCode::IoFailure, "IPAM store").with_details(error)
     };
@@ -39,6 +71,26 @@ pub fn allocate(
             .filter(|a| a.container_id == container_id && a.ifname == ifname)
             .find_map(|a| set.iter().find(|r| r.contains(a.ip)).map(|r| (a.ip, r)));
         if let Some((ip, range)) = existing {
+            allocated.push(Allocated {
+                ip,
+                range: range.clone(),
+            });
+            continue;
+        }
+        let wanted = requested
+            .iter()
+            .find_map(|ip| set.iter().find(|r| r.contains(*ip)).map(|r| (*ip, r)));
+        if let Some((ip, range)) = wanted {
+            if !store.reserve(ip, container_id, ifname, index).map_err(io)? {
+                for ip in taken_now {
+                    store.free(ip).map_err(io)?;
+                }
+                return Err(CniError::new(
+                    ErrorCode::InvalidEnvironment,
+                    format!("CNI_ARGS: IP={ip} is held by another attachment"),
+                ));
+            }
+            taken_now.push(ip);
             allocated.push(Allocated {
                 ip,
                 range: range.clone(),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::ipam::MemoryStore;
+use crate::ipam::{MemoryStore, allocate_requested};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -117,4 +117,45 @@ fn an_explicit_gateway_inside_the_range_is_never_handed_out() {
             ip("10.0.0.6")
         ]
     );
+}
+
+#[test]
+fn requested_addresses_are_given_or_refused_by_name() {
+    let sets = vec![
+        vec![range("10.0.0.0/24", None, None)],
+        vec![range("fd00::/64", None, None)],
+    ];
+    let mut store = MemoryStore::default();
+    let got = allocate_requested(&mut store, &sets, "c0", "eth0", &[ip("10.0.0.50")]).unwrap();
+    assert_eq!(
+        ips(&got),
+        [ip("10.0.0.50"), ip("fd00::2")],
+        "the other set allocates as usual"
+    );
+    let refusals = [
+        (
+            ip("10.0.0.50"),
+            "CNI_ARGS: IP=10.0.0.50 is held by another attachment",
+        ),
+        (
+            ip("10.9.0.1"),
+            "CNI_ARGS: IP=10.9.0.1 is in no range of ipam",
+        ),
+        (ip("10.0.0.1"), "CNI_ARGS: IP=10.0.0.1 is the gateway"),
+    ];
+    for (wanted, message) in refusals {
+        let error = allocate_requested(&mut store, &sets, "c1", "eth0", &[wanted]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidEnvironment);
+        assert_eq!(error.msg, message);
+    }
+    assert_eq!(
+        store.attachments().unwrap().len(),
+        2,
+        "refusals took nothing"
+    );
+    // A requested v6 address with the v4 one left to the allocator; the taken v4 is rolled
+    // back when the v6 one is refused.
+    let error = allocate_requested(&mut store, &sets, "c2", "eth0", &[ip("fd00::2")]).unwrap_err();
+    assert!(error.msg.contains("fd00::2 is held"), "{}", error.msg);
+    assert_eq!(store.attachments().unwrap().len(), 2);
 }
