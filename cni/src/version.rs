@@ -1,7 +1,5 @@
 //! The CNI specification versions this plugin speaks.
 
-use std::cmp::Ordering;
-
 /// Versions accepted in `cniVersion`, oldest first. Results are written in the version asked.
 pub const SUPPORTED: [&str; 3] = ["0.4.0", "1.0.0", "1.1.0"];
 
@@ -38,12 +36,6 @@ impl CniVersion {
     }
 }
 
-/// Compares two dotted versions numerically (`0.10.0` > `0.4.0`); non-numbers compare as 0.
-pub fn compare(a: &str, b: &str) -> Ordering {
-    let parts = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
-    parts(a).cmp(&parts(b))
-}
-
 /// The answer to `VERSION`: the version asked about and every version supported.
 pub fn version_info(asked: &str) -> serde_json::Value {
     serde_json::json!({
@@ -64,12 +56,5 @@ mod tests {
         for text in ["0.3.1", "1.2.0", "1.0", "", "v1.0.0"] {
             assert_eq!(CniVersion::parse(text), None, "{text}");
         }
-    }
-
-    #[test]
-    fn compares_numerically() {
-        assert_eq!(compare("0.10.0", "0.4.0"), Ordering::Greater);
-        assert_eq!(compare("1.1.0", "1.1.0"), Ordering::Equal);
-        assert_eq!(compare("0.4.0", "1.0.0"), Ordering::Less);
     }
 }

@@ -47,11 +47,6 @@ impl DiskStore {
             _lock: lock,
         })
     }
-
-    /// The directory holding the records.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 impl LockedDiskStore {
