@@ -35,7 +35,7 @@ pub(super) struct Precedence {
 /// Everything one Ingress contributes to the table, before conflicts with other Ingresses.
 #[derive(Debug)]
 pub(super) struct Fragment {
-    pub(super) owner: Arc<ObjectKey>,
+    /// Also names the Ingress: see [`Fragment::owner`].
     pub(super) precedence: Precedence,
     /// Served by this controller (its class is ours).
     pub(super) accepted: bool,
@@ -92,12 +92,12 @@ type BackendCache<'s> = Vec<((&'s str, Option<i32>, Option<&'s str>, bool), Arc<
 
 impl Precedence {
     /// The precedence of an Ingress.
-    pub(super) fn of(owner: &Arc<ObjectKey>, ingress: &Ingress) -> Self {
+    pub(super) fn of(owner: Arc<ObjectKey>, ingress: &Ingress) -> Self {
         let created = ingress.metadata.creation_timestamp.clone();
         Precedence {
             no_timestamp: created.is_none(),
             created,
-            owner: Arc::clone(owner),
+            owner,
         }
     }
 }
@@ -112,16 +112,19 @@ pub(super) fn fragment(
     config: &TranslateConfig,
 ) -> Fragment {
     let mut fragment = Fragment {
-        precedence: Precedence::of(&owner, ingress),
+        precedence: Precedence::of(owner, ingress),
         accepted: false,
         diagnostics: Vec::new(),
         hosts: Vec::new(),
         global_default: None,
         services: Vec::new(),
         has_tls: false,
-        owner,
     };
-    fragment.accepted = filter.accepts(&fragment.owner, ingress, &mut fragment.diagnostics);
+    fragment.accepted = filter.accepts(
+        &fragment.precedence.owner,
+        ingress,
+        &mut fragment.diagnostics,
+    );
     if fragment.accepted {
         fragment.add_rules(ingress, resolver, config);
     }
@@ -129,13 +132,18 @@ pub(super) fn fragment(
 }
 
 impl Fragment {
+    /// The Ingress this fragment translates.
+    pub(super) fn owner(&self) -> &Arc<ObjectKey> {
+        &self.precedence.owner
+    }
+
     fn add_rules(
         &mut self,
         ingress: &Ingress,
         resolver: BackendResolver<'_>,
         config: &TranslateConfig,
     ) {
-        let key = Arc::clone(&self.owner);
+        let key = Arc::clone(self.owner());
         let Some(spec) = ingress.spec.as_ref() else {
             self.diagnostics
                 .push(Diagnostic::error(&key, "spec", "missing; nothing to serve"));

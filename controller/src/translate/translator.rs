@@ -66,26 +66,14 @@ struct SettledHost {
     diagnostics: Vec<Diagnostic>,
 }
 
-/// One Ingress claiming a host. Ordered by precedence alone; the fragment comes along so that
+/// One Ingress claiming a host: its fragment, ordered by the fragment's precedence, so that
 /// settling a host looks nothing up.
 #[derive(Debug, Clone)]
-struct Contributor {
-    precedence: Precedence,
-    fragment: Arc<Fragment>,
-}
-
-impl Contributor {
-    fn of(fragment: &Arc<Fragment>) -> Self {
-        Contributor {
-            precedence: fragment.precedence.clone(),
-            fragment: Arc::clone(fragment),
-        }
-    }
-}
+struct Contributor(Arc<Fragment>);
 
 impl PartialEq for Contributor {
     fn eq(&self, other: &Self) -> bool {
-        self.precedence == other.precedence
+        self.0.precedence == other.0.precedence
     }
 }
 
@@ -99,7 +87,7 @@ impl PartialOrd for Contributor {
 
 impl Ord for Contributor {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.precedence.cmp(&other.precedence)
+        self.0.precedence.cmp(&other.0.precedence)
     }
 }
 
@@ -181,7 +169,7 @@ impl Translator {
                 .fragments
                 .values()
                 .filter(|f| f.accepted)
-                .map(|f| (*f.owner).clone())
+                .map(|f| (**f.owner()).clone())
                 .collect();
         }
         self.translation(snapshot)
@@ -249,7 +237,7 @@ impl Translator {
                 }
                 for (host, _) in &old.hosts {
                     if let Some(settled) = self.hosts.get_mut(host) {
-                        settled.contributors.remove(&Contributor::of(&old));
+                        settled.contributors.remove(&Contributor(Arc::clone(&old)));
                     }
                     if !dirty.all_hosts {
                         dirty.hosts.insert(host.clone());
@@ -284,7 +272,7 @@ impl Translator {
                         diagnostics: Vec::new(),
                     })
                     .contributors
-                    .insert(Contributor::of(&new));
+                    .insert(Contributor(Arc::clone(&new)));
                 if !dirty.all_hosts {
                     dirty.hosts.insert(host.clone());
                 }
@@ -333,11 +321,11 @@ impl Translator {
                 continue;
             };
             let id = (
-                fragment.owner.namespace.clone(),
-                fragment.owner.name.clone(),
+                fragment.owner().namespace.clone(),
+                fragment.owner().name.clone(),
             );
             if let Some(ingress) = snapshot.ingresses.get(&id) {
-                builder.add_ingress(&fragment.owner, ingress, &mut diagnostics);
+                builder.add_ingress(fragment.owner(), ingress, &mut diagnostics);
             }
         }
         let default = tls_config
@@ -387,7 +375,7 @@ impl Translator {
             .global_defaults
             .iter()
             .filter_map(|precedence| self.fragments.get(precedence))
-            .filter_map(|f| Some((&f.owner, f.global_default.as_ref()?)));
+            .filter_map(|f| Some((f.owner(), f.global_default.as_ref()?)));
         if let Some((winner, backend)) = candidates.next() {
             for (loser, _) in candidates {
                 diagnostics.push(lost_conflict(
@@ -441,11 +429,13 @@ impl Translator {
 
 /// Merges a host's contributions, in precedence order, into its virtual host and conflicts.
 fn resettle(host: &HostMatch, settled: &mut SettledHost) {
-    let contributions = settled.contributors.iter().filter_map(|contributor| {
-        let fragment = &contributor.fragment;
-        let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
-        Some((&fragment.owner, contribution))
-    });
+    let contributions = settled
+        .contributors
+        .iter()
+        .filter_map(|Contributor(fragment)| {
+            let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
+            Some((fragment.owner(), contribution))
+        });
     let (built, diagnostics) = merge_host(host, contributions);
     settled.built = Some(built);
     settled.diagnostics = diagnostics;
