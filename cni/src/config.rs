@@ -144,7 +144,6 @@ pub fn parse_bridge_config(stdin: &[u8]) -> Result<BridgeConfig, CniError> {
             ),
         )
     })?;
-    let invalid = |msg: String| CniError::new(ErrorCode::InvalidNetworkConfig, msg);
     if raw.name.is_empty() {
         return Err(invalid("name: must not be empty".into()));
     }
@@ -196,7 +195,6 @@ pub fn check_interface_name(name: &str) -> Result<(), String> {
 }
 
 fn ipam_config(raw: RawIpam) -> Result<IpamConfig, CniError> {
-    let invalid = |msg: String| CniError::new(ErrorCode::InvalidNetworkConfig, msg);
     match raw.plugin.as_deref() {
         None | Some("host-local") => {}
         Some(other) => {
@@ -304,7 +302,6 @@ fn ipam_config(raw: RawIpam) -> Result<IpamConfig, CniError> {
 }
 
 fn parse_range(field: &str, raw: RawRange) -> Result<Range, CniError> {
-    let invalid = |msg: String| CniError::new(ErrorCode::InvalidNetworkConfig, msg);
     let subnet = raw.subnet.parse::<IpNet>().map_err(|e| {
         invalid(format!(
             "{field}.subnet: {:?} is not a CIDR ({e})",
@@ -326,6 +323,11 @@ fn parse_range(field: &str, raw: RawRange) -> Result<Range, CniError> {
     let gateway = address("gateway", raw.gateway)?;
     Range::new(subnet, start, end, gateway)
         .map_err(|problem| invalid(format!("{field}: {problem}")))
+}
+
+/// A configuration that decodes but holds an invalid value (code 7); `msg` names the field.
+fn invalid(msg: String) -> CniError {
+    CniError::new(ErrorCode::InvalidNetworkConfig, msg)
 }
 
 #[cfg(test)]

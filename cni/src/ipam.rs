@@ -11,4 +11,4 @@ mod store;
 pub use allocator::{Allocated, allocate, allocate_requested};
 pub use disk_store::{DiskStore, LockedDiskStore};
 pub use range::{Range, RangeSet};
-pub use store::{Attachment, MemoryStore, Store};
+pub use store::{Attachment, MemoryStore, Store, store_failure};

@@ -13,7 +13,7 @@ use crate::config::{BridgeConfig, cni_version_of, parse_bridge_config};
 use crate::env::{CallEnv, Command};
 use crate::error::{CniError, ErrorCode};
 use crate::gc::{collect_garbage, valid_attachments};
-use crate::ipam::{DiskStore, LockedDiskStore, Store, allocate_requested};
+use crate::ipam::{DiskStore, LockedDiskStore, Store, allocate_requested, store_failure};
 use crate::netlink::{failed, in_netns, link_by_name, with_netlink};
 use crate::result::add_result;
 use crate::status::check_status;
@@ -32,8 +32,7 @@ pub fn run(env: &CallEnv, stdin: &[u8]) -> Result<Option<Value>, CniError> {
         Command::Status => check_status(&lock(&config)?, &config.ipam.range_sets).map(|()| None),
         Command::Gc => {
             let valid = valid_attachments(stdin)?;
-            collect_garbage(&mut lock(&config)?, &valid)
-                .map_err(|e| failed("GC: IPAM store", e))?;
+            collect_garbage(&mut lock(&config)?, &valid).map_err(store_failure)?;
             Ok(None)
         }
         Command::Version => Ok(None),
@@ -71,13 +70,6 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
     // The lock is held while choosing addresses, not while configuring links, so concurrent
     // ADDs only queue for the part that must be serialized.
     let mut store = lock(config)?;
-    // A repeated ADD of a live attachment gets its addresses back from `allocate`; if it then
-    // fails (its interface exists), those addresses must stay with the live attachment.
-    let held_before = store
-        .attachments()
-        .map_err(|e| failed("IPAM store", e))?
-        .iter()
-        .any(|a| a.container_id == env.container_id && a.ifname == env.ifname);
     let allocated = allocate_requested(
         &mut store,
         &config.ipam.range_sets,
@@ -94,13 +86,14 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
             &attachment,
             &allocated,
         )),
-        Err(error) if held_before => Err(error),
         Err(error) => {
-            // Nothing half-created: the addresses go back too.
+            // Nothing half-created: the addresses this ADD took go back too. Those a live
+            // attachment already held (a refused repeated ADD) stay with it.
             let _ = lock(config).and_then(|mut store| {
-                store
-                    .release(&env.container_id, &env.ifname)
-                    .map_err(|e| failed("IPAM store", e))
+                allocated
+                    .iter()
+                    .filter(|a| a.fresh)
+                    .try_for_each(|a| store.free(a.ip).map_err(store_failure))
             });
             Err(error)
         }
@@ -132,7 +125,7 @@ fn del(config: &BridgeConfig, env: &CallEnv) -> Result<(), CniError> {
         store
             .release(&env.container_id, &env.ifname)
             .map(|_| ())
-            .map_err(|e| failed("IPAM store", e))
+            .map_err(store_failure)
     });
     links.and(addresses)
 }
@@ -143,7 +136,7 @@ fn check(config: &BridgeConfig, env: &CallEnv) -> Result<(), CniError> {
     let netns = netns_of(env)?;
     let recorded: Vec<IpAddr> = lock(config)?
         .attachments()
-        .map_err(|e| failed("IPAM store", e))?
+        .map_err(store_failure)?
         .into_iter()
         .filter(|a| a.container_id == env.container_id && a.ifname == env.ifname)
         .map(|a| a.ip)

@@ -58,6 +58,7 @@ mod tests {
         let allocated = [Allocated {
             ip: "10.0.0.2".parse().unwrap(),
             range,
+            fresh: true,
         }];
         let attachment = Attachment {
             bridge: ("cni0".into(), "aa:aa:aa:aa:aa:aa".into()),

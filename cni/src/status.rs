@@ -1,13 +1,11 @@
 //! STATUS (CNI 1.1): can an ADD succeed now? Not if any range set has no free address.
 
 use crate::error::{CniError, ErrorCode};
-use crate::ipam::{RangeSet, Store};
+use crate::ipam::{RangeSet, Store, store_failure};
 
 /// Ok if every range set has a free address (gateways aside), else error 50 naming the set.
 pub fn check_status(store: &impl Store, sets: &[RangeSet]) -> Result<(), CniError> {
-    let held = store
-        .attachments()
-        .map_err(|e| CniError::new(ErrorCode::IoFailure, "IPAM store").with_details(e))?;
+    let held = store.attachments().map_err(store_failure)?;
     for (index, set) in sets.iter().enumerate() {
         let capacity: u128 = set
             .iter()

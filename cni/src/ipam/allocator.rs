@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::range::{Range, RangeSet};
-use super::store::Store;
+use super::store::{Attachment, Store, store_failure};
 use crate::error::{CniError, ErrorCode};
 
 /// One address given to an attachment, with the range it came from (for the result's prefix
@@ -15,6 +15,8 @@ pub struct Allocated {
     pub ip: IpAddr,
     /// The range it lies in.
     pub range: Range,
+    /// Taken by this call (false: the attachment held it already, from an earlier ADD).
+    pub fresh: bool,
 }
 
 /// Takes one address from every range set for the attachment. An attachment that already holds
@@ -58,77 +60,86 @@ pub fn allocate_requested(
             Some(_) => {}
         }
     }
-    let io = |error: std::io::Error| {
-        CniError::new(ErrorCode::IoFailure, "IPAM store").with_details(error)
-    };
-    let held = store.attachments().map_err(io)?;
-    let mut allocated = Vec::new();
-    // Addresses this call reserved, to give back if a later set is full.
-    let mut taken_now = Vec::new();
+    let held = store.attachments().map_err(store_failure)?;
+    let mut allocated: Vec<Allocated> = Vec::new();
     for (index, set) in sets.iter().enumerate() {
-        let existing = held
-            .iter()
-            .filter(|a| a.container_id == container_id && a.ifname == ifname)
-            .find_map(|a| set.iter().find(|r| r.contains(a.ip)).map(|r| (a.ip, r)));
-        if let Some((ip, range)) = existing {
-            allocated.push(Allocated {
-                ip,
-                range: range.clone(),
-            });
-            continue;
-        }
-        let wanted = requested
-            .iter()
-            .find_map(|ip| set.iter().find(|r| r.contains(*ip)).map(|r| (*ip, r)));
-        if let Some((ip, range)) = wanted {
-            if !store.reserve(ip, container_id, ifname, index).map_err(io)? {
-                for ip in taken_now {
-                    store.free(ip).map_err(io)?;
+        let attachment = (container_id, ifname);
+        match take_from_set(store, set, index, &held, requested, attachment) {
+            Ok(got) => allocated.push(got),
+            Err(error) => {
+                // Nothing half-done: give back what this call took. (Addresses held from an
+                // earlier ADD stay: they belong to that ADD.)
+                for taken in allocated.iter().filter(|a| a.fresh) {
+                    store.free(taken.ip).map_err(store_failure)?;
                 }
-                return Err(CniError::new(
-                    ErrorCode::InvalidEnvironment,
-                    format!("CNI_ARGS: IP={ip} is held by another attachment"),
-                ));
-            }
-            taken_now.push(ip);
-            allocated.push(Allocated {
-                ip,
-                range: range.clone(),
-            });
-            continue;
-        }
-        let last = store.last_reserved(index).map_err(io)?;
-        let mut found = None;
-        for (ip, range) in candidates(set, last) {
-            if set.iter().any(|r| r.gateway == ip) {
-                continue;
-            }
-            if store.reserve(ip, container_id, ifname, index).map_err(io)? {
-                found = Some(Allocated {
-                    ip,
-                    range: range.clone(),
-                });
-                break;
+                return Err(error);
             }
         }
-        let Some(got) = found else {
-            // Nothing half-done: give back what this call took. (Addresses held from an
-            // earlier ADD stay: they belong to that ADD.)
-            for ip in taken_now {
-                store.free(ip).map_err(io)?;
-            }
-            return Err(CniError::new(
-                ErrorCode::RangeExhausted,
-                format!(
-                    "ipam range set {index} ({}): no free address left",
-                    describe(set)
-                ),
-            ));
-        };
-        taken_now.push(got.ip);
-        allocated.push(got);
     }
     Ok(allocated)
+}
+
+/// One address from range set `index` for the attachment `(container id, interface)`: the one
+/// it already holds there, else the one requested there, else the next free one.
+fn take_from_set(
+    store: &mut impl Store,
+    set: &RangeSet,
+    index: usize,
+    held: &[Attachment],
+    requested: &[IpAddr],
+    (container_id, ifname): (&str, &str),
+) -> Result<Allocated, CniError> {
+    let in_set = |ip: IpAddr| set.iter().find(|r| r.contains(ip)).map(|r| (ip, r.clone()));
+    let existing = held
+        .iter()
+        .filter(|a| a.container_id == container_id && a.ifname == ifname)
+        .find_map(|a| in_set(a.ip));
+    if let Some((ip, range)) = existing {
+        return Ok(Allocated {
+            ip,
+            range,
+            fresh: false,
+        });
+    }
+    if let Some((ip, range)) = requested.iter().find_map(|ip| in_set(*ip)) {
+        if !store
+            .reserve(ip, container_id, ifname, index)
+            .map_err(store_failure)?
+        {
+            return Err(CniError::new(
+                ErrorCode::InvalidEnvironment,
+                format!("CNI_ARGS: IP={ip} is held by another attachment"),
+            ));
+        }
+        return Ok(Allocated {
+            ip,
+            range,
+            fresh: true,
+        });
+    }
+    let last = store.last_reserved(index).map_err(store_failure)?;
+    for (ip, range) in candidates(set, last) {
+        if set.iter().any(|r| r.gateway == ip) {
+            continue;
+        }
+        if store
+            .reserve(ip, container_id, ifname, index)
+            .map_err(store_failure)?
+        {
+            return Ok(Allocated {
+                ip,
+                range: range.clone(),
+                fresh: true,
+            });
+        }
+    }
+    Err(CniError::new(
+        ErrorCode::RangeExhausted,
+        format!(
+            "ipam range set {index} ({}): no free address left",
+            describe(set)
+        ),
+    ))
 }
 
 /// Every address of the set once, starting after `last` (or at the first range's start).

@@ -5,6 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::IpAddr;
 
+use crate::error::{CniError, ErrorCode};
+
+/// A store that cannot be read or written, as the CNI error the runtime gets (I/O, code 5).
+pub fn store_failure(error: io::Error) -> CniError {
+    CniError::new(ErrorCode::IoFailure, "IPAM store").with_details(error)
+}
+
 /// One address held by one attachment (a container's interface).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
