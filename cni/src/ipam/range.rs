@@ -42,43 +42,22 @@ impl Range {
         if to_u128(first) > to_u128(last) {
             return Err(RangeProblem::TooSmall(subnet));
         }
-        let inside = |ip: IpAddr| subnet.contains(&ip) && to_u128(ip) >= to_u128(first);
-        let start = match start {
-            Some(ip) if !inside(ip) || to_u128(ip) > to_u128(last) => {
-                return Err(RangeProblem::Outside {
-                    what: "rangeStart",
-                    ip,
-                    subnet,
-                });
-            }
-            Some(ip) => ip,
-            None => first,
+        // An address as written, else the default; it must lie where `allowed` says.
+        let checked =
+            |what, given: Option<IpAddr>, default, allowed: &dyn Fn(IpAddr) -> bool| match given {
+                Some(ip) if !allowed(ip) => Err(RangeProblem::Outside { what, ip, subnet }),
+                Some(ip) => Ok(ip),
+                None => Ok(default),
+            };
+        let usable = |ip: IpAddr| {
+            subnet.contains(&ip) && (to_u128(first)..=to_u128(last)).contains(&to_u128(ip))
         };
-        let end = match end {
-            Some(ip) if !inside(ip) || to_u128(ip) > to_u128(last) => {
-                return Err(RangeProblem::Outside {
-                    what: "rangeEnd",
-                    ip,
-                    subnet,
-                });
-            }
-            Some(ip) => ip,
-            None => last,
-        };
+        let start = checked("rangeStart", start, first, &usable)?;
+        let end = checked("rangeEnd", end, last, &usable)?;
         if to_u128(start) > to_u128(end) {
             return Err(RangeProblem::StartAfterEnd { start, end });
         }
-        let gateway = match gateway {
-            Some(ip) if !subnet.contains(&ip) => {
-                return Err(RangeProblem::Outside {
-                    what: "gateway",
-                    ip,
-                    subnet,
-                });
-            }
-            Some(ip) => ip,
-            None => first,
-        };
+        let gateway = checked("gateway", gateway, first, &|ip| subnet.contains(&ip))?;
         Ok(Range {
             subnet,
             start,
