@@ -4,69 +4,10 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-use std::process::Command;
+mod support;
 
-use nix::sched::{CloneFlags, setns};
-use portcullis_cni::routes::{NodeInfo, NodeRoute, SyncReport, plan_routes, sync_routes};
-
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        let name = format!("pcrt{}", std::process::id() % 100_000);
-        assert!(
-            Command::new("ip")
-                .args(["netns", "add", &name])
-                .status()
-                .unwrap()
-                .success()
-        );
-        Netns(name)
-    }
-
-    fn ip(&self, args: &str) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "ip"])
-            .args(args.split_whitespace())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ip {args}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.lines()
-            .map(str::trim_end)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn sync(&self, desired: &[NodeRoute]) -> SyncReport {
-        let file = std::fs::File::open(format!("/var/run/netns/{}", self.0)).unwrap();
-        let desired = desired.to_vec();
-        std::thread::spawn(move || {
-            setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let (connection, handle, _) = rtnetlink::new_connection().unwrap();
-                tokio::spawn(connection);
-                sync_routes(&handle, &desired).await.unwrap()
-            })
-        })
-        .join()
-        .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+use portcullis_cni::routes::{NodeInfo, SyncReport, plan_routes};
+use support::Netns;
 
 fn node(name: &str, cidr: &str, ip: &str) -> NodeInfo {
     NodeInfo {
@@ -93,7 +34,7 @@ fn sync_installs_repairs_updates_and_removes_only_its_own_routes() {
     ];
     let (desired, problems) = plan_routes("a", &nodes);
     assert!(problems.is_empty());
-    let report = ns.sync(&desired);
+    let report = ns.sync_routes(&desired);
     assert_eq!(report.installed.len(), 2);
     let ours = || ns.ip("route show proto 77");
     assert_eq!(
@@ -102,16 +43,16 @@ fn sync_installs_repairs_updates_and_removes_only_its_own_routes() {
     );
 
     // Nothing to do: nothing changes.
-    assert_eq!(ns.sync(&desired), SyncReport::default());
+    assert_eq!(ns.sync_routes(&desired), SyncReport::default());
     // Removed behind our back: the next sync puts it back.
     ns.ip("route del 10.99.1.0/24");
-    assert_eq!(ns.sync(&desired).installed.len(), 1);
+    assert_eq!(ns.sync_routes(&desired).installed.len(), 1);
     assert!(ours().contains("10.99.1.0/24 via 192.168.77.2"));
     // Node b moved, node c left.
     nodes[1] = node("b", "10.99.1.0/24", "192.168.77.22");
     nodes.pop();
     let (desired, _) = plan_routes("a", &nodes);
-    let report = ns.sync(&desired);
+    let report = ns.sync_routes(&desired);
     assert_eq!(report.removed.len(), 1, "{report:?}");
     assert_eq!(ours(), "10.99.1.0/24 via 192.168.77.22 dev lan0");
     assert!(
@@ -120,7 +61,7 @@ fn sync_installs_repairs_updates_and_removes_only_its_own_routes() {
         "the foreign route stays"
     );
     // No Nodes at all: every route of ours goes, the foreign one stays.
-    ns.sync(&[]);
+    ns.sync_routes(&[]);
     assert_eq!(ours(), "");
     assert!(
         ns.ip("route show 10.99.9.0/24")

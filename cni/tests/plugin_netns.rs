@@ -4,63 +4,14 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-use std::io::{Read, Write};
+mod support;
+
 use std::net::{IpAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
+use std::process::Command;
 
-use nix::sched::{CloneFlags, setns};
 use serde_json::Value;
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// A name unique to this test process and call, short enough for an interface.
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}x{}",
-        std::process::id() % 100_000,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        let name = unique("pcn");
-        let status = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "ip netns add {name}");
-        Netns(name)
-    }
-
-    fn path(&self) -> PathBuf {
-        PathBuf::from(format!("/var/run/netns/{}", self.0))
-    }
-
-    /// Runs `job` on a thread inside this namespace.
-    fn run<T: Send>(&self, job: impl FnOnce() -> T + Send) -> T {
-        let file = std::fs::File::open(self.path()).unwrap();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
-                job()
-            })
-            .join()
-            .unwrap()
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+use support::{Call, Netns, echo, invoke, pod_ip, unique};
 
 /// A bridge network with its own data directory; removes the bridge on drop.
 struct Network {
@@ -130,62 +81,18 @@ fn cni_with_args(
     ifname: &str,
     args: &str,
 ) -> (bool, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis-cni"))
-        .env("CNI_ARGS", args)
-        .env("CNI_COMMAND", command)
-        .env("CNI_CONTAINERID", container)
-        .env("CNI_NETNS", netns)
-        .env("CNI_IFNAME", ifname)
-        .env("CNI_PATH", "/opt/cni/bin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(config.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let json = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (output.status.success(), json)
-}
-
-fn pod_ip(result: &Value) -> IpAddr {
-    let address = result["ips"][0]["address"].as_str().unwrap();
-    address.split('/').next().unwrap().parse().unwrap()
-}
-
-/// Serves one TCP connection on `port` in the namespace and returns the peer address it saw.
-fn accept_one(netns: &Netns, port: u16) -> std::thread::JoinHandle<IpAddr> {
-    let file = std::fs::File::open(netns.path()).unwrap();
-    let (ready, wait) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
-        let listener = TcpListener::bind(("0.0.0.0", port)).unwrap();
-        ready.send(()).unwrap();
-        let (mut stream, peer) = listener.accept().unwrap();
-        let mut buffer = [0; 5];
-        stream.read_exact(&mut buffer).unwrap();
-        stream.write_all(&buffer).unwrap();
-        peer.ip()
-    });
-    wait.recv().unwrap();
-    handle
-}
-
-fn echo(to: IpAddr, port: u16) {
-    let mut stream = TcpStream::connect_timeout(
-        &std::net::SocketAddr::new(to, port),
-        std::time::Duration::from_secs(3),
+    let call = Call {
+        command,
+        container,
+        netns,
+        ifname,
+        args,
+    };
+    invoke(
+        Command::new(env!("CARGO_BIN_EXE_portcullis-cni")),
+        &call,
+        config,
     )
-    .unwrap();
-    stream.write_all(b"hello").unwrap();
-    let mut back = [0; 5];
-    stream.read_exact(&mut back).unwrap();
-    assert_eq!(&back, b"hello");
 }
 
 #[test]
@@ -204,11 +111,11 @@ fn pods_reach_each_other_and_the_host_without_nat_and_del_cleans_up() {
     assert_eq!(result_a["routes"][0]["dst"], "0.0.0.0/0");
 
     // Pod to pod: the server sees the client's own pod address.
-    let server = accept_one(&b, 8080);
+    let server = b.accept_one(8080);
     a.run(|| echo(ip_b, 8080));
     assert_eq!(server.join().unwrap(), ip_a);
     // Host to pod, and pod to host (the bridge's gateway address).
-    let server = accept_one(&a, 8081);
+    let server = a.accept_one(8081);
     echo(ip_a, 8081);
     assert_eq!(server.join().unwrap().to_string(), "10.251.0.1");
     let listener = TcpListener::bind(("10.251.0.1", 0)).unwrap();

@@ -5,11 +5,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
+use support::{Call, Netns, invoke, unique};
 
 const REFERENCE: &str = "/usr/lib/cni/bridge";
 
@@ -22,57 +24,18 @@ fn reference_plugin() -> &'static Path {
     path
 }
 
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("pcr{}{tag}", std::process::id() % 100_000);
-        assert!(
-            Command::new("ip")
-                .args(["netns", "add", &name])
-                .status()
-                .unwrap()
-                .success()
-        );
-        Netns(name)
-    }
-
-    fn path(&self) -> String {
-        format!("/var/run/netns/{}", self.0)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn call(plugin: &Path, command: &str, config: &str, container: &str, netns: &str) -> Value {
-    let mut child = Command::new(plugin)
-        .env("CNI_COMMAND", command)
-        .env("CNI_CONTAINERID", container)
-        .env("CNI_NETNS", netns)
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_PATH", "/usr/lib/cni")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(config.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{} {command}: {}",
-        plugin.display(),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+/// Runs `plugin` for a pod's `eth0` and expects success; returns its output.
+fn call(plugin: &Path, command: &str, config: &str, container: &str, netns: &Path) -> Value {
+    let call = Call {
+        command,
+        container,
+        netns,
+        ifname: "eth0",
+        args: "",
+    };
+    let (ok, out) = invoke(Command::new(plugin), &call, config);
+    assert!(ok, "{} {command}: {out}", plugin.display());
+    out
 }
 
 /// The result with addresses, names and MACs blanked: what must match is the shape.
@@ -100,14 +63,14 @@ fn same_conflist_same_result_shape_and_a_shared_ipam_directory() {
     let reference = reference_plugin();
     let ours = Path::new(env!("CARGO_BIN_EXE_portcullis-cni"));
     let data = tempfile::tempdir().unwrap();
-    let bridge = format!("pcrb{}", std::process::id() % 100_000);
+    let bridge = unique("pcrb");
     let config = format!(
         r#"{{"cniVersion": "1.0.0", "name": "shared", "type": "bridge", "bridge": "{bridge}",
             "isGateway": true, "isDefaultGateway": true,
             "ipam": {{"type": "host-local", "subnet": "10.254.0.0/24", "dataDir": "{}"}}}}"#,
         data.path().display()
     );
-    let (a, b) = (Netns::new("a"), Netns::new("b"));
+    let (a, b) = (Netns::new(), Netns::new());
     let theirs = call(reference, "ADD", &config, "ref-pod", &a.path());
     let mine = call(ours, "ADD", &config, "our-pod", &b.path());
     assert_eq!(

@@ -6,63 +6,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+mod support;
 
-use nix::sched::{CloneFlags, setns};
-use portcullis_cni::routes::{NodeInfo, plan_routes, sync_routes};
+use std::net::IpAddr;
+use std::process::Command;
 
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("pc2n{}{tag}", std::process::id() % 100_000);
-        assert!(
-            Command::new("ip")
-                .args(["netns", "add", &name])
-                .status()
-                .unwrap()
-                .success()
-        );
-        Netns(name)
-    }
-
-    fn path(&self) -> String {
-        format!("/var/run/netns/{}", self.0)
-    }
-
-    fn ip(&self, args: &str) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "ip"])
-            .args(args.split_whitespace())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ip {args}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Runs `job` on a thread inside this namespace.
-    fn spawn<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> std::thread::JoinHandle<T> {
-        let file = std::fs::File::open(self.path()).unwrap();
-        std::thread::spawn(move || {
-            setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
-            job()
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+use portcullis_cni::routes::{NodeInfo, plan_routes};
+use support::{Call, Netns, echo, invoke, pod_ip};
 
 /// ADDs `pod` to the network of `node` by running the plugin in the node's namespace.
 fn attach(node: &Netns, pod: &Netns, subnet: &str, data: &std::path::Path) -> IpAddr {
@@ -72,61 +22,40 @@ fn attach(node: &Netns, pod: &Netns, subnet: &str, data: &std::path::Path) -> Ip
             "ipam": {{"type": "host-local", "subnet": "{subnet}", "dataDir": "{}"}}}}"#,
         data.display()
     );
-    let mut child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &node.0,
-            env!("CARGO_BIN_EXE_portcullis-cni"),
-        ])
-        .env("CNI_COMMAND", "ADD")
-        .env("CNI_CONTAINERID", &pod.0)
-        .env("CNI_NETNS", pod.path())
-        .env("CNI_IFNAME", "eth0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(config.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(output.status.success(), "{result}");
-    let address = result["ips"][0]["address"].as_str().unwrap();
-    address.split('/').next().unwrap().parse().unwrap()
+    let mut plugin = Command::new("ip");
+    plugin.args([
+        "netns",
+        "exec",
+        node.name(),
+        env!("CARGO_BIN_EXE_portcullis-cni"),
+    ]);
+    let call = Call {
+        command: "ADD",
+        container: pod.name(),
+        netns: &pod.path(),
+        ifname: "eth0",
+        args: "",
+    };
+    let (ok, result) = invoke(plugin, &call, &config);
+    assert!(ok, "{result}");
+    pod_ip(&result)
 }
 
 /// Installs this node's routes to the other nodes' pods, from the Node list.
-fn route(node: &Netns, name: &'static str, nodes: Vec<NodeInfo>) {
-    node.spawn(move || {
-        let (desired, problems) = plan_routes(name, &nodes);
-        assert!(problems.is_empty(), "{problems:?}");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (connection, handle, _) = rtnetlink::new_connection().unwrap();
-            tokio::spawn(connection);
-            sync_routes(&handle, &desired).await.unwrap();
-        });
-    })
-    .join()
-    .unwrap();
+fn route(node: &Netns, name: &str, nodes: &[NodeInfo]) {
+    let (desired, problems) = plan_routes(name, nodes);
+    assert!(problems.is_empty(), "{problems:?}");
+    node.sync_routes(&desired);
 }
 
 #[test]
 fn a_pod_reaches_a_pod_on_another_node_and_is_seen_by_its_own_address() {
-    let (node_a, node_b) = (Netns::new("a"), Netns::new("b"));
-    let (pod_a, pod_b) = (Netns::new("pa"), Netns::new("pb"));
+    let (node_a, node_b) = (Netns::new(), Netns::new());
+    let (pod_a, pod_b) = (Netns::new(), Netns::new());
     // The LAN: one veth between the two nodes.
     node_a.ip(&format!(
         "link add lan0 type veth peer name lan0 netns {}",
-        node_b.0
+        node_b.name()
     ));
     node_a.ip("addr add 192.168.90.1/24 dev lan0");
     node_b.ip("addr add 192.168.90.2/24 dev lan0");
@@ -148,34 +77,11 @@ fn a_pod_reaches_a_pod_on_another_node_and_is_seen_by_its_own_address() {
             internal_ips: vec!["192.168.90.2".parse().unwrap()],
         },
     ];
-    route(&node_a, "node-a", nodes.clone());
-    route(&node_b, "node-b", nodes);
+    route(&node_a, "node-a", &nodes);
+    route(&node_b, "node-b", &nodes);
 
-    let (ready, wait) = std::sync::mpsc::channel();
-    let server = pod_b.spawn(move || {
-        let listener = TcpListener::bind(("0.0.0.0", 9000)).unwrap();
-        ready.send(()).unwrap();
-        let (mut stream, peer) = listener.accept().unwrap();
-        let mut buffer = [0; 4];
-        stream.read_exact(&mut buffer).unwrap();
-        stream.write_all(&buffer).unwrap();
-        peer.ip()
-    });
-    wait.recv().unwrap();
-    pod_a
-        .spawn(move || {
-            let mut stream = TcpStream::connect_timeout(
-                &std::net::SocketAddr::new(ip_b, 9000),
-                std::time::Duration::from_secs(3),
-            )
-            .unwrap();
-            stream.write_all(b"ping").unwrap();
-            let mut back = [0; 4];
-            stream.read_exact(&mut back).unwrap();
-            assert_eq!(&back, b"ping");
-        })
-        .join()
-        .unwrap();
+    let server = pod_b.accept_one(9000);
+    pod_a.run(|| echo(ip_b, 9000));
     assert_eq!(
         server.join().unwrap(),
         ip_a,
@@ -183,18 +89,7 @@ fn a_pod_reaches_a_pod_on_another_node_and_is_seen_by_its_own_address() {
     );
 
     // A pod reaches the other node itself (pod → node), and that node sees the pod's address.
-    let (ready, wait) = std::sync::mpsc::channel();
-    let node_server = node_b.spawn(move || {
-        let listener = TcpListener::bind(("192.168.90.2", 9001)).unwrap();
-        ready.send(()).unwrap();
-        listener.accept().unwrap().1.ip()
-    });
-    wait.recv().unwrap();
-    pod_a
-        .spawn(|| {
-            TcpStream::connect(("192.168.90.2", 9001)).unwrap();
-        })
-        .join()
-        .unwrap();
+    let node_server = node_b.accept_one(9001);
+    pod_a.run(|| echo("192.168.90.2".parse().unwrap(), 9001));
     assert_eq!(node_server.join().unwrap(), ip_a);
 }
