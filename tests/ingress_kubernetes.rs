@@ -1,6 +1,6 @@
 //! The real binary against an API server (a small fake one over real HTTP, in
-//! `support/fake_apiserver.rs`): initial sync, live changes, endpoint scaling, and an API
-//! server outage during which routing goes on.
+//! `support/fake_apiserver.rs`): initial sync, live changes, endpoint scaling, TLS Secret
+//! rotation, and an API server outage during which routing goes on.
 
 #![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
 
@@ -9,12 +9,16 @@ mod support;
 #[path = "support/fake_apiserver.rs"]
 mod fake_apiserver;
 
+#[path = "support/test_ca.rs"]
+mod test_ca;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use fake_apiserver::FakeApiServer;
-use support::{Portcullis, backend, client, get, get_with, wait_until};
+use support::{Portcullis, backend, client, free_port, get, get_with, wait_until};
+use test_ca::{ca, served_subject};
 
 const CLASS: &str = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portcullis}\nspec: {controller: portcullis.dev/ingress-controller}\n";
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: wear, namespace: store}\nspec: {ports: [{name: http, port: 80}]}\n";
@@ -143,6 +147,50 @@ async fn watches_the_api_and_keeps_routing_through_an_outage() {
     assert!(
         proxy.log().contains("watch failed"),
         "the outage was not logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_secret_rotated_in_the_api_is_served_without_a_restart() {
+    let wear = backend("wear").await;
+    let ca = ca();
+    let tls_ingress = ingress(&["/wear"]).replace(
+        "  rules:\n  - http:",
+        "  tls:\n  - {hosts: [shop.test], secretName: shop-tls}\n  rules:\n  - host: shop.test\n    http:",
+    );
+    let (api, _dir, kubeconfig) = cluster(&[
+        CLASS,
+        SERVICE,
+        &tls_ingress,
+        &slice(&[wear.addr]),
+        &ca.api_secret("shop-tls", "shop.test", "version one"),
+    ])
+    .await;
+    let https = free_port();
+    let proxy = Portcullis::start_with(&[
+        "--kubeconfig",
+        &kubeconfig,
+        "--https-addr",
+        &https.to_string(),
+    ])
+    .await;
+    let serves = |cn: &'static str| async move {
+        let port = https.port();
+        let subject = tokio::task::spawn_blocking(move || served_subject(port, "shop.test"))
+            .await
+            .unwrap();
+        subject.contains(cn)
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || serves("version one")).await,
+        "the listed Secret is not served; log:\n{}",
+        proxy.log()
+    );
+    api.apply(&ca.api_secret("shop-tls", "shop.test", "version two"));
+    assert!(
+        wait_until(Duration::from_secs(5), || serves("version two")).await,
+        "the rotated Secret is not served; log:\n{}",
+        proxy.log()
     );
 }
 

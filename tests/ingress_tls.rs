@@ -5,66 +5,18 @@
 
 mod support;
 
+#[path = "support/test_ca.rs"]
+mod test_ca;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::KeyPair;
 use support::{Portcullis, backend, free_port, slice, wait_until, write_atomically};
-
-/// A CA that signs the test Secrets; its PEM is what curl trusts.
-struct TestCa {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-fn ca() -> TestCa {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Portcullis E2E CA");
-    let pem = params.self_signed(&key).unwrap().pem();
-    TestCa {
-        issuer: Issuer::new(params, key),
-        pem,
-    }
-}
-
-impl TestCa {
-    /// A `kubernetes.io/tls` Secret in namespace `store` for `host`, with CN `cn`.
-    fn secret(&self, name: &str, host: &str, cn: &str) -> String {
-        let key = KeyPair::generate().unwrap();
-        self.secret_with_key(name, host, cn, &key, &key)
-    }
-
-    fn secret_with_key(
-        &self,
-        name: &str,
-        host: &str,
-        cn: &str,
-        key: &KeyPair,
-        served_key: &KeyPair,
-    ) -> String {
-        let mut params = CertificateParams::new(vec![host.to_string()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let cert = params.signed_by(key, &self.issuer).unwrap();
-        let indent = |pem: &str| {
-            pem.lines()
-                .map(|l| format!("    {l}\n"))
-                .collect::<String>()
-        };
-        format!(
-            "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: store}}\ntype: kubernetes.io/tls\n\
-             stringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
-            indent(&cert.pem()),
-            indent(&served_key.serialize_pem())
-        )
-    }
-}
+use test_ca::{ca, served_subject};
 
 /// Two TLS hosts (shop.test, api.test) on the demo Ingress, each with its Secret.
 fn store_with_tls(wear: std::net::SocketAddr) -> String {
@@ -88,26 +40,6 @@ fn curl(args: &[&str]) -> (String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-/// The subject line `openssl s_client` prints for the certificate served to `sni`.
-fn served_subject(port: u16, sni: &str) -> String {
-    let output = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-            "-servername",
-            sni,
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("openssl installed");
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .find(|l| l.starts_with("subject="))
-        .unwrap_or("")
-        .to_string()
 }
 
 async fn start(dir: &Path) -> (Portcullis, u16) {
