@@ -7,6 +7,7 @@
 
 pub mod attach;
 pub mod config;
+pub mod conflist;
 pub mod env;
 pub mod error;
 pub mod gc;

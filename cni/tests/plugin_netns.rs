@@ -249,7 +249,7 @@ fn failures_report_the_right_code_and_leave_nothing_behind() {
 #[test]
 fn concurrent_add_del_cycles_never_share_an_address_and_leak_nothing() {
     const PODS: usize = 20;
-    const CYCLES: usize = 10; // 20 pods x 10 cycles = 200 ADDs and 200 DELs, 20 at a time.
+    const CYCLES: usize = 25; // 20 pods x 25 cycles = 500 ADDs and 500 DELs, 20 at a time.
     let network = Network::new("10.253.0.0/24");
     let config = network.config("1.1.0");
     let pods: Vec<Netns> = (0..PODS).map(|_| Netns::new()).collect();

@@ -22,6 +22,52 @@ pub struct Cli {
 pub enum Command {
     /// Run the ingress controller and its proxy.
     Ingress(IngressArgs),
+    /// Run the node agent: routes to other nodes' pods, forwarding, this node's CNI config.
+    Node(NodeArgs),
+}
+
+/// Flags of `portcullis node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The name of the Node object of the machine this runs on (the chart passes
+    /// spec.nodeName).
+    #[arg(long, env = "NODE_NAME", value_name = "NAME")]
+    pub node_name: String,
+
+    /// Read Node objects from the YAML/JSON files in this folder (watched for changes)
+    /// instead of from the Kubernetes API.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+
+    /// Kubernetes client configuration to use without --manifests (default: KUBECONFIG,
+    /// ~/.kube/config, or the in-cluster service account).
+    #[arg(long, value_name = "PATH", conflicts_with = "manifests")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Where this node's CNI network configuration is written for the container runtime.
+    #[arg(long, default_value = "/etc/cni/net.d", value_name = "DIR")]
+    pub cni_conf_dir: PathBuf,
+
+    /// The file name of that configuration (runtimes load the first name in lexical order).
+    #[arg(long, default_value = "10-portcullis.conflist", value_name = "NAME")]
+    pub cni_conf_file: String,
+
+    /// The CNI network's name (also the name of its IPAM directory).
+    #[arg(long, default_value = "portcullis", value_name = "NAME")]
+    pub network_name: String,
+
+    /// The bridge pods attach to.
+    #[arg(long, default_value = portcullis_cni::config::DEFAULT_BRIDGE, value_name = "NAME")]
+    pub bridge: String,
+
+    /// MTU of the bridge and pod interfaces (default: the kernel's, 1500 on most links).
+    #[arg(long, value_name = "BYTES")]
+    pub mtu: Option<u32>,
+
+    /// How often routes, forwarding and the CNI configuration are checked and repaired even
+    /// when no Node changed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub resync_period: Duration,
 }
 
 /// Flags of `portcullis ingress`.
@@ -170,7 +216,9 @@ mod tests {
             "system/fallback:http",
         ])
         .expect("valid flags");
-        let Command::Ingress(args) = cli.command;
+        let Command::Ingress(args) = cli.command else {
+            panic!("parsed as another command");
+        };
         let service = args.default_backend_service.expect("set");
         assert_eq!(service.namespace, "system");
         assert!(

@@ -1,10 +1,9 @@
 //! `portcullis ingress`: wires a source, the reconciler, the proxy and the admin server.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use portcullis_allocator::FreeMemoryReleaser;
 use portcullis_proxy::admin::{Readiness, serve_admin};
 use portcullis_proxy::certificates::{CertificateStore, LiveCertificates, self_signed_default};
@@ -19,26 +18,18 @@ use tracing::{error, info};
 
 use crate::cli::IngressArgs;
 use crate::event_writer::run_event_writer;
-use crate::kube_source::{connect, run_kube_source};
+use crate::kube_source::run_kube_source;
 use crate::leader::{Election, run_election};
 use crate::manifests::run_manifests_source;
 use crate::reconcile::{CertificateTarget, Publisher, StatusTarget, run_reconciler};
+use crate::source_choice::{Source, shutdown_signal};
 use crate::status_writer::run_status_writer;
 use crate::translate::{ClassIdentity, StatusSource, TlsConfig, TranslateConfig};
 
 /// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns. Objects come from
 /// `--manifests DIR`, or else from the Kubernetes API.
 pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
-    let source = match &args.manifests {
-        Some(dir) => {
-            check_manifests_dir(dir)?;
-            Source::Manifests(dir.clone())
-        }
-        None => {
-            let client = connect(args.kubeconfig.as_deref()).await?;
-            Source::Kubernetes(client)
-        }
-    };
+    let source = Source::from_flags(args.manifests.as_deref(), args.kubeconfig.as_deref()).await?;
 
     let metrics = Arc::new(Metrics::default());
     let (empty, _) = RoutingTable::compile(&TableSpec::empty(), &metrics);
@@ -248,30 +239,4 @@ fn own_namespace() -> String {
         .map(|namespace| namespace.trim().to_string())
         .filter(|namespace| !namespace.is_empty())
         .unwrap_or_else(|| "default".to_string())
-}
-
-/// Where objects come from.
-enum Source {
-    Manifests(std::path::PathBuf),
-    Kubernetes(kube::Client),
-}
-
-fn check_manifests_dir(dir: &Path) -> anyhow::Result<()> {
-    let metadata = std::fs::metadata(dir)
-        .with_context(|| format!("--manifests {}: cannot read", dir.display()))?;
-    if !metadata.is_dir() {
-        bail!("--manifests {}: not a directory", dir.display());
-    }
-    Ok(())
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
-    }
-    Ok(())
 }

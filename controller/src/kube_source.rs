@@ -1,4 +1,5 @@
-//! The Kubernetes API source: one watch per kind, feeding the same store as the manifests.
+//! The Kubernetes API source: one watch per kind, feeding the same store as the manifests. The
+//! ingress controller and the node agent each watch their own kinds.
 //!
 //! Each kind is its own source (`api/Ingress`, ...). A watch's initial list (and every relist
 //! after a lost connection) is buffered and sent whole as a `Replace`, so objects deleted while
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::Api;
@@ -77,61 +78,95 @@ pub async fn run_kube_source(
     namespace: Option<String>,
     events: UnboundedSender<StoreEvent>,
 ) {
-    let (listed, mut first_lists) = mpsc::unbounded_channel::<String>();
     let plain = watcher::Config::default;
-    let mut watches = tokio::task::JoinSet::new();
-    watches.spawn(watch_kind::<IngressClass>(
-        Api::all(client.clone()),
-        plain(),
-        Object::IngressClass,
-        events.clone(),
-        listed.clone(),
-    ));
-    watches.spawn(watch_kind::<Ingress>(
+    let mut watches = Watches::new(events);
+    watches.add::<IngressClass>(Api::all(client.clone()), plain(), Object::IngressClass);
+    watches.add::<Ingress>(
         scoped(&client, namespace.as_deref()),
         plain(),
         Object::Ingress,
-        events.clone(),
-        listed.clone(),
-    ));
-    watches.spawn(watch_kind::<Service>(
+    );
+    watches.add::<Service>(
         scoped(&client, namespace.as_deref()),
         plain(),
         Object::service,
-        events.clone(),
-        listed.clone(),
-    ));
-    watches.spawn(watch_kind::<EndpointSlice>(
+    );
+    watches.add::<EndpointSlice>(
         scoped(&client, namespace.as_deref()),
         plain(),
         Object::endpoint_slice,
-        events.clone(),
-        listed.clone(),
-    ));
+    );
     let tls_only = plain().fields("type=kubernetes.io/tls");
-    watches.spawn(watch_kind::<Secret>(
+    watches.add::<Secret>(
         scoped(&client, namespace.as_deref()),
         tls_only,
         Object::Secret,
-        events.clone(),
-        listed,
-    ));
-    let kinds = watches.len();
+    );
+    watches.run().await;
+}
 
-    let mut done = HashSet::new();
-    while done.len() < kinds {
-        match first_lists.recv().await {
-            Some(kind) => {
-                done.insert(kind);
-            }
-            None => return,
+/// Watches Nodes (the node agent's kinds) until the receiver is gone.
+pub async fn run_node_kube_source(client: Client, events: UnboundedSender<StoreEvent>) {
+    let mut watches = Watches::new(events);
+    watches.add::<Node>(Api::all(client), watcher::Config::default(), Object::node);
+    watches.run().await;
+}
+
+/// A set of per-kind watches feeding one store, which reports `Synced` once each has listed.
+struct Watches {
+    running: tokio::task::JoinSet<()>,
+    events: UnboundedSender<StoreEvent>,
+    listed: UnboundedSender<String>,
+    first_lists: mpsc::UnboundedReceiver<String>,
+}
+
+impl Watches {
+    fn new(events: UnboundedSender<StoreEvent>) -> Watches {
+        let (listed, first_lists) = mpsc::unbounded_channel();
+        Watches {
+            running: tokio::task::JoinSet::new(),
+            events,
+            listed,
+            first_lists,
         }
     }
-    info!(kinds, "initial lists complete");
-    if events.send(StoreEvent::Synced).is_err() {
-        return;
+
+    /// Starts watching one kind; `wrap` turns what the API returns into an [`Object`].
+    fn add<K>(&mut self, api: Api<K>, config: watcher::Config, wrap: fn(Arc<K>) -> Object)
+    where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K::DynamicType: Default,
+    {
+        self.running.spawn(watch_kind(
+            api,
+            config,
+            wrap,
+            self.events.clone(),
+            self.listed.clone(),
+        ));
     }
-    while watches.join_next().await.is_some() {}
+
+    /// Sends `Synced` once every kind has completed its first list, then runs until the
+    /// watches end (the receiver is gone).
+    async fn run(mut self) {
+        // Only the watches may keep the list channel open: if they all end early, stop.
+        drop(self.listed);
+        let kinds = self.running.len();
+        let mut done = HashSet::new();
+        while done.len() < kinds {
+            match self.first_lists.recv().await {
+                Some(kind) => {
+                    done.insert(kind);
+                }
+                None => return,
+            }
+        }
+        info!(kinds, "initial lists complete");
+        if self.events.send(StoreEvent::Synced).is_err() {
+            return;
+        }
+        while self.running.join_next().await.is_some() {}
+    }
 }
 
 /// An API over all namespaces, or one.

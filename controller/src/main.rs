@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use portcullis_controller::cli::{Cli, Command};
 use portcullis_controller::ingress_command::run_ingress;
+use portcullis_controller::node_command::run_node;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: table rebuilds allocate heavily, and the glibc allocator's free path cost about
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Ingress(args) => run_ingress(args).await,
+            Command::Node(args) => run_node(args).await,
         }
     });
     match outcome {

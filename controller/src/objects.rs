@@ -1,4 +1,5 @@
-//! The Kubernetes objects the ingress controller reads, as one typed enum.
+//! The Kubernetes objects Portcullis reads (the ingress controller and the node agent), as one
+//! typed enum.
 //!
 //! Every source (manifest files, the API server) turns what it reads into [`Object`]s;
 //! nothing downstream knows where an object came from. The kinds there are many of and whose
@@ -6,12 +7,13 @@
 
 mod endpoint_slice;
 mod endpoints;
+mod node;
 mod service;
 
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -20,6 +22,7 @@ pub use endpoint_slice::{
     CompactSlice, EndpointEntry, EndpointPortEntry, SERVICE_NAME_LABEL, tcp_port,
 };
 pub use endpoints::{CompactEndpoints, EndpointSubsetEntry};
+pub use node::CompactNode;
 pub use service::{CompactService, LoadBalancerAddress, ServicePortEntry};
 
 /// One object of a kind the ingress controller reads. Namespaced kinds always carry a
@@ -39,6 +42,8 @@ pub enum Object {
     Endpoints(Arc<CompactEndpoints>),
     /// `v1` Secret (TLS certificates).
     Secret(Arc<Secret>),
+    /// `v1` Node (pod CIDRs and addresses, for the node agent; cluster-scoped).
+    Node(Arc<CompactNode>),
 }
 
 /// The kinds in [`Object`].
@@ -57,6 +62,8 @@ pub enum Kind {
     Endpoints,
     /// Secret.
     Secret,
+    /// Node.
+    Node,
 }
 
 /// Identifies one object across sources: kind, namespace (empty if cluster-scoped), name.
@@ -86,6 +93,11 @@ impl Object {
         Object::Endpoints(Arc::new(CompactEndpoints::from(&*endpoints)))
     }
 
+    /// A Node, in compact form.
+    pub fn node(node: Arc<Node>) -> Object {
+        Object::Node(Arc::new(CompactNode::from(&*node)))
+    }
+
     /// The object's namespace (empty for cluster-scoped kinds) and name.
     pub fn namespace_and_name(&self) -> (&str, &str) {
         match self {
@@ -95,6 +107,7 @@ impl Object {
             Object::EndpointSlice(o) => (&o.namespace, &o.name),
             Object::Endpoints(o) => (&o.namespace, &o.name),
             Object::Secret(o) => of_meta(&o.metadata),
+            Object::Node(o) => ("", &o.name),
         }
     }
 
@@ -107,6 +120,7 @@ impl Object {
             Object::EndpointSlice(_) => Kind::EndpointSlice,
             Object::Endpoints(_) => Kind::Endpoints,
             Object::Secret(_) => Kind::Secret,
+            Object::Node(_) => Kind::Node,
         }
     }
 
@@ -139,12 +153,13 @@ impl Kind {
             Kind::EndpointSlice => "EndpointSlice",
             Kind::Endpoints => "Endpoints",
             Kind::Secret => "Secret",
+            Kind::Node => "Node",
         }
     }
 
     /// True for kinds that live in a namespace.
     pub fn is_namespaced(self) -> bool {
-        self != Kind::IngressClass
+        !matches!(self, Kind::IngressClass | Kind::Node)
     }
 }
 

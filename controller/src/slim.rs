@@ -30,6 +30,7 @@ pub fn slim(object: Object) -> Object {
         Object::Service(o) => Object::Service(edit(o, |_| {})),
         Object::Endpoints(o) => Object::Endpoints(edit(o, |_| {})),
         Object::EndpointSlice(o) => Object::EndpointSlice(edit(o, |_| {})),
+        Object::Node(o) => Object::Node(edit(o, |_| {})),
         Object::Secret(o) => Object::Secret(edit(o, |o| {
             slim_meta(&mut o.metadata);
             if let Some(data) = &mut o.data {

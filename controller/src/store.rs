@@ -12,7 +12,9 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use crate::objects::{CompactEndpoints, CompactService, CompactSlice, Kind, Object, ObjectKey};
+use crate::objects::{
+    CompactEndpoints, CompactNode, CompactService, CompactSlice, Kind, Object, ObjectKey,
+};
 use crate::slim::slim;
 
 /// Names one source of objects: a manifest file path, or `api/<kind>` for a watch. Shared,
@@ -77,7 +79,8 @@ pub struct DuplicateObject {
     pub ignored: SourceId,
 }
 
-/// All objects at one moment, by kind, keyed by `(namespace, name)` (IngressClass: name only).
+/// All objects at one moment, by kind, keyed by `(namespace, name)` (cluster-scoped kinds: name
+/// only).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// IngressClasses by name.
@@ -92,6 +95,8 @@ pub struct Snapshot {
     pub endpoints: BTreeMap<(String, String), Arc<CompactEndpoints>>,
     /// Secrets by (namespace, name).
     pub secrets: BTreeMap<(String, String), Arc<Secret>>,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, Arc<CompactNode>>,
 }
 
 impl Store {
@@ -238,6 +243,9 @@ impl Snapshot {
             Object::Secret(o) => {
                 self.secrets.insert(id, o);
             }
+            Object::Node(o) => {
+                self.nodes.insert(id.1, o);
+            }
         }
     }
 
@@ -262,6 +270,9 @@ impl Snapshot {
             }
             Kind::Secret => {
                 self.secrets.remove(&id);
+            }
+            Kind::Node => {
+                self.nodes.remove(&key.name);
             }
         }
     }

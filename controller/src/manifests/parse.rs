@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -159,6 +159,7 @@ impl Document<'_> {
             }
             "Endpoints" => Object::endpoints(self.decode::<Endpoints>(api_version, value, text)?),
             "Secret" => Object::Secret(self.decode::<Secret>(api_version, value, text)?),
+            "Node" => Object::node(self.decode::<Node>(api_version, value, text)?),
             "" => {
                 return Err(self.error(
                     None,
@@ -214,7 +215,9 @@ impl Document<'_> {
         if meta.name.as_deref().unwrap_or("").is_empty() {
             return Err(self.error(None, Some(name), "metadata.name is required".into()));
         }
-        let namespaced = T::KIND != Kind::IngressClass.as_str();
+        let namespaced = ![Kind::IngressClass, Kind::Node]
+            .iter()
+            .any(|kind| kind.as_str() == T::KIND);
         if namespaced && meta.namespace.as_deref().unwrap_or("").is_empty() {
             meta.namespace = Some("default".to_string());
         }
@@ -257,7 +260,8 @@ has_meta!(
     Service,
     EndpointSlice,
     Endpoints,
-    Secret
+    Secret,
+    Node
 );
 
 /// Splits YAML text at `---` lines (column 0); `...` ends a document. Yields each document's

@@ -198,7 +198,8 @@ impl Translator {
                     }
                 }
                 Kind::Secret => dirty.tls = true,
-                Kind::IngressClass => {}
+                // IngressClass changes start over (above); Nodes are the node agent's.
+                Kind::IngressClass | Kind::Node => {}
             }
         }
         for service in &services {

@@ -1,0 +1,157 @@
+//! `portcullis node`: the node agent's loop. Nodes come from a source into the store; after
+//! each batch of changes, and every `--resync-period` in case something outside changed the
+//! host, the desired state is computed and applied: routes, forwarding, CNI configuration.
+//! On exit everything stays in place, so pods keep talking while the agent restarts.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use portcullis_cni::routes::sync_routes;
+use rtnetlink::Handle;
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use tracing::{error, info, warn};
+
+use crate::cli::NodeArgs;
+use crate::kube_source::run_node_kube_source;
+use crate::manifests::run_manifests_source;
+use crate::node_agent::desired::{DesiredNode, NodeSettings, desired_node};
+use crate::node_agent::host::{enable_forwarding, write_conflist};
+use crate::source_choice::{Source, shutdown_signal};
+use crate::store::Store;
+
+/// Runs until SIGTERM or SIGINT. Nodes come from `--manifests DIR`, or else the Kubernetes API.
+pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let source = Source::from_flags(args.manifests.as_deref(), args.kubeconfig.as_deref()).await?;
+    let (connection, handle, _) =
+        rtnetlink::new_connection().context("cannot open a netlink socket")?;
+    tokio::spawn(connection);
+
+    let (events, mut received) = mpsc::unbounded_channel();
+    let source_name = match source {
+        Source::Manifests(dir) => {
+            let name = format!("manifests {}", dir.display());
+            tokio::spawn(async move {
+                if let Err(problem) = run_manifests_source(dir, events).await {
+                    error!("manifests source stopped: {problem}; keeping the last good state");
+                }
+            });
+            name
+        }
+        Source::Kubernetes(client) => {
+            tokio::spawn(run_node_kube_source(client, events));
+            "Kubernetes API".to_string()
+        }
+    };
+    info!(node = %args.node_name, source = %source_name, "portcullis node started");
+
+    let mut agent = Agent {
+        settings: NodeSettings {
+            node_name: args.node_name.clone(),
+            network_name: args.network_name.clone(),
+            bridge: args.bridge.clone(),
+            mtu: args.mtu,
+        },
+        handle,
+        args,
+        reported: BTreeSet::new(),
+    };
+    let mut store = Store::default();
+    let mut resync = tokio::time::interval(agent.args.resync_period);
+    resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut source_open = true;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            event = received.recv(), if source_open => {
+                let Some(event) = event else {
+                    source_open = false;
+                    continue;
+                };
+                store.apply(event);
+                while let Ok(more) = received.try_recv() {
+                    store.apply(more);
+                }
+                // This agent reads every Node each time; the change list is not needed.
+                store.take_changes();
+                if store.is_synced() {
+                    agent.reconcile(&store).await;
+                }
+            }
+            _ = resync.tick() => {
+                if store.is_synced() {
+                    agent.reconcile(&store).await;
+                }
+            }
+            stopped = &mut shutdown => {
+                stopped?;
+                info!("shutting down; routes and the CNI configuration stay in place");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// What a reconcile needs besides the store.
+struct Agent {
+    settings: NodeSettings,
+    handle: Handle,
+    args: NodeArgs,
+    /// Problems already logged, so each is logged once while it lasts.
+    reported: BTreeSet<String>,
+}
+
+impl Agent {
+    /// Makes the host match the Nodes in `store`. Failures are logged and retried at the next
+    /// change or resync; one failing part does not stop the others.
+    async fn reconcile(&mut self, store: &Store) {
+        let (snapshot, _) = store.snapshot();
+        let desired = desired_node(&snapshot.nodes, &self.settings);
+        self.report(&desired);
+        match enable_forwarding(desired.ipv6) {
+            Ok(changed) => {
+                for sysctl in changed {
+                    info!(sysctl, "turned forwarding on");
+                }
+            }
+            Err(problem) => error!("cannot turn forwarding on: {problem}; retrying at resync"),
+        }
+        match sync_routes(&self.handle, &desired.routes).await {
+            Ok(report) => {
+                for route in &report.installed {
+                    info!(dst = %route.dst, via = %route.via, "route installed");
+                }
+                for route in &report.removed {
+                    info!(dst = %route.dst, via = %route.via, "route removed");
+                }
+            }
+            Err(problem) => error!("cannot sync routes: {problem}; retrying at resync"),
+        }
+        if let Some(conflist) = &desired.conflist {
+            let dir = &self.args.cni_conf_dir;
+            match write_conflist(dir, &self.args.cni_conf_file, conflist) {
+                Ok(true) => info!(
+                    path = %dir.join(&self.args.cni_conf_file).display(),
+                    "wrote the CNI configuration"
+                ),
+                Ok(false) => {}
+                Err(problem) => {
+                    error!("cannot write the CNI configuration: {problem}; retrying at resync");
+                }
+            }
+        }
+    }
+
+    /// Logs problems that are new, and those that went away.
+    fn report(&mut self, desired: &DesiredNode) {
+        let now: BTreeSet<String> = desired.problems.iter().cloned().collect();
+        for problem in now.difference(&self.reported) {
+            warn!("{problem}");
+        }
+        for gone in self.reported.difference(&now) {
+            info!("resolved: {gone}");
+        }
+        self.reported = now;
+    }
+}
