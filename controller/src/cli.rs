@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the ingress controller and its proxy.
-    Ingress(IngressArgs),
+    Ingress(Box<IngressArgs>),
     /// Run the node agent: routes to other nodes' pods, forwarding, this node's CNI config.
     Node(NodeArgs),
 }
