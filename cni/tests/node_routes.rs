@@ -60,6 +60,31 @@ fn sync_installs_repairs_updates_and_removes_only_its_own_routes() {
             .contains("via 192.168.77.9"),
         "the foreign route stays"
     );
+    // A Node claiming the foreign route's CIDR, and one whose address is not on any attached
+    // network: both refused and reported, the foreign route untouched, the rest still synced.
+    nodes.push(node("d", "10.99.9.0/24", "192.168.77.4"));
+    nodes.push(node("e", "10.99.5.0/24", "172.31.0.5"));
+    nodes.push(node("f", "10.99.6.0/24", "192.168.77.6"));
+    let (desired, _) = plan_routes("a", &nodes);
+    let report = ns.sync_routes(&desired);
+    assert_eq!(report.failed.len(), 2, "{report:?}");
+    assert!(
+        report.failed[0].contains("10.99.5.0/24") && report.failed[0].contains("directly attached"),
+        "{report:?}"
+    );
+    assert!(
+        report.failed[1].contains("10.99.9.0/24") && report.failed[1].contains("left alone"),
+        "{report:?}"
+    );
+    assert_eq!(
+        ours(),
+        "10.99.1.0/24 via 192.168.77.22 dev lan0\n10.99.6.0/24 via 192.168.77.6 dev lan0"
+    );
+    assert!(
+        ns.ip("route show 10.99.9.0/24")
+            .contains("via 192.168.77.9 dev lan0 proto static")
+    );
+
     // No Nodes at all: every route of ours goes, the foreign one stays.
     ns.sync_routes(&[]);
     assert_eq!(ours(), "");

@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 use crate::cli::NodeArgs;
 use crate::kube_source::run_node_kube_source;
 use crate::manifests::run_manifests_source;
-use crate::node_agent::desired::{DesiredNode, NodeSettings, desired_node};
+use crate::node_agent::desired::{NodeSettings, desired_node};
 use crate::node_agent::host::{enable_forwarding, write_conflist};
 use crate::source_choice::{Source, shutdown_signal};
 use crate::store::Store;
@@ -108,7 +108,6 @@ impl Agent {
     async fn reconcile(&mut self, store: &Store) {
         let (snapshot, _) = store.snapshot();
         let desired = desired_node(&snapshot.nodes, &self.settings);
-        self.report(&desired);
         match enable_forwarding(desired.ipv6) {
             Ok(changed) => {
                 for sysctl in changed {
@@ -117,6 +116,7 @@ impl Agent {
             }
             Err(problem) => error!("cannot turn forwarding on: {problem}; retrying at resync"),
         }
+        let mut problems = desired.problems;
         match sync_routes(&self.handle, &desired.routes).await {
             Ok(report) => {
                 for route in &report.installed {
@@ -125,9 +125,11 @@ impl Agent {
                 for route in &report.removed {
                     info!(dst = %route.dst, via = %route.via, "route removed");
                 }
+                problems.extend(report.failed);
             }
-            Err(problem) => error!("cannot sync routes: {problem}; retrying at resync"),
+            Err(problem) => problems.push(format!("cannot sync routes: {problem}")),
         }
+        self.report(problems);
         if let Some(conflist) = &desired.conflist {
             let dir = &self.args.cni_conf_dir;
             match write_conflist(dir, &self.args.cni_conf_file, conflist) {
@@ -143,9 +145,10 @@ impl Agent {
         }
     }
 
-    /// Logs problems that are new, and those that went away.
-    fn report(&mut self, desired: &DesiredNode) {
-        let now: BTreeSet<String> = desired.problems.iter().cloned().collect();
+    /// Logs problems that are new, and those that went away; one that lasts is retried at
+    /// each resync but logged once.
+    fn report(&mut self, problems: Vec<String>) {
+        let now: BTreeSet<String> = problems.into_iter().collect();
         for problem in now.difference(&self.reported) {
             warn!("{problem}");
         }

@@ -12,18 +12,22 @@ use rtnetlink::packet_route::route::{
 use rtnetlink::{Handle, RouteMessageBuilder};
 
 use super::plan::NodeRoute;
+use crate::netlink::errno;
 
 /// The `proto` of the routes the agent owns (`ip route show proto 77`); unassigned in
 /// iproute2's `rt_protos`.
 pub const ROUTE_PROTOCOL: u8 = 77;
 
-/// What a sync changed.
+/// What a sync changed, and what it could not.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SyncReport {
     /// Routes added, or whose gateway changed.
     pub installed: Vec<NodeRoute>,
     /// Routes of ours no Node wants any more.
     pub removed: Vec<NodeRoute>,
+    /// Routes the kernel refused, one message each; the other routes are still synced, and
+    /// the next sync tries these again.
+    pub failed: Vec<String>,
 }
 
 /// A netlink call that failed during a sync; the next sync tries again.
@@ -34,51 +38,67 @@ pub struct SyncError {
     source: rtnetlink::Error,
 }
 
-/// Brings the main table's routes of [`ROUTE_PROTOCOL`] in line with `desired`.
+/// Brings the main table's routes of [`ROUTE_PROTOCOL`] in line with `desired`. Fails only when
+/// the routes cannot be listed; a route the kernel refuses is reported in
+/// [`SyncReport::failed`] and does not hold up the others.
 pub async fn sync_routes(handle: &Handle, desired: &[NodeRoute]) -> Result<SyncReport, SyncError> {
     let current = owned_routes(handle).await?;
     let mut report = SyncReport::default();
     for (route, message) in &current {
         if !desired.contains(route) && !desired.iter().any(|d| d.dst == route.dst) {
-            handle
-                .route()
-                .del(message.clone())
-                .execute()
-                .await
-                .map_err(|source| SyncError {
-                    what: format!("cannot remove route {} via {}", route.dst, route.via),
-                    source,
-                })?;
-            report.removed.push(*route);
+            match handle.route().del(message.clone()).execute().await {
+                Ok(()) => report.removed.push(*route),
+                Err(error) => report.failed.push(format!(
+                    "cannot remove route {} via {}: {error}",
+                    route.dst, route.via
+                )),
+            }
         }
     }
     for route in desired {
         if current.iter().any(|(have, _)| have == route) {
             continue;
         }
-        let message = RouteMessageBuilder::<IpAddr>::new()
-            .destination_prefix(route.dst.addr(), route.dst.prefix_len())
-            .and_then(|b| b.gateway(route.via))
-            .map_err(|e| SyncError {
-                what: format!("route {} via {}: {e}", route.dst, route.via),
-                source: rtnetlink::Error::RequestFailed,
-            })?
-            .protocol(RouteProtocol::Other(ROUTE_PROTOCOL))
-            .build();
-        // Replace: a route of ours to the same CIDR with an old gateway is updated in place.
-        handle
-            .route()
-            .add(message)
-            .replace()
-            .execute()
-            .await
-            .map_err(|source| SyncError {
-                what: format!("cannot install route {} via {}", route.dst, route.via),
-                source,
-            })?;
-        report.installed.push(*route);
+        let ours_to_update = current.iter().any(|(have, _)| have.dst == route.dst);
+        match install(handle, route, ours_to_update).await {
+            Ok(()) => report.installed.push(*route),
+            Err(problem) => report.failed.push(problem),
+        }
     }
     Ok(report)
+}
+
+/// Adds the route, or with `replace` updates ours to the same CIDR that has an old gateway.
+/// Without it the add is exclusive, so a route someone else made to that CIDR is left alone.
+async fn install(handle: &Handle, route: &NodeRoute, replace: bool) -> Result<(), String> {
+    let failed = |error: &dyn std::fmt::Display| {
+        format!(
+            "cannot install route {} via {}: {error}",
+            route.dst, route.via
+        )
+    };
+    let message = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(route.dst.addr(), route.dst.prefix_len())
+        .and_then(|b| b.gateway(route.via))
+        .map_err(|e| failed(&e))?
+        .protocol(RouteProtocol::Other(ROUTE_PROTOCOL))
+        .build();
+    let request = handle.route().add(message);
+    let request = if replace { request.replace() } else { request };
+    match request.execute().await {
+        Ok(()) => Ok(()),
+        Err(error) if errno(&error) == Some(nix::libc::EEXIST) => Err(format!(
+            "{} (a route to {} that Portcullis did not make is in the way; it is left alone)",
+            failed(&error),
+            route.dst
+        )),
+        Err(error) if errno(&error) == Some(nix::libc::ENETUNREACH) => Err(format!(
+            "{} (host-gw routing needs every node's InternalIP on a network this node is \
+             directly attached to)",
+            failed(&error)
+        )),
+        Err(error) => Err(failed(&error)),
+    }
 }
 
 /// Our routes in the main table, both families, with the messages to delete them by.

@@ -1,0 +1,260 @@
+//! The real `portcullis node` binary in two node namespaces joined by a veth "LAN", reading
+//! Node objects from a manifests folder: it installs routes to the other node's pod CIDR,
+//! turns forwarding on and writes its node's conflist; pods attached with that conflist by the
+//! real plugin binary reach each other across nodes by their own addresses. It then follows
+//! Node changes, repairs a route removed behind its back and reports a bad Node by name while
+//! keeping the rest. Needs root (CI runs as root).
+
+#![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
+
+#[path = "../cni/tests/support/mod.rs"]
+mod netns;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use netns::{Call, Netns, echo, invoke, pod_ip};
+use serde_json::Value;
+
+/// The plugin binary, built by the same `cargo test --workspace` run (cni's tests need it) into
+/// the folder next to `portcullis`.
+fn plugin_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_portcullis")).with_file_name("portcullis-cni");
+    assert!(
+        path.exists(),
+        "{} is missing: run the workspace's tests (cargo test --workspace), or \
+         cargo build -p portcullis-cni first",
+        path.display()
+    );
+    path
+}
+
+/// `portcullis node` running inside a node's namespace, stopped on drop.
+struct NodeAgent {
+    child: Child,
+    log: PathBuf,
+    conf_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NodeAgent {
+    fn start(node: &Netns, name: &str, manifests: &Path) -> NodeAgent {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let conf_dir = dir.path().join("net.d");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                node.name(),
+                env!("CARGO_BIN_EXE_portcullis"),
+            ])
+            .args(["node", "--node-name", name, "--resync-period", "500ms"])
+            .arg("--manifests")
+            .arg(manifests)
+            .arg("--cni-conf-dir")
+            .arg(&conf_dir)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        NodeAgent {
+            child,
+            log,
+            conf_dir,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn conflist(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.conf_dir.join("10-portcullis.conflist")).ok()?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+}
+
+impl Drop for NodeAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 50 ms for up to 10 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn node_yaml(name: &str, cidr: &str, ip: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\nspec:\n  podCIDRs: [\"{cidr}\"]\n\
+         status:\n  addresses:\n  - {{type: Hostname, address: {name}}}\n  - {{type: InternalIP, address: \"{ip}\"}}\n"
+    )
+}
+
+/// Writes `text` to `dir/file` by rename, as an editor or `kubectl` would leave it whole.
+fn write(dir: &Path, file: &str, text: &str) {
+    let partial = dir.join(format!(".{file}.tmp"));
+    std::fs::write(&partial, text).unwrap();
+    std::fs::rename(partial, dir.join(file)).unwrap();
+}
+
+/// ADDs `pod` using the conflist the agent wrote, the way a runtime does (each plugin entry
+/// gets the list's cniVersion and name), with the IPAM records kept in `data`.
+fn attach(node: &Netns, agent: &NodeAgent, pod: &Netns, data: &Path) -> IpAddr {
+    let list = agent.conflist().unwrap();
+    let mut entry = list["plugins"][0].clone();
+    entry["cniVersion"] = list["cniVersion"].clone();
+    entry["name"] = list["name"].clone();
+    entry["ipam"]["dataDir"] = data.display().to_string().into();
+    let mut plugin = Command::new("ip");
+    plugin
+        .args(["netns", "exec", node.name()])
+        .arg(plugin_binary());
+    let call = Call {
+        command: "ADD",
+        container: pod.name(),
+        netns: &pod.path(),
+        ifname: "eth0",
+        args: "",
+    };
+    let (ok, result) = invoke(plugin, &call, &entry.to_string());
+    assert!(ok, "{result}");
+    pod_ip(&result)
+}
+
+#[test]
+fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
+    let (node_a, node_b) = (Netns::new(), Netns::new());
+    let (pod_a, pod_b) = (Netns::new(), Netns::new());
+    node_a.ip(&format!(
+        "link add lan0 type veth peer name lan0 netns {}",
+        node_b.name()
+    ));
+    node_a.ip("addr add 192.168.91.1/24 dev lan0");
+    node_b.ip("addr add 192.168.91.2/24 dev lan0");
+    node_a.ip("link set lan0 up");
+    node_b.ip("link set lan0 up");
+
+    let manifests = tempfile::tempdir().unwrap();
+    write(
+        manifests.path(),
+        "a.yaml",
+        &node_yaml("a", "10.91.1.0/24", "192.168.91.1"),
+    );
+    write(
+        manifests.path(),
+        "b.yaml",
+        &node_yaml("b", "10.91.2.0/24", "192.168.91.2"),
+    );
+    let agent_a = NodeAgent::start(&node_a, "a", manifests.path());
+    let agent_b = NodeAgent::start(&node_b, "b", manifests.path());
+
+    let routes = |node: &Netns| node.ip("route show proto 77");
+    eventually("node a's route to b's pods", || {
+        routes(&node_a) == "10.91.2.0/24 via 192.168.91.2 dev lan0"
+    });
+    eventually("node b's route to a's pods", || {
+        routes(&node_b) == "10.91.1.0/24 via 192.168.91.1 dev lan0"
+    });
+    eventually("both conflists", || {
+        agent_a.conflist().is_some() && agent_b.conflist().is_some()
+    });
+    assert_eq!(
+        agent_a.conflist().unwrap()["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+        "10.91.1.0/24"
+    );
+    for node in [&node_a, &node_b] {
+        let forwarding = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                node.name(),
+                "cat",
+                "/proc/sys/net/ipv4/ip_forward",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&forwarding.stdout).trim(), "1");
+    }
+
+    // Pods attached with the written conflists talk across nodes by their own addresses.
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ip_a = attach(&node_a, &agent_a, &pod_a, data_a.path());
+    let ip_b = attach(&node_b, &agent_b, &pod_b, data_b.path());
+    assert!(ip_a.to_string().starts_with("10.91.1."), "{ip_a}");
+    let server = pod_b.accept_one(9000);
+    pod_a.run(|| echo(ip_b, 9000));
+    assert_eq!(
+        server.join().unwrap(),
+        ip_a,
+        "the server sees the client's pod address"
+    );
+
+    // A route removed behind the agent's back comes back at the next resync.
+    node_a.ip("route del 10.91.2.0/24");
+    eventually("the repaired route", || {
+        routes(&node_a) == "10.91.2.0/24 via 192.168.91.2 dev lan0"
+    });
+    // So does forwarding turned off.
+    let sysctl = |value: &str| {
+        Command::new("ip")
+            .args(["netns", "exec", node_a.name(), "sysctl", "-qw"])
+            .arg(format!("net.ipv4.ip_forward={value}"))
+            .status()
+            .unwrap();
+    };
+    sysctl("0");
+    eventually("forwarding back on", || {
+        agent_a.log().contains("turned forwarding on")
+    });
+
+    // A new Node gets a route; a bad one is reported by name and field, the rest stays.
+    write(
+        manifests.path(),
+        "c.yaml",
+        &node_yaml("c", "10.91.3.0/24", "192.168.91.3"),
+    );
+    write(
+        manifests.path(),
+        "d.yaml",
+        &node_yaml("d", "10.91.4.0/33", "192.168.91.4"),
+    );
+    eventually("node c's route on a", || {
+        routes(&node_a).contains("10.91.3.0/24 via 192.168.91.3")
+    });
+    eventually("the bad Node reported", || {
+        agent_a
+            .log()
+            .contains(r#"Node d: spec.podCIDRs[0] "10.91.4.0/33" is not a CIDR"#)
+    });
+    assert!(routes(&node_a).contains("10.91.2.0/24 via 192.168.91.2"));
+
+    // A Node that leaves takes its route with it; a foreign route is never touched.
+    node_a.ip("route add 10.91.9.0/24 via 192.168.91.9 proto static");
+    std::fs::remove_file(manifests.path().join("c.yaml")).unwrap();
+    eventually("node c's route gone", || {
+        routes(&node_a) == "10.91.2.0/24 via 192.168.91.2 dev lan0"
+    });
+    assert!(
+        node_a
+            .ip("route show 10.91.9.0/24")
+            .contains("proto static")
+    );
+    assert!(
+        !agent_a.log().contains("ERROR"),
+        "unexpected errors:\n{}",
+        agent_a.log()
+    );
+}
