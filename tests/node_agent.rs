@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
+#[path = "support/fake_apiserver.rs"]
+mod fake_apiserver;
 #[path = "../cni/tests/support/mod.rs"]
 mod netns;
 
@@ -40,7 +42,8 @@ struct NodeAgent {
 }
 
 impl NodeAgent {
-    fn start(node: &Netns, name: &str, manifests: &Path) -> NodeAgent {
+    /// Starts the agent for Node `name`; `source` is `--manifests DIR` or `--kubeconfig FILE`.
+    fn start(node: &Netns, name: &str, source: [&std::ffi::OsStr; 2]) -> NodeAgent {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let conf_dir = dir.path().join("net.d");
@@ -52,8 +55,7 @@ impl NodeAgent {
                 env!("CARGO_BIN_EXE_portcullis"),
             ])
             .args(["node", "--node-name", name, "--resync-period", "500ms"])
-            .arg("--manifests")
-            .arg(manifests)
+            .args(source)
             .arg("--cni-conf-dir")
             .arg(&conf_dir)
             .env("RUST_LOG", "info")
@@ -101,6 +103,20 @@ fn node_yaml(name: &str, cidr: &str, ip: &str) -> String {
         "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\nspec:\n  podCIDRs: [\"{cidr}\"]\n\
          status:\n  addresses:\n  - {{type: Hostname, address: {name}}}\n  - {{type: InternalIP, address: \"{ip}\"}}\n"
     )
+}
+
+/// Two node namespaces on a veth LAN, 192.168.91.1 and .2.
+fn two_nodes() -> (Netns, Netns) {
+    let (node_a, node_b) = (Netns::new(), Netns::new());
+    node_a.ip(&format!(
+        "link add lan0 type veth peer name lan0 netns {}",
+        node_b.name()
+    ));
+    node_a.ip("addr add 192.168.91.1/24 dev lan0");
+    node_b.ip("addr add 192.168.91.2/24 dev lan0");
+    node_a.ip("link set lan0 up");
+    node_b.ip("link set lan0 up");
+    (node_a, node_b)
 }
 
 /// Writes `text` to `dir/file` by rename, as an editor or `kubectl` would leave it whole.
@@ -158,8 +174,9 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
         "b.yaml",
         &node_yaml("b", "10.91.2.0/24", "192.168.91.2"),
     );
-    let agent_a = NodeAgent::start(&node_a, "a", manifests.path());
-    let agent_b = NodeAgent::start(&node_b, "b", manifests.path());
+    let source = ["--manifests".as_ref(), manifests.path().as_os_str()];
+    let agent_a = NodeAgent::start(&node_a, "a", source);
+    let agent_b = NodeAgent::start(&node_b, "b", source);
 
     let routes = |node: &Netns| node.ip("route show proto 77");
     eventually("node a's route to b's pods", || {
@@ -257,4 +274,48 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
         "unexpected errors:\n{}",
         agent_a.log()
     );
+}
+
+/// The same agent fed by the Kubernetes API (a fake API server listening inside the node's
+/// namespace, where the agent can reach it): routes follow Nodes added, moved and deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_agent_follows_nodes_from_the_kubernetes_api() {
+    let (node_a, _node_b) = two_nodes();
+    node_a.ip("link set lo up");
+    let listener = node_a.run(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let api = fake_apiserver::FakeApiServer::start_on(listener);
+    api.apply(&node_yaml("a", "10.91.1.0/24", "192.168.91.1"));
+    api.apply(&node_yaml("b", "10.91.2.0/24", "192.168.91.2"));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let agent = NodeAgent::start(
+        &node_a,
+        "a",
+        ["--kubeconfig".as_ref(), kubeconfig.as_os_str()],
+    );
+
+    let routes = || node_a.ip("route show proto 77");
+    let wait = |what: &str, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while routes() != want {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; log:\n{}",
+                agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("the route to b", "10.91.2.0/24 via 192.168.91.2 dev lan0");
+    assert!(agent.conflist().is_some(), "{}", agent.log());
+
+    api.apply(&node_yaml("c", "10.91.3.0/24", "192.168.91.3"));
+    wait(
+        "the route to c",
+        "10.91.2.0/24 via 192.168.91.2 dev lan0\n10.91.3.0/24 via 192.168.91.3 dev lan0",
+    );
+    api.apply(&node_yaml("b", "10.91.2.0/24", "192.168.91.22"));
+    api.delete("Node", "", "c");
+    wait("b moved, c gone", "10.91.2.0/24 via 192.168.91.22 dev lan0");
 }

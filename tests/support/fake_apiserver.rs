@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// (collection path, apiVersion, kind, namespaced)
-const RESOURCES: [(&str, &str, &str, bool); 7] = [
+const RESOURCES: [(&str, &str, &str, bool); 8] = [
     (
         "/apis/events.k8s.io/v1/events",
         "events.k8s.io/v1",
@@ -52,6 +52,7 @@ const RESOURCES: [(&str, &str, &str, bool); 7] = [
         true,
     ),
     ("/api/v1/secrets", "v1", "Secret", true),
+    ("/api/v1/nodes", "v1", "Node", false),
 ];
 
 #[derive(Default)]
@@ -76,6 +77,16 @@ impl FakeApiServer {
     /// Starts on an ephemeral port.
     pub async fn start() -> FakeApiServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::serve_on(listener)
+    }
+
+    /// Starts on a listener made elsewhere, e.g. inside another network namespace.
+    pub fn start_on(listener: std::net::TcpListener) -> FakeApiServer {
+        listener.set_nonblocking(true).expect("nonblocking");
+        Self::serve_on(TcpListener::from_std(listener).expect("a tokio listener"))
+    }
+
+    fn serve_on(listener: TcpListener) -> FakeApiServer {
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new(Mutex::new(State::default()));
         let task = Some(tokio::spawn(serve(listener, Arc::clone(&state))));
