@@ -38,6 +38,7 @@ struct NodeAgent {
     child: Child,
     log: PathBuf,
     conf_dir: PathBuf,
+    bin_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -47,6 +48,7 @@ impl NodeAgent {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let conf_dir = dir.path().join("net.d");
+        let bin_dir = dir.path().join("bin");
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -58,6 +60,10 @@ impl NodeAgent {
             .args(source)
             .arg("--cni-conf-dir")
             .arg(&conf_dir)
+            .arg("--install-cni-plugin")
+            .arg(plugin_binary())
+            .arg("--cni-bin-dir")
+            .arg(&bin_dir)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -68,6 +74,7 @@ impl NodeAgent {
             child,
             log,
             conf_dir,
+            bin_dir,
             _dir: dir,
         }
     }
@@ -126,8 +133,8 @@ fn write(dir: &Path, file: &str, text: &str) {
     std::fs::rename(partial, dir.join(file)).unwrap();
 }
 
-/// ADDs `pod` using the conflist the agent wrote, the way a runtime does (each plugin entry
-/// gets the list's cniVersion and name), with the IPAM records kept in `data`.
+/// ADDs `pod` using the conflist and the plugin the agent installed, the way a runtime does
+/// (each plugin entry gets the list's cniVersion and name), IPAM records kept in `data`.
 fn attach(node: &Netns, agent: &NodeAgent, pod: &Netns, data: &Path) -> IpAddr {
     let list = agent.conflist().unwrap();
     let mut entry = list["plugins"][0].clone();
@@ -135,9 +142,10 @@ fn attach(node: &Netns, agent: &NodeAgent, pod: &Netns, data: &Path) -> IpAddr {
     entry["name"] = list["name"].clone();
     entry["ipam"]["dataDir"] = data.display().to_string().into();
     let mut plugin = Command::new("ip");
-    plugin
-        .args(["netns", "exec", node.name()])
-        .arg(plugin_binary());
+    let installed = agent
+        .bin_dir
+        .join(list["plugins"][0]["type"].as_str().unwrap());
+    plugin.args(["netns", "exec", node.name()]).arg(installed);
     let call = Call {
         command: "ADD",
         container: pod.name(),

@@ -44,6 +44,15 @@ pub struct NodeArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "manifests")]
     pub kubeconfig: Option<PathBuf>,
 
+    /// Copy this CNI plugin binary into --cni-bin-dir at start, before any configuration is
+    /// written (the DaemonSet passes the one in its image).
+    #[arg(long, value_name = "PATH")]
+    pub install_cni_plugin: Option<PathBuf>,
+
+    /// Where the container runtime looks for CNI plugin binaries.
+    #[arg(long, default_value = "/opt/cni/bin", value_name = "DIR")]
+    pub cni_bin_dir: PathBuf,
+
     /// Where this node's CNI network configuration is written for the container runtime.
     #[arg(long, default_value = "/etc/cni/net.d", value_name = "DIR")]
     pub cni_conf_dir: PathBuf,

@@ -16,13 +16,21 @@ use crate::cli::NodeArgs;
 use crate::kube_source::run_node_kube_source;
 use crate::manifests::run_manifests_source;
 use crate::node_agent::desired::{NodeSettings, desired_node};
-use crate::node_agent::host::{enable_forwarding, write_conflist};
+use crate::node_agent::host::{enable_forwarding, install_plugin, write_conflist};
 use crate::source_choice::{Source, shutdown_signal};
 use crate::store::Store;
 
 /// Runs until SIGTERM or SIGINT. Nodes come from `--manifests DIR`, or else the Kubernetes API.
 pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let source = Source::from_flags(args.manifests.as_deref(), args.kubeconfig.as_deref()).await?;
+    // Before any conflist exists: a runtime that finds the configuration runs the plugin.
+    if let Some(plugin) = &args.install_cni_plugin {
+        let copied = install_plugin(plugin, &args.cni_bin_dir)
+            .with_context(|| format!("--install-cni-plugin {}", plugin.display()))?;
+        if copied {
+            info!(dir = %args.cni_bin_dir.display(), "installed the CNI plugin");
+        }
+    }
     let (connection, handle, _) =
         rtnetlink::new_connection().context("cannot open a netlink socket")?;
     tokio::spawn(connection);

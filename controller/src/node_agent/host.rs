@@ -54,6 +54,32 @@ pub fn write_conflist(dir: &Path, file: &str, text: &str) -> Result<bool, HostFi
     Ok(true)
 }
 
+/// Copies the CNI plugin binary `from` into `bin_dir` as `portcullis-cni` unless the same
+/// bytes are there already; returns whether it copied. Replaced by a rename, so a runtime
+/// running the plugin at that moment runs the old file or the new one, never half of one.
+pub fn install_plugin(from: &Path, bin_dir: &Path) -> Result<bool, HostFileError> {
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| HostFileError { path, source }
+    };
+    let plugin = std::fs::read(from).map_err(failed(from))?;
+    let target = bin_dir.join(PLUGIN_NAME);
+    if std::fs::read(&target).is_ok_and(|now| now == plugin) {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(bin_dir).map_err(failed(bin_dir))?;
+    let partial = bin_dir.join(format!(".{PLUGIN_NAME}.partial"));
+    std::fs::write(&partial, &plugin).map_err(failed(&partial))?;
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
+        .map_err(failed(&partial))?;
+    std::fs::rename(&partial, &target).map_err(failed(&target))?;
+    Ok(true)
+}
+
+/// The plugin's file name in the CNI bin directory: the conflist's `type`.
+pub const PLUGIN_NAME: &str = "portcullis-cni";
+
 /// Writes `text` to a file (a sysctl) unless `is_set` says its contents already do.
 fn write_if_changed(
     path: &Path,
@@ -94,6 +120,26 @@ mod tests {
             std::fs::read_to_string(conf.join("10-portcullis.conflist")).unwrap(),
             "two\n"
         );
+    }
+
+    #[test]
+    fn the_plugin_is_installed_executable_and_only_when_it_changed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("built");
+        std::fs::write(&source, b"\x7fELF v1").unwrap();
+        let bin = dir.path().join("opt/cni/bin");
+        assert!(install_plugin(&source, &bin).unwrap());
+        assert!(!install_plugin(&source, &bin).unwrap());
+        let installed = bin.join(PLUGIN_NAME);
+        assert_eq!(std::fs::read(&installed).unwrap(), b"\x7fELF v1");
+        let mode = std::fs::metadata(&installed).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        std::fs::write(&source, b"\x7fELF v2").unwrap();
+        assert!(install_plugin(&source, &bin).unwrap());
+        assert_eq!(std::fs::read(&installed).unwrap(), b"\x7fELF v2");
+        let missing = install_plugin(&dir.path().join("nope"), &bin).unwrap_err();
+        assert!(missing.to_string().contains("nope"), "{missing}");
     }
 
     #[test]
