@@ -37,6 +37,7 @@ render autoscaling --set autoscaling.enabled=true --set podAntiAffinity=hard \
   --set ingressClass.default=true --set controller.watchNamespace=shop
 render single --set replicaCount=1 --set podAntiAffinity=none --set controller.preStopSleepSeconds=0 \
   --set controller.defaultSslCertificate=ingress/default-tls --set 'controller.extraArgs={--idle-timeout,120s}'
+render node --set node.enabled=true --set node.mtu=1450 --set 'node.extraArgs={--network-name,pods}'
 # The ServiceMonitor is a CRD kubernetes-validate does not know: check it renders and names the admin port.
 "$helm" template portcullis portcullis --set metrics.serviceMonitor.enabled=true \
   --show-only templates/servicemonitor.yaml | grep -q 'port: admin'
@@ -46,3 +47,11 @@ grep -q -- '--publish-service=ingress/portcullis' "$cache/defaults.yaml"
 grep -q -- '--publish-status-address=192.0.2.10,192.0.2.11' "$cache/nodeport.yaml"
 grep -q -- '--election-id=portcullis-leader' "$cache/defaults.yaml"
 echo "ok   publish and election flags"
+# The node agent's flags are ones `portcullis node` reads, and its pods are not the controller's.
+for flag in --install-cni-plugin=/usr/local/bin/portcullis-cni --cni-bin-dir=/host/opt/cni/bin \
+  --cni-conf-dir=/host/etc/cni/net.d --mtu=1450 --resync-period=10s; do
+  grep -q -- "$flag" "$cache/node.yaml" || { echo "node.yaml lacks $flag"; exit 1; }
+done
+grep -q 'app.kubernetes.io/component: node' "$cache/node.yaml"
+if grep -q 'kind: DaemonSet' "$cache/defaults.yaml"; then echo "node agent on by default"; exit 1; fi
+echo "ok   node agent flags and labels"
