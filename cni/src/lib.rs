@@ -12,6 +12,7 @@ pub mod env;
 pub mod error;
 pub mod gc;
 pub mod ipam;
+pub mod masquerade;
 pub mod netlink;
 pub mod plugin;
 pub mod result;

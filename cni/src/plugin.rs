@@ -13,7 +13,10 @@ use crate::config::{BridgeConfig, cni_version_of, parse_bridge_config};
 use crate::env::{CallEnv, Command};
 use crate::error::{CniError, ErrorCode};
 use crate::gc::{collect_garbage, valid_attachments};
-use crate::ipam::{DiskStore, LockedDiskStore, Store, allocate_requested, store_failure};
+use crate::ipam::{
+    Allocated, DiskStore, LockedDiskStore, Store, allocate_requested, store_failure,
+};
+use crate::masquerade::{ApplyError, apply_masquerade, plan_masquerade};
 use crate::netlink::{failed, in_netns, link_by_name, with_netlink};
 use crate::result::add_result;
 use crate::status::check_status;
@@ -32,7 +35,9 @@ pub fn run(env: &CallEnv, stdin: &[u8]) -> Result<Option<Value>, CniError> {
         Command::Status => check_status(&lock(&config)?, &config.ipam.range_sets).map(|()| None),
         Command::Gc => {
             let valid = valid_attachments(stdin)?;
-            collect_garbage(&mut lock(&config)?, &valid).map_err(store_failure)?;
+            let mut store = lock(&config)?;
+            collect_garbage(&mut store, &valid).map_err(store_failure)?;
+            refresh_masquerade(&config, &store)?;
             Ok(None)
         }
         Command::Version => Ok(None),
@@ -60,12 +65,6 @@ fn netns_of(env: &CallEnv) -> Result<&Path, CniError> {
 }
 
 fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
-    if config.ip_masq {
-        return Err(CniError::new(
-            ErrorCode::UnsupportedField,
-            "ipMasq: masquerading is not implemented yet; set it to false",
-        ));
-    }
     let netns = netns_of(env)?;
     // The lock is held while choosing addresses, not while configuring links, so concurrent
     // ADDs only queue for the part that must be serialized.
@@ -77,6 +76,10 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
         &env.ifname,
         &requested_ips(env)?,
     )?;
+    if let Err(error) = refresh_masquerade(config, &store) {
+        let _ = free_fresh(&mut store, &allocated);
+        return Err(error);
+    }
     drop(store);
     match attach(config, &env.container_id, &env.ifname, netns, &allocated) {
         Ok(attachment) => Ok(add_result(
@@ -90,14 +93,35 @@ fn add(config: &BridgeConfig, env: &CallEnv) -> Result<Value, CniError> {
             // Nothing half-created: the addresses this ADD took go back too. Those a live
             // attachment already held (a refused repeated ADD) stay with it.
             let _ = lock(config).and_then(|mut store| {
-                allocated
-                    .iter()
-                    .filter(|a| a.fresh)
-                    .try_for_each(|a| store.free(a.ip).map_err(store_failure))
+                free_fresh(&mut store, &allocated)?;
+                refresh_masquerade(config, &store)
             });
             Err(error)
         }
     }
+}
+
+/// Frees the addresses this ADD took (not those a live attachment already held).
+fn free_fresh(store: &mut LockedDiskStore, allocated: &[Allocated]) -> Result<(), CniError> {
+    allocated
+        .iter()
+        .filter(|a| a.fresh)
+        .try_for_each(|a| store.free(a.ip).map_err(store_failure))
+}
+
+/// With `ipMasq`, makes the network's masquerade table hold exactly the addresses recorded in
+/// `store`. Called with the IPAM lock held, so concurrent calls apply in allocation order and
+/// the last one leaves the complete set.
+fn refresh_masquerade(config: &BridgeConfig, store: &LockedDiskStore) -> Result<(), CniError> {
+    if !config.ip_masq {
+        return Ok(());
+    }
+    let attachments = store.attachments().map_err(store_failure)?;
+    let plan = plan_masquerade(&config.name, &config.ipam.range_sets, &attachments);
+    apply_masquerade(&plan).map_err(|e| match e {
+        ApplyError::Name(_) => CniError::new(ErrorCode::InvalidNetworkConfig, e.to_string()),
+        _ => failed("ipMasq: cannot set up masquerading", e),
+    })
 }
 
 /// The addresses asked for in `CNI_ARGS` (`IP=10.0.0.5`, or `IP=10.0.0.5,fd00::5` for both
@@ -124,8 +148,8 @@ fn del(config: &BridgeConfig, env: &CallEnv) -> Result<(), CniError> {
     let addresses = lock(config).and_then(|mut store| {
         store
             .release(&env.container_id, &env.ifname)
-            .map(|_| ())
-            .map_err(store_failure)
+            .map_err(store_failure)?;
+        refresh_masquerade(config, &store)
     });
     links.and(addresses)
 }

@@ -19,9 +19,10 @@ pub struct Cli {
 
 /// The components the binary can run.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // Parsed once at start and moved out: size is irrelevant.
 pub enum Command {
     /// Run the ingress controller and its proxy.
-    Ingress(Box<IngressArgs>),
+    Ingress(IngressArgs),
     /// Run the node agent: routes to other nodes' pods, forwarding, this node's CNI config.
     Node(NodeArgs),
 }

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Ingress(args) => run_ingress(*args).await,
+            Command::Ingress(args) => run_ingress(args).await,
             Command::Node(args) => run_node(args).await,
         }
     });

@@ -1,0 +1,11 @@
+//! `ipMasq`: traffic from a network's pods to anywhere outside the network's subnets leaves
+//! with the node's address, as the reference bridge plugin does, in an nftables table of the
+//! network's own (`inet portcullis-cni-NAME`) that nothing else touches. [`plan`] decides the
+//! table from the IPAM records (pure, with a readable `nft` rendering); [`apply`] replaces the
+//! table in one netlink transaction, so there is never a moment with half of it.
+
+pub mod apply;
+pub mod plan;
+
+pub use apply::{ApplyError, apply_masquerade};
+pub use plan::{FamilyRules, MasqueradePlan, plan_masquerade};

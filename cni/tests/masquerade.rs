@@ -1,0 +1,178 @@
+//! `ipMasq: true` against a real kernel: in a node namespace with an "outside" network the
+//! pods' subnet is not routed from, a pod reaches the outside with the node's address, while
+//! traffic inside the pod subnet keeps the pod's own address; the network's nftables table is
+//! exactly what the plan renders, follows concurrent ADDs and DELs, and is gone with the last
+//! pod. Needs root.
+
+#![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
+
+mod support;
+
+use std::net::IpAddr;
+use std::process::Command;
+
+use support::{Call, Netns, echo, invoke, pod_ip, unique};
+
+struct Node {
+    ns: Netns,
+    name: String,
+    data: tempfile::TempDir,
+}
+
+impl Node {
+    fn config(&self) -> String {
+        format!(
+            r#"{{"cniVersion": "1.1.0", "name": "{}", "type": "portcullis-cni", "bridge": "cni0",
+                "isGateway": true, "isDefaultGateway": true, "ipMasq": true,
+                "ipam": {{"type": "host-local", "subnet": "10.93.0.0/24", "dataDir": "{}"}}}}"#,
+            self.name,
+            self.data.path().display()
+        )
+    }
+
+    fn call(&self, command: &str, pod: &Netns, container: &str) -> (bool, serde_json::Value) {
+        let mut plugin = Command::new("ip");
+        plugin.args([
+            "netns",
+            "exec",
+            self.ns.name(),
+            env!("CARGO_BIN_EXE_portcullis-cni"),
+        ]);
+        let netns = pod.path();
+        let call = Call {
+            command,
+            container,
+            netns: &netns,
+            ifname: "eth0",
+            args: "",
+        };
+        invoke(plugin, &call, &self.config())
+    }
+
+    /// `nft list table inet portcullis-cni-NAME` in the node, or `None` if there is none.
+    fn table(&self) -> Option<String> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                self.ns.name(),
+                "nft",
+                "list",
+                "table",
+                "inet",
+            ])
+            .arg(format!("portcullis-cni-{}", self.name))
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    }
+}
+
+fn add(node: &Node, pod: &Netns, container: &str) -> IpAddr {
+    let (ok, result) = node.call("ADD", pod, container);
+    assert!(ok, "{result}");
+    pod_ip(&result)
+}
+
+#[test]
+fn pods_reach_the_outside_masqueraded_and_each_other_by_their_own_address() {
+    let node = Node {
+        ns: Netns::new(),
+        name: unique("masq"),
+        data: tempfile::tempdir().unwrap(),
+    };
+    // The outside: a network the node is on and that has no route back to the pods.
+    let outside = Netns::new();
+    node.ns.ip(&format!(
+        "link add up0 type veth peer name up0 netns {}",
+        outside.name()
+    ));
+    node.ns.ip("addr add 203.0.113.1/24 dev up0");
+    outside.ip("addr add 203.0.113.2/24 dev up0");
+    node.ns.ip("link set up0 up");
+    outside.ip("link set up0 up");
+
+    let (pod_a, pod_b) = (Netns::new(), Netns::new());
+    let ip_a = add(&node, &pod_a, "ctr-a");
+    let ip_b = add(&node, &pod_b, "ctr-b");
+
+    let to_outside = outside.accept_one(9000);
+    pod_a.run(|| echo("203.0.113.2".parse().unwrap(), 9000));
+    assert_eq!(
+        to_outside.join().unwrap(),
+        "203.0.113.1".parse::<IpAddr>().unwrap(),
+        "leaving the pod network, the pod appears as the node"
+    );
+    let inside = pod_b.accept_one(9001);
+    pod_a.run(|| echo(ip_b, 9001));
+    assert_eq!(inside.join().unwrap(), ip_a, "inside the subnet, no NAT");
+
+    // What the kernel holds is what the plan renders (nft prints the same text).
+    let expected = portcullis_cni::masquerade::plan_masquerade(
+        &node.name,
+        &[vec![portcullis_cni::ipam::Range {
+            subnet: "10.93.0.0/24".parse().unwrap(),
+            start: "10.93.0.2".parse().unwrap(),
+            end: "10.93.0.254".parse().unwrap(),
+            gateway: "10.93.0.1".parse().unwrap(),
+        }]],
+        &[attachment(ip_a, "ctr-a"), attachment(ip_b, "ctr-b")],
+    );
+    assert_eq!(node.table().unwrap(), expected.to_string());
+
+    // DEL takes the pod's address out; the last DEL removes the table.
+    assert!(node.call("DEL", &pod_a, "ctr-a").0);
+    let table = node.table().unwrap();
+    assert!(
+        !table.contains(&ip_a.to_string()) && table.contains(&ip_b.to_string()),
+        "{table}"
+    );
+    assert!(node.call("DEL", &pod_b, "ctr-b").0);
+    assert_eq!(node.table(), None);
+}
+
+fn attachment(ip: IpAddr, container: &str) -> portcullis_cni::ipam::Attachment {
+    portcullis_cni::ipam::Attachment {
+        ip,
+        container_id: container.into(),
+        ifname: "eth0".into(),
+    }
+}
+
+#[test]
+fn concurrent_adds_and_dels_leave_the_set_complete_then_no_table() {
+    const PODS: usize = 12;
+    let node = Node {
+        ns: Netns::new(),
+        name: unique("masq"),
+        data: tempfile::tempdir().unwrap(),
+    };
+    let pods: Vec<Netns> = (0..PODS).map(|_| Netns::new()).collect();
+    let ips: Vec<IpAddr> = std::thread::scope(|s| {
+        let running: Vec<_> = pods
+            .iter()
+            .enumerate()
+            .map(|(n, pod)| {
+                let node = &node;
+                s.spawn(move || add(node, pod, &format!("ctr-{n}")))
+            })
+            .collect();
+        running.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let table = node.table().unwrap();
+    for ip in &ips {
+        assert!(
+            table.contains(&ip.to_string()),
+            "{ip} missing from\n{table}"
+        );
+    }
+    std::thread::scope(|s| {
+        for (n, pod) in pods.iter().enumerate() {
+            let node = &node;
+            s.spawn(move || assert!(node.call("DEL", pod, &format!("ctr-{n}")).0));
+        }
+    });
+    assert_eq!(node.table(), None);
+}
