@@ -1,5 +1,6 @@
 //! The CNI 1.1 bridge plugin of Portcullis: network configuration, IP address management
-//! compatible with the reference `host-local` plugin, and (to come) the plugin binary.
+//! compatible with the reference `host-local` plugin, masquerading, node routes, the node's
+//! conflist, and the plugin binary's logic ([`plugin`]).
 //!
 //! Pure cores first: [`config`] turns the runtime's JSON into validated types, naming the field
 //! at fault; [`ipam`] picks addresses from ranges against a [`ipam::Store`] (in memory for tests,
