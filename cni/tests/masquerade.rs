@@ -17,17 +17,48 @@ struct Node {
     ns: Netns,
     name: String,
     data: tempfile::TempDir,
+    /// The `ipam` section's address fields.
+    ranges: &'static str,
 }
 
 impl Node {
+    fn new(ranges: &'static str) -> Node {
+        Node {
+            ns: Netns::new(),
+            name: unique("masq"),
+            data: tempfile::tempdir().unwrap(),
+            ranges,
+        }
+    }
+
     fn config(&self) -> String {
         format!(
             r#"{{"cniVersion": "1.1.0", "name": "{}", "type": "portcullis-cni", "bridge": "cni0",
                 "isGateway": true, "isDefaultGateway": true, "ipMasq": true,
-                "ipam": {{"type": "host-local", "subnet": "10.93.0.0/24", "dataDir": "{}"}}}}"#,
+                "ipam": {{"type": "host-local", {}, "dataDir": "{}"}}}}"#,
             self.name,
+            self.ranges,
             self.data.path().display()
         )
+    }
+
+    /// The plan for these attachments, as the plugin computes it from this config.
+    fn expected(&self, attachments: &[(IpAddr, &str)]) -> String {
+        let config = portcullis_cni::config::parse_bridge_config(self.config().as_bytes()).unwrap();
+        let attachments: Vec<_> = attachments
+            .iter()
+            .map(|(ip, container)| portcullis_cni::ipam::Attachment {
+                ip: *ip,
+                container_id: container.to_string(),
+                ifname: "eth0".into(),
+            })
+            .collect();
+        portcullis_cni::masquerade::plan_masquerade(
+            &self.name,
+            &config.ipam.range_sets,
+            &attachments,
+        )
+        .to_string()
     }
 
     fn call(&self, command: &str, pod: &Netns, container: &str) -> (bool, serde_json::Value) {
@@ -78,11 +109,7 @@ fn add(node: &Node, pod: &Netns, container: &str) -> IpAddr {
 
 #[test]
 fn pods_reach_the_outside_masqueraded_and_each_other_by_their_own_address() {
-    let node = Node {
-        ns: Netns::new(),
-        name: unique("masq"),
-        data: tempfile::tempdir().unwrap(),
-    };
+    let node = Node::new(r#""subnet": "10.93.0.0/24""#);
     // The outside: a network the node is on and that has no route back to the pods.
     let outside = Netns::new();
     node.ns.ip(&format!(
@@ -110,17 +137,10 @@ fn pods_reach_the_outside_masqueraded_and_each_other_by_their_own_address() {
     assert_eq!(inside.join().unwrap(), ip_a, "inside the subnet, no NAT");
 
     // What the kernel holds is what the plan renders (nft prints the same text).
-    let expected = portcullis_cni::masquerade::plan_masquerade(
-        &node.name,
-        &[vec![portcullis_cni::ipam::Range {
-            subnet: "10.93.0.0/24".parse().unwrap(),
-            start: "10.93.0.2".parse().unwrap(),
-            end: "10.93.0.254".parse().unwrap(),
-            gateway: "10.93.0.1".parse().unwrap(),
-        }]],
-        &[attachment(ip_a, "ctr-a"), attachment(ip_b, "ctr-b")],
+    assert_eq!(
+        node.table().unwrap(),
+        node.expected(&[(ip_a, "ctr-a"), (ip_b, "ctr-b")])
     );
-    assert_eq!(node.table().unwrap(), expected.to_string());
 
     // DEL takes the pod's address out; the last DEL removes the table.
     assert!(node.call("DEL", &pod_a, "ctr-a").0);
@@ -133,22 +153,43 @@ fn pods_reach_the_outside_masqueraded_and_each_other_by_their_own_address() {
     assert_eq!(node.table(), None);
 }
 
-fn attachment(ip: IpAddr, container: &str) -> portcullis_cni::ipam::Attachment {
-    portcullis_cni::ipam::Attachment {
-        ip,
-        container_id: container.into(),
-        ifname: "eth0".into(),
-    }
+#[test]
+fn a_dual_stack_pod_is_masqueraded_in_both_families() {
+    let node =
+        Node::new(r#""ranges": [[{"subnet": "10.94.0.0/24"}], [{"subnet": "fd00:94::/64"}]]"#);
+    let pod = Netns::new();
+    let (ok, result) = node.call("ADD", &pod, "ctr-6");
+    assert!(ok, "{result}");
+    let ips: Vec<IpAddr> = result["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ip| {
+            ip["address"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ips.len(), 2, "{result}");
+    let table = node.table().unwrap();
+    assert!(table.contains("ip6 saddr @pods6 masquerade"), "{table}");
+    assert_eq!(
+        table,
+        node.expected(&[(ips[0], "ctr-6"), (ips[1], "ctr-6")])
+    );
+    assert!(node.call("DEL", &pod, "ctr-6").0);
+    assert_eq!(node.table(), None);
 }
 
 #[test]
 fn concurrent_adds_and_dels_leave_the_set_complete_then_no_table() {
     const PODS: usize = 12;
-    let node = Node {
-        ns: Netns::new(),
-        name: unique("masq"),
-        data: tempfile::tempdir().unwrap(),
-    };
+    let node = Node::new(r#""subnet": "10.93.0.0/24""#);
     let pods: Vec<Netns> = (0..PODS).map(|_| Netns::new()).collect();
     let ips: Vec<IpAddr> = std::thread::scope(|s| {
         let running: Vec<_> = pods

@@ -1,16 +1,18 @@
 //! Replaces one network's masquerade table in the kernel in a single nftables transaction:
 //! the old table (if any) and the new one swap atomically, and a failure changes nothing.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use ipnet::{Ipv4Net, Ipv6Net};
+use nftnl::expr::{Ipv4HeaderField, Ipv6HeaderField, NetworkHeaderField, Payload, ToSlice};
 use nftnl::nftnl_sys::libc;
 use nftnl::set::{Set, SetKey};
 use nftnl::{Batch, Chain, ChainType, FinalizedBatch, Hook, MsgType, Policy, ProtoFamily, Rule};
 use nftnl::{Table, nft_expr};
 
-use super::plan::MasqueradePlan;
+use super::plan::{FamilyRules, MasqueradePlan};
 
 /// The `srcnat` priority of a NAT postrouting chain.
 const SRCNAT_PRIORITY: i32 = 100;
@@ -49,46 +51,8 @@ pub fn apply_masquerade(plan: &MasqueradePlan) -> Result<(), ApplyError> {
         chain.set_hook(Hook::PostRouting, SRCNAT_PRIORITY);
         chain.set_policy(Policy::Accept);
         batch.add(&chain, MsgType::Add);
-        if !plan.v4.pods.is_empty() {
-            let mut set: Set<Ipv4Addr> = Set::new_named(c"pods4", 1, &table, ProtoFamily::Inet);
-            plan.v4.pods.iter().for_each(|ip| set.add(ip));
-            batch.add(&set, MsgType::Add);
-            batch.add_iter(set.elems_iter(), MsgType::Add);
-            for net in &plan.v4.exempt {
-                let rule = from_pods(&chain, libc::NFPROTO_IPV4, &set, |rule| {
-                    rule.add_expr(&nft_expr!(payload ipv4 daddr));
-                    rule.add_expr(&nft_expr!(bitwise mask net.netmask(), xor 0u32));
-                    rule.add_expr(&nft_expr!(cmp == net.network()));
-                    rule.add_expr(&nft_expr!(verdict return));
-                });
-                batch.add(&rule, MsgType::Add);
-            }
-            let rule = from_pods(&chain, libc::NFPROTO_IPV4, &set, |rule| {
-                rule.add_expr(&nft_expr!(masquerade));
-            });
-            batch.add(&rule, MsgType::Add);
-        }
-        if !plan.v6.pods.is_empty() {
-            let mut set: Set<Ipv6Addr> = Set::new_named(c"pods6", 2, &table, ProtoFamily::Inet);
-            plan.v6.pods.iter().for_each(|ip| set.add(ip));
-            batch.add(&set, MsgType::Add);
-            batch.add_iter(set.elems_iter(), MsgType::Add);
-            for net in &plan.v6.exempt {
-                let rule = from_pods(&chain, libc::NFPROTO_IPV6, &set, |rule| {
-                    rule.add_expr(&nft_expr!(payload ipv6 daddr));
-                    rule.add_expr(
-                        &nft_expr!(bitwise mask net.netmask(), xor Ipv6Addr::UNSPECIFIED),
-                    );
-                    rule.add_expr(&nft_expr!(cmp == net.network()));
-                    rule.add_expr(&nft_expr!(verdict return));
-                });
-                batch.add(&rule, MsgType::Add);
-            }
-            let rule = from_pods(&chain, libc::NFPROTO_IPV6, &set, |rule| {
-                rule.add_expr(&nft_expr!(masquerade));
-            });
-            batch.add(&rule, MsgType::Add);
-        }
+        add_family(&mut batch, &table, &chain, &plan.v4);
+        add_family(&mut batch, &table, &chain, &plan.v6);
     }
     send(&batch.finalize()).map_err(|source| ApplyError::Netlink {
         table: plan.table.clone(),
@@ -96,25 +60,101 @@ pub fn apply_masquerade(plan: &MasqueradePlan) -> Result<(), ApplyError> {
     })
 }
 
-/// A rule matching packets of `family` whose source is in `set`, finished by `rest`.
-fn from_pods<'a, K: SetKey>(
-    chain: &'a Chain<'a>,
-    family: i32,
-    set: &Set<'_, K>,
-    rest: impl FnOnce(&mut Rule<'a>),
-) -> Rule<'a> {
-    let mut rule = Rule::new(chain);
-    rule.add_expr(&nft_expr!(meta nfproto));
-    // NFPROTO_* are small constants (2 and 10): the byte is exact.
-    rule.add_expr(&nft_expr!(cmp == family as u8));
-    if family == libc::NFPROTO_IPV4 {
-        rule.add_expr(&nft_expr!(payload ipv4 saddr));
-    } else {
-        rule.add_expr(&nft_expr!(payload ipv6 saddr));
+/// An address family as the table needs it: its set, its protocol number, its header fields.
+trait Family: SetKey + ToSlice + Copy + 'static {
+    /// The name of the family's set of pod addresses.
+    const SET: &'static CStr;
+    /// The set's id within the transaction.
+    const SET_ID: u32;
+    /// `meta nfproto` of the family.
+    const NFPROTO: i32;
+    /// All zeroes: the `xor` of a masked compare.
+    const ZERO: Self;
+    /// The subnet type of the family.
+    type Net;
+    /// The header field `field` (source or destination address).
+    fn address(field: Field) -> Payload;
+    /// A subnet's mask and network address.
+    fn mask_and_network(net: &Self::Net) -> (Self, Self);
+}
+
+/// Which address of the header.
+#[derive(Clone, Copy)]
+enum Field {
+    Source,
+    Destination,
+}
+
+impl Family for Ipv4Addr {
+    const SET: &'static CStr = c"pods4";
+    const SET_ID: u32 = 1;
+    const NFPROTO: i32 = libc::NFPROTO_IPV4;
+    const ZERO: Self = Ipv4Addr::UNSPECIFIED;
+    type Net = Ipv4Net;
+    fn address(field: Field) -> Payload {
+        Payload::Network(NetworkHeaderField::Ipv4(match field {
+            Field::Source => Ipv4HeaderField::Saddr,
+            Field::Destination => Ipv4HeaderField::Daddr,
+        }))
     }
-    rule.add_expr(&nft_expr!(lookup set));
-    rest(&mut rule);
-    rule
+    fn mask_and_network(net: &Ipv4Net) -> (Self, Self) {
+        (net.netmask(), net.network())
+    }
+}
+
+impl Family for Ipv6Addr {
+    const SET: &'static CStr = c"pods6";
+    const SET_ID: u32 = 2;
+    const NFPROTO: i32 = libc::NFPROTO_IPV6;
+    const ZERO: Self = Ipv6Addr::UNSPECIFIED;
+    type Net = Ipv6Net;
+    fn address(field: Field) -> Payload {
+        Payload::Network(NetworkHeaderField::Ipv6(match field {
+            Field::Source => Ipv6HeaderField::Saddr,
+            Field::Destination => Ipv6HeaderField::Daddr,
+        }))
+    }
+    fn mask_and_network(net: &Ipv6Net) -> (Self, Self) {
+        (net.netmask(), net.network())
+    }
+}
+
+/// One family's set and rules: exempt destinations return, the rest from the pods is
+/// masqueraded. Nothing when the family has no pods.
+fn add_family<A: Family>(
+    batch: &mut Batch,
+    table: &Table,
+    chain: &Chain<'_>,
+    rules: &FamilyRules<A, A::Net>,
+) {
+    if rules.pods.is_empty() {
+        return;
+    }
+    let mut set: Set<A> = Set::new_named(A::SET, A::SET_ID, table, ProtoFamily::Inet);
+    rules.pods.iter().for_each(|ip| set.add(ip));
+    batch.add(&set, MsgType::Add);
+    batch.add_iter(set.elems_iter(), MsgType::Add);
+    let from_pods = || {
+        let mut rule = Rule::new(chain);
+        rule.add_expr(&nft_expr!(meta nfproto));
+        // NFPROTO_* are small constants (2 and 10): the byte is exact.
+        rule.add_expr(&nft_expr!(cmp == A::NFPROTO as u8));
+        rule.add_expr(&A::address(Field::Source));
+        rule.add_expr(&nft_expr!(lookup & set));
+        rule
+    };
+    for net in &rules.exempt {
+        let (mask, network) = A::mask_and_network(net);
+        let mut rule = from_pods();
+        rule.add_expr(&A::address(Field::Destination));
+        rule.add_expr(&nft_expr!(bitwise mask mask, xor A::ZERO));
+        rule.add_expr(&nft_expr!(cmp == network));
+        rule.add_expr(&nft_expr!(verdict return));
+        batch.add(&rule, MsgType::Add);
+    }
+    let mut rule = from_pods();
+    rule.add_expr(&nft_expr!(masquerade));
+    batch.add(&rule, MsgType::Add);
 }
 
 /// Sends the transaction and waits for the kernel's answer to each message.
