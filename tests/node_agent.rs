@@ -226,6 +226,16 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
         ip_a,
         "the server sees the client's pod address"
     );
+    // Node → pod on the other node, and pod → the other node: both by their own addresses.
+    let pod_server = pod_a.accept_one(9002);
+    node_b.run(|| echo(ip_a, 9002));
+    assert_eq!(
+        pod_server.join().unwrap(),
+        "192.168.91.2".parse::<IpAddr>().unwrap()
+    );
+    let node_server = node_a.accept_one(9003);
+    pod_b.run(|| echo("192.168.91.1".parse().unwrap(), 9003));
+    assert_eq!(node_server.join().unwrap(), ip_b);
 
     // A route removed behind the agent's back comes back at the next resync.
     node_a.ip("route del 10.91.2.0/24");
