@@ -37,7 +37,8 @@ render autoscaling --set autoscaling.enabled=true --set podAntiAffinity=hard \
   --set ingressClass.default=true --set controller.watchNamespace=shop
 render single --set replicaCount=1 --set podAntiAffinity=none --set controller.preStopSleepSeconds=0 \
   --set controller.defaultSslCertificate=ingress/default-tls --set 'controller.extraArgs={--idle-timeout,120s}'
-render node --set node.enabled=true --set node.mtu=1450 --set 'node.extraArgs={--network-name,pods}'
+render node --set node.enabled=true --set node.mtu=1450 --set 'node.extraArgs={--network-name,pods}' \
+  --set node.clusterCIDR=10.244.0.0/16
 # The ServiceMonitor is a CRD kubernetes-validate does not know: check it renders and names the admin port.
 "$helm" template portcullis portcullis --set metrics.serviceMonitor.enabled=true \
   --show-only templates/servicemonitor.yaml | grep -q 'port: admin'
@@ -49,7 +50,8 @@ grep -q -- '--election-id=portcullis-leader' "$cache/defaults.yaml"
 echo "ok   publish and election flags"
 # The node agent's flags are ones `portcullis node` reads, and its pods are not the controller's.
 for flag in --install-cni-plugin=/usr/local/bin/portcullis-cni --cni-bin-dir=/host/opt/cni/bin \
-  --cni-conf-dir=/host/etc/cni/net.d --mtu=1450 --resync-period=10s; do
+  --cni-conf-dir=/host/etc/cni/net.d --mtu=1450 --resync-period=10s --masquerade-outside=true \
+  --cluster-cidr=10.244.0.0/16; do
   grep -q -- "$flag" "$cache/node.yaml" || { echo "node.yaml lacks $flag"; exit 1; }
 done
 grep -q 'app.kubernetes.io/component: node' "$cache/node.yaml"

@@ -237,6 +237,44 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
     pod_b.run(|| echo("192.168.91.1".parse().unwrap(), 9003));
     assert_eq!(node_server.join().unwrap(), ip_b);
 
+    // Leaving the cluster (a network with no route back to the pods), a pod appears as its
+    // node; the existing table shows what was programmed.
+    let outside = Netns::new();
+    node_a.ip(&format!(
+        "link add up0 type veth peer name up0 netns {}",
+        outside.name()
+    ));
+    node_a.ip("addr add 203.0.113.1/24 dev up0");
+    outside.ip("addr add 203.0.113.2/24 dev up0");
+    node_a.ip("link set up0 up");
+    outside.ip("link set up0 up");
+    let outside_server = outside.accept_one(9004);
+    pod_a.run(|| echo("203.0.113.2".parse().unwrap(), 9004));
+    assert_eq!(
+        outside_server.join().unwrap(),
+        "203.0.113.1".parse::<IpAddr>().unwrap()
+    );
+    let table = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            node_a.name(),
+            "nft",
+            "list",
+            "table",
+            "inet",
+        ])
+        .arg("portcullis-node-masq")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("ip saddr 10.91.1.0/24 ip daddr 10.91.2.0/24 return")
+            && table.contains("ip saddr 10.91.1.0/24 ip daddr 192.168.91.2 return")
+            && table.contains("ip saddr 10.91.1.0/24 masquerade"),
+        "{table}"
+    );
+
     // A route removed behind the agent's back comes back at the next resync.
     node_a.ip("route del 10.91.2.0/24");
     eventually("the repaired route", || {

@@ -74,6 +74,18 @@ pub struct NodeArgs {
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<u32>,
 
+    /// Masquerade traffic from this node's pods to outside the cluster (anything but the Nodes'
+    /// pod CIDRs and addresses and --cluster-cidr), so pods reach networks that have no route
+    /// back to them. Inside the cluster nothing is translated. `--masquerade-outside=false`
+    /// when the network routes pod CIDRs itself.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub masquerade_outside: bool,
+
+    /// Destinations that are inside the cluster besides the Nodes' pod CIDRs and addresses
+    /// (e.g. the cluster's whole pod range); comma-separated, one per family.
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    pub cluster_cidr: Vec<ipnet::IpNet>,
+
     /// How often routes, forwarding and the CNI configuration are checked and repaired even
     /// when no Node changed.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -215,6 +227,36 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_flags_the_chart_passes_to_the_node_agent_parse() {
+        // charts/portcullis/templates/node.yaml (charts/check.sh greps the same flags).
+        let cli = Cli::try_parse_from([
+            "portcullis",
+            "node",
+            "--node-name=n1",
+            "--install-cni-plugin=/usr/local/bin/portcullis-cni",
+            "--cni-bin-dir=/host/opt/cni/bin",
+            "--cni-conf-dir=/host/etc/cni/net.d",
+            "--bridge=cni0",
+            "--resync-period=10s",
+            "--masquerade-outside=false",
+            "--cluster-cidr=10.244.0.0/16,fd00:244::/56",
+            "--mtu=1450",
+        ])
+        .expect("valid flags");
+        let Command::Node(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert!(!args.masquerade_outside);
+        assert_eq!(args.cluster_cidr.len(), 2);
+        assert_eq!(args.mtu, Some(1450));
+        let defaults = Cli::try_parse_from(["portcullis", "node", "--node-name", "n1"]);
+        let Command::Node(args) = defaults.expect("valid").command else {
+            panic!("parsed as another command");
+        };
+        assert!(args.masquerade_outside);
     }
 
     #[test]

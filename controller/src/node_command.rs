@@ -1,11 +1,13 @@
 //! `portcullis node`: the node agent's loop. Nodes come from a source into the store; after
 //! each batch of changes, and every `--resync-period` in case something outside changed the
-//! host, the desired state is computed and applied: routes, forwarding, CNI configuration.
+//! host, the desired state is computed and applied: routes, forwarding, masquerading of
+//! traffic leaving the cluster, CNI configuration.
 //! On exit everything stays in place, so pods keep talking while the agent restarts.
 
 use std::collections::BTreeSet;
 
 use anyhow::Context;
+use portcullis_cni::masquerade::apply_masquerade;
 use portcullis_cni::routes::sync_routes;
 use rtnetlink::Handle;
 use tokio::sync::mpsc;
@@ -59,6 +61,8 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             network_name: args.network_name.clone(),
             bridge: args.bridge.clone(),
             mtu: args.mtu,
+            masquerade_outside: args.masquerade_outside,
+            cluster_cidrs: args.cluster_cidr.clone(),
         },
         handle,
         args,
@@ -136,6 +140,9 @@ impl Agent {
                 problems.extend(report.failed);
             }
             Err(problem) => problems.push(format!("cannot sync routes: {problem}")),
+        }
+        if let Err(problem) = apply_masquerade(&desired.masquerade) {
+            problems.push(problem.to_string());
         }
         self.report(problems);
         if let Some(conflist) = &desired.conflist {

@@ -74,8 +74,8 @@ trait Family: SetKey + ToSlice + Copy + 'static {
     type Net;
     /// The header field `field` (source or destination address).
     fn address(field: Field) -> Payload;
-    /// A subnet's mask and network address.
-    fn mask_and_network(net: &Self::Net) -> (Self, Self);
+    /// A subnet's mask and network address, and whether it is a single address.
+    fn mask_and_network(net: &Self::Net) -> (Self, Self, bool);
 }
 
 /// Which address of the header.
@@ -97,8 +97,8 @@ impl Family for Ipv4Addr {
             Field::Destination => Ipv4HeaderField::Daddr,
         }))
     }
-    fn mask_and_network(net: &Ipv4Net) -> (Self, Self) {
-        (net.netmask(), net.network())
+    fn mask_and_network(net: &Ipv4Net) -> (Self, Self, bool) {
+        (net.netmask(), net.network(), net.prefix_len() == 32)
     }
 }
 
@@ -114,47 +114,72 @@ impl Family for Ipv6Addr {
             Field::Destination => Ipv6HeaderField::Daddr,
         }))
     }
-    fn mask_and_network(net: &Ipv6Net) -> (Self, Self) {
-        (net.netmask(), net.network())
+    fn mask_and_network(net: &Ipv6Net) -> (Self, Self, bool) {
+        (net.netmask(), net.network(), net.prefix_len() == 128)
     }
 }
 
-/// One family's set and rules: exempt destinations return, the rest from the pods is
-/// masqueraded. Nothing when the family has no pods.
+/// One family's set and rules: for each source (the set of pod addresses, each pod subnet),
+/// exempt destinations return and the rest is masqueraded. Nothing when the family is empty.
 fn add_family<A: Family>(
     batch: &mut Batch,
     table: &Table,
     chain: &Chain<'_>,
     rules: &FamilyRules<A, A::Net>,
 ) {
-    if rules.pods.is_empty() {
-        return;
-    }
     let mut set: Set<A> = Set::new_named(A::SET, A::SET_ID, table, ProtoFamily::Inet);
-    rules.pods.iter().for_each(|ip| set.add(ip));
-    batch.add(&set, MsgType::Add);
-    batch.add_iter(set.elems_iter(), MsgType::Add);
-    let from_pods = || {
-        let mut rule = Rule::new(chain);
-        rule.add_expr(&nft_expr!(meta nfproto));
-        // NFPROTO_* are small constants (2 and 10): the byte is exact.
-        rule.add_expr(&nft_expr!(cmp == A::NFPROTO as u8));
-        rule.add_expr(&A::address(Field::Source));
-        rule.add_expr(&nft_expr!(lookup & set));
-        rule
-    };
-    for net in &rules.exempt {
-        let (mask, network) = A::mask_and_network(net);
-        let mut rule = from_pods();
-        rule.add_expr(&A::address(Field::Destination));
-        rule.add_expr(&nft_expr!(bitwise mask mask, xor A::ZERO));
-        rule.add_expr(&nft_expr!(cmp == network));
-        rule.add_expr(&nft_expr!(verdict return));
+    if !rules.pods.is_empty() {
+        rules.pods.iter().for_each(|ip| set.add(ip));
+        batch.add(&set, MsgType::Add);
+        batch.add_iter(set.elems_iter(), MsgType::Add);
+    }
+    let set_source = (!rules.pods.is_empty()).then_some(Source::Set(&set));
+    let subnet_sources = rules.pod_subnets.iter().map(Source::Subnet);
+    for source in set_source.into_iter().chain(subnet_sources) {
+        let from_source = || {
+            let mut rule = Rule::new(chain);
+            rule.add_expr(&nft_expr!(meta nfproto));
+            // NFPROTO_* are small constants (2 and 10): the byte is exact.
+            rule.add_expr(&nft_expr!(cmp == A::NFPROTO as u8));
+            match source {
+                Source::Set(set) => {
+                    rule.add_expr(&A::address(Field::Source));
+                    rule.add_expr(&nft_expr!(lookup set));
+                }
+                Source::Subnet(net) => match_subnet::<A>(&mut rule, Field::Source, net),
+            }
+            rule
+        };
+        for net in &rules.exempt {
+            let mut rule = from_source();
+            match_subnet::<A>(&mut rule, Field::Destination, net);
+            rule.add_expr(&nft_expr!(verdict return));
+            batch.add(&rule, MsgType::Add);
+        }
+        let mut rule = from_source();
+        rule.add_expr(&nft_expr!(masquerade));
         batch.add(&rule, MsgType::Add);
     }
-    let mut rule = from_pods();
-    rule.add_expr(&nft_expr!(masquerade));
-    batch.add(&rule, MsgType::Add);
+}
+
+/// Where masqueraded traffic comes from.
+#[derive(Clone, Copy)]
+enum Source<'s, A: Family> {
+    /// An address in the family's set.
+    Set(&'s Set<'s, A>),
+    /// An address in this subnet.
+    Subnet(&'s A::Net),
+}
+
+/// Matches the header's `field` against `net`: a compare for one address, a masked compare
+/// for a subnet.
+fn match_subnet<A: Family>(rule: &mut Rule<'_>, field: Field, net: &A::Net) {
+    let (mask, network, whole) = A::mask_and_network(net);
+    rule.add_expr(&A::address(field));
+    if !whole {
+        rule.add_expr(&nft_expr!(bitwise mask mask, xor A::ZERO));
+    }
+    rule.add_expr(&nft_expr!(cmp == network));
 }
 
 /// Sends the transaction and waits for the kernel's answer to each message.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use portcullis_cni::conflist::{NodeNetwork, render_conflist};
+use portcullis_cni::masquerade::{MasqueradePlan, plan_node_masquerade};
 use portcullis_cni::routes::{NodeInfo, NodeRoute, plan_routes};
 
 use crate::objects::CompactNode;
@@ -22,10 +23,14 @@ pub struct NodeSettings {
     pub bridge: String,
     /// The MTU of the bridge and veths, if set.
     pub mtu: Option<u32>,
+    /// Masquerade traffic from this node's pods to destinations outside the cluster.
+    pub masquerade_outside: bool,
+    /// `--cluster-cidr`: more destinations that are inside the cluster (never masqueraded).
+    pub cluster_cidrs: Vec<IpNet>,
 }
 
 /// The state the agent makes real.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredNode {
     /// Routes to every other node's pod CIDRs, sorted.
     pub routes: Vec<NodeRoute>,
@@ -33,6 +38,8 @@ pub struct DesiredNode {
     pub conflist: Option<String>,
     /// True when any pod CIDR in the cluster is IPv6, so IPv6 forwarding is needed too.
     pub ipv6: bool,
+    /// The node's masquerading table (empty, so removed, when off or without a pod CIDR).
+    pub masquerade: MasqueradePlan,
     /// What kept part of the state out, one line each naming the Node and field.
     pub problems: Vec<String>,
 }
@@ -54,6 +61,20 @@ pub fn desired_node(
         .find(|info| info.name == settings.node_name)
         .map(|info| info.pod_cidrs.clone())
         .unwrap_or_default();
+    let masquerade = if settings.masquerade_outside {
+        // Inside the cluster: every pod CIDR and every node address, plus --cluster-cidr.
+        let inside: Vec<IpNet> = infos
+            .iter()
+            .flat_map(|info| {
+                let addresses = info.internal_ips.iter().map(|ip| IpNet::from(*ip));
+                info.pod_cidrs.iter().copied().chain(addresses)
+            })
+            .chain(settings.cluster_cidrs.iter().copied())
+            .collect();
+        plan_node_masquerade(&own_cidrs, &inside)
+    } else {
+        plan_node_masquerade(&[], &[])
+    };
     let conflist = if own_cidrs.is_empty() {
         if nodes.contains_key(&settings.node_name) {
             problems.push(format!(
@@ -79,6 +100,7 @@ pub fn desired_node(
         routes,
         conflist,
         ipv6,
+        masquerade,
         problems,
     }
 }
@@ -132,6 +154,8 @@ mod tests {
             network_name: "portcullis".into(),
             bridge: "cni0".into(),
             mtu: None,
+            masquerade_outside: true,
+            cluster_cidrs: Vec::new(),
         }
     }
 
@@ -179,6 +203,31 @@ mod tests {
         );
         assert!(!desired.ipv6);
         assert!(desired.problems.is_empty(), "{:?}", desired.problems);
+        // Outside the cluster only: every pod CIDR and node address is exempt.
+        let table = desired.masquerade.to_string();
+        for inside in ["10.1.1.0/24", "10.1.2.0/24", "192.168.0.2 ", "192.168.0.3 "] {
+            assert!(
+                table.contains(&format!("ip daddr {inside}")),
+                "{inside}: {table}"
+            );
+        }
+        assert!(table.contains("ip saddr 10.1.0.0/24 masquerade"), "{table}");
+    }
+
+    #[test]
+    fn masquerading_can_be_off_and_the_cluster_cidr_is_exempt() {
+        let list = nodes(&[("a", &["10.1.0.0/24"], &["192.168.0.1"])]);
+        let off = NodeSettings {
+            masquerade_outside: false,
+            ..settings()
+        };
+        assert!(desired_node(&list, &off).masquerade.is_empty());
+        let with_cluster = NodeSettings {
+            cluster_cidrs: vec!["10.0.0.0/8".parse().unwrap()],
+            ..settings()
+        };
+        let table = desired_node(&list, &with_cluster).masquerade.to_string();
+        assert!(table.contains("ip daddr 10.0.0.0/8 return"), "{table}");
     }
 
     #[test]
