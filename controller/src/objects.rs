@@ -144,6 +144,17 @@ fn of_meta(meta: &ObjectMeta) -> (&str, &str) {
 }
 
 impl Kind {
+    /// Every kind, for lookups by name.
+    pub const ALL: [Kind; 7] = [
+        Kind::IngressClass,
+        Kind::Ingress,
+        Kind::Service,
+        Kind::EndpointSlice,
+        Kind::Endpoints,
+        Kind::Secret,
+        Kind::Node,
+    ];
+
     /// The `kind:` field value.
     pub fn as_str(self) -> &'static str {
         match self {

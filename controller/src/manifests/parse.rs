@@ -215,10 +215,7 @@ impl Document<'_> {
         if meta.name.as_deref().unwrap_or("").is_empty() {
             return Err(self.error(None, Some(name), "metadata.name is required".into()));
         }
-        let namespaced = ![Kind::IngressClass, Kind::Node]
-            .iter()
-            .any(|kind| kind.as_str() == T::KIND);
-        if namespaced && meta.namespace.as_deref().unwrap_or("").is_empty() {
+        if is_namespaced(T::KIND) && meta.namespace.as_deref().unwrap_or("").is_empty() {
             meta.namespace = Some("default".to_string());
         }
         Ok(Arc::new(object))
@@ -319,6 +316,14 @@ fn type_of(value: &serde_yaml::Value) -> (String, String) {
 }
 
 /// `Kind namespace/name` as far as the document says, for error messages.
+/// Whether objects of this `kind:` live in a namespace.
+fn is_namespaced(kind: &str) -> bool {
+    Kind::ALL
+        .iter()
+        .find(|known| known.as_str() == kind)
+        .is_none_or(|known| known.is_namespaced())
+}
+
 fn object_name(kind: &str, value: &serde_yaml::Value) -> String {
     let meta = value.get("metadata");
     let get = |field: &str| {
@@ -328,7 +333,7 @@ fn object_name(kind: &str, value: &serde_yaml::Value) -> String {
     };
     let (namespace, name) = (get("namespace"), get("name"));
     let name = if name.is_empty() { "(no name)" } else { name };
-    if kind == Kind::IngressClass.as_str() {
+    if !is_namespaced(kind) {
         format!("{kind} {name}")
     } else if namespace.is_empty() {
         format!("{kind} default/{name}")

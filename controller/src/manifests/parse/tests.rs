@@ -155,3 +155,22 @@ fn json_errors_carry_the_line() {
     assert_eq!(error.line, 4, "{error}");
     assert!(error.message.contains("metadata.name"), "{error}");
 }
+
+#[test]
+fn reads_nodes_without_a_namespace_and_names_a_bad_field() {
+    let text = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n\
+                spec: {podCIDRs: [10.0.1.0/24]}\n\
+                status: {addresses: [{type: InternalIP, address: 192.168.0.1}]}\n";
+    let parsed = parse_manifest("nodes.yaml", text).expect("parses");
+    assert_eq!(keys(&parsed), ["Node n1"]);
+    let Object::Node(node) = &parsed.objects[0] else {
+        panic!("not a Node");
+    };
+    assert_eq!(node.pod_cidrs, ["10.0.1.0/24"]);
+    assert_eq!(node.internal_ips, ["192.168.0.1"]);
+
+    let bad = "apiVersion: v1\nkind: Node\nmetadata: {name: n2}\nspec: {podCIDRs: 7}\n";
+    let error = parse_manifest("nodes.yaml", bad).expect_err("podCIDRs is a list");
+    assert_eq!(error.object.as_deref(), Some("Node n2"));
+    assert!(error.message.contains("spec.podCIDRs"), "{error}");
+}
