@@ -1,1 +1,9 @@
-//! NetworkPolicy compiler to nftables; its issue fills this crate.
+//! NetworkPolicy for Portcullis nodes. Pure: [`parse`] turns NetworkPolicy JSON into typed
+//! [`policy::Policy`] values (errors name the field), [`selector`] matches labels, and the
+//! compiler (to come in this crate) turns policies, Pods and Namespaces into an nftables
+//! ruleset value.
+
+pub mod model;
+pub mod parse;
+pub mod policy;
+pub mod selector;
