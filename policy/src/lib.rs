@@ -3,6 +3,7 @@
 //! compiler (to come in this crate) turns policies, Pods and Namespaces into an nftables
 //! ruleset value.
 
+pub mod intervals;
 pub mod model;
 pub mod parse;
 pub mod policy;
