@@ -3,8 +3,10 @@
 //! compiler (to come in this crate) turns policies, Pods and Namespaces into an nftables
 //! ruleset value.
 
+pub mod compile;
 pub mod intervals;
 pub mod model;
 pub mod parse;
 pub mod policy;
+pub mod ruleset;
 pub mod selector;

@@ -1,0 +1,100 @@
+//! The compiled ruleset as plain data: for each isolated pod of this node, which peers it may
+//! talk to. [`Ruleset::allows`] evaluates it the way the kernel will, so semantics can be tested
+//! without a kernel, and the same truth tables checked against one.
+
+use std::net::IpAddr;
+
+use crate::intervals::{AddrRange, PortRange};
+use crate::model::Protocol;
+
+/// Everything this node enforces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ruleset {
+    /// The node's pods that some policy selects, sorted by `namespace/name`.
+    pub pods: Vec<PodRules>,
+}
+
+/// One pod's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRules {
+    /// `namespace/name`.
+    pub pod: String,
+    /// A short stable name for its chains and sets (`in-ID`, `out-ID`).
+    pub id: String,
+    /// Its addresses.
+    pub ips: Vec<IpAddr>,
+    /// What may reach it; `None` when no policy isolates its ingress.
+    pub ingress: Option<Allow>,
+    /// Where it may send; `None` when no policy isolates its egress.
+    pub egress: Option<Allow>,
+}
+
+/// The union of the allow rules of every policy isolating one pod in one direction.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Allow {
+    /// Some rule allows every peer on every port.
+    pub everything: bool,
+    /// Peers allowed on every protocol and port: disjoint, sorted.
+    pub peers: Vec<AddrRange>,
+    /// Peers allowed on some ports: disjoint boxes, sorted.
+    pub ported: Vec<PortedPeers>,
+}
+
+/// Peers allowed on one protocol's port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PortedPeers {
+    /// The peers' addresses.
+    pub addrs: AddrRange,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The ports (destination ports, in both directions).
+    pub ports: PortRange,
+}
+
+/// A connection attempt, for [`Ruleset::allows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Source address.
+    pub from: IpAddr,
+    /// Destination address.
+    pub to: IpAddr,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Destination port.
+    pub port: u16,
+}
+
+impl Ruleset {
+    /// Whether this node lets a new connection through: the source pod's egress (if it is
+    /// here and isolated) and the destination pod's ingress (likewise) must both allow it.
+    pub fn allows(&self, flow: Flow) -> bool {
+        let egress_ok = self
+            .pod_by_ip(flow.from)
+            .and_then(|pod| pod.egress.as_ref())
+            .is_none_or(|allow| allow.permits(flow.to, flow.protocol, flow.port));
+        let ingress_ok = self
+            .pod_by_ip(flow.to)
+            .and_then(|pod| pod.ingress.as_ref())
+            .is_none_or(|allow| allow.permits(flow.from, flow.protocol, flow.port));
+        egress_ok && ingress_ok
+    }
+
+    fn pod_by_ip(&self, ip: IpAddr) -> Option<&PodRules> {
+        self.pods.iter().find(|pod| pod.ips.contains(&ip))
+    }
+}
+
+impl Allow {
+    /// Whether `peer` may be reached (or reach) on `protocol`/`port`.
+    pub fn permits(&self, peer: IpAddr, protocol: Protocol, port: u16) -> bool {
+        let point = AddrRange::single(peer);
+        let inside = |range: &AddrRange| {
+            range.v6 == point.v6 && range.start <= point.start && point.start <= range.end
+        };
+        self.everything
+            || self.peers.iter().any(inside)
+            || self.ported.iter().any(|p| {
+                p.protocol == protocol && p.ports.0 <= port && port <= p.ports.1 && inside(&p.addrs)
+            })
+    }
+}
