@@ -161,7 +161,7 @@ fn deny_all_egress_and_policies_are_additive() {
                "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "db"}}}]}]}),
     );
     cluster.check(
-        &[deny.clone()],
+        std::slice::from_ref(&deny),
         &[
             ("a/web", "a/db", Tcp, 5432, false),
             ("b/client", "a/web", Tcp, 8080, true),
@@ -182,8 +182,14 @@ fn an_empty_rule_allows_everything_and_an_empty_list_nothing() {
     let cluster = Cluster::new();
     let none = np("a", json!({"podSelector": {}, "ingress": []}));
     let all = np("a", json!({"podSelector": {}, "ingress": [{}]}));
-    cluster.check(&[none.clone()], &[("b/client", "a/web", Udp, 53, false)]);
-    cluster.check(&[all.clone()], &[("b/client", "a/web", Udp, 53, true)]);
+    cluster.check(
+        std::slice::from_ref(&none),
+        &[("b/client", "a/web", Udp, 53, false)],
+    );
+    cluster.check(
+        std::slice::from_ref(&all),
+        &[("b/client", "a/web", Udp, 53, true)],
+    );
     cluster.check(&[none, all], &[("b/client", "a/web", Sctp, 9, true)]);
 }
 
@@ -357,7 +363,10 @@ fn egress_and_ingress_both_have_to_allow() {
         json!({"podSelector": {"matchLabels": {"app": "db"}}, "ingress": [{"from": [
             {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "web"}}}]}]}),
     );
-    cluster.check(&[egress.clone()], &[("b/client", "a/db", Tcp, 5432, true)]);
+    cluster.check(
+        std::slice::from_ref(&egress),
+        &[("b/client", "a/db", Tcp, 5432, true)],
+    );
     cluster.check(
         &[egress, ingress],
         &[("b/client", "a/db", Tcp, 5432, false)],
