@@ -13,10 +13,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::Api;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Client, Resource};
@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tracing::{info, warn};
 
-use crate::objects::Object;
+use crate::objects::{Object, RawPolicy};
 use crate::store::{SourceId, StoreEvent};
 
 /// Why the API source cannot start: configuration the user must fix; a retry will not help.
@@ -105,10 +105,29 @@ pub async fn run_kube_source(
     watches.run().await;
 }
 
-/// Watches Nodes (the node agent's kinds) until the receiver is gone.
+/// Watches the node agent's kinds until the receiver is gone: Nodes, and for NetworkPolicy,
+/// Pods, Namespaces and NetworkPolicies (all namespaces: peers can be anywhere). Policies are
+/// watched untyped, so fields newer than this binary reach the parser and fail closed.
 pub async fn run_node_kube_source(client: Client, events: UnboundedSender<StoreEvent>) {
+    let plain = watcher::Config::default;
     let mut watches = Watches::new(events);
-    watches.add::<Node>(Api::all(client), watcher::Config::default(), Object::node);
+    watches.add::<Node>(Api::all(client.clone()), plain(), Object::node);
+    watches.add::<Pod>(Api::all(client.clone()), plain(), Object::pod);
+    watches.add::<Namespace>(Api::all(client.clone()), plain(), Object::namespace);
+    let policies = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+    ));
+    watches.add_named(
+        "NetworkPolicy".to_string(),
+        Api::<DynamicObject>::all_with(client, &policies),
+        plain(),
+        |object| {
+            let json = serde_json::to_value(&*object).unwrap_or(serde_json::Value::Null);
+            Object::NetworkPolicy(Arc::new(RawPolicy::new(json)))
+        },
+    );
     watches.run().await;
 }
 
@@ -137,7 +156,22 @@ impl Watches {
         K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
         K::DynamicType: Default,
     {
+        let kind = K::kind(&K::DynamicType::default()).into_owned();
+        self.add_named(kind, api, config, wrap);
+    }
+
+    /// Like [`Watches::add`], for kinds without a static type (`DynamicObject`).
+    fn add_named<K>(
+        &mut self,
+        kind: String,
+        api: Api<K>,
+        config: watcher::Config,
+        wrap: fn(Arc<K>) -> Object,
+    ) where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    {
         self.running.spawn(watch_kind(
+            kind,
             api,
             config,
             wrap,
@@ -183,6 +217,7 @@ where
 
 /// One kind's watch, translated into store events.
 async fn watch_kind<K>(
+    kind: String,
     api: Api<K>,
     config: watcher::Config,
     wrap: fn(Arc<K>) -> Object,
@@ -190,9 +225,7 @@ async fn watch_kind<K>(
     listed: UnboundedSender<String>,
 ) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default,
 {
-    let kind = K::kind(&K::DynamicType::default()).into_owned();
     let source = SourceId(format!("api/{kind}").into());
     let mut stream = watcher(api, config).default_backoff().boxed();
     let mut buffer = Vec::new();

@@ -7,13 +7,15 @@
 
 mod endpoint_slice;
 mod endpoints;
+mod network_policy;
 mod node;
+mod pod;
 mod service;
 
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Node, Secret, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -22,7 +24,9 @@ pub use endpoint_slice::{
     CompactSlice, EndpointEntry, EndpointPortEntry, SERVICE_NAME_LABEL, tcp_port,
 };
 pub use endpoints::{CompactEndpoints, EndpointSubsetEntry};
+pub use network_policy::RawPolicy;
 pub use node::CompactNode;
+pub use pod::{compact_namespace, compact_pod};
 pub use service::{CompactService, LoadBalancerAddress, ServicePortEntry};
 
 /// One object of a kind the ingress controller reads. Namespaced kinds always carry a
@@ -44,6 +48,12 @@ pub enum Object {
     Secret(Arc<Secret>),
     /// `v1` Node (pod CIDRs and addresses, for the node agent; cluster-scoped).
     Node(Arc<CompactNode>),
+    /// `v1` Pod, as the policy compiler reads it (node agent).
+    Pod(Arc<portcullis_policy::model::Pod>),
+    /// `v1` Namespace, as the policy compiler reads it (node agent; cluster-scoped).
+    Namespace(Arc<portcullis_policy::model::Namespace>),
+    /// `networking.k8s.io/v1` NetworkPolicy, unparsed (node agent).
+    NetworkPolicy(Arc<RawPolicy>),
 }
 
 /// The kinds in [`Object`].
@@ -64,6 +74,12 @@ pub enum Kind {
     Secret,
     /// Node.
     Node,
+    /// Pod.
+    Pod,
+    /// Namespace.
+    Namespace,
+    /// NetworkPolicy.
+    NetworkPolicy,
 }
 
 /// Identifies one object across sources: kind, namespace (empty if cluster-scoped), name.
@@ -98,6 +114,16 @@ impl Object {
         Object::Node(Arc::new(CompactNode::from(&*node)))
     }
 
+    /// A Pod, as the policy compiler reads it.
+    pub fn pod(pod: Arc<Pod>) -> Object {
+        Object::Pod(Arc::new(compact_pod(&pod)))
+    }
+
+    /// A Namespace, as the policy compiler reads it.
+    pub fn namespace(namespace: Arc<Namespace>) -> Object {
+        Object::Namespace(Arc::new(compact_namespace(&namespace)))
+    }
+
     /// The object's namespace (empty for cluster-scoped kinds) and name.
     pub fn namespace_and_name(&self) -> (&str, &str) {
         match self {
@@ -108,6 +134,9 @@ impl Object {
             Object::Endpoints(o) => (&o.namespace, &o.name),
             Object::Secret(o) => of_meta(&o.metadata),
             Object::Node(o) => ("", &o.name),
+            Object::Pod(o) => (&o.namespace, &o.name),
+            Object::Namespace(o) => ("", &o.name),
+            Object::NetworkPolicy(o) => (&o.namespace, &o.name),
         }
     }
 
@@ -121,6 +150,9 @@ impl Object {
             Object::Endpoints(_) => Kind::Endpoints,
             Object::Secret(_) => Kind::Secret,
             Object::Node(_) => Kind::Node,
+            Object::Pod(_) => Kind::Pod,
+            Object::Namespace(_) => Kind::Namespace,
+            Object::NetworkPolicy(_) => Kind::NetworkPolicy,
         }
     }
 
@@ -145,7 +177,7 @@ fn of_meta(meta: &ObjectMeta) -> (&str, &str) {
 
 impl Kind {
     /// Every kind, for lookups by name.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::IngressClass,
         Kind::Ingress,
         Kind::Service,
@@ -153,6 +185,9 @@ impl Kind {
         Kind::Endpoints,
         Kind::Secret,
         Kind::Node,
+        Kind::Pod,
+        Kind::Namespace,
+        Kind::NetworkPolicy,
     ];
 
     /// The `kind:` field value.
@@ -165,12 +200,15 @@ impl Kind {
             Kind::Endpoints => "Endpoints",
             Kind::Secret => "Secret",
             Kind::Node => "Node",
+            Kind::Pod => "Pod",
+            Kind::Namespace => "Namespace",
+            Kind::NetworkPolicy => "NetworkPolicy",
         }
     }
 
     /// True for kinds that live in a namespace.
     pub fn is_namespaced(self) -> bool {
-        !matches!(self, Kind::IngressClass | Kind::Node)
+        !matches!(self, Kind::IngressClass | Kind::Node | Kind::Namespace)
     }
 }
 

@@ -31,6 +31,10 @@ pub fn slim(object: Object) -> Object {
         Object::Endpoints(o) => Object::Endpoints(edit(o, |_| {})),
         Object::EndpointSlice(o) => Object::EndpointSlice(edit(o, |_| {})),
         Object::Node(o) => Object::Node(edit(o, |_| {})),
+        Object::Pod(o) => Object::Pod(edit(o, |_| {})),
+        Object::Namespace(o) => Object::Namespace(edit(o, |_| {})),
+        // Slimmed when wrapped (RawPolicy::new).
+        Object::NetworkPolicy(o) => Object::NetworkPolicy(edit(o, |_| {})),
         Object::Secret(o) => Object::Secret(edit(o, |o| {
             slim_meta(&mut o.metadata);
             if let Some(data) = &mut o.data {

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 use crate::objects::{
-    CompactEndpoints, CompactNode, CompactService, CompactSlice, Kind, Object, ObjectKey,
+    CompactEndpoints, CompactNode, CompactService, CompactSlice, Kind, Object, ObjectKey, RawPolicy,
 };
 use crate::slim::slim;
 
@@ -97,6 +97,12 @@ pub struct Snapshot {
     pub secrets: BTreeMap<(String, String), Arc<Secret>>,
     /// Nodes by name.
     pub nodes: BTreeMap<String, Arc<CompactNode>>,
+    /// Pods by (namespace, name).
+    pub pods: BTreeMap<(String, String), Arc<portcullis_policy::model::Pod>>,
+    /// Namespaces by name.
+    pub namespaces: BTreeMap<String, Arc<portcullis_policy::model::Namespace>>,
+    /// NetworkPolicies by (namespace, name).
+    pub network_policies: BTreeMap<(String, String), Arc<RawPolicy>>,
 }
 
 impl Store {
@@ -246,6 +252,15 @@ impl Snapshot {
             Object::Node(o) => {
                 self.nodes.insert(id.1, o);
             }
+            Object::Pod(o) => {
+                self.pods.insert(id, o);
+            }
+            Object::Namespace(o) => {
+                self.namespaces.insert(id.1, o);
+            }
+            Object::NetworkPolicy(o) => {
+                self.network_policies.insert(id, o);
+            }
         }
     }
 
@@ -273,6 +288,15 @@ impl Snapshot {
             }
             Kind::Node => {
                 self.nodes.remove(&key.name);
+            }
+            Kind::Pod => {
+                self.pods.remove(&id);
+            }
+            Kind::Namespace => {
+                self.namespaces.remove(&key.name);
+            }
+            Kind::NetworkPolicy => {
+                self.network_policies.remove(&id);
             }
         }
     }

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::core::v1::{Endpoints, Node, Secret, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
-use crate::objects::{Kind, Object};
+use crate::objects::{Kind, Object, RawPolicy};
 
 /// What one file holds.
 #[derive(Debug, Clone, Default)]
@@ -160,6 +160,12 @@ impl Document<'_> {
             "Endpoints" => Object::endpoints(self.decode::<Endpoints>(api_version, value, text)?),
             "Secret" => Object::Secret(self.decode::<Secret>(api_version, value, text)?),
             "Node" => Object::node(self.decode::<Node>(api_version, value, text)?),
+            "Pod" => Object::pod(self.decode::<Pod>(api_version, value, text)?),
+            "Namespace" => Object::namespace(self.decode::<Namespace>(api_version, value, text)?),
+            // Kept as JSON: the policy parser reads it and names its own errors.
+            "NetworkPolicy" => {
+                Object::NetworkPolicy(Arc::new(self.raw_policy(api_version, value)?))
+            }
             "" => {
                 return Err(self.error(
                     None,
@@ -170,6 +176,30 @@ impl Document<'_> {
             _ => return Ok(None),
         };
         Ok(Some(object))
+    }
+
+    fn raw_policy(
+        &self,
+        api_version: &str,
+        value: &serde_yaml::Value,
+    ) -> Result<RawPolicy, ParseError> {
+        let name = object_name("NetworkPolicy", value);
+        if api_version != "networking.k8s.io/v1" {
+            return Err(self.error(
+                None,
+                Some(name),
+                format!(
+                    "apiVersion {api_version:?} is not supported for NetworkPolicy; use networking.k8s.io/v1"
+                ),
+            ));
+        }
+        let json = serde_json::to_value(value)
+            .map_err(|e| self.error(None, Some(name.clone()), e.to_string()))?;
+        let policy = RawPolicy::new(json);
+        if policy.name.is_empty() {
+            return Err(self.error(None, Some(name), "metadata.name is required".into()));
+        }
+        Ok(policy)
     }
 
     fn decode<T>(
@@ -258,7 +288,9 @@ has_meta!(
     EndpointSlice,
     Endpoints,
     Secret,
-    Node
+    Node,
+    Pod,
+    Namespace
 );
 
 /// Splits YAML text at `---` lines (column 0); `...` ends a document. Yields each document's

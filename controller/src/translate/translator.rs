@@ -198,8 +198,12 @@ impl Translator {
                     }
                 }
                 Kind::Secret => dirty.tls = true,
-                // IngressClass changes start over (above); Nodes are the node agent's.
-                Kind::IngressClass | Kind::Node => {}
+                // IngressClass changes start over (above); the rest are the node agent's.
+                Kind::IngressClass
+                | Kind::Node
+                | Kind::Pod
+                | Kind::Namespace
+                | Kind::NetworkPolicy => {}
             }
         }
         for service in &services {

@@ -174,3 +174,34 @@ fn reads_nodes_without_a_namespace_and_names_a_bad_field() {
     assert_eq!(error.object.as_deref(), Some("Node n2"));
     assert!(error.message.contains("spec.podCIDRs"), "{error}");
 }
+
+#[test]
+fn reads_pods_namespaces_and_network_policies_as_json() {
+    let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {team: a}}\n---\n\
+                apiVersion: v1\nkind: Pod\nmetadata: {name: web, labels: {app: web}}\n\
+                spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 80}]}]}\n\
+                status: {podIP: 10.0.0.5}\n---\n\
+                apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n\
+                metadata: {name: deny, managedFields: [{manager: kubectl}]}\n\
+                spec: {podSelector: {}, futureField: 1}\n";
+    let parsed = parse_manifest("policy.yaml", text).expect("parses");
+    assert_eq!(
+        keys(&parsed),
+        [
+            "Namespace shop",
+            "Pod default/web",
+            "NetworkPolicy default/deny"
+        ]
+    );
+    let Object::NetworkPolicy(policy) = &parsed.objects[2] else {
+        panic!("not a NetworkPolicy");
+    };
+    // Unknown fields survive for the policy parser; managedFields do not.
+    assert_eq!(policy.json["spec"]["futureField"], 1);
+    assert!(policy.json["metadata"].get("managedFields").is_none());
+    assert_eq!(policy.json["metadata"]["namespace"], "default");
+
+    let wrong = "apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: old}\n";
+    let error = parse_manifest("p.yaml", wrong).expect_err("old apiVersion");
+    assert!(error.message.contains("networking.k8s.io/v1"), "{error}");
+}
