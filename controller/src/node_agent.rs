@@ -4,3 +4,4 @@
 
 pub mod desired;
 pub mod host;
+pub mod policies;
