@@ -6,7 +6,9 @@
 pub mod compile;
 pub mod intervals;
 pub mod model;
+pub mod nft;
 pub mod parse;
 pub mod policy;
+pub mod render;
 pub mod ruleset;
 pub mod selector;

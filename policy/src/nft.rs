@@ -1,0 +1,10 @@
+//! The nftables edge: [`wire`] encodes nf_tables netlink messages (pure), [`socket`] sends a
+//! transaction and reads the kernel's answer, [`program`] turns a [`crate::ruleset::Ruleset`]
+//! into one transaction that replaces the `inet portcullis` table.
+//!
+//! Hand-encoded rather than through libnftnl: the `nftnl` crate cannot express interval sets,
+//! concatenated keys or verdict maps, which the ruleset needs.
+
+pub mod program;
+pub mod socket;
+pub mod wire;

@@ -1,0 +1,486 @@
+//! A [`Ruleset`] as one nf_tables transaction that replaces the table `inet portcullis` whole
+//! (add, delete, add again: the old table goes whether or not it existed, atomically).
+//!
+//! Layout, constant per packet whatever the number of policies: the `forward` chain accepts
+//! established traffic, then looks the source up in `egress4`/`egress6` and the destination in
+//! `ingress4`/`ingress6`, verdict maps from a pod address to that pod's chain. A pod's chain
+//! looks the peer up in its sets (`-a4`/`-a6`: peers on any port; `-p4`/`-p6`: `address .
+//! protocol . port` with intervals) and drops what they do not hold. Egress chains `return`
+//! on a match, so the destination's ingress is still checked; ingress chains `accept`.
+
+use std::net::IpAddr;
+
+use crate::intervals::AddrRange;
+use crate::ruleset::{Allow, PodRules, PortedPeers, Ruleset};
+
+use super::wire::{
+    Attrs, Batch, DATA_VERDICT, ELEM_INTERVAL_END, NLM_F_APPEND, NLM_F_CREATE, SET_CONCAT,
+    SET_INTERVAL, SET_MAP, Verdict, attr, concat_type, msg, reg, types,
+};
+
+/// The table every rule lives in; nothing else is touched.
+pub const TABLE: &str = "portcullis";
+
+const NFPROTO_IPV4: u8 = 2;
+const NFPROTO_IPV6: u8 = 10;
+const META_NFPROTO: u32 = 15;
+const META_L4PROTO: u32 = 16;
+const PAYLOAD_NETWORK: u32 = 1;
+const PAYLOAD_TRANSPORT: u32 = 2;
+const CMP_EQ: u32 = 0;
+const CMP_NEQ: u32 = 1;
+const CT_STATE: u32 = 0;
+/// `ct state established,related`, as the ct expression's host-order bits.
+const CT_ESTABLISHED_RELATED: u32 = (1 << 1) | (1 << 2);
+const NF_INET_FORWARD: u32 = 2;
+const NF_ACCEPT: u32 = 1;
+
+/// Which way a pod chain looks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    /// The peer is the source for ingress, the destination for egress.
+    fn peer_offset(self, v6: bool) -> u32 {
+        match (self, v6) {
+            (Direction::Ingress, false) => 12,
+            (Direction::Egress, false) => 16,
+            (Direction::Ingress, true) => 8,
+            (Direction::Egress, true) => 24,
+        }
+    }
+
+    fn on_match(self) -> Verdict {
+        match self {
+            Direction::Ingress => Verdict::Accept,
+            Direction::Egress => Verdict::Return,
+        }
+    }
+}
+
+/// The transaction that makes the kernel's `inet portcullis` equal to `ruleset`.
+pub fn replace_table(ruleset: &Ruleset) -> Batch {
+    let mut program = Program {
+        batch: Batch::new(1),
+        next_set_id: 1,
+    };
+    program.table(msg::NEWTABLE);
+    program.table(msg::DELTABLE);
+    program.table(msg::NEWTABLE);
+    // Egress first: its chains return on a match so the destination's ingress is checked
+    // next; ingress chains accept.
+    let maps = [
+        ("egress4", false, Direction::Egress),
+        ("egress6", true, Direction::Egress),
+        ("ingress4", false, Direction::Ingress),
+        ("ingress6", true, Direction::Ingress),
+    ];
+    // Sets first (rules look them up), then chains (map elements jump to them), then the
+    // maps' elements, then rules.
+    let mut map_ids = Vec::new();
+    for (name, v6, direction) in maps {
+        map_ids.push((name, v6, direction, program.verdict_map(name, v6)));
+    }
+    let mut pod_sets = Vec::new();
+    for pod in &ruleset.pods {
+        for direction in [Direction::Ingress, Direction::Egress] {
+            if let Some(allow) = pod_allow(pod, direction) {
+                pod_sets.push((pod, direction, program.pod_sets(&pod.id, direction, allow)));
+            }
+        }
+    }
+    program.chain("forward", true);
+    for (pod, direction, _) in &pod_sets {
+        program.chain(
+            &chain_name(*direction == Direction::Ingress, &pod.id),
+            false,
+        );
+    }
+    for (name, v6, direction, id) in &map_ids {
+        let entries: Vec<(IpAddr, String)> = ruleset
+            .pods
+            .iter()
+            .filter(|pod| pod_allow(pod, *direction).is_some())
+            .flat_map(|pod| {
+                let chain = chain_name(*direction == Direction::Ingress, &pod.id);
+                pod.ips
+                    .iter()
+                    .filter(move |ip| ip.is_ipv6() == *v6)
+                    .map(move |ip| (*ip, chain.clone()))
+            })
+            .collect();
+        program.map_elements(name, *id, &entries);
+    }
+    program.rule("forward", |a| {
+        ct_established(a);
+        immediate(a, Verdict::Accept, None);
+    });
+    for (name, v6, direction, id) in map_ids {
+        program.rule("forward", |a| {
+            family(a, v6);
+            let (offset, len) = match (direction, v6) {
+                (Direction::Egress, false) => (12, 4),
+                (Direction::Ingress, false) => (16, 4),
+                (Direction::Egress, true) => (8, 16),
+                (Direction::Ingress, true) => (24, 16),
+            };
+            payload(a, PAYLOAD_NETWORK, offset, len, reg::R1);
+            lookup(a, name, id, reg::R1, Some(reg::VERDICT));
+        });
+    }
+    for (pod, direction, sets) in pod_sets {
+        let chain = chain_name(direction == Direction::Ingress, &pod.id);
+        for set in &sets {
+            program.rule(&chain, |a| {
+                family(a, set.v6);
+                let len = if set.v6 { 16 } else { 4 };
+                let offset = direction.peer_offset(set.v6);
+                if set.ported {
+                    payload(a, PAYLOAD_NETWORK, offset, len, reg::R32_00);
+                    let next = reg::R32_00 + len / 4;
+                    meta(a, META_L4PROTO, next);
+                    payload(a, PAYLOAD_TRANSPORT, 2, 2, next + 1);
+                    lookup(a, &set.name, set.id, reg::R32_00, None);
+                } else {
+                    payload(a, PAYLOAD_NETWORK, offset, len, reg::R1);
+                    lookup(a, &set.name, set.id, reg::R1, None);
+                }
+                immediate(a, direction.on_match(), None);
+            });
+        }
+        let everything = pod_allow(pod, direction).is_some_and(|allow| allow.everything);
+        let last = if everything {
+            direction.on_match()
+        } else {
+            Verdict::Drop
+        };
+        program.rule(&chain, |a| immediate(a, last, None));
+    }
+    program.batch
+}
+
+/// The name of a pod's chain: `in-ID` for ingress, `out-ID` for egress.
+pub fn chain_name(ingress: bool, id: &str) -> String {
+    format!("{}-{id}", if ingress { "in" } else { "out" })
+}
+
+fn pod_allow(pod: &PodRules, direction: Direction) -> Option<&Allow> {
+    match direction {
+        Direction::Ingress => pod.ingress.as_ref(),
+        Direction::Egress => pod.egress.as_ref(),
+    }
+}
+
+/// A set made for one pod chain.
+struct PodSet {
+    name: String,
+    id: u32,
+    v6: bool,
+    ported: bool,
+}
+
+/// The names of a pod's sets, in the order they are made and looked up: any-port peers
+/// (IPv4, IPv6), then ported peers (IPv4, IPv6); only non-empty ones.
+pub fn pod_set_names(id: &str, ingress: bool, allow: &Allow) -> Vec<(String, bool, bool)> {
+    let prefix = if ingress { "in" } else { "out" };
+    let mut names = Vec::new();
+    if allow.everything {
+        return names;
+    }
+    for (ported, suffix) in [(false, "a"), (true, "p")] {
+        for v6 in [false, true] {
+            let present = if ported {
+                allow.ported.iter().any(|p| p.addrs.v6 == v6)
+            } else {
+                allow.peers.iter().any(|r| r.v6 == v6)
+            };
+            if present {
+                let family = if v6 { 6 } else { 4 };
+                names.push((format!("{prefix}-{id}-{suffix}{family}"), v6, ported));
+            }
+        }
+    }
+    names
+}
+
+struct Program {
+    batch: Batch,
+    next_set_id: u32,
+}
+
+impl Program {
+    fn table(&mut self, kind: u8) {
+        let flags = if kind == msg::NEWTABLE {
+            NLM_F_CREATE
+        } else {
+            0
+        };
+        self.batch
+            .add(format!("table inet {TABLE}"), kind, flags, |a| {
+                a.str(attr::TABLE_NAME, TABLE);
+            });
+    }
+
+    fn chain(&mut self, name: &str, base: bool) {
+        self.batch
+            .add(format!("chain {name}"), msg::NEWCHAIN, NLM_F_CREATE, |a| {
+                a.str(attr::CHAIN_TABLE, TABLE).str(attr::CHAIN_NAME, name);
+                if base {
+                    a.nest(attr::CHAIN_HOOK, |h| {
+                        h.u32(attr::HOOK_HOOKNUM, NF_INET_FORWARD)
+                            .u32(attr::HOOK_PRIORITY, 0);
+                    });
+                    a.u32(attr::CHAIN_POLICY, NF_ACCEPT)
+                        .str(attr::CHAIN_TYPE, "filter");
+                }
+            });
+    }
+
+    fn rule(&mut self, chain: &str, fill: impl FnOnce(&mut Attrs<'_>)) {
+        self.batch.add(
+            format!("rule in chain {chain}"),
+            msg::NEWRULE,
+            NLM_F_CREATE | NLM_F_APPEND,
+            |a| {
+                a.str(attr::RULE_TABLE, TABLE).str(attr::RULE_CHAIN, chain);
+                a.nest(attr::RULE_EXPRESSIONS, fill);
+            },
+        );
+    }
+
+    fn set(&mut self, name: &str, flags: u32, key: (u32, u32), fields: &[u32], map: bool) -> u32 {
+        let id = self.next_set_id;
+        self.next_set_id += 1;
+        self.batch
+            .add(format!("set {name}"), msg::NEWSET, NLM_F_CREATE, |a| {
+                a.str(attr::SET_TABLE, TABLE)
+                    .str(attr::SET_NAME, name)
+                    .u32(attr::SET_FLAGS, flags)
+                    .u32(attr::SET_KEY_TYPE, key.0)
+                    .u32(attr::SET_KEY_LEN, key.1);
+                if map {
+                    a.u32(attr::SET_DATA_TYPE, DATA_VERDICT)
+                        .u32(attr::SET_DATA_LEN, 0);
+                }
+                a.u32(attr::SET_ID, id);
+                if !fields.is_empty() {
+                    a.nest(attr::SET_DESC, |d| {
+                        d.nest(attr::SET_DESC_CONCAT, |c| {
+                            for len in fields {
+                                c.nest(attr::LIST_ELEM, |f| {
+                                    f.u32(attr::SET_FIELD_LEN, *len);
+                                });
+                            }
+                        });
+                    });
+                }
+            });
+        id
+    }
+
+    fn verdict_map(&mut self, name: &str, v6: bool) -> u32 {
+        let key = if v6 {
+            (types::IPV6, 16)
+        } else {
+            (types::IPV4, 4)
+        };
+        self.set(name, SET_MAP, key, &[], true)
+    }
+
+    fn map_elements(&mut self, name: &str, id: u32, entries: &[(IpAddr, String)]) {
+        if entries.is_empty() {
+            return;
+        }
+        self.elements(name, id, |list| {
+            for (ip, chain) in entries {
+                list.nest(attr::LIST_ELEM, |e| {
+                    e.value(attr::ELEM_KEY, &address_bytes(*ip)).verdict(
+                        attr::ELEM_DATA,
+                        Verdict::Jump,
+                        Some(chain),
+                    );
+                });
+            }
+        });
+    }
+
+    fn elements(&mut self, name: &str, id: u32, fill: impl FnOnce(&mut Attrs<'_>)) {
+        self.batch.add(
+            format!("elements of set {name}"),
+            msg::NEWSETELEM,
+            NLM_F_CREATE,
+            |a| {
+                a.str(attr::ELEM_LIST_TABLE, TABLE)
+                    .str(attr::ELEM_LIST_SET, name)
+                    .u32(attr::ELEM_LIST_SET_ID, id)
+                    .nest(attr::ELEM_LIST_ELEMENTS, fill);
+            },
+        );
+    }
+
+    /// Makes a pod's non-empty sets with their elements.
+    fn pod_sets(&mut self, id: &str, direction: Direction, allow: &Allow) -> Vec<PodSet> {
+        let ingress = direction == Direction::Ingress;
+        let mut made = Vec::new();
+        for (name, v6, ported) in pod_set_names(id, ingress, allow) {
+            let address = if v6 {
+                (types::IPV6, 16)
+            } else {
+                (types::IPV4, 4)
+            };
+            let set_id = if ported {
+                let key_type = concat_type(&[address.0, types::INET_PROTO, types::INET_SERVICE]);
+                let id = self.set(
+                    &name,
+                    SET_INTERVAL | SET_CONCAT,
+                    (key_type, address.1 + 8),
+                    &[address.1, 1, 2],
+                    false,
+                );
+                let boxes: Vec<&PortedPeers> =
+                    allow.ported.iter().filter(|p| p.addrs.v6 == v6).collect();
+                self.elements(&name, id, |list| {
+                    for peers in boxes {
+                        list.nest(attr::LIST_ELEM, |e| {
+                            e.value(attr::ELEM_KEY, &ported_key(peers, false))
+                                .value(attr::ELEM_KEY_END, &ported_key(peers, true));
+                        });
+                    }
+                });
+                id
+            } else {
+                let id = self.set(&name, SET_INTERVAL, address, &[], false);
+                let ranges: Vec<&AddrRange> = allow.peers.iter().filter(|r| r.v6 == v6).collect();
+                self.elements(&name, id, |list| interval_elements(list, &ranges));
+                id
+            };
+            made.push(PodSet {
+                name,
+                id: set_id,
+                v6,
+                ported,
+            });
+        }
+        made
+    }
+}
+
+/// Interval set elements as nft sends them: a leading end marker at zero when the first range
+/// starts above it, then each range's start and (unless it reaches the top) the address after
+/// its end, flagged as an end.
+fn interval_elements(list: &mut Attrs<'_>, ranges: &[&AddrRange]) {
+    let Some(first) = ranges.first() else {
+        return;
+    };
+    let width = if first.v6 { 16 } else { 4 };
+    let bytes = |n: u128| number_bytes(n, width);
+    let top = if first.v6 {
+        u128::MAX
+    } else {
+        u128::from(u32::MAX)
+    };
+    if first.start != 0 {
+        element(list, &bytes(0), true);
+    }
+    for range in ranges {
+        element(list, &bytes(range.start), false);
+        if range.end != top {
+            element(list, &bytes(range.end + 1), true);
+        }
+    }
+}
+
+fn element(list: &mut Attrs<'_>, key: &[u8], end: bool) {
+    list.nest(attr::LIST_ELEM, |e| {
+        e.value(attr::ELEM_KEY, key);
+        if end {
+            e.u32(attr::ELEM_FLAGS, ELEM_INTERVAL_END);
+        }
+    });
+}
+
+/// `address . protocol . port`, each field padded to 4 bytes; the range's low or high end.
+fn ported_key(peers: &PortedPeers, high: bool) -> Vec<u8> {
+    let width = if peers.addrs.v6 { 16 } else { 4 };
+    let (address, port) = if high {
+        (peers.addrs.end, peers.ports.1)
+    } else {
+        (peers.addrs.start, peers.ports.0)
+    };
+    let mut key = number_bytes(address, width);
+    key.extend_from_slice(&[peers.protocol.number(), 0, 0, 0]);
+    let port = port.to_be_bytes();
+    key.extend_from_slice(&[port[0], port[1], 0, 0]);
+    key
+}
+
+/// The low `width` bytes of `n`, big-endian.
+fn number_bytes(n: u128, width: usize) -> Vec<u8> {
+    n.to_be_bytes()[16 - width..].to_vec()
+}
+
+fn address_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+/// `meta nfproto ipv4|ipv6`: the dependency of every network-header match in an inet table.
+fn family(a: &mut Attrs<'_>, v6: bool) {
+    meta(a, META_NFPROTO, reg::R1);
+    let proto = if v6 { NFPROTO_IPV6 } else { NFPROTO_IPV4 };
+    cmp(a, CMP_EQ, reg::R1, &[proto]);
+}
+
+fn meta(a: &mut Attrs<'_>, key: u32, dreg: u32) {
+    a.expr("meta", |e| {
+        e.u32(2, key).u32(1, dreg);
+    });
+}
+
+fn payload(a: &mut Attrs<'_>, base: u32, offset: u32, len: u32, dreg: u32) {
+    a.expr("payload", |e| {
+        e.u32(1, dreg).u32(2, base).u32(3, offset).u32(4, len);
+    });
+}
+
+fn cmp(a: &mut Attrs<'_>, op: u32, sreg: u32, data: &[u8]) {
+    a.expr("cmp", |e| {
+        e.u32(1, sreg).u32(2, op).value(3, data);
+    });
+}
+
+fn lookup(a: &mut Attrs<'_>, set: &str, set_id: u32, sreg: u32, dreg: Option<u32>) {
+    a.expr("lookup", |e| {
+        e.u32(2, sreg);
+        if let Some(dreg) = dreg {
+            e.u32(3, dreg);
+        }
+        e.str(1, set).u32(4, set_id);
+    });
+}
+
+/// `ct state established,related`.
+fn ct_established(a: &mut Attrs<'_>) {
+    a.expr("ct", |e| {
+        e.u32(2, CT_STATE).u32(1, reg::R1);
+    });
+    a.expr("bitwise", |e| {
+        e.u32(1, reg::R1)
+            .u32(2, reg::R1)
+            .u32(3, 4)
+            .value(4, &CT_ESTABLISHED_RELATED.to_ne_bytes())
+            .value(5, &0u32.to_ne_bytes());
+    });
+    cmp(a, CMP_NEQ, reg::R1, &0u32.to_ne_bytes());
+}
+
+fn immediate(a: &mut Attrs<'_>, verdict: Verdict, chain: Option<&str>) {
+    a.expr("immediate", |e| {
+        e.u32(1, reg::VERDICT).verdict(2, verdict, chain);
+    });
+}

@@ -1,0 +1,120 @@
+//! Sends an encoded transaction to the kernel over a netfilter netlink socket and waits for
+//! its answer: every message is acknowledged, and a barrier request sent afterwards marks the
+//! end of the answers. Any refusal aborts the whole transaction in the kernel.
+
+use std::io;
+
+use netlink_sys::protocols::NETLINK_NETFILTER;
+use netlink_sys::{Socket, SocketAddr};
+
+use super::wire::Encoded;
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+
+/// Why a transaction was not applied; the kernel's ruleset is as it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NftError {
+    /// The netlink socket failed (no CAP_NET_ADMIN, no nf_tables): retrying will not help
+    /// until that is fixed.
+    #[error("nftables netlink: {0}")]
+    Socket(#[from] io::Error),
+    /// The kernel refused messages (a bug of ours, or a kernel too old): each names the
+    /// message and the kernel's reason.
+    #[error("nftables refused the transaction: {}", .0.join("; "))]
+    Refused(Vec<String>),
+    /// The kernel's answer could not be read.
+    #[error("nftables: unreadable netlink answer")]
+    Malformed,
+}
+
+/// Applies the transaction.
+pub fn commit(encoded: &Encoded) -> Result<(), NftError> {
+    let mut socket = Socket::new(NETLINK_NETFILTER)?;
+    socket.bind_auto()?;
+    // Error strings from the kernel, when it has them.
+    let _ = socket.set_ext_ack(true);
+    let kernel = SocketAddr::new(0, 0);
+    let sent = socket.send_to(&encoded.batch, &kernel, 0)?;
+    if sent != encoded.batch.len() {
+        return Err(NftError::Socket(io::Error::other("short send")));
+    }
+    socket.send_to(&encoded.barrier, &kernel, 0)?;
+    let mut refused = Vec::new();
+    loop {
+        let mut answer: Vec<u8> = Vec::with_capacity(1 << 16);
+        socket.recv_from(&mut answer, 0)?;
+        let mut at = 0;
+        while at + 16 <= answer.len() {
+            let len = u32_at(&answer, at)? as usize;
+            let kind = u16_at(&answer, at + 4)?;
+            let seq = u32_at(&answer, at + 8)?;
+            if len < 16 || at + len > answer.len() {
+                return Err(NftError::Malformed);
+            }
+            let payload = &answer[at + 16..at + len];
+            if kind == NLMSG_ERROR && payload.len() >= 4 {
+                let code = i32::from_ne_bytes(bytes4(payload, 0)?);
+                if code != 0 {
+                    let what = encoded
+                        .what
+                        .get(&seq)
+                        .cloned()
+                        .unwrap_or_else(|| format!("message {seq}"));
+                    let reason = io::Error::from_raw_os_error(-code);
+                    refused.push(format!("{what}: {reason}{}", extended_ack(payload)));
+                } else if seq == encoded.barrier_seq {
+                    return finish(refused);
+                }
+            } else if kind == NLMSG_DONE && seq == encoded.barrier_seq {
+                return finish(refused);
+            }
+            at += (len + 3) & !3;
+        }
+    }
+}
+
+fn finish(refused: Vec<String>) -> Result<(), NftError> {
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(NftError::Refused(refused))
+    }
+}
+
+fn bytes4(buf: &[u8], at: usize) -> Result<[u8; 4], NftError> {
+    buf.get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(NftError::Malformed)
+}
+
+fn u32_at(buf: &[u8], at: usize) -> Result<u32, NftError> {
+    Ok(u32::from_ne_bytes(bytes4(buf, at)?))
+}
+
+fn u16_at(buf: &[u8], at: usize) -> Result<u16, NftError> {
+    buf.get(at..at + 2)
+        .and_then(|b| b.try_into().ok())
+        .map(u16::from_ne_bytes)
+        .ok_or(NftError::Malformed)
+}
+
+/// The kernel's error text (`NLMSGERR_ATTR_MSG`) after the echoed request header, if any.
+fn extended_ack(payload: &[u8]) -> String {
+    // The error code, then the request's header (capped to 16 bytes for errors), then TLVs.
+    let mut at = 4 + 16;
+    while at + 4 <= payload.len() {
+        let len = usize::from(u16::from_ne_bytes([payload[at], payload[at + 1]]));
+        let kind = u16::from_ne_bytes([payload[at + 2], payload[at + 3]]) & 0x3fff;
+        if len < 4 || at + len > payload.len() {
+            break;
+        }
+        if kind == 1 {
+            let text = String::from_utf8_lossy(&payload[at + 4..at + len]);
+            return format!(" ({})", text.trim_end_matches('\0'));
+        }
+        at += (len + 3) & !3;
+    }
+    String::new()
+}

@@ -1,0 +1,174 @@
+//! The compiled ruleset applied to a real kernel in a fresh network namespace: what
+//! `nft list table inet portcullis` prints equals the renderer's text (IPv4 and IPv6, interval
+//! and concatenated sets, verdict maps), a second apply replaces the first, and a table of
+//! someone else's is never touched. Needs root.
+
+#![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
+
+use std::process::Command;
+
+use portcullis_policy::compile::{PolicyInput, compile};
+use portcullis_policy::model::{NamedPort, Namespace, Pod, Protocol};
+use portcullis_policy::nft::program::replace_table;
+use portcullis_policy::nft::socket::commit;
+use portcullis_policy::parse::parse_policy;
+use portcullis_policy::render::render;
+use portcullis_policy::ruleset::Ruleset;
+use serde_json::json;
+
+/// A network namespace deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("pcp{}x{}", std::process::id(), fastrand_suffix());
+        assert!(
+            Command::new("ip")
+                .args(["netns", "add", &name])
+                .status()
+                .unwrap()
+                .success()
+        );
+        Netns(name)
+    }
+
+    fn run<T: Send>(&self, job: impl FnOnce() -> T + Send) -> T {
+        let file = std::fs::File::open(format!("/var/run/netns/{}", self.0)).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+                job()
+            })
+            .join()
+            .unwrap()
+        })
+    }
+
+    fn nft(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nft {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn fastrand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// nft's listing with each `elements = { ... }` (which nft may wrap over lines, in hash order
+/// for maps) put on one line, sorted.
+fn normalized(listing: &str) -> String {
+    let mut out = String::new();
+    let mut lines = listing.lines();
+    while let Some(line) = lines.next() {
+        let Some(start) = line.find("elements = { ") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let mut body = line[start + "elements = { ".len()..].to_string();
+        while !body.trim_end().ends_with('}') {
+            body.push(' ');
+            body.push_str(lines.next().unwrap().trim());
+        }
+        let body = body.trim_end().trim_end_matches('}').trim();
+        let mut elements: Vec<&str> = body
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect();
+        elements.sort();
+        out.push_str(&line[..start]);
+        out.push_str(&format!("elements = {{ {} }}\n", elements.join(", ")));
+    }
+    out
+}
+
+fn pod(namespace: &str, name: &str, ips: &[&str], app: &str) -> Pod {
+    Pod {
+        namespace: namespace.into(),
+        name: name.into(),
+        labels: [("app".to_string(), app.to_string())].into(),
+        node: "n1".into(),
+        host_network: false,
+        ips: ips.iter().map(|ip| ip.parse().unwrap()).collect(),
+        ports: vec![NamedPort {
+            name: "http".into(),
+            protocol: Protocol::Tcp,
+            port: 8080,
+        }],
+    }
+}
+
+fn ruleset() -> Ruleset {
+    let namespaces = vec![Namespace {
+        name: "shop".into(),
+        labels: Default::default(),
+    }];
+    let pods = vec![
+        pod("shop", "web", &["10.0.0.1", "fd00::1"], "web"),
+        pod("shop", "db", &["10.0.0.2", "fd00::2"], "db"),
+        pod("shop", "open", &["10.0.0.3"], "open"),
+    ];
+    let policies = [
+        json!({"metadata": {"namespace": "shop", "name": "db"}, "spec": {
+        "podSelector": {"matchLabels": {"app": "db"}},
+        "ingress": [
+            {"from": [{"podSelector": {"matchLabels": {"app": "web"}}}], "ports": [{"port": 5432}, {"protocol": "UDP", "port": 1000, "endPort": 1010}]},
+            {"from": [{"ipBlock": {"cidr": "192.168.0.0/16", "except": ["192.168.1.0/24"]}}]},
+            {"from": [{"ipBlock": {"cidr": "fd00:1::/64"}}], "ports": [{"protocol": "SCTP"}]}
+        ]}}),
+        json!({"metadata": {"namespace": "shop", "name": "web-out"}, "spec": {
+            "podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": {}}], "ports": [{"port": "http"}]}]}}),
+        json!({"metadata": {"namespace": "shop", "name": "open"}, "spec": {
+            "podSelector": {"matchLabels": {"app": "open"}}, "ingress": [{}]}}),
+    ];
+    let policies: Vec<_> = policies.iter().map(|p| parse_policy(p).unwrap()).collect();
+    compile(&PolicyInput {
+        node: "n1",
+        namespaces: &namespaces,
+        pods: &pods,
+        policies: &policies,
+    })
+}
+
+#[test]
+fn the_kernel_holds_exactly_the_rendered_table_and_nothing_else_is_touched() {
+    let ns = Netns::new();
+    ns.nft(&["add", "table", "inet", "someone-else"]);
+    ns.nft(&["add", "chain", "inet", "someone-else", "c"]);
+    let ruleset = ruleset();
+    let expected = render(&ruleset);
+    for _ in 0..2 {
+        ns.run(|| commit(&replace_table(&ruleset).encode()))
+            .unwrap();
+        let listing = ns.nft(&["list", "table", "inet", "portcullis"]);
+        assert_eq!(normalized(&listing), expected, "raw listing:\n{listing}");
+    }
+    // An emptier ruleset replaces it whole.
+    ns.run(|| commit(&replace_table(&Ruleset::default()).encode()))
+        .unwrap();
+    let listing = ns.nft(&["list", "table", "inet", "portcullis"]);
+    assert_eq!(normalized(&listing), render(&Ruleset::default()));
+    assert!(
+        ns.nft(&["list", "tables"])
+            .contains("table inet someone-else")
+    );
+}
