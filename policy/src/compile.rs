@@ -8,6 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::hash::Hasher;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use crate::intervals::{AddrRange, PortRange, cidr_minus, disjoint_boxes, merge};
 use crate::model::{Labels, Namespace, Pod, Protocol};
@@ -22,10 +25,13 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub struct PolicyInput<'a> {
     /// This node's name: its pods are the ones enforced here.
     pub node: &'a str,
+    /// This node's pod CIDRs: an address in them that is no known pod's is dropped, which
+    /// keeps a new pod's packets from passing before its rules are in place.
+    pub pod_cidrs: &'a [IpNet],
     /// Every Namespace.
-    pub namespaces: &'a [Namespace],
+    pub namespaces: &'a [&'a Namespace],
     /// Every Pod of the cluster (peers can be anywhere).
-    pub pods: &'a [Pod],
+    pub pods: &'a [&'a Pod],
     /// Every NetworkPolicy, parsed.
     pub policies: &'a [Policy],
 }
@@ -40,14 +46,31 @@ enum Direction {
 /// Compiles the ruleset of `input.node`.
 pub fn compile(input: &PolicyInput<'_>) -> Ruleset {
     let context = Context::new(input);
-    let mut pods: Vec<PodRules> = input
+    let local: Vec<&Pod> = input
         .pods
         .iter()
+        .copied()
         .filter(|pod| pod.node == input.node && !pod.host_network && !pod.ips.is_empty())
+        .collect();
+    let mut pods: Vec<PodRules> = local
+        .iter()
         .filter_map(|pod| context.pod_rules(pod))
         .collect();
     pods.sort_by(|a, b| a.pod.cmp(&b.pod));
-    Ruleset { pods }
+    let mut known: Vec<IpAddr> = local
+        .iter()
+        .flat_map(|pod| pod.ips.iter().copied())
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    let mut guarded: Vec<IpNet> = input.pod_cidrs.iter().map(IpNet::trunc).collect();
+    guarded.sort_unstable();
+    guarded.dedup();
+    Ruleset {
+        pods,
+        known,
+        guarded,
+    }
 }
 
 /// Lookups shared by every pod's compilation.
@@ -65,6 +88,7 @@ impl<'a> Context<'a> {
             .namespaces
             .iter()
             .map(|ns| {
+                let ns: &Namespace = ns;
                 let mut labels = ns.labels.clone();
                 labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.name.clone());
                 (ns.name.as_str(), labels)
@@ -73,6 +97,7 @@ impl<'a> Context<'a> {
         let peers = input
             .pods
             .iter()
+            .copied()
             .filter(|pod| !pod.host_network && !pod.ips.is_empty())
             .collect();
         Context {

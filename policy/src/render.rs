@@ -37,7 +37,17 @@ pub fn render(ruleset: &Ruleset) -> String {
             &elements,
         ));
     }
-    let mut chains = vec![forward_chain()];
+    for (name, v6) in [("known4", false), ("known6", true)] {
+        let elements: Vec<String> = ruleset
+            .known
+            .iter()
+            .filter(|ip| ip.is_ipv6() == v6)
+            .map(ToString::to_string)
+            .collect();
+        let key = if v6 { "ipv6_addr" } else { "ipv4_addr" };
+        blocks.push(set_block("set", name, key, false, &elements));
+    }
+    let mut chains = vec![forward_chain(ruleset)];
     for pod in &ruleset.pods {
         for ingress in [true, false] {
             let Some(allow) = allow_of(pod, ingress) else {
@@ -113,16 +123,37 @@ fn pod_set(name: &str, v6: bool, ported: bool, allow: &Allow) -> String {
     }
 }
 
-fn forward_chain() -> String {
-    "\tchain forward {\n\
-     \t\ttype filter hook forward priority filter; policy accept;\n\
-     \t\tct state established,related accept\n\
-     \t\tip saddr vmap @egress4\n\
-     \t\tip6 saddr vmap @egress6\n\
-     \t\tip daddr vmap @ingress4\n\
-     \t\tip6 daddr vmap @ingress6\n\
-     \t}\n"
-        .to_string()
+fn forward_chain(ruleset: &Ruleset) -> String {
+    let mut block = "\tchain forward {\n\
+                     \t\ttype filter hook forward priority filter; policy accept;\n\
+                     \t\tct state established,related accept\n"
+        .to_string();
+    for net in &ruleset.guarded {
+        let (family, set) = if net.addr().is_ipv6() {
+            ("ip6", "known6")
+        } else {
+            ("ip", "known4")
+        };
+        let shown = if net.prefix_len() == net.max_prefix_len() {
+            net.addr().to_string()
+        } else {
+            net.to_string()
+        };
+        for side in ["saddr", "daddr"] {
+            let _ = writeln!(
+                block,
+                "\t\t{family} {side} {shown} {family} {side} != @{set} drop"
+            );
+        }
+    }
+    block.push_str(
+        "\t\tip saddr vmap @egress4\n\
+         \t\tip6 saddr vmap @egress6\n\
+         \t\tip daddr vmap @ingress4\n\
+         \t\tip6 daddr vmap @ingress6\n\
+         \t}\n",
+    );
+    block
 }
 
 fn pod_chain(chain: &str, ingress: bool, allow: &Allow, sets: &[(String, bool, bool)]) -> String {

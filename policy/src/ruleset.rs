@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use crate::intervals::{AddrRange, PortRange};
 use crate::model::Protocol;
 
@@ -12,6 +14,11 @@ use crate::model::Protocol;
 pub struct Ruleset {
     /// The node's pods that some policy selects, sorted by `namespace/name`.
     pub pods: Vec<PodRules>,
+    /// Every address of this node's pods (selected or not), sorted.
+    pub known: Vec<IpAddr>,
+    /// This node's pod CIDRs: traffic from or to an address in them that is not `known` is
+    /// dropped (a pod the agent has not seen yet).
+    pub guarded: Vec<IpNet>,
 }
 
 /// One pod's rules.
@@ -68,6 +75,12 @@ impl Ruleset {
     /// Whether this node lets a new connection through: the source pod's egress (if it is
     /// here and isolated) and the destination pod's ingress (likewise) must both allow it.
     pub fn allows(&self, flow: Flow) -> bool {
+        let unknown = |ip: IpAddr| {
+            self.guarded.iter().any(|net| net.contains(&ip)) && !self.known.contains(&ip)
+        };
+        if unknown(flow.from) || unknown(flow.to) {
+            return false;
+        }
         let egress_ok = self
             .pod_by_ip(flow.from)
             .and_then(|pod| pod.egress.as_ref())

@@ -117,11 +117,11 @@ fn pod(namespace: &str, name: &str, ips: &[&str], app: &str) -> Pod {
 }
 
 fn ruleset() -> Ruleset {
-    let namespaces = vec![Namespace {
+    let namespaces = [Namespace {
         name: "shop".into(),
         labels: Default::default(),
     }];
-    let pods = vec![
+    let pods = [
         pod("shop", "web", &["10.0.0.1", "fd00::1"], "web"),
         pod("shop", "db", &["10.0.0.2", "fd00::2"], "db"),
         pod("shop", "open", &["10.0.0.3"], "open"),
@@ -141,8 +141,14 @@ fn ruleset() -> Ruleset {
             "podSelector": {"matchLabels": {"app": "open"}}, "ingress": [{}]}}),
     ];
     let policies: Vec<_> = policies.iter().map(|p| parse_policy(p).unwrap()).collect();
+    let namespaces: Vec<&Namespace> = namespaces.iter().collect();
+    let pods: Vec<&Pod> = pods.iter().collect();
     compile(&PolicyInput {
         node: "n1",
+        pod_cidrs: &[
+            "10.0.0.0/24".parse().unwrap(),
+            "fd00::/112".parse().unwrap(),
+        ],
         namespaces: &namespaces,
         pods: &pods,
         policies: &policies,

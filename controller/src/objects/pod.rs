@@ -7,17 +7,26 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use portcullis_policy::model;
 
 /// The policy model of a Pod. Addresses that do not parse are left out (the kubelet writes
-/// them; a bad one means the pod is not reachable by it anyway).
+/// them; a bad one means the pod is not reachable by it anyway), and so are those of a pod
+/// that has finished: its address went back to IPAM and may be another pod's now.
 pub fn compact_pod(pod: &Pod) -> model::Pod {
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
+    let finished = matches!(
+        status.and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    );
     let mut ips: Vec<IpAddr> = status
         .and_then(|s| s.pod_ips.as_ref())
         .into_iter()
         .flatten()
         .filter_map(|ip| ip.ip.parse().ok())
         .collect();
+    if finished {
+        ips.clear();
+    }
     if ips.is_empty()
+        && !finished
         && let Some(ip) = status
             .and_then(|s| s.pod_ip.as_ref())
             .and_then(|ip| ip.parse().ok())
@@ -85,6 +94,17 @@ mod tests {
         assert_eq!(compact.named_port("http", model::Protocol::Tcp), Some(8080));
         assert_eq!(compact.named_port("dns", model::Protocol::Udp), Some(53));
         assert_eq!(compact.ports.len(), 2, "unnamed ports are not kept");
+    }
+
+    #[test]
+    fn a_finished_pod_holds_no_address() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "job", "namespace": "batch"},
+            "spec": {"containers": []},
+            "status": {"phase": "Succeeded", "podIP": "10.0.0.9", "podIPs": [{"ip": "10.0.0.9"}]}
+        }))
+        .expect("a Pod");
+        assert!(compact_pod(&pod).ips.is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::ruleset::Flow;
 /// Namespaces `a` (team=a) and `b` (team=b); pods a/web, a/db, b/client, b/other and a
 /// hostNetwork pod b/agent, all on node n1.
 struct Cluster {
+    pod_cidrs: Vec<IpNet>,
     namespaces: Vec<Namespace>,
     pods: Vec<Pod>,
 }
@@ -55,6 +56,7 @@ impl Cluster {
         let mut agent = pod("b", "agent", "192.168.0.10", &[("app", "agent")], &[]);
         agent.host_network = true;
         Cluster {
+            pod_cidrs: vec!["10.0.0.0/23".parse().unwrap()],
             namespaces: vec![
                 Namespace {
                     name: "a".into(),
@@ -96,10 +98,13 @@ impl Cluster {
 
     fn compile(&self, policies: &[Value]) -> Ruleset {
         let policies: Vec<Policy> = policies.iter().map(|p| parse_policy(p).unwrap()).collect();
+        let namespaces: Vec<&Namespace> = self.namespaces.iter().collect();
+        let pods: Vec<&Pod> = self.pods.iter().collect();
         compile(&PolicyInput {
             node: "n1",
-            namespaces: &self.namespaces,
-            pods: &self.pods,
+            pod_cidrs: &self.pod_cidrs,
+            namespaces: &namespaces,
+            pods: &pods,
             policies: &policies,
         })
     }
@@ -132,7 +137,7 @@ use Protocol::{Sctp, Tcp, Udp};
 #[test]
 fn without_policies_everything_is_allowed_and_nothing_compiled() {
     let cluster = Cluster::new();
-    assert_eq!(cluster.compile(&[]), Ruleset::default());
+    assert!(cluster.compile(&[]).pods.is_empty());
     cluster.check(&[], &[("b/client", "a/db", Tcp, 5432, true)]);
 }
 
@@ -425,4 +430,25 @@ fn only_this_node_pods_are_compiled() {
     let ruleset = cluster.compile(&[deny]);
     let selected: Vec<&str> = ruleset.pods.iter().map(|p| p.pod.as_str()).collect();
     assert_eq!(selected, ["a/db"]);
+}
+
+#[test]
+fn an_address_of_this_node_no_known_pod_holds_is_dropped() {
+    let cluster = Cluster::new();
+    // 10.0.1.9 is in this node's pod CIDR but no Pod reports it yet (a pod just created).
+    cluster.check(
+        &[],
+        &[
+            ("10.0.1.9", "a/web", Tcp, 8080, false),
+            ("a/web", "10.0.1.9", Tcp, 80, false),
+            ("10.7.0.1", "a/web", Tcp, 8080, true), // another node's pod: not guarded here
+        ],
+    );
+    let ruleset = cluster.compile(&[]);
+    assert_eq!(
+        ruleset.known.len(),
+        4,
+        "every local pod, selected or not: {:?}",
+        ruleset.known
+    );
 }

@@ -29,6 +29,8 @@ const PAYLOAD_NETWORK: u32 = 1;
 const PAYLOAD_TRANSPORT: u32 = 2;
 const CMP_EQ: u32 = 0;
 const CMP_NEQ: u32 = 1;
+/// `!=` on a set lookup.
+const LOOKUP_INVERT: u32 = 1;
 const CT_STATE: u32 = 0;
 /// `ct state established,related`, as the ct expression's host-order bits.
 const CT_ESTABLISHED_RELATED: u32 = (1 << 1) | (1 << 2);
@@ -84,6 +86,34 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
     for (name, v6, direction) in maps {
         map_ids.push((name, v6, direction, program.verdict_map(name, v6)));
     }
+    let known: Vec<(bool, u32)> = [false, true]
+        .into_iter()
+        .map(|v6| {
+            let name = if v6 { "known6" } else { "known4" };
+            let key = if v6 {
+                (types::IPV6, 16)
+            } else {
+                (types::IPV4, 4)
+            };
+            let id = program.set(name, 0, key, &[], false);
+            let addresses: Vec<IpAddr> = ruleset
+                .known
+                .iter()
+                .copied()
+                .filter(|ip| ip.is_ipv6() == v6)
+                .collect();
+            if !addresses.is_empty() {
+                program.elements(name, id, |list| {
+                    for ip in addresses {
+                        list.nest(attr::LIST_ELEM, |e| {
+                            e.value(attr::ELEM_KEY, &address_bytes(ip));
+                        });
+                    }
+                });
+            }
+            (v6, id)
+        })
+        .collect();
     let mut pod_sets = Vec::new();
     for pod in &ruleset.pods {
         for direction in [Direction::Ingress, Direction::Egress] {
@@ -118,6 +148,42 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
         ct_established(a);
         immediate(a, Verdict::Accept, None);
     });
+    // An address of this node's pod CIDRs that no known pod holds: a pod the agent has not
+    // seen yet. Nothing passes to or from it until its rules are in.
+    for net in &ruleset.guarded {
+        let v6 = net.addr().is_ipv6();
+        let (set, id) = match known.iter().find(|(family, _)| *family == v6) {
+            Some((_, id)) if v6 => ("known6", *id),
+            Some((_, id)) => ("known4", *id),
+            None => continue,
+        };
+        let len = if v6 { 16 } else { 4 };
+        for offset in if v6 { [8, 24] } else { [12, 16] } {
+            program.rule("forward", |a| {
+                family(a, v6);
+                payload(a, PAYLOAD_NETWORK, offset, len, reg::R1);
+                if net.prefix_len() < net.max_prefix_len() {
+                    let mask = address_bytes(net.netmask());
+                    a.expr("bitwise", |e| {
+                        e.u32(1, reg::R1)
+                            .u32(2, reg::R1)
+                            .u32(3, len)
+                            .value(4, &mask)
+                            .value(5, &vec![0; len as usize]);
+                    });
+                }
+                cmp(a, CMP_EQ, reg::R1, &address_bytes(net.network()));
+                payload(a, PAYLOAD_NETWORK, offset, len, reg::R1);
+                a.expr("lookup", |e| {
+                    e.u32(2, reg::R1)
+                        .str(1, set)
+                        .u32(4, id)
+                        .u32(5, LOOKUP_INVERT);
+                });
+                immediate(a, Verdict::Drop, None);
+            });
+        }
+    }
     for (name, v6, direction, id) in map_ids {
         program.rule("forward", |a| {
             family(a, v6);
