@@ -112,6 +112,34 @@ fn node_yaml(name: &str, cidr: &str, ip: &str) -> String {
     )
 }
 
+/// A Pod on `node` with the address the plugin gave it, as the kubelet reports it.
+fn pod_yaml(name: &str, node: &str, ip: IpAddr) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\n\
+         spec: {{nodeName: {node}, containers: [{{name: c, image: x}}]}}\n\
+         status: {{podIP: \"{ip}\", podIPs: [{{ip: \"{ip}\"}}]}}\n"
+    )
+}
+
+/// The pod addresses the node's agent has put into its NetworkPolicy table.
+fn known(node: &Netns) -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            node.name(),
+            "nft",
+            "list",
+            "set",
+            "inet",
+            "portcullis",
+            "known4",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// Two node namespaces on a veth LAN, 192.168.91.1 and .2.
 fn two_nodes() -> (Netns, Netns) {
     let (node_a, node_b) = (Netns::new(), Netns::new());
@@ -219,6 +247,22 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
     let ip_a = attach(&node_a, &agent_a, &pod_a, data_a.path());
     let ip_b = attach(&node_b, &agent_b, &pod_b, data_b.path());
     assert!(ip_a.to_string().starts_with("10.91.1."), "{ip_a}");
+    // The kubelet reports each pod's address; until the agents know it, the pod's packets are
+    // dropped (no pod talks before its NetworkPolicy rules are in place).
+    write(
+        manifests.path(),
+        "pods.yaml",
+        &format!(
+            "{}---\n{}",
+            pod_yaml("pod-a", "a", ip_a),
+            pod_yaml("pod-b", "b", ip_b)
+        ),
+    );
+    for (node, ip) in [(&node_a, ip_a), (&node_b, ip_b)] {
+        eventually("the agent knows the pod", || {
+            known(node).contains(&ip.to_string())
+        });
+    }
     let server = pod_b.accept_one(9000);
     pod_a.run(|| echo(ip_b, 9000));
     assert_eq!(
@@ -364,7 +408,7 @@ async fn the_node_agent_follows_nodes_from_the_kubernetes_api() {
         }
     };
     wait("the route to b", "10.91.2.0/24 via 192.168.91.2 dev lan0");
-    assert!(agent.conflist().is_some(), "{}", agent.log());
+    eventually("the conflist", || agent.conflist().is_some());
 
     api.apply(&node_yaml("c", "10.91.3.0/24", "192.168.91.3"));
     wait(

@@ -86,6 +86,11 @@ pub struct NodeArgs {
     #[arg(long, value_name = "CIDR", value_delimiter = ',')]
     pub cluster_cidr: Vec<ipnet::IpNet>,
 
+    /// Enforce NetworkPolicy for this node's pods (nftables table `inet portcullis`). Off: Pods,
+    /// Namespaces and NetworkPolicies are not watched and the table is removed.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub network_policy: bool,
+
     /// How often routes, forwarding and the CNI configuration are checked and repaired even
     /// when no Node changed.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]

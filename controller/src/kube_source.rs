@@ -105,13 +105,21 @@ pub async fn run_kube_source(
     watches.run().await;
 }
 
-/// Watches the node agent's kinds until the receiver is gone: Nodes, and for NetworkPolicy,
+/// Watches the node agent's kinds until the receiver is gone: Nodes, and with `network_policy`
 /// Pods, Namespaces and NetworkPolicies (all namespaces: peers can be anywhere). Policies are
 /// watched untyped, so fields newer than this binary reach the parser and fail closed.
-pub async fn run_node_kube_source(client: Client, events: UnboundedSender<StoreEvent>) {
+pub async fn run_node_kube_source(
+    client: Client,
+    network_policy: bool,
+    events: UnboundedSender<StoreEvent>,
+) {
     let plain = watcher::Config::default;
     let mut watches = Watches::new(events);
     watches.add::<Node>(Api::all(client.clone()), plain(), Object::node);
+    if !network_policy {
+        watches.run().await;
+        return;
+    }
     watches.add::<Pod>(Api::all(client.clone()), plain(), Object::pod);
     watches.add::<Namespace>(Api::all(client.clone()), plain(), Object::namespace);
     let policies = ApiResource::from_gvk(&GroupVersionKind::gvk(

@@ -6,9 +6,17 @@
 
 use std::collections::BTreeSet;
 
+use std::time::Instant;
+
 use anyhow::Context;
+use ipnet::IpNet;
 use portcullis_cni::masquerade::apply_masquerade;
 use portcullis_cni::routes::sync_routes;
+use portcullis_policy::compile::{PolicyInput, compile};
+use portcullis_policy::model::{Namespace, Pod};
+use portcullis_policy::nft::program::{delete_table, replace_table};
+use portcullis_policy::nft::socket::commit;
+use portcullis_policy::ruleset::Ruleset;
 use rtnetlink::Handle;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -19,8 +27,9 @@ use crate::kube_source::run_node_kube_source;
 use crate::manifests::run_manifests_source;
 use crate::node_agent::desired::{NodeSettings, desired_node};
 use crate::node_agent::host::{enable_forwarding, install_plugin, write_conflist};
+use crate::node_agent::policies::PolicyBook;
 use crate::source_choice::{Source, shutdown_signal};
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 
 /// Runs until SIGTERM or SIGINT. Nodes come from `--manifests DIR`, or else the Kubernetes API.
 pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
@@ -49,7 +58,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             name
         }
         Source::Kubernetes(client) => {
-            tokio::spawn(run_node_kube_source(client, events));
+            tokio::spawn(run_node_kube_source(client, args.network_policy, events));
             "Kubernetes API".to_string()
         }
     };
@@ -65,9 +74,15 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             cluster_cidrs: args.cluster_cidr.clone(),
         },
         handle,
+        policy: args.network_policy.then(PolicyState::default),
         args,
         reported: BTreeSet::new(),
     };
+    if agent.policy.is_none()
+        && let Err(problem) = commit(&delete_table().encode())
+    {
+        warn!("cannot remove the NetworkPolicy table: {problem}");
+    }
     let mut store = Store::default();
     let mut resync = tokio::time::interval(agent.args.resync_period);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -88,12 +103,12 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
                 // This agent reads every Node each time; the change list is not needed.
                 store.take_changes();
                 if store.is_synced() {
-                    agent.reconcile(&store).await;
+                    agent.reconcile(&store, false).await;
                 }
             }
             _ = resync.tick() => {
                 if store.is_synced() {
-                    agent.reconcile(&store).await;
+                    agent.reconcile(&store, true).await;
                 }
             }
             stopped = &mut shutdown => {
@@ -109,15 +124,18 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
 struct Agent {
     settings: NodeSettings,
     handle: Handle,
+    /// NetworkPolicy state; `None` with `--network-policy=false`.
+    policy: Option<PolicyState>,
     args: NodeArgs,
     /// Problems already logged, so each is logged once while it lasts.
     reported: BTreeSet<String>,
 }
 
 impl Agent {
-    /// Makes the host match the Nodes in `store`. Failures are logged and retried at the next
-    /// change or resync; one failing part does not stop the others.
-    async fn reconcile(&mut self, store: &Store) {
+    /// Makes the host match the objects in `store`. Failures are logged and retried at the next
+    /// change or resync; one failing part does not stop the others. At a `resync` the policy
+    /// table is rewritten even if unchanged, which repairs edits made behind our back.
+    async fn reconcile(&mut self, store: &Store, resync: bool) {
         let (snapshot, _) = store.snapshot();
         let desired = desired_node(&snapshot.nodes, &self.settings);
         match enable_forwarding(desired.ipv6) {
@@ -143,6 +161,16 @@ impl Agent {
         }
         if let Err(problem) = apply_masquerade(&desired.masquerade) {
             problems.push(problem.to_string());
+        }
+        // Before the conflist: the first pod must find its guard rules in place.
+        if let Some(policy) = &mut self.policy {
+            policy.apply(
+                snapshot,
+                &self.settings.node_name,
+                &desired.pod_cidrs,
+                resync,
+                &mut problems,
+            );
         }
         self.report(problems);
         if let Some(conflist) = &desired.conflist {
@@ -171,5 +199,58 @@ impl Agent {
             info!("resolved: {gone}");
         }
         self.reported = now;
+    }
+}
+
+/// The NetworkPolicy half of the agent: each policy's last good version, and the ruleset in
+/// the kernel.
+#[derive(Default)]
+struct PolicyState {
+    book: PolicyBook,
+    applied: Option<Ruleset>,
+}
+
+impl PolicyState {
+    /// Compiles this node's ruleset and replaces the kernel's table if it changed (or at a
+    /// resync). Problems go to `problems`.
+    fn apply(
+        &mut self,
+        snapshot: &Snapshot,
+        node: &str,
+        pod_cidrs: &[IpNet],
+        resync: bool,
+        problems: &mut Vec<String>,
+    ) {
+        let (policies, policy_problems) = self.book.update(&snapshot.network_policies);
+        problems.extend(policy_problems);
+        let namespaces: Vec<&Namespace> = snapshot.namespaces.values().map(|n| &**n).collect();
+        let pods: Vec<&Pod> = snapshot.pods.values().map(|p| &**p).collect();
+        let ruleset = compile(&PolicyInput {
+            node,
+            pod_cidrs,
+            namespaces: &namespaces,
+            pods: &pods,
+            policies: &policies,
+        });
+        if !resync && self.applied.as_ref() == Some(&ruleset) {
+            return;
+        }
+        let started = Instant::now();
+        match commit(&replace_table(&ruleset).encode()) {
+            Ok(()) => {
+                if self.applied.as_ref() != Some(&ruleset) {
+                    info!(
+                        selected_pods = ruleset.pods.len(),
+                        policies = policies.len(),
+                        apply_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "NetworkPolicy ruleset applied"
+                    );
+                }
+                self.applied = Some(ruleset);
+            }
+            Err(problem) => {
+                problems.push(format!("cannot apply the NetworkPolicy ruleset: {problem}"));
+            }
+        }
     }
 }

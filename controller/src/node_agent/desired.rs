@@ -40,6 +40,8 @@ pub struct DesiredNode {
     pub ipv6: bool,
     /// The node's masquerading table (empty, so removed, when off or without a pod CIDR).
     pub masquerade: MasqueradePlan,
+    /// This node's own pod CIDRs (empty until its Node has them).
+    pub pod_cidrs: Vec<IpNet>,
     /// What kept part of the state out, one line each naming the Node and field.
     pub problems: Vec<String>,
 }
@@ -89,7 +91,7 @@ pub fn desired_node(
             name: settings.network_name.clone(),
             bridge: settings.bridge.clone(),
             mtu: settings.mtu,
-            pod_cidrs: own_cidrs,
+            pod_cidrs: own_cidrs.clone(),
         }))
     };
     let ipv6 = infos
@@ -101,6 +103,7 @@ pub fn desired_node(
         conflist,
         ipv6,
         masquerade,
+        pod_cidrs: own_cidrs,
         problems,
     }
 }

@@ -228,6 +228,17 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
     program.batch
 }
 
+/// The transaction that removes the table (whether or not it exists).
+pub fn delete_table() -> Batch {
+    let mut program = Program {
+        batch: Batch::new(1),
+        next_set_id: 1,
+    };
+    program.table(msg::NEWTABLE);
+    program.table(msg::DELTABLE);
+    program.batch
+}
+
 /// The name of a pod's chain: `in-ID` for ingress, `out-ID` for egress.
 pub fn chain_name(ingress: bool, id: &str) -> String {
     format!("{}-{id}", if ingress { "in" } else { "out" })
