@@ -11,134 +11,15 @@
 mod fake_apiserver;
 #[path = "../cni/tests/support/mod.rs"]
 mod netns;
+#[path = "node_support/mod.rs"]
+mod node_support;
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use netns::{Call, Netns, echo, invoke, pod_ip};
-use serde_json::Value;
-
-/// The plugin binary, built by the same `cargo test --workspace` run (cni's tests need it) into
-/// the folder next to `portcullis`.
-fn plugin_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_portcullis")).with_file_name("portcullis-cni");
-    assert!(
-        path.exists(),
-        "{} is missing: run the workspace's tests (cargo test --workspace), or \
-         cargo build -p portcullis-cni first",
-        path.display()
-    );
-    path
-}
-
-/// `portcullis node` running inside a node's namespace, stopped on drop.
-struct NodeAgent {
-    child: Child,
-    log: PathBuf,
-    conf_dir: PathBuf,
-    bin_dir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl NodeAgent {
-    /// Starts the agent for Node `name`; `source` is `--manifests DIR` or `--kubeconfig FILE`.
-    fn start(node: &Netns, name: &str, source: [&std::ffi::OsStr; 2]) -> NodeAgent {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("log");
-        let conf_dir = dir.path().join("net.d");
-        let bin_dir = dir.path().join("bin");
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                node.name(),
-                env!("CARGO_BIN_EXE_portcullis"),
-            ])
-            .args(["node", "--node-name", name, "--resync-period", "500ms"])
-            .args(source)
-            .arg("--cni-conf-dir")
-            .arg(&conf_dir)
-            .arg("--install-cni-plugin")
-            .arg(plugin_binary())
-            .arg("--cni-bin-dir")
-            .arg(&bin_dir)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        NodeAgent {
-            child,
-            log,
-            conf_dir,
-            bin_dir,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn conflist(&self) -> Option<Value> {
-        let text = std::fs::read_to_string(self.conf_dir.join("10-portcullis.conflist")).ok()?;
-        Some(serde_json::from_str(&text).unwrap())
-    }
-}
-
-impl Drop for NodeAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `check` every 50 ms for up to 10 s.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn node_yaml(name: &str, cidr: &str, ip: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\nspec:\n  podCIDRs: [\"{cidr}\"]\n\
-         status:\n  addresses:\n  - {{type: Hostname, address: {name}}}\n  - {{type: InternalIP, address: \"{ip}\"}}\n"
-    )
-}
-
-/// A Pod on `node` with the address the plugin gave it, as the kubelet reports it.
-fn pod_yaml(name: &str, node: &str, ip: IpAddr) -> String {
-    format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\n\
-         spec: {{nodeName: {node}, containers: [{{name: c, image: x}}]}}\n\
-         status: {{podIP: \"{ip}\", podIPs: [{{ip: \"{ip}\"}}]}}\n"
-    )
-}
-
-/// The pod addresses the node's agent has put into its NetworkPolicy table.
-fn known(node: &Netns) -> String {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            node.name(),
-            "nft",
-            "list",
-            "set",
-            "inet",
-            "portcullis",
-            "known4",
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+use netns::{Netns, echo};
+use node_support::{NodeAgent, attach, eventually, known, node_yaml, pod_yaml, write};
 
 /// Two node namespaces on a veth LAN, 192.168.91.1 and .2.
 fn two_nodes() -> (Netns, Netns) {
@@ -152,38 +33,6 @@ fn two_nodes() -> (Netns, Netns) {
     node_a.ip("link set lan0 up");
     node_b.ip("link set lan0 up");
     (node_a, node_b)
-}
-
-/// Writes `text` to `dir/file` by rename, as an editor or `kubectl` would leave it whole.
-fn write(dir: &Path, file: &str, text: &str) {
-    let partial = dir.join(format!(".{file}.tmp"));
-    std::fs::write(&partial, text).unwrap();
-    std::fs::rename(partial, dir.join(file)).unwrap();
-}
-
-/// ADDs `pod` using the conflist and the plugin the agent installed, the way a runtime does
-/// (each plugin entry gets the list's cniVersion and name), IPAM records kept in `data`.
-fn attach(node: &Netns, agent: &NodeAgent, pod: &Netns, data: &Path) -> IpAddr {
-    let list = agent.conflist().unwrap();
-    let mut entry = list["plugins"][0].clone();
-    entry["cniVersion"] = list["cniVersion"].clone();
-    entry["name"] = list["name"].clone();
-    entry["ipam"]["dataDir"] = data.display().to_string().into();
-    let mut plugin = Command::new("ip");
-    let installed = agent
-        .bin_dir
-        .join(list["plugins"][0]["type"].as_str().unwrap());
-    plugin.args(["netns", "exec", node.name()]).arg(installed);
-    let call = Call {
-        command: "ADD",
-        container: pod.name(),
-        netns: &pod.path(),
-        ifname: "eth0",
-        args: "",
-    };
-    let (ok, result) = invoke(plugin, &call, &entry.to_string());
-    assert!(ok, "{result}");
-    pod_ip(&result)
 }
 
 #[test]
