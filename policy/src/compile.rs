@@ -6,14 +6,15 @@
 //! receiver's ingress must allow a connection; hostNetwork pods are never selected, as targets
 //! or as peers; named ports resolve against the destination pod.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hasher;
-use std::net::IpAddr;
+use std::rc::Rc;
 
 use ipnet::IpNet;
 
 use crate::intervals::{AddrRange, PortRange, cidr_minus, disjoint_boxes, merge};
-use crate::model::{Labels, Namespace, Pod, Protocol};
+use crate::model::{Labels, NamedPort, Namespace, Pod, Protocol};
 use crate::policy::{Peer, Policy, PortMatch, Rule};
 use crate::ruleset::{Allow, PodRules, PortedPeers, Ruleset};
 
@@ -37,7 +38,7 @@ pub struct PolicyInput<'a> {
 }
 
 /// Which way traffic goes, seen from the selected pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Direction {
     Ingress,
     Egress,
@@ -52,25 +53,77 @@ pub fn compile(input: &PolicyInput<'_>) -> Ruleset {
         .copied()
         .filter(|pod| pod.node == input.node && !pod.host_network && !pod.ips.is_empty())
         .collect();
-    let mut pods: Vec<PodRules> = local
-        .iter()
-        .filter_map(|pod| context.pod_rules(pod))
-        .collect();
-    pods.sort_by(|a, b| a.pod.cmp(&b.pod));
-    let mut known: Vec<IpAddr> = local
+    let mut ruleset = Ruleset::default();
+    // Pods isolated by the same policies get the same allowance (ingress: if their named
+    // ports agree too), so each is computed once.
+    let mut memo: HashMap<AllowanceKey<'_>, Option<String>> = HashMap::new();
+    for pod in &local {
+        let selecting: Vec<usize> = context
+            .by_namespace
+            .get(pod.namespace.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|i| input.policies[*i].pod_selector.matches(&pod.labels))
+            .collect();
+        let mut allowance = |direction: Direction, allows: &mut BTreeMap<String, Allow>| {
+            let isolating = context.isolating(&selecting, direction);
+            let ports: &[NamedPort] = match direction {
+                Direction::Ingress => &pod.ports,
+                Direction::Egress => &[],
+            };
+            memo.entry((direction, isolating.clone(), ports))
+                .or_insert_with(|| {
+                    context
+                        .direction(pod, &isolating, direction)
+                        .map(|allow| intern(allows, allow))
+                })
+                .clone()
+        };
+        let ingress = allowance(Direction::Ingress, &mut ruleset.ingress);
+        let egress = allowance(Direction::Egress, &mut ruleset.egress);
+        if ingress.is_some() || egress.is_some() {
+            ruleset.pods.push(PodRules {
+                pod: pod.key(),
+                ips: pod.ips.clone(),
+                ingress,
+                egress,
+            });
+        }
+    }
+    ruleset.pods.sort_by(|a, b| a.pod.cmp(&b.pod));
+    ruleset.known = local
         .iter()
         .flat_map(|pod| pod.ips.iter().copied())
         .collect();
-    known.sort_unstable();
-    known.dedup();
-    let mut guarded: Vec<IpNet> = input.pod_cidrs.iter().map(IpNet::trunc).collect();
-    guarded.sort_unstable();
-    guarded.dedup();
-    Ruleset {
-        pods,
-        known,
-        guarded,
-    }
+    ruleset.known.sort_unstable();
+    ruleset.known.dedup();
+    ruleset.guarded = input.pod_cidrs.iter().map(IpNet::trunc).collect();
+    ruleset.guarded.sort_unstable();
+    ruleset.guarded.dedup();
+    ruleset
+}
+
+/// What an allowance depends on: the direction, the isolating policies, and (for ingress, where
+/// named ports resolve against the pod itself) the pod's named ports.
+type AllowanceKey<'a> = (Direction, Vec<usize>, &'a [NamedPort]);
+
+/// Files `allow` under its content's id (shared with every pod allowed the same) and returns
+/// the id.
+fn intern(allows: &mut BTreeMap<String, Allow>, allow: Allow) -> String {
+    let id = chain_id(&format!("{allow:?}"));
+    allows.entry(id.clone()).or_insert(allow);
+    id
+}
+
+/// A rule's peers, resolved once for every pod the rule applies to.
+struct Resolved<'a> {
+    /// `from`/`to` missing: every address.
+    everyone: bool,
+    /// The peers' addresses.
+    addresses: Vec<AddrRange>,
+    /// The peer pods (for named ports on egress, which resolve per destination pod).
+    pods: Vec<&'a Pod>,
 }
 
 /// Lookups shared by every pod's compilation.
@@ -80,6 +133,10 @@ struct Context<'a> {
     namespace_labels: BTreeMap<&'a str, Labels>,
     /// Pods that can be peers: not hostNetwork, with an address.
     peers: Vec<&'a Pod>,
+    /// Policy indices by namespace.
+    by_namespace: HashMap<&'a str, Vec<usize>>,
+    /// Each (policy, direction, rule)'s peers, resolved on first use.
+    resolved: RefCell<HashMap<(usize, bool, usize), Rc<Resolved<'a>>>>,
 }
 
 impl<'a> Context<'a> {
@@ -100,49 +157,46 @@ impl<'a> Context<'a> {
             .copied()
             .filter(|pod| !pod.host_network && !pod.ips.is_empty())
             .collect();
+        let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, policy) in input.policies.iter().enumerate() {
+            by_namespace
+                .entry(policy.namespace.as_str())
+                .or_default()
+                .push(index);
+        }
         Context {
             input,
             namespace_labels,
             peers,
+            by_namespace,
+            resolved: RefCell::new(HashMap::new()),
         }
     }
 
-    /// The pod's rules, or `None` when no policy selects it.
-    fn pod_rules(&self, pod: &Pod) -> Option<PodRules> {
-        let selecting: Vec<&Policy> = self
-            .input
-            .policies
+    /// The policies among `selecting` that isolate `direction`.
+    fn isolating(&self, selecting: &[usize], direction: Direction) -> Vec<usize> {
+        selecting
             .iter()
-            .filter(|p| p.namespace == pod.namespace && p.pod_selector.matches(&pod.labels))
-            .collect();
-        let ingress = self.direction(pod, &selecting, Direction::Ingress);
-        let egress = self.direction(pod, &selecting, Direction::Egress);
-        if ingress.is_none() && egress.is_none() {
-            return None;
-        }
-        Some(PodRules {
-            pod: pod.key(),
-            id: chain_id(&pod.key()),
-            ips: pod.ips.clone(),
-            ingress,
-            egress,
-        })
-    }
-
-    /// The union of what the isolating policies allow in one direction.
-    fn direction(&self, pod: &Pod, selecting: &[&Policy], direction: Direction) -> Option<Allow> {
-        let isolating: Vec<&&Policy> = selecting
-            .iter()
-            .filter(|p| match direction {
-                Direction::Ingress => p.ingress_isolated,
-                Direction::Egress => p.egress_isolated,
+            .copied()
+            .filter(|i| {
+                let policy = &self.input.policies[*i];
+                match direction {
+                    Direction::Ingress => policy.ingress_isolated,
+                    Direction::Egress => policy.egress_isolated,
+                }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The union of what the `isolating` policies allow `pod` in one direction, or `None`
+    /// when there are none.
+    fn direction(&self, pod: &Pod, isolating: &[usize], direction: Direction) -> Option<Allow> {
         if isolating.is_empty() {
             return None;
         }
         let mut builder = AllowBuilder::default();
-        for policy in isolating {
+        for &index in isolating {
+            let policy = &self.input.policies[index];
             // Not understood: isolates, allows nothing (fails closed).
             if !policy.not_understood.is_empty() {
                 continue;
@@ -151,108 +205,127 @@ impl<'a> Context<'a> {
                 Direction::Ingress => &policy.ingress,
                 Direction::Egress => &policy.egress,
             };
-            for rule in rules {
-                self.add_rule(&mut builder, pod, policy, rule, direction);
+            for (number, rule) in rules.iter().enumerate() {
+                let peers = self.resolve(index, direction, number, rule);
+                add_rule(&mut builder, pod, rule, &peers, direction);
             }
         }
         Some(builder.finish())
     }
 
-    fn add_rule(
+    fn resolve(
         &self,
-        builder: &mut AllowBuilder,
-        pod: &Pod,
-        policy: &Policy,
-        rule: &Rule,
+        index: usize,
         direction: Direction,
-    ) {
-        // The peers' addresses, and (for egress named ports) the peer pods themselves.
-        let (addresses, peer_pods): (Vec<AddrRange>, Vec<&Pod>) = match &rule.peers {
-            None => (
-                vec![AddrRange::everything(false), AddrRange::everything(true)],
-                self.peers.clone(),
-            ),
-            Some(peers) => {
-                let mut addresses = Vec::new();
-                let mut pods = Vec::new();
-                for peer in peers {
-                    match peer {
-                        Peer::Pods {
-                            namespaces,
-                            pods: selector,
-                        } => {
-                            for candidate in &self.peers {
-                                let namespace_ok = match namespaces {
-                                    None => candidate.namespace == policy.namespace,
-                                    Some(selector) => self
-                                        .namespace_labels
-                                        .get(candidate.namespace.as_str())
-                                        .is_some_and(|labels| selector.matches(labels)),
-                                };
-                                let pod_ok = selector
-                                    .as_ref()
-                                    .is_none_or(|s| s.matches(&candidate.labels));
-                                if namespace_ok && pod_ok {
-                                    addresses.extend(
-                                        candidate.ips.iter().map(|ip| AddrRange::single(*ip)),
-                                    );
-                                    pods.push(*candidate);
-                                }
-                            }
-                        }
-                        Peer::IpBlock { cidr, except } => {
-                            let block = cidr_minus(*cidr, except);
-                            pods.extend(self.peers.iter().filter(|candidate| {
-                                candidate.ips.iter().any(|ip| {
-                                    let point = AddrRange::single(*ip);
-                                    block.iter().any(|b| {
-                                        b.v6 == point.v6
-                                            && b.start <= point.start
-                                            && point.start <= b.end
-                                    })
-                                })
-                            }));
-                            addresses.extend(block);
+        number: usize,
+        rule: &Rule,
+    ) -> Rc<Resolved<'a>> {
+        let key = (index, direction == Direction::Egress, number);
+        if let Some(done) = self.resolved.borrow().get(&key) {
+            return Rc::clone(done);
+        }
+        let policy = &self.input.policies[index];
+        let resolved = Rc::new(self.resolve_peers(policy, rule));
+        self.resolved.borrow_mut().insert(key, Rc::clone(&resolved));
+        resolved
+    }
+
+    fn resolve_peers(&self, policy: &Policy, rule: &Rule) -> Resolved<'a> {
+        let Some(peers) = &rule.peers else {
+            return Resolved {
+                everyone: true,
+                addresses: vec![AddrRange::everything(false), AddrRange::everything(true)],
+                pods: self.peers.clone(),
+            };
+        };
+        let mut addresses = Vec::new();
+        let mut pods = Vec::new();
+        for peer in peers {
+            match peer {
+                Peer::Pods {
+                    namespaces,
+                    pods: selector,
+                } => {
+                    for candidate in &self.peers {
+                        let namespace_ok = match namespaces {
+                            None => candidate.namespace == policy.namespace,
+                            Some(selector) => self
+                                .namespace_labels
+                                .get(candidate.namespace.as_str())
+                                .is_some_and(|labels| selector.matches(labels)),
+                        };
+                        let pod_ok = selector
+                            .as_ref()
+                            .is_none_or(|s| s.matches(&candidate.labels));
+                        if namespace_ok && pod_ok {
+                            addresses.extend(candidate.ips.iter().map(|ip| AddrRange::single(*ip)));
+                            pods.push(*candidate);
                         }
                     }
                 }
-                (addresses, pods)
-            }
-        };
-        let Some(ports) = &rule.ports else {
-            if rule.peers.is_none() {
-                builder.everything = true;
-            } else {
-                builder.peers.extend(addresses);
-            }
-            return;
-        };
-        for port in ports {
-            let protocol = port.protocol;
-            match &port.port {
-                PortMatch::All => builder.add_boxes(protocol, &addresses, (0, u16::MAX)),
-                PortMatch::Range(low, high) => {
-                    builder.add_boxes(protocol, &addresses, (*low, *high))
+                Peer::IpBlock { cidr, except } => {
+                    let block = cidr_minus(*cidr, except);
+                    pods.extend(self.peers.iter().filter(|candidate| {
+                        candidate.ips.iter().any(|ip| {
+                            let point = AddrRange::single(*ip);
+                            block.iter().any(|b| {
+                                b.v6 == point.v6 && b.start <= point.start && point.start <= b.end
+                            })
+                        })
+                    }));
+                    addresses.extend(block);
                 }
-                PortMatch::Named(name) => match direction {
-                    // The destination is the selected pod itself.
-                    Direction::Ingress => {
-                        if let Some(number) = pod.named_port(name, protocol) {
-                            builder.add_boxes(protocol, &addresses, (number, number));
-                        }
-                    }
-                    // The destination is each peer pod, which may name a different number.
-                    Direction::Egress => {
-                        for peer in &peer_pods {
-                            if let Some(number) = peer.named_port(name, protocol) {
-                                let own: Vec<AddrRange> =
-                                    peer.ips.iter().map(|ip| AddrRange::single(*ip)).collect();
-                                builder.add_boxes(protocol, &own, (number, number));
-                            }
-                        }
-                    }
-                },
             }
+        }
+        Resolved {
+            everyone: false,
+            addresses: merge(addresses),
+            pods,
+        }
+    }
+}
+
+/// Adds what one rule allows `pod` to `builder`.
+fn add_rule(
+    builder: &mut AllowBuilder,
+    pod: &Pod,
+    rule: &Rule,
+    peers: &Resolved<'_>,
+    direction: Direction,
+) {
+    let Some(ports) = &rule.ports else {
+        if peers.everyone {
+            builder.everything = true;
+        } else {
+            builder.peers.extend(peers.addresses.iter().copied());
+        }
+        return;
+    };
+    for port in ports {
+        let protocol = port.protocol;
+        match &port.port {
+            PortMatch::All => builder.add_boxes(protocol, &peers.addresses, (0, u16::MAX)),
+            PortMatch::Range(low, high) => {
+                builder.add_boxes(protocol, &peers.addresses, (*low, *high));
+            }
+            PortMatch::Named(name) => match direction {
+                // The destination is the selected pod itself.
+                Direction::Ingress => {
+                    if let Some(number) = pod.named_port(name, protocol) {
+                        builder.add_boxes(protocol, &peers.addresses, (number, number));
+                    }
+                }
+                // The destination is each peer pod, which may name a different number.
+                Direction::Egress => {
+                    for peer in &peers.pods {
+                        if let Some(number) = peer.named_port(name, protocol) {
+                            let own: Vec<AddrRange> =
+                                peer.ips.iter().map(|ip| AddrRange::single(*ip)).collect();
+                            builder.add_boxes(protocol, &own, (number, number));
+                        }
+                    }
+                }
+            },
         }
     }
 }

@@ -38,7 +38,7 @@ pub struct Pod {
 }
 
 /// One named container port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NamedPort {
     /// `name`.
     pub name: String,

@@ -18,9 +18,9 @@ pub fn render(ruleset: &Ruleset) -> String {
         let mut elements: Vec<String> = ruleset
             .pods
             .iter()
-            .filter(|pod| allow_of(pod, ingress).is_some())
-            .flat_map(|pod| {
-                let chain = chain_name(ingress, &pod.id);
+            .filter_map(|pod| Some((pod, allow_of(pod, ingress)?)))
+            .flat_map(|(pod, id)| {
+                let chain = chain_name(ingress, id);
                 pod.ips
                     .iter()
                     .filter(move |ip| ip.is_ipv6() == v6)
@@ -48,21 +48,14 @@ pub fn render(ruleset: &Ruleset) -> String {
         blocks.push(set_block("set", name, key, false, &elements));
     }
     let mut chains = vec![forward_chain(ruleset)];
-    for pod in &ruleset.pods {
-        for ingress in [true, false] {
-            let Some(allow) = allow_of(pod, ingress) else {
-                continue;
-            };
-            let names = pod_set_names(&pod.id, ingress, allow);
+    // The same order as the transaction makes them: ingress allowances, then egress, by id.
+    for (ingress, allows) in [(true, &ruleset.ingress), (false, &ruleset.egress)] {
+        for (id, allow) in allows {
+            let names = pod_set_names(id, ingress, allow);
             for (name, v6, ported) in &names {
                 blocks.push(pod_set(name, *v6, *ported, allow));
             }
-            chains.push(pod_chain(
-                &chain_name(ingress, &pod.id),
-                ingress,
-                allow,
-                &names,
-            ));
+            chains.push(pod_chain(&chain_name(ingress, id), ingress, allow, &names));
         }
     }
     blocks.extend(chains);
@@ -72,11 +65,11 @@ pub fn render(ruleset: &Ruleset) -> String {
     text
 }
 
-fn allow_of(pod: &PodRules, ingress: bool) -> Option<&Allow> {
+fn allow_of(pod: &PodRules, ingress: bool) -> Option<&str> {
     if ingress {
-        pod.ingress.as_ref()
+        pod.ingress.as_deref()
     } else {
-        pod.egress.as_ref()
+        pod.egress.as_deref()
     }
 }
 

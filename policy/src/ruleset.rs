@@ -2,6 +2,7 @@
 //! talk to. [`Ruleset::allows`] evaluates it the way the kernel will, so semantics can be tested
 //! without a kernel, and the same truth tables checked against one.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -14,6 +15,11 @@ use crate::model::Protocol;
 pub struct Ruleset {
     /// The node's pods that some policy selects, sorted by `namespace/name`.
     pub pods: Vec<PodRules>,
+    /// The distinct ingress allowances, by id (a hash of their content): pods allowed the same
+    /// share one chain and its sets.
+    pub ingress: BTreeMap<String, Allow>,
+    /// The distinct egress allowances, by id.
+    pub egress: BTreeMap<String, Allow>,
     /// Every address of this node's pods (selected or not), sorted.
     pub known: Vec<IpAddr>,
     /// This node's pod CIDRs: traffic from or to an address in them that is not `known` is
@@ -26,14 +32,13 @@ pub struct Ruleset {
 pub struct PodRules {
     /// `namespace/name`.
     pub pod: String,
-    /// A short stable name for its chains and sets (`in-ID`, `out-ID`).
-    pub id: String,
     /// Its addresses.
     pub ips: Vec<IpAddr>,
-    /// What may reach it; `None` when no policy isolates its ingress.
-    pub ingress: Option<Allow>,
-    /// Where it may send; `None` when no policy isolates its egress.
-    pub egress: Option<Allow>,
+    /// The id of what may reach it in [`Ruleset::ingress`]; `None` when no policy isolates
+    /// its ingress.
+    pub ingress: Option<String>,
+    /// The id of where it may send in [`Ruleset::egress`]; `None` when not isolated.
+    pub egress: Option<String>,
 }
 
 /// The union of the allow rules of every policy isolating one pod in one direction.
@@ -84,10 +89,12 @@ impl Ruleset {
         let egress_ok = self
             .pod_by_ip(flow.from)
             .and_then(|pod| pod.egress.as_ref())
+            .and_then(|id| self.egress.get(id))
             .is_none_or(|allow| allow.permits(flow.to, flow.protocol, flow.port));
         let ingress_ok = self
             .pod_by_ip(flow.to)
             .and_then(|pod| pod.ingress.as_ref())
+            .and_then(|id| self.ingress.get(id))
             .is_none_or(|allow| allow.permits(flow.from, flow.protocol, flow.port));
         egress_ok && ingress_ok
     }

@@ -8,6 +8,7 @@
 //! protocol . port` with intervals) and drops what they do not hold. Egress chains `return`
 //! on a match, so the destination's ingress is still checked; ingress chains `accept`.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::intervals::AddrRange;
@@ -102,40 +103,35 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
                 .copied()
                 .filter(|ip| ip.is_ipv6() == v6)
                 .collect();
-            if !addresses.is_empty() {
-                program.elements(name, id, |list| {
-                    for ip in addresses {
-                        list.nest(attr::LIST_ELEM, |e| {
-                            e.value(attr::ELEM_KEY, &address_bytes(ip));
-                        });
-                    }
-                });
-            }
+            let elements = addresses
+                .into_iter()
+                .map(|ip| Element::Key {
+                    key: address_bytes(ip),
+                    end: false,
+                })
+                .collect();
+            program.elements(name, id, elements);
             (v6, id)
         })
         .collect();
-    let mut pod_sets = Vec::new();
-    for pod in &ruleset.pods {
-        for direction in [Direction::Ingress, Direction::Egress] {
-            if let Some(allow) = pod_allow(pod, direction) {
-                pod_sets.push((pod, direction, program.pod_sets(&pod.id, direction, allow)));
-            }
+    // One chain (and its sets) per distinct allowance, shared by the pods allowed the same.
+    let mut allow_sets = Vec::new();
+    for direction in [Direction::Ingress, Direction::Egress] {
+        for (id, allow) in allows(ruleset, direction) {
+            allow_sets.push((id, allow, direction, program.pod_sets(id, direction, allow)));
         }
     }
     program.chain("forward", true);
-    for (pod, direction, _) in &pod_sets {
-        program.chain(
-            &chain_name(*direction == Direction::Ingress, &pod.id),
-            false,
-        );
+    for (id, _, direction, _) in &allow_sets {
+        program.chain(&chain_name(*direction == Direction::Ingress, id), false);
     }
     for (name, v6, direction, id) in &map_ids {
         let entries: Vec<(IpAddr, String)> = ruleset
             .pods
             .iter()
-            .filter(|pod| pod_allow(pod, *direction).is_some())
-            .flat_map(|pod| {
-                let chain = chain_name(*direction == Direction::Ingress, &pod.id);
+            .filter_map(|pod| Some((pod, allow_id(pod, *direction)?)))
+            .flat_map(|(pod, allow)| {
+                let chain = chain_name(*direction == Direction::Ingress, allow);
                 pod.ips
                     .iter()
                     .filter(move |ip| ip.is_ipv6() == *v6)
@@ -197,8 +193,8 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
             lookup(a, name, id, reg::R1, Some(reg::VERDICT));
         });
     }
-    for (pod, direction, sets) in pod_sets {
-        let chain = chain_name(direction == Direction::Ingress, &pod.id);
+    for (id, allow, direction, sets) in allow_sets {
+        let chain = chain_name(direction == Direction::Ingress, id);
         for set in &sets {
             program.rule(&chain, |a| {
                 family(a, set.v6);
@@ -217,8 +213,7 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
                 immediate(a, direction.on_match(), None);
             });
         }
-        let everything = pod_allow(pod, direction).is_some_and(|allow| allow.everything);
-        let last = if everything {
+        let last = if allow.everything {
             direction.on_match()
         } else {
             Verdict::Drop
@@ -244,10 +239,17 @@ pub fn chain_name(ingress: bool, id: &str) -> String {
     format!("{}-{id}", if ingress { "in" } else { "out" })
 }
 
-fn pod_allow(pod: &PodRules, direction: Direction) -> Option<&Allow> {
+fn allows(ruleset: &Ruleset, direction: Direction) -> &BTreeMap<String, Allow> {
     match direction {
-        Direction::Ingress => pod.ingress.as_ref(),
-        Direction::Egress => pod.egress.as_ref(),
+        Direction::Ingress => &ruleset.ingress,
+        Direction::Egress => &ruleset.egress,
+    }
+}
+
+fn allow_id(pod: &PodRules, direction: Direction) -> Option<&str> {
+    match direction {
+        Direction::Ingress => pod.ingress.as_deref(),
+        Direction::Egress => pod.egress.as_deref(),
     }
 }
 
@@ -368,34 +370,45 @@ impl Program {
     }
 
     fn map_elements(&mut self, name: &str, id: u32, entries: &[(IpAddr, String)]) {
-        if entries.is_empty() {
-            return;
-        }
-        self.elements(name, id, |list| {
-            for (ip, chain) in entries {
-                list.nest(attr::LIST_ELEM, |e| {
-                    e.value(attr::ELEM_KEY, &address_bytes(*ip)).verdict(
-                        attr::ELEM_DATA,
-                        Verdict::Jump,
-                        Some(chain),
-                    );
-                });
-            }
-        });
+        let elements = entries
+            .iter()
+            .map(|(ip, chain)| Element::Jump {
+                key: address_bytes(*ip),
+                chain: chain.clone(),
+            })
+            .collect();
+        self.elements(name, id, elements);
     }
 
-    fn elements(&mut self, name: &str, id: u32, fill: impl FnOnce(&mut Attrs<'_>)) {
-        self.batch.add(
-            format!("elements of set {name}"),
-            msg::NEWSETELEM,
-            NLM_F_CREATE,
-            |a| {
-                a.str(attr::ELEM_LIST_TABLE, TABLE)
-                    .str(attr::ELEM_LIST_SET, name)
-                    .u32(attr::ELEM_LIST_SET_ID, id)
-                    .nest(attr::ELEM_LIST_ELEMENTS, fill);
-            },
-        );
+    /// Adds `elements` to a set, a few hundred per message: an attribute's length is 16 bits,
+    /// so one message cannot hold thousands. An interval's end stays with its start.
+    fn elements(&mut self, name: &str, id: u32, elements: Vec<Element>) {
+        const PER_MESSAGE: usize = 400;
+        let mut chunks: Vec<Vec<Element>> = Vec::new();
+        for element in elements {
+            let ends_interval = matches!(element, Element::Key { end: true, .. });
+            match chunks.last_mut() {
+                Some(chunk) if chunk.len() < PER_MESSAGE || ends_interval => chunk.push(element),
+                _ => chunks.push(vec![element]),
+            }
+        }
+        for chunk in chunks {
+            self.batch.add(
+                format!("elements of set {name}"),
+                msg::NEWSETELEM,
+                NLM_F_CREATE,
+                |a| {
+                    a.str(attr::ELEM_LIST_TABLE, TABLE)
+                        .str(attr::ELEM_LIST_SET, name)
+                        .u32(attr::ELEM_LIST_SET_ID, id)
+                        .nest(attr::ELEM_LIST_ELEMENTS, |list| {
+                            for element in &chunk {
+                                element.encode(list);
+                            }
+                        });
+                },
+            );
+        }
     }
 
     /// Makes a pod's non-empty sets with their elements.
@@ -419,19 +432,19 @@ impl Program {
                 );
                 let boxes: Vec<&PortedPeers> =
                     allow.ported.iter().filter(|p| p.addrs.v6 == v6).collect();
-                self.elements(&name, id, |list| {
-                    for peers in boxes {
-                        list.nest(attr::LIST_ELEM, |e| {
-                            e.value(attr::ELEM_KEY, &ported_key(peers, false))
-                                .value(attr::ELEM_KEY_END, &ported_key(peers, true));
-                        });
-                    }
-                });
+                let elements = boxes
+                    .into_iter()
+                    .map(|peers| Element::Range {
+                        from: ported_key(peers, false),
+                        to: ported_key(peers, true),
+                    })
+                    .collect();
+                self.elements(&name, id, elements);
                 id
             } else {
                 let id = self.set(&name, SET_INTERVAL, address, &[], false);
                 let ranges: Vec<&AddrRange> = allow.peers.iter().filter(|r| r.v6 == v6).collect();
-                self.elements(&name, id, |list| interval_elements(list, &ranges));
+                self.elements(&name, id, interval_elements(&ranges));
                 id
             };
             made.push(PodSet {
@@ -448,35 +461,61 @@ impl Program {
 /// Interval set elements as nft sends them: a leading end marker at zero when the first range
 /// starts above it, then each range's start and (unless it reaches the top) the address after
 /// its end, flagged as an end.
-fn interval_elements(list: &mut Attrs<'_>, ranges: &[&AddrRange]) {
+fn interval_elements(ranges: &[&AddrRange]) -> Vec<Element> {
     let Some(first) = ranges.first() else {
-        return;
+        return Vec::new();
     };
     let width = if first.v6 { 16 } else { 4 };
-    let bytes = |n: u128| number_bytes(n, width);
+    let key = |n: u128, end: bool| Element::Key {
+        key: number_bytes(n, width),
+        end,
+    };
     let top = if first.v6 {
         u128::MAX
     } else {
         u128::from(u32::MAX)
     };
+    let mut elements = Vec::new();
     if first.start != 0 {
-        element(list, &bytes(0), true);
+        elements.push(key(0, true));
     }
     for range in ranges {
-        element(list, &bytes(range.start), false);
+        elements.push(key(range.start, false));
         if range.end != top {
-            element(list, &bytes(range.end + 1), true);
+            elements.push(key(range.end + 1, true));
         }
     }
+    elements
 }
 
-fn element(list: &mut Attrs<'_>, key: &[u8], end: bool) {
-    list.nest(attr::LIST_ELEM, |e| {
-        e.value(attr::ELEM_KEY, key);
-        if end {
-            e.u32(attr::ELEM_FLAGS, ELEM_INTERVAL_END);
-        }
-    });
+/// One set element as the kernel takes it.
+enum Element {
+    /// A plain or interval key; `end` marks the end of an interval.
+    Key { key: Vec<u8>, end: bool },
+    /// A range of a concatenated interval set: both ends inclusive.
+    Range { from: Vec<u8>, to: Vec<u8> },
+    /// A verdict map entry: jump to `chain`.
+    Jump { key: Vec<u8>, chain: String },
+}
+
+impl Element {
+    fn encode(&self, list: &mut Attrs<'_>) {
+        list.nest(attr::LIST_ELEM, |e| match self {
+            Element::Key { key, end } => {
+                e.value(attr::ELEM_KEY, key);
+                if *end {
+                    e.u32(attr::ELEM_FLAGS, ELEM_INTERVAL_END);
+                }
+            }
+            Element::Range { from, to } => {
+                e.value(attr::ELEM_KEY, from).value(attr::ELEM_KEY_END, to);
+            }
+            Element::Jump { key, chain } => {
+                e.value(attr::ELEM_KEY, key)
+                    .verdict(attr::ELEM_DATA, Verdict::Jump, Some(chain));
+            }
+        });
+    }
 }
 
 /// `address . protocol . port`, each field padded to 4 bytes; the range's low or high end.

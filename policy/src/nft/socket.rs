@@ -6,6 +6,7 @@ use std::io;
 
 use netlink_sys::protocols::NETLINK_NETFILTER;
 use netlink_sys::{Socket, SocketAddr};
+use nix::sys::socket::{setsockopt, sockopt};
 
 use super::wire::Encoded;
 
@@ -33,18 +34,36 @@ pub enum NftError {
 pub fn commit(encoded: &Encoded) -> Result<(), NftError> {
     let mut socket = Socket::new(NETLINK_NETFILTER)?;
     socket.bind_auto()?;
-    // Error strings from the kernel, when it has them.
+    // The whole transaction goes in one send, which must fit the socket's send buffer
+    // (208 KB by default; thousands of pods make megabytes). As root, raise it past the
+    // system limit; otherwise try within it.
+    let wanted = encoded.batch.len() + (64 << 10);
+    if setsockopt(&socket, sockopt::SndBufForce, &wanted).is_err() {
+        let _ = setsockopt(&socket, sockopt::SndBuf, &wanted);
+    }
+    // Error strings from the kernel, when it has them; refused messages echoed by header only
+    // (a refused set may be megabytes), and room for many of them.
     let _ = socket.set_ext_ack(true);
+    let _ = socket.set_cap_ack(true);
+    if setsockopt(&socket, sockopt::RcvBufForce, &(4usize << 20)).is_err() {
+        let _ = socket.set_rx_buf_sz(4usize << 20);
+    }
     let kernel = SocketAddr::new(0, 0);
-    let sent = socket.send_to(&encoded.batch, &kernel, 0)?;
+    let sent = socket
+        .send_to(&encoded.batch, &kernel, 0)
+        .map_err(|e| step("sending the transaction", e))?;
     if sent != encoded.batch.len() {
         return Err(NftError::Socket(io::Error::other("short send")));
     }
-    socket.send_to(&encoded.barrier, &kernel, 0)?;
+    socket
+        .send_to(&encoded.barrier, &kernel, 0)
+        .map_err(|e| step("sending the barrier", e))?;
     let mut refused = Vec::new();
     loop {
         let mut answer: Vec<u8> = Vec::with_capacity(1 << 16);
-        socket.recv_from(&mut answer, 0)?;
+        socket
+            .recv_from(&mut answer, 0)
+            .map_err(|e| step("reading the answer", e))?;
         let mut at = 0;
         while at + 16 <= answer.len() {
             let len = u32_at(&answer, at)? as usize;
@@ -73,6 +92,11 @@ pub fn commit(encoded: &Encoded) -> Result<(), NftError> {
             at += (len + 3) & !3;
         }
     }
+}
+
+/// An IO error with the step that failed.
+fn step(what: &str, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{what}: {error}"))
 }
 
 fn finish(refused: Vec<String>) -> Result<(), NftError> {

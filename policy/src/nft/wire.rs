@@ -263,7 +263,9 @@ impl Batch {
         }
     }
 
-    /// Adds one message of the `inet` family; `what` names it in errors.
+    /// Adds one message of the `inet` family; `what` names it in errors. No ack is asked
+    /// for: the kernel answers only the messages it refuses, so a transaction of thousands of
+    /// messages does not flood the socket with acks.
     pub fn add(&mut self, what: String, kind: u8, flags: u16, fill: impl FnOnce(&mut Attrs<'_>)) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -271,7 +273,7 @@ impl Batch {
         header(
             &mut self.buf,
             kind,
-            NLM_F_REQUEST | NLM_F_ACK | flags,
+            NLM_F_REQUEST | flags,
             seq,
             NFPROTO_INET,
             0,
@@ -367,7 +369,7 @@ mod tests {
             "headers + one string attribute padded to 4"
         );
         assert_eq!(u16::from_ne_bytes([table[4], table[5]]), 0x0a00);
-        assert_eq!(u16::from_ne_bytes([table[6], table[7]]), 0x1 | 0x4 | 0x400);
+        assert_eq!(u16::from_ne_bytes([table[6], table[7]]), 0x1 | 0x400);
         assert_eq!(table[16], NFPROTO_INET);
         assert_eq!(&table[20..28], &[6, 0, 1, 0, b't', 0, 0, 0]);
         assert_eq!(encoded.what.get(&2).map(String::as_str), Some("table"));
