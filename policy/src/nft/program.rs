@@ -87,33 +87,26 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
     for (name, v6, direction) in maps {
         map_ids.push((name, v6, direction, program.verdict_map(name, v6)));
     }
-    let known: Vec<(bool, u32)> = [false, true]
-        .into_iter()
-        .map(|v6| {
-            let name = if v6 { "known6" } else { "known4" };
-            let key = if v6 {
-                (types::IPV6, 16)
-            } else {
-                (types::IPV4, 4)
-            };
-            let id = program.set(name, 0, key, &[], false);
-            let addresses: Vec<IpAddr> = ruleset
-                .known
-                .iter()
-                .copied()
-                .filter(|ip| ip.is_ipv6() == v6)
-                .collect();
-            let elements = addresses
-                .into_iter()
-                .map(|ip| Element::Key {
-                    key: address_bytes(ip),
-                    end: false,
-                })
-                .collect();
-            program.elements(name, id, elements);
-            (v6, id)
-        })
-        .collect();
+    // Set ids of `known4` and `known6`.
+    let known_ids = [false, true].map(|v6| {
+        let key = if v6 {
+            (types::IPV6, 16)
+        } else {
+            (types::IPV4, 4)
+        };
+        let id = program.set(known_set(v6), 0, key, &[], false);
+        let elements = ruleset
+            .known
+            .iter()
+            .filter(|ip| ip.is_ipv6() == v6)
+            .map(|ip| Element::Key {
+                key: address_bytes(*ip),
+                end: false,
+            })
+            .collect();
+        program.elements(known_set(v6), id, elements);
+        id
+    });
     // One chain (and its sets) per distinct allowance, shared by the pods allowed the same.
     let mut allow_sets = Vec::new();
     for direction in [Direction::Ingress, Direction::Egress] {
@@ -148,11 +141,7 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
     // seen yet. Nothing passes to or from it until its rules are in.
     for net in &ruleset.guarded {
         let v6 = net.addr().is_ipv6();
-        let (set, id) = match known.iter().find(|(family, _)| *family == v6) {
-            Some((_, id)) if v6 => ("known6", *id),
-            Some((_, id)) => ("known4", *id),
-            None => continue,
-        };
+        let (set, id) = (known_set(v6), known_ids[usize::from(v6)]);
         let len = if v6 { 16 } else { 4 };
         for offset in if v6 { [8, 24] } else { [12, 16] } {
             program.rule("forward", |a| {
@@ -221,6 +210,11 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
         program.rule(&chain, |a| immediate(a, last, None));
     }
     program.batch
+}
+
+/// The set of this node's known pod addresses of one family.
+fn known_set(v6: bool) -> &'static str {
+    if v6 { "known6" } else { "known4" }
 }
 
 /// The transaction that removes the table (whether or not it exists).
