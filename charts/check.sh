@@ -51,7 +51,7 @@ echo "ok   publish and election flags"
 # The node agent's flags are ones `portcullis node` reads, and its pods are not the controller's.
 for flag in --install-cni-plugin=/usr/local/bin/portcullis-cni --cni-bin-dir=/host/opt/cni/bin \
   --cni-conf-dir=/host/etc/cni/net.d --mtu=1450 --resync-period=10s --masquerade-outside=true \
-  --cluster-cidr=10.244.0.0/16; do
+  --cluster-cidr=10.244.0.0/16 --network-policy=true; do
   grep -q -- "$flag" "$cache/node.yaml" || { echo "node.yaml lacks $flag"; exit 1; }
 done
 grep -q 'app.kubernetes.io/component: node' "$cache/node.yaml"

@@ -247,6 +247,7 @@ mod tests {
             "--bridge=cni0",
             "--resync-period=10s",
             "--masquerade-outside=false",
+            "--network-policy=true",
             "--cluster-cidr=10.244.0.0/16,fd00:244::/56",
             "--mtu=1450",
         ])
