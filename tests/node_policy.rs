@@ -37,11 +37,12 @@ impl TestPod {
     }
 
     fn yaml(&self) -> String {
-        let labels: Vec<String> = self
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
+        self.yaml_with(&self.labels)
+    }
+
+    /// The Pod as the kubelet reports it, with these labels.
+    fn yaml_with(&self, labels: &[(&str, &str)]) -> String {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         format!(
             "apiVersion: v1\nkind: Pod\nmetadata: {{name: {}, namespace: {}, labels: {{{}}}}}\n\
              spec: {{nodeName: n1, containers: [{{name: c, image: x, ports: [{{name: web, containerPort: {}}}]}}]}}\n\
@@ -428,4 +429,84 @@ fn a_new_pod_talks_only_once_the_agent_knows_it() {
     eventually("the fresh pod reaches x/a", || {
         probe(&fresh, x_a, Proto::Tcp, 80)
     });
+}
+
+#[test]
+fn while_policies_and_labels_churn_no_probe_sees_what_neither_state_allows() {
+    let cluster = Cluster::new();
+    let base = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-y-a, namespace: x}\n\
+                spec:\n  podSelector: {}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}, podSelector: {matchLabels: {app: a}}}]\n";
+    let extra = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: c-to-a, namespace: x}\n\
+                 spec:\n  podSelector: {matchLabels: {app: a}}\n  ingress:\n  - from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: c}}}]\n";
+    cluster.policies(base);
+    // Both states allow y/a into x; both deny y/c into x/b. Only y/c -> x/a flips.
+    cluster.expect("the base state", |from, to, _, _| {
+        namespace_of(to) != "x" || from == "y/a"
+    });
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let pod = |key: &str| cluster.pods.iter().find(|p| p.key() == key).unwrap();
+    let (y_a, y_c, x_a, x_b) = (pod("y/a"), pod("y/c"), pod("x/a").ip, pod("x/b").ip);
+    let (probes, violations) = std::thread::scope(|s| {
+        let prober = s.spawn(|| {
+            let (mut probes, mut violations) = (0, Vec::new());
+            let mut flipped = [0, 0];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // The pair that flips with the extra policy: both outcomes must be seen.
+                flipped[usize::from(probe(&y_c.netns, x_a, Proto::Tcp, 80))] += 1;
+                for (from, to, allowed, what) in [
+                    (&y_a.netns, x_a, true, "y/a -> x/a"),
+                    (&y_a.netns, x_b, true, "y/a -> x/b"),
+                    (&y_c.netns, x_b, false, "y/c -> x/b"),
+                ] {
+                    probes += 1;
+                    if probe(from, to, Proto::Tcp, 80) != allowed {
+                        violations.push(what);
+                    }
+                }
+            }
+            assert!(
+                flipped[0] > 0 && flipped[1] > 0,
+                "the state never flipped during the churn: {flipped:?} (blocked, passed)"
+            );
+            (probes, violations)
+        });
+        // Churn: the extra policy comes and goes, and y/c's labels change back and forth
+        // (app stays c; an unrelated label moves), every 100 ms for 5 s.
+        let started = Instant::now();
+        let mut round = 0;
+        while started.elapsed() < Duration::from_secs(5) {
+            round += 1;
+            if round % 2 == 0 {
+                cluster.policies(&format!("{base}{extra}"));
+            } else {
+                cluster.policies(base);
+            }
+            let labels: &[(&str, &str)] = if round % 3 == 0 {
+                &[("app", "c"), ("version", "2")]
+            } else {
+                &[("app", "c")]
+            };
+            let all: Vec<String> = cluster
+                .pods
+                .iter()
+                .map(|p| {
+                    if p.key() == "y/c" {
+                        p.yaml_with(labels)
+                    } else {
+                        p.yaml()
+                    }
+                })
+                .collect();
+            write(cluster.manifests.path(), "pods.yaml", &all.join("---\n"));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        prober.join().unwrap()
+    });
+    assert!(probes >= 12, "too few probes ran: {probes}");
+    assert!(
+        violations.is_empty(),
+        "{} of {probes} probes broke an invariant: {violations:?}",
+        violations.len()
+    );
 }
