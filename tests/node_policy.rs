@@ -272,6 +272,15 @@ fn probes_of_every_pod_pair_match_the_truth_table_through_the_upstream_scenarios
     });
 
     cluster.policies(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-out, namespace: y}\n\
+         spec: {podSelector: {}, policyTypes: [Egress]}\n",
+    );
+    // y sends nothing; what others send to y still arrives (and its answers go back).
+    cluster.expect("deny all egress in y", |from, _, _, _| {
+        namespace_of(from) != "y"
+    });
+
+    cluster.policies(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\n\
          spec: {podSelector: {}, policyTypes: [Ingress]}\n---\n\
          apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-y, namespace: x}\n\
