@@ -25,12 +25,34 @@ use portcullis_policy::policy::Policy;
 use serde_json::json;
 
 const NAMESPACES: usize = 50;
-const PODS: usize = 5_000;
-const POLICIES: usize = 1_000;
+
+/// `cargo test --all-targets` runs benches too, without `--bench`: then one short round of
+/// each part checks the bench still works, instead of measuring.
+fn smoke() -> bool {
+    !std::env::args().any(|arg| arg == "--bench")
+}
+
+/// 5,000 pods (500 in a smoke run).
+fn pod_count() -> usize {
+    if smoke() { 500 } else { 5_000 }
+}
+
+/// 1,000 policies (100 in a smoke run).
+fn policy_count() -> usize {
+    if smoke() { 100 } else { 1_000 }
+}
+
+fn rounds() -> usize {
+    if smoke() { 1 } else { 5 }
+}
+
+fn seconds() -> u64 {
+    if smoke() { 1 } else { 2 }
+}
 const APPS: usize = 20;
 
 fn pods(local: usize) -> Vec<Pod> {
-    (0..PODS)
+    (0..pod_count())
         .map(|i| {
             let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 64, 0, 2)) + i as u32);
             Pod {
@@ -66,7 +88,7 @@ fn namespaces() -> Vec<Namespace> {
 /// A mix: same-namespace app peers on a port, cross-namespace team peers on a named port,
 /// ipBlocks with an exception, and egress to a port range.
 fn policies() -> Vec<Policy> {
-    (0..POLICIES)
+    (0..policy_count())
         .map(|i| {
             let spec = match i % 4 {
                 0 => json!({"podSelector": {"matchLabels": {"app": format!("app{}", i % APPS)}},
@@ -201,14 +223,14 @@ fn main() {
         "| shape | selected pods | elements | compile ms | encode ms | apply ms | total ms | one pod added ms |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for local in [PODS, 110] {
+    for local in [pod_count(), 110] {
         let mut all = pods(local);
         let cidr = ["10.64.0.0/18".parse().unwrap()];
         let (mut compile_ms, mut encode_ms, mut apply_ms, mut added_ms) =
             (vec![], vec![], vec![], vec![]);
         let mut selected = 0;
         let mut bytes = 0;
-        for round in 0..5 {
+        for round in 0..rounds() {
             let namespace_refs: Vec<&Namespace> = namespaces.iter().collect();
             let pod_refs: Vec<&Pod> = all.iter().collect();
             let input = PolicyInput {
@@ -253,7 +275,8 @@ fn main() {
         }
         let (c, e, a) = (median(compile_ms), median(encode_ms), median(apply_ms));
         println!(
-            "| {local} of {PODS} pods on this node | {selected} | {} KB batch | {c:.0} | {e:.0} | {a:.0} | {:.0} | {:.0} |",
+            "| {local} of {} pods on this node | {selected} | {} KB batch | {c:.0} | {e:.0} | {a:.0} | {:.0} | {:.0} |",
+            pod_count(),
             bytes / 1024,
             c + e + a,
             median(added_ms)
@@ -285,7 +308,7 @@ fn main() {
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}], "egress": [{}]}});
         with_open.push(parse_policy(&open).unwrap());
     }
-    let all = pods(PODS);
+    let all = pods(pod_count());
     let namespace_refs: Vec<&Namespace> = namespaces.iter().collect();
     let pod_refs: Vec<&Pod> = all.iter().collect();
     let ruleset = compile(&PolicyInput {
@@ -298,11 +321,11 @@ fn main() {
     let table = replace_table(&ruleset).encode();
     let no_table = portcullis_policy::nft::program::delete_table().encode();
     let (mut with, mut without) = (vec![], vec![]);
-    for _ in 0..5 {
+    for _ in 0..rounds() {
         node.run(|| commit(&no_table)).unwrap();
-        without.push(connections_per_second(&client, 2));
+        without.push(connections_per_second(&client, seconds()));
         node.run(|| commit(&table)).unwrap();
-        with.push(connections_per_second(&client, 2));
+        with.push(connections_per_second(&client, seconds()));
     }
     let (with, without) = (median(with), median(without));
     println!();
