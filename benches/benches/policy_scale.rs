@@ -319,24 +319,39 @@ fn main() {
         policies: &with_open,
     });
     let table = replace_table(&ruleset).encode();
+    // The same table without policies: conntrack and the guard, as on any node with the agent
+    // (and as on any Kubernetes node, where kube-proxy loads conntrack anyway).
+    let empty = compile(&PolicyInput {
+        node: "n1",
+        pod_cidrs: &["10.64.0.0/18".parse().unwrap()],
+        namespaces: &namespace_refs,
+        pods: &pod_refs,
+        policies: &[],
+    });
+    let empty = replace_table(&empty).encode();
     let no_table = portcullis_policy::nft::program::delete_table().encode();
-    let (mut with, mut without) = (vec![], vec![]);
+    let (mut with, mut without, mut baseline) = (vec![], vec![], vec![]);
     for _ in 0..rounds() {
         node.run(|| commit(&no_table)).unwrap();
         without.push(connections_per_second(&client, seconds()));
+        node.run(|| commit(&empty)).unwrap();
+        baseline.push(connections_per_second(&client, seconds()));
         node.run(|| commit(&table)).unwrap();
         with.push(connections_per_second(&client, seconds()));
     }
-    let (with, without) = (median(with), median(without));
+    let (with, without, baseline) = (median(with), median(without), median(baseline));
     println!();
     println!(
-        "| new TCP connections/s between two pods (median of 5 x 2 s) | no table | {} policies, {} selected pods | ratio |",
+        "| new TCP connections/s between two pods (median of {} x {} s) | no table | table, no policies | {} policies, {} selected pods | vs no table | vs no policies |",
+        rounds(),
+        seconds(),
         with_open.len(),
         ruleset.pods.len()
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     println!(
-        "| client → server through the bridge | {without:.0} | {with:.0} | {:.2}x |",
-        with / without
+        "| client → server through the bridge | {without:.0} | {baseline:.0} | {with:.0} | {:.2}x | {:.2}x |",
+        with / without,
+        with / baseline
     );
 }
