@@ -1,7 +1,8 @@
 //! NetworkPolicy for Portcullis nodes. Pure: [`parse`] turns NetworkPolicy JSON into typed
-//! [`policy::Policy`] values (errors name the field), [`selector`] matches labels, and the
-//! compiler (to come in this crate) turns policies, Pods and Namespaces into an nftables
-//! ruleset value.
+//! [`policy::Policy`] values (errors name the field), [`selector`] matches labels, [`compile`]
+//! turns policies, Pods and Namespaces into a [`ruleset::Ruleset`] value, and [`render`] shows
+//! it as nft prints it. The edge is [`nft`]: the ruleset as one nf_tables transaction over
+//! netlink.
 
 pub mod compile;
 pub mod intervals;
