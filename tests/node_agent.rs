@@ -37,16 +37,8 @@ fn two_nodes() -> (Netns, Netns) {
 
 #[test]
 fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
-    let (node_a, node_b) = (Netns::new(), Netns::new());
+    let (node_a, node_b) = two_nodes();
     let (pod_a, pod_b) = (Netns::new(), Netns::new());
-    node_a.ip(&format!(
-        "link add lan0 type veth peer name lan0 netns {}",
-        node_b.name()
-    ));
-    node_a.ip("addr add 192.168.91.1/24 dev lan0");
-    node_b.ip("addr add 192.168.91.2/24 dev lan0");
-    node_a.ip("link set lan0 up");
-    node_b.ip("link set lan0 up");
 
     let manifests = tempfile::tempdir().unwrap();
     write(
