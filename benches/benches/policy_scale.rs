@@ -12,10 +12,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // A bench: a panic is the report.
 
+#[path = "../../cni/tests/support/netns.rs"]
+mod netns;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use netns::Netns;
 use portcullis_policy::compile::{PolicyInput, compile};
 use portcullis_policy::model::{NamedPort, Namespace, Pod, Protocol};
 use portcullis_policy::nft::program::replace_table;
@@ -111,53 +114,6 @@ fn policies() -> Vec<Policy> {
         .collect()
 }
 
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        Netns::named("node")
-    }
-
-    fn named(role: &str) -> Netns {
-        let name = format!("pcbench{}{role}", std::process::id());
-        assert!(
-            Command::new("ip")
-                .args(["netns", "add", &name])
-                .status()
-                .unwrap()
-                .success()
-        );
-        Netns(name)
-    }
-
-    fn ip(&self, args: &str) {
-        let status = Command::new("ip")
-            .args(["-n", &self.0])
-            .args(args.split_whitespace())
-            .status()
-            .unwrap();
-        assert!(status.success(), "ip {args}");
-    }
-
-    fn run<T: Send>(&self, job: impl FnOnce() -> T + Send) -> T {
-        let file = std::fs::File::open(format!("/var/run/netns/{}", self.0)).unwrap();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-                job()
-            })
-            .join()
-            .unwrap()
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 /// Two pods on a bridge in `node`: 10.64.0.2 (client) and 10.64.0.3 (server), both among
 /// the synthetic pods, so the ruleset selects them.
 fn two_pods(node: &Netns) -> (Netns, Netns) {
@@ -165,11 +121,11 @@ fn two_pods(node: &Netns) -> (Netns, Netns) {
     node.ip("link add br0 type bridge");
     node.ip("addr add 10.64.0.1/18 dev br0");
     node.ip("link set br0 up");
-    let pods = (Netns::named("client"), Netns::named("server"));
+    let pods = (Netns::new(), Netns::new());
     for (pod, ip, veth) in [(&pods.0, "10.64.0.2", "vc"), (&pods.1, "10.64.0.3", "vs")] {
         node.ip(&format!(
             "link add {veth} type veth peer name eth0 netns {}",
-            pod.0
+            pod.name()
         ));
         node.ip(&format!("link set {veth} master br0 up"));
         pod.ip("link set lo up");
@@ -285,7 +241,7 @@ fn main() {
     drop(ns);
 
     // Connections through the forward hook, table vs none, alternating, 5 runs each.
-    let node = Netns::named("conn");
+    let node = Netns::new();
     let (client, server) = two_pods(&node);
     let listener = server.run(|| std::net::TcpListener::bind("0.0.0.0:8080").unwrap());
     std::thread::spawn(move || {

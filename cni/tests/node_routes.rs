@@ -7,7 +7,7 @@
 mod support;
 
 use portcullis_cni::routes::{NodeInfo, SyncReport, plan_routes};
-use support::Netns;
+use support::{Netns, SyncRoutes};
 
 fn node(name: &str, cidr: &str, ip: &str) -> NodeInfo {
     NodeInfo {

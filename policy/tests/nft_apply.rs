@@ -7,6 +7,11 @@
 
 use std::process::Command;
 
+#[path = "../../cni/tests/support/netns.rs"]
+mod netns;
+
+use netns::Netns;
+
 use portcullis_policy::compile::{PolicyInput, compile};
 use portcullis_policy::model::{NamedPort, Namespace, Pod, Protocol};
 use portcullis_policy::nft::program::replace_table;
@@ -16,59 +21,19 @@ use portcullis_policy::render::render;
 use portcullis_policy::ruleset::Ruleset;
 use serde_json::json;
 
-/// A network namespace deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        let name = format!("pcp{}x{}", std::process::id(), fastrand_suffix());
-        assert!(
-            Command::new("ip")
-                .args(["netns", "add", &name])
-                .status()
-                .unwrap()
-                .success()
-        );
-        Netns(name)
-    }
-
-    fn run<T: Send>(&self, job: impl FnOnce() -> T + Send) -> T {
-        let file = std::fs::File::open(format!("/var/run/netns/{}", self.0)).unwrap();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-                job()
-            })
-            .join()
-            .unwrap()
-        })
-    }
-
-    fn nft(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "nft"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nft {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn fastrand_suffix() -> u32 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// `nft ARGS` inside the namespace; its output.
+fn nft(ns: &Netns, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns.name(), "nft"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "nft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// nft's listing with each `elements = { ... }` (which nft may wrap over lines, in hash order
@@ -158,27 +123,24 @@ fn ruleset() -> Ruleset {
 #[test]
 fn the_kernel_holds_exactly_the_rendered_table_and_nothing_else_is_touched() {
     let ns = Netns::new();
-    ns.nft(&["add", "table", "inet", "someone-else"]);
-    ns.nft(&["add", "chain", "inet", "someone-else", "c"]);
+    nft(&ns, &["add", "table", "inet", "someone-else"]);
+    nft(&ns, &["add", "chain", "inet", "someone-else", "c"]);
     let ruleset = ruleset();
     // Both sides normalized: nft lists hash-set elements in no particular order.
     let expected = normalized(&render(&ruleset));
     for _ in 0..2 {
         ns.run(|| commit(&replace_table(&ruleset).encode()))
             .unwrap();
-        let listing = ns.nft(&["list", "table", "inet", "portcullis"]);
+        let listing = nft(&ns, &["list", "table", "inet", "portcullis"]);
         assert_eq!(normalized(&listing), expected, "raw listing:\n{listing}");
     }
     // An emptier ruleset replaces it whole.
     ns.run(|| commit(&replace_table(&Ruleset::default()).encode()))
         .unwrap();
-    let listing = ns.nft(&["list", "table", "inet", "portcullis"]);
+    let listing = nft(&ns, &["list", "table", "inet", "portcullis"]);
     assert_eq!(
         normalized(&listing),
         normalized(&render(&Ruleset::default()))
     );
-    assert!(
-        ns.nft(&["list", "tables"])
-            .contains("table inet someone-else")
-    );
+    assert!(nft(&ns, &["list", "tables"]).contains("table inet someone-else"));
 }

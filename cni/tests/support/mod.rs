@@ -1,120 +1,31 @@
-//! Test harness for the CNI tests: network namespaces that clean up after themselves, the
-//! plugin binaries run the way a runtime runs them, a one-connection echo server, and the
-//! node-route sync run inside a namespace. Needs root.
+//! Test harness for the CNI tests: network namespaces (`netns.rs`, also used by other crates),
+//! the plugin binaries run the way a runtime runs them, and the node-route sync run inside a
+//! namespace. Needs root.
 
 #![allow(dead_code, clippy::unwrap_used)] // Shared by several test binaries; a panic is the report.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-use nix::sched::{CloneFlags, setns};
 use portcullis_cni::routes::{NodeRoute, SyncReport, sync_routes};
 use serde_json::Value;
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
+#[path = "netns.rs"]
+mod namespaces;
+#[allow(unused_imports)] // Each test binary uses some of them.
+pub use namespaces::{Netns, echo, unique};
 
-/// A name unique to this test process and call, short enough for an interface.
-pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}x{}",
-        std::process::id() % 100_000,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+/// The node-route sync run inside a namespace (kept here: it needs the cni crate, which the
+/// other users of `netns.rs` do not have).
+pub trait SyncRoutes {
+    /// Makes this namespace's node routes equal to `desired`.
+    fn sync_routes(&self, desired: &[NodeRoute]) -> SyncReport;
 }
 
-/// A network namespace with a unique name, deleted on drop.
-pub struct Netns(String);
-
-impl Netns {
-    /// Creates the namespace.
-    pub fn new() -> Netns {
-        let name = unique("pcn");
-        let status = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "ip netns add {name}");
-        Netns(name)
-    }
-
-    /// Its name, for `ip netns exec` and `netns` arguments.
-    pub fn name(&self) -> &str {
-        &self.0
-    }
-
-    /// Its path, as `CNI_NETNS` gives it.
-    pub fn path(&self) -> PathBuf {
-        PathBuf::from(format!("/var/run/netns/{}", self.0))
-    }
-
-    /// Runs `ip ARGS` inside the namespace; returns stdout without trailing blanks per line.
-    pub fn ip(&self, args: &str) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "ip"])
-            .args(args.split_whitespace())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ip {args}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.lines()
-            .map(str::trim_end)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Runs `job` on a thread inside this namespace and waits for it.
-    pub fn run<T: Send>(&self, job: impl FnOnce() -> T + Send) -> T {
-        let file = std::fs::File::open(self.path()).unwrap();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
-                job()
-            })
-            .join()
-            .unwrap()
-        })
-    }
-
-    /// Starts `job` on a thread inside this namespace.
-    pub fn spawn<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> JoinHandle<T> {
-        let file = std::fs::File::open(self.path()).unwrap();
-        std::thread::spawn(move || {
-            setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
-            job()
-        })
-    }
-
-    /// Listens on `port` inside the namespace (returning once it listens), echoes one
-    /// connection's greeting, and yields the peer address it saw.
-    pub fn accept_one(&self, port: u16) -> JoinHandle<IpAddr> {
-        let (ready, wait) = std::sync::mpsc::channel();
-        let handle = self.spawn(move || {
-            let listener = TcpListener::bind(("0.0.0.0", port)).unwrap();
-            ready.send(()).unwrap();
-            let (mut stream, peer) = listener.accept().unwrap();
-            let mut buffer = [0; 5];
-            stream.read_exact(&mut buffer).unwrap();
-            stream.write_all(&buffer).unwrap();
-            peer.ip()
-        });
-        wait.recv().unwrap();
-        handle
-    }
-
-    /// Makes this namespace's node routes equal to `desired`.
-    pub fn sync_routes(&self, desired: &[NodeRoute]) -> SyncReport {
+impl SyncRoutes for Netns {
+    fn sync_routes(&self, desired: &[NodeRoute]) -> SyncReport {
         self.run(|| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
@@ -127,22 +38,6 @@ impl Netns {
             })
         })
     }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Connects to `to:port` from the calling thread's namespace and checks the echo of a greeting.
-pub fn echo(to: IpAddr, port: u16) {
-    let mut stream =
-        TcpStream::connect_timeout(&SocketAddr::new(to, port), Duration::from_secs(3)).unwrap();
-    stream.write_all(b"hello").unwrap();
-    let mut back = [0; 5];
-    stream.read_exact(&mut back).unwrap();
-    assert_eq!(&back, b"hello");
 }
 
 /// One plugin call's `CNI_*` variables.
