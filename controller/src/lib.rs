@@ -6,6 +6,7 @@ pub mod cli;
 pub mod event_writer;
 pub mod ingress_command;
 pub mod kube_source;
+pub mod lasting;
 pub mod leader;
 pub mod manifests;
 pub mod node_agent;

@@ -4,8 +4,6 @@
 //! traffic leaving the cluster, CNI configuration.
 //! On exit everything stays in place, so pods keep talking while the agent restarts.
 
-use std::collections::BTreeSet;
-
 use std::time::Instant;
 
 use anyhow::Context;
@@ -24,6 +22,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::NodeArgs;
 use crate::kube_source::run_node_kube_source;
+use crate::lasting::Lasting;
 use crate::manifests::run_manifests_source;
 use crate::node_agent::desired::{NodeSettings, desired_node};
 use crate::node_agent::host::{enable_forwarding, install_plugin, write_conflist};
@@ -76,7 +75,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         handle,
         policy: args.network_policy.then(PolicyState::default),
         args,
-        reported: BTreeSet::new(),
+        reported: Lasting::default(),
     };
     if agent.policy.is_none()
         && let Err(problem) = commit(&delete_table().encode())
@@ -128,7 +127,7 @@ struct Agent {
     policy: Option<PolicyState>,
     args: NodeArgs,
     /// Problems already logged, so each is logged once while it lasts.
-    reported: BTreeSet<String>,
+    reported: Lasting<String>,
 }
 
 impl Agent {
@@ -191,14 +190,9 @@ impl Agent {
     /// Logs problems that are new, and those that went away; one that lasts is retried at
     /// each resync but logged once.
     fn report(&mut self, problems: Vec<String>) {
-        let now: BTreeSet<String> = problems.into_iter().collect();
-        for problem in now.difference(&self.reported) {
-            warn!("{problem}");
-        }
-        for gone in self.reported.difference(&now) {
-            info!("resolved: {gone}");
-        }
-        self.reported = now;
+        let (new, gone) = self.reported.update(problems);
+        new.iter().for_each(|problem| warn!("{problem}"));
+        gone.iter().for_each(|gone| info!("resolved: {gone}"));
     }
 }
 

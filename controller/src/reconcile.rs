@@ -19,6 +19,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{error, info, warn};
 
 use crate::event_writer::EventNotice;
+use crate::lasting::Lasting;
 use crate::objects::{Kind, ObjectKey};
 use crate::store::{Snapshot, Store, StoreEvent};
 use crate::translate::{
@@ -231,9 +232,9 @@ fn reference(snapshot: &Snapshot, key: &ObjectKey) -> Option<ObjectReference> {
 /// fixed, not on every rebuild.
 #[derive(Debug, Default)]
 struct Reported {
-    diagnostics: BTreeSet<Diagnostic>,
-    other: BTreeSet<String>,
-    certificates: BTreeSet<String>,
+    diagnostics: Lasting<Diagnostic>,
+    other: Lasting<String>,
+    certificates: Lasting<String>,
 }
 
 impl Reported {
@@ -244,29 +245,18 @@ impl Reported {
         other: Vec<String>,
         certificates: Vec<String>,
     ) {
-        let certificates: BTreeSet<String> = certificates.into_iter().collect();
-        for new in certificates.difference(&self.certificates) {
-            error!("{new}");
-        }
-        for gone in self.certificates.difference(&certificates) {
-            info!("resolved: {gone}");
-        }
-        self.certificates = certificates;
-        let now: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
-        for new in now.difference(&self.diagnostics) {
+        let (new, gone) = self.certificates.update(certificates);
+        new.iter().for_each(|new| error!("{new}"));
+        gone.iter().for_each(|gone| info!("resolved: {gone}"));
+        let (new, gone) = self.diagnostics.update(diagnostics.iter().cloned());
+        for new in new {
             match new.severity {
                 Severity::Error => error!("{new}"),
                 _ => warn!("{new}"),
             }
         }
-        for gone in self.diagnostics.difference(&now) {
-            info!("resolved: {gone}");
-        }
-        self.diagnostics = now;
-        let other: BTreeSet<String> = other.into_iter().collect();
-        for new in other.difference(&self.other) {
-            warn!("{new}");
-        }
-        self.other = other;
+        gone.iter().for_each(|gone| info!("resolved: {gone}"));
+        let (new, _) = self.other.update(other);
+        new.iter().for_each(|new| warn!("{new}"));
     }
 }
