@@ -208,35 +208,36 @@ impl Walk {
         for (index, rule) in self.list(value, path)?.iter().enumerate() {
             let at = format!("{path}[{index}]");
             let rule = self.object(rule, &at, &[peers_key, "ports"])?;
-            let peers = match rule.get(peers_key).filter(|v| !v.is_null()) {
-                None => None,
-                Some(list) => {
-                    let field = format!("{at}.{peers_key}");
-                    let list = self.list(list, &field)?;
-                    let peers = list
-                        .iter()
-                        .enumerate()
-                        .map(|(i, peer)| self.peer(peer, &format!("{field}[{i}]")))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    (!peers.is_empty()).then_some(peers)
-                }
-            };
-            let ports = match rule.get("ports").filter(|v| !v.is_null()) {
-                None => None,
-                Some(list) => {
-                    let field = format!("{at}.ports");
-                    let list = self.list(list, &field)?;
-                    let ports = list
-                        .iter()
-                        .enumerate()
-                        .map(|(i, port)| self.port(port, &format!("{field}[{i}]")))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    (!ports.is_empty()).then_some(ports)
-                }
-            };
+            let peers = self.optional_list(
+                rule.get(peers_key),
+                &format!("{at}.{peers_key}"),
+                Self::peer,
+            )?;
+            let ports =
+                self.optional_list(rule.get("ports"), &format!("{at}.ports"), Self::port)?;
             rules.push(Rule { peers, ports });
         }
         Ok(rules)
+    }
+
+    /// A list each entry of which `parse` reads; `None` when missing, null or empty (which
+    /// NetworkPolicy reads as "every peer" or "every port").
+    fn optional_list<T>(
+        &mut self,
+        value: Option<&Value>,
+        path: &str,
+        parse: fn(&mut Self, &Value, &str) -> Result<T, PolicyError>,
+    ) -> Result<Option<Vec<T>>, PolicyError> {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let entries = self
+            .list(value, path)?
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| parse(self, entry, &format!("{path}[{index}]")))
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok((!entries.is_empty()).then_some(entries))
     }
 
     fn peer(&mut self, value: &Value, path: &str) -> Result<Peer, PolicyError> {
