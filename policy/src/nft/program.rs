@@ -66,10 +66,7 @@ impl Direction {
 
 /// The transaction that makes the kernel's `inet portcullis` equal to `ruleset`.
 pub fn replace_table(ruleset: &Ruleset) -> Batch {
-    let mut program = Program {
-        batch: Batch::new(1),
-        next_set_id: 1,
-    };
+    let mut program = Program::new();
     program.table(msg::NEWTABLE);
     program.table(msg::DELTABLE);
     program.table(msg::NEWTABLE);
@@ -95,23 +92,20 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
             (types::IPV4, 4)
         };
         let id = program.set(known_set(v6), 0, key, &[], false);
-        let elements = ruleset
-            .known
-            .iter()
-            .filter(|ip| ip.is_ipv6() == v6)
-            .map(|ip| Element::Key {
-                key: address_bytes(*ip),
-                end: false,
-            })
-            .collect();
-        program.elements(known_set(v6), id, elements);
+        program.elements(
+            msg::NEWSETELEM,
+            known_set(v6),
+            id,
+            known_elements(ruleset, v6),
+        );
         id
     });
     // One chain (and its sets) per distinct allowance, shared by the pods allowed the same.
     let mut allow_sets = Vec::new();
     for direction in [Direction::Ingress, Direction::Egress] {
         for (id, allow) in allows(ruleset, direction) {
-            allow_sets.push((id, allow, direction, program.pod_sets(id, direction, allow)));
+            let sets = program.pod_sets(id, direction == Direction::Ingress, allow);
+            allow_sets.push((id, allow, direction, sets));
         }
     }
     program.chain("forward", true);
@@ -119,19 +113,8 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
         program.chain(&chain_name(*direction == Direction::Ingress, id), false);
     }
     for (name, v6, direction, id) in &map_ids {
-        let entries: Vec<(IpAddr, String)> = ruleset
-            .pods
-            .iter()
-            .filter_map(|pod| Some((pod, allow_id(pod, *direction)?)))
-            .flat_map(|(pod, allow)| {
-                let chain = chain_name(*direction == Direction::Ingress, allow);
-                pod.ips
-                    .iter()
-                    .filter(move |ip| ip.is_ipv6() == *v6)
-                    .map(move |ip| (*ip, chain.clone()))
-            })
-            .collect();
-        program.map_elements(name, *id, &entries);
+        let entries = map_elements(ruleset, *v6, *direction == Direction::Ingress);
+        program.elements(msg::NEWSETELEM, name, *id, entries);
     }
     program.rule("forward", |a| {
         ct_established(a);
@@ -183,46 +166,69 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
         });
     }
     for (id, allow, direction, sets) in allow_sets {
-        let chain = chain_name(direction == Direction::Ingress, id);
-        for set in &sets {
-            program.rule(&chain, |a| {
-                family(a, set.v6);
-                let len = if set.v6 { 16 } else { 4 };
-                let offset = direction.peer_offset(set.v6);
-                if set.ported {
-                    payload(a, PAYLOAD_NETWORK, offset, len, reg::R32_00);
-                    let next = reg::R32_00 + len / 4;
-                    meta(a, META_L4PROTO, next);
-                    payload(a, PAYLOAD_TRANSPORT, 2, 2, next + 1);
-                    lookup(a, &set.name, set.id, reg::R32_00, None);
-                } else {
-                    payload(a, PAYLOAD_NETWORK, offset, len, reg::R1);
-                    lookup(a, &set.name, set.id, reg::R1, None);
-                }
-                immediate(a, direction.on_match(), None);
-            });
-        }
-        let last = if allow.everything {
-            direction.on_match()
-        } else {
-            Verdict::Drop
-        };
-        program.rule(&chain, |a| immediate(a, last, None));
+        program.allowance_rules(id, allow, direction == Direction::Ingress, &sets);
     }
     program.batch
 }
 
 /// The set of this node's known pod addresses of one family.
-fn known_set(v6: bool) -> &'static str {
+pub(super) fn known_set(v6: bool) -> &'static str {
     if v6 { "known6" } else { "known4" }
+}
+
+/// The elements of `known4` or `known6`.
+pub(super) fn known_elements(ruleset: &Ruleset, v6: bool) -> Vec<Element> {
+    ruleset
+        .known
+        .iter()
+        .filter(|ip| ip.is_ipv6() == v6)
+        .map(|ip| Element::Key {
+            key: address_bytes(*ip),
+            end: false,
+        })
+        .collect()
+}
+
+/// The verdict map of one family and direction.
+pub(super) fn map_name(v6: bool, ingress: bool) -> &'static str {
+    match (ingress, v6) {
+        (false, false) => "egress4",
+        (false, true) => "egress6",
+        (true, false) => "ingress4",
+        (true, true) => "ingress6",
+    }
+}
+
+/// The elements of a verdict map: each selected pod's address of the family → its
+/// allowance's chain.
+pub(super) fn map_elements(ruleset: &Ruleset, v6: bool, ingress: bool) -> Vec<Element> {
+    ruleset
+        .pods
+        .iter()
+        .filter_map(|pod| {
+            let direction = if ingress {
+                Direction::Ingress
+            } else {
+                Direction::Egress
+            };
+            Some((pod, allow_id(pod, direction)?))
+        })
+        .flat_map(|(pod, allow)| {
+            let chain = chain_name(ingress, allow);
+            pod.ips
+                .iter()
+                .filter(move |ip| ip.is_ipv6() == v6)
+                .map(move |ip| Element::Jump {
+                    key: address_bytes(*ip),
+                    chain: chain.clone(),
+                })
+        })
+        .collect()
 }
 
 /// The transaction that removes the table (whether or not it exists).
 pub fn delete_table() -> Batch {
-    let mut program = Program {
-        batch: Batch::new(1),
-        next_set_id: 1,
-    };
+    let mut program = Program::new();
     program.table(msg::NEWTABLE);
     program.table(msg::DELTABLE);
     program.batch
@@ -247,12 +253,24 @@ fn allow_id(pod: &PodRules, direction: Direction) -> Option<&str> {
     }
 }
 
-/// A set made for one pod chain.
-struct PodSet {
-    name: String,
+/// A set made for one allowance chain.
+pub(super) struct PodSet {
+    pub(super) name: String,
     id: u32,
     v6: bool,
     ported: bool,
+}
+
+impl PodSet {
+    /// A set of an allowance that already exists: rules find it by name.
+    pub(super) fn existing(name: String, v6: bool, ported: bool) -> PodSet {
+        PodSet {
+            name,
+            id: 0,
+            v6,
+            ported,
+        }
+    }
 }
 
 /// The names of a pod's sets, in the order they are made and looked up: any-port peers
@@ -279,12 +297,21 @@ pub fn pod_set_names(id: &str, ingress: bool, allow: &Allow) -> Vec<(String, boo
     names
 }
 
-struct Program {
-    batch: Batch,
+/// A transaction being written: the messages, and the next id for a set made in it (rules
+/// and elements of the same transaction refer to a new set by that id).
+pub(super) struct Program {
+    pub(super) batch: Batch,
     next_set_id: u32,
 }
 
 impl Program {
+    pub(super) fn new() -> Program {
+        Program {
+            batch: Batch::new(1),
+            next_set_id: 1,
+        }
+    }
+
     fn table(&mut self, kind: u8) {
         let flags = if kind == msg::NEWTABLE {
             NLM_F_CREATE
@@ -297,7 +324,7 @@ impl Program {
             });
     }
 
-    fn chain(&mut self, name: &str, base: bool) {
+    pub(super) fn chain(&mut self, name: &str, base: bool) {
         self.batch
             .add(format!("chain {name}"), msg::NEWCHAIN, NLM_F_CREATE, |a| {
                 a.str(attr::CHAIN_TABLE, TABLE).str(attr::CHAIN_NAME, name);
@@ -309,6 +336,30 @@ impl Program {
                     a.u32(attr::CHAIN_POLICY, NF_ACCEPT)
                         .str(attr::CHAIN_TYPE, "filter");
                 }
+            });
+    }
+
+    /// Deletes a chain with its rules (nothing may jump to it any more).
+    pub(super) fn delete_chain(&mut self, name: &str) {
+        self.batch
+            .add(format!("delete chain {name}"), msg::DELCHAIN, 0, |a| {
+                a.str(attr::CHAIN_TABLE, TABLE).str(attr::CHAIN_NAME, name);
+            });
+    }
+
+    /// Deletes every rule of a chain.
+    pub(super) fn flush_chain(&mut self, name: &str) {
+        self.batch
+            .add(format!("flush chain {name}"), msg::DELRULE, 0, |a| {
+                a.str(attr::RULE_TABLE, TABLE).str(attr::RULE_CHAIN, name);
+            });
+    }
+
+    /// Deletes a set (no rule may look it up any more).
+    pub(super) fn delete_set(&mut self, name: &str) {
+        self.batch
+            .add(format!("delete set {name}"), msg::DELSET, 0, |a| {
+                a.str(attr::SET_TABLE, TABLE).str(attr::SET_NAME, name);
             });
     }
 
@@ -363,20 +414,11 @@ impl Program {
         self.set(name, SET_MAP, key, &[], true)
     }
 
-    fn map_elements(&mut self, name: &str, id: u32, entries: &[(IpAddr, String)]) {
-        let elements = entries
-            .iter()
-            .map(|(ip, chain)| Element::Jump {
-                key: address_bytes(*ip),
-                chain: chain.clone(),
-            })
-            .collect();
-        self.elements(name, id, elements);
-    }
-
-    /// Adds `elements` to a set, a few hundred per message: an attribute's length is 16 bits,
-    /// so one message cannot hold thousands. An interval's end stays with its start.
-    fn elements(&mut self, name: &str, id: u32, elements: Vec<Element>) {
+    /// Adds (`NEWSETELEM`) or deletes (`DELSETELEM`) `elements` of a set, a few hundred per
+    /// message: an attribute's length is 16 bits, so one message cannot hold thousands. An
+    /// interval's end stays with its start. `id` names a set made in this transaction; an
+    /// existing set is found by name.
+    pub(super) fn elements(&mut self, kind: u8, name: &str, id: u32, elements: Vec<Element>) {
         const PER_MESSAGE: usize = 400;
         let mut chunks: Vec<Vec<Element>> = Vec::new();
         for element in elements {
@@ -386,69 +428,131 @@ impl Program {
                 _ => chunks.push(vec![element]),
             }
         }
+        let (verb, flags) = if kind == msg::NEWSETELEM {
+            ("elements of", NLM_F_CREATE)
+        } else {
+            ("delete elements of", 0)
+        };
         for chunk in chunks {
-            self.batch.add(
-                format!("elements of set {name}"),
-                msg::NEWSETELEM,
-                NLM_F_CREATE,
-                |a| {
+            self.batch
+                .add(format!("{verb} set {name}"), kind, flags, |a| {
                     a.str(attr::ELEM_LIST_TABLE, TABLE)
                         .str(attr::ELEM_LIST_SET, name)
                         .u32(attr::ELEM_LIST_SET_ID, id)
                         .nest(attr::ELEM_LIST_ELEMENTS, |list| {
                             for element in &chunk {
-                                element.encode(list);
+                                element.encode(list, kind == msg::DELSETELEM);
                             }
                         });
-                },
-            );
+                });
         }
     }
 
-    /// Makes a pod's non-empty sets with their elements.
-    fn pod_sets(&mut self, id: &str, direction: Direction, allow: &Allow) -> Vec<PodSet> {
-        let ingress = direction == Direction::Ingress;
-        let mut made = Vec::new();
-        for (name, v6, ported) in pod_set_names(id, ingress, allow) {
-            let address = if v6 {
-                (types::IPV6, 16)
-            } else {
-                (types::IPV4, 4)
-            };
-            let set_id = if ported {
-                let key_type = concat_type(&[address.0, types::INET_PROTO, types::INET_SERVICE]);
-                let id = self.set(
-                    &name,
-                    SET_INTERVAL | SET_CONCAT,
-                    (key_type, address.1 + 8),
-                    &[address.1, 1, 2],
-                    false,
-                );
-                let boxes: Vec<&PortedPeers> =
-                    allow.ported.iter().filter(|p| p.addrs.v6 == v6).collect();
-                let elements = boxes
-                    .into_iter()
-                    .map(|peers| Element::Range {
-                        from: ported_key(peers, false),
-                        to: ported_key(peers, true),
-                    })
-                    .collect();
-                self.elements(&name, id, elements);
-                id
-            } else {
-                let id = self.set(&name, SET_INTERVAL, address, &[], false);
-                let ranges: Vec<&AddrRange> = allow.peers.iter().filter(|r| r.v6 == v6).collect();
-                self.elements(&name, id, interval_elements(&ranges));
-                id
-            };
-            made.push(PodSet {
-                name,
-                id: set_id,
-                v6,
-                ported,
+    /// Makes an allowance's non-empty sets with their elements.
+    pub(super) fn pod_sets(&mut self, id: &str, ingress: bool, allow: &Allow) -> Vec<PodSet> {
+        pod_set_names(id, ingress, allow)
+            .into_iter()
+            .map(|(name, v6, ported)| self.pod_set(name, v6, ported, allow))
+            .collect()
+    }
+
+    /// Makes one set of an allowance, with its elements.
+    pub(super) fn pod_set(
+        &mut self,
+        name: String,
+        v6: bool,
+        ported: bool,
+        allow: &Allow,
+    ) -> PodSet {
+        let address = if v6 {
+            (types::IPV6, 16)
+        } else {
+            (types::IPV4, 4)
+        };
+        let id = if ported {
+            let key_type = concat_type(&[address.0, types::INET_PROTO, types::INET_SERVICE]);
+            self.set(
+                &name,
+                SET_INTERVAL | SET_CONCAT,
+                (key_type, address.1 + 8),
+                &[address.1, 1, 2],
+                false,
+            )
+        } else {
+            self.set(&name, SET_INTERVAL, address, &[], false)
+        };
+        self.elements(
+            msg::NEWSETELEM,
+            &name,
+            id,
+            pod_set_elements(allow, v6, ported),
+        );
+        PodSet {
+            name,
+            id,
+            v6,
+            ported,
+        }
+    }
+
+    /// The rules of an allowance's chain: a lookup in each of its sets, then the verdict for
+    /// everything else.
+    pub(super) fn allowance_rules(
+        &mut self,
+        id: &str,
+        allow: &Allow,
+        ingress: bool,
+        sets: &[PodSet],
+    ) {
+        let direction = if ingress {
+            Direction::Ingress
+        } else {
+            Direction::Egress
+        };
+        let chain = chain_name(ingress, id);
+        for set in sets {
+            self.rule(&chain, |a| {
+                family(a, set.v6);
+                let len = if set.v6 { 16 } else { 4 };
+                let offset = direction.peer_offset(set.v6);
+                if set.ported {
+                    payload(a, PAYLOAD_NETWORK, offset, len, reg::R32_00);
+                    let next = reg::R32_00 + len / 4;
+                    meta(a, META_L4PROTO, next);
+                    payload(a, PAYLOAD_TRANSPORT, 2, 2, next + 1);
+                    lookup(a, &set.name, set.id, reg::R32_00, None);
+                } else {
+                    payload(a, PAYLOAD_NETWORK, offset, len, reg::R1);
+                    lookup(a, &set.name, set.id, reg::R1, None);
+                }
+                immediate(a, direction.on_match(), None);
             });
         }
-        made
+        let last = if allow.everything {
+            direction.on_match()
+        } else {
+            Verdict::Drop
+        };
+        self.rule(&chain, |a| immediate(a, last, None));
+    }
+}
+
+/// The elements of one of an allowance's sets: address intervals, or `address . protocol .
+/// port` ranges.
+pub(super) fn pod_set_elements(allow: &Allow, v6: bool, ported: bool) -> Vec<Element> {
+    if ported {
+        allow
+            .ported
+            .iter()
+            .filter(|p| p.addrs.v6 == v6)
+            .map(|peers| Element::Range {
+                from: ported_key(peers, false),
+                to: ported_key(peers, true),
+            })
+            .collect()
+    } else {
+        let ranges: Vec<&AddrRange> = allow.peers.iter().filter(|r| r.v6 == v6).collect();
+        interval_elements(&ranges)
     }
 }
 
@@ -456,34 +560,49 @@ impl Program {
 /// starts above it, then each range's start and (unless it reaches the top) the address after
 /// its end, flagged as an end.
 fn interval_elements(ranges: &[&AddrRange]) -> Vec<Element> {
-    let Some(first) = ranges.first() else {
-        return Vec::new();
-    };
-    let width = if first.v6 { 16 } else { 4 };
-    let key = |n: u128, end: bool| Element::Key {
-        key: number_bytes(n, width),
-        end,
-    };
-    let top = if first.v6 {
-        u128::MAX
-    } else {
-        u128::from(u32::MAX)
-    };
-    let mut elements = Vec::new();
-    if first.start != 0 {
-        elements.push(key(0, true));
-    }
+    let mut elements: Vec<Element> = zero_marker(ranges).into_iter().collect();
     for range in ranges {
-        elements.push(key(range.start, false));
-        if range.end != top {
-            elements.push(key(range.end + 1, true));
-        }
+        elements.extend(range_elements(range));
     }
     elements
 }
 
+/// The end marker at zero an interval set of `ranges` (sorted) holds when it does not start
+/// at zero.
+pub(super) fn zero_marker(ranges: &[&AddrRange]) -> Option<Element> {
+    let first = ranges.first()?;
+    (first.start != 0).then(|| Element::Key {
+        key: number_bytes(0, width(first.v6)),
+        end: true,
+    })
+}
+
+/// The elements of one range of an interval set: its start and, unless it reaches the top,
+/// the address after its end, flagged as an end.
+pub(super) fn range_elements(range: &AddrRange) -> Vec<Element> {
+    let key = |n: u128, end: bool| Element::Key {
+        key: number_bytes(n, width(range.v6)),
+        end,
+    };
+    let top = if range.v6 {
+        u128::MAX
+    } else {
+        u128::from(u32::MAX)
+    };
+    let mut elements = vec![key(range.start, false)];
+    if range.end != top {
+        elements.push(key(range.end + 1, true));
+    }
+    elements
+}
+
+fn width(v6: bool) -> usize {
+    if v6 { 16 } else { 4 }
+}
+
 /// One set element as the kernel takes it.
-enum Element {
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Element {
     /// A plain or interval key; `end` marks the end of an interval.
     Key { key: Vec<u8>, end: bool },
     /// A range of a concatenated interval set: both ends inclusive.
@@ -493,7 +612,8 @@ enum Element {
 }
 
 impl Element {
-    fn encode(&self, list: &mut Attrs<'_>) {
+    /// `delete`: a map element is named by its key alone.
+    fn encode(&self, list: &mut Attrs<'_>, delete: bool) {
         list.nest(attr::LIST_ELEM, |e| match self {
             Element::Key { key, end } => {
                 e.value(attr::ELEM_KEY, key);
@@ -505,8 +625,10 @@ impl Element {
                 e.value(attr::ELEM_KEY, from).value(attr::ELEM_KEY_END, to);
             }
             Element::Jump { key, chain } => {
-                e.value(attr::ELEM_KEY, key)
-                    .verdict(attr::ELEM_DATA, Verdict::Jump, Some(chain));
+                e.value(attr::ELEM_KEY, key);
+                if !delete {
+                    e.verdict(attr::ELEM_DATA, Verdict::Jump, Some(chain));
+                }
             }
         });
     }

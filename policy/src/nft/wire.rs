@@ -27,12 +27,16 @@ pub mod msg {
     pub const DELTABLE: u8 = 2;
     /// Add a chain.
     pub const NEWCHAIN: u8 = 3;
+    /// Delete a chain (and its rules).
+    pub const DELCHAIN: u8 = 5;
     /// Add a rule.
     pub const NEWRULE: u8 = 6;
     /// Delete a rule (without a handle: every rule of the chain).
     pub const DELRULE: u8 = 8;
     /// Add a set or map.
     pub const NEWSET: u8 = 9;
+    /// Delete a set or map.
+    pub const DELSET: u8 = 11;
     /// Add set elements.
     pub const NEWSETELEM: u8 = 12;
     /// Delete set elements.

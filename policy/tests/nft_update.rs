@@ -1,0 +1,128 @@
+//! In-place table updates against a real kernel: a cluster changes one random step at a time
+//! (pods come and go, labels and policies change, namespaces are relabelled), each step is
+//! applied as the changes from the last ruleset, and after every step the kernel's table must
+//! be exactly the rendering of the new ruleset, as a full rewrite would leave it. Needs root.
+
+#![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
+
+use std::process::Command;
+
+#[path = "../../cni/tests/support/netns.rs"]
+mod netns;
+#[path = "support/random_cluster.rs"]
+mod random_cluster;
+
+use netns::Netns;
+use portcullis_policy::carry::carry_ids;
+use portcullis_policy::nft::program::replace_table;
+use portcullis_policy::nft::socket::commit;
+use portcullis_policy::nft::update::update_table;
+use portcullis_policy::render::render;
+use random_cluster::{Cluster, Rng};
+
+/// The table as blocks (sets, maps, chains) sorted by their first line, elements sorted, blank
+/// lines dropped: the kernel lists things in the order they were made, which differs between
+/// a table built whole and one updated in place.
+fn blocks(listing: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current = String::new();
+    let mut lines = listing.lines().filter(|l| !l.trim().is_empty());
+    while let Some(line) = lines.next() {
+        if line.starts_with("table ") || line == "}" {
+            continue;
+        }
+        let line = match line.find("elements = { ") {
+            None => line.to_string(),
+            Some(start) => {
+                let mut body = line[start + "elements = { ".len()..].to_string();
+                while !body.trim_end().ends_with('}') {
+                    body.push(' ');
+                    body.push_str(lines.next().unwrap().trim());
+                }
+                let body = body.trim_end().trim_end_matches('}').trim();
+                let mut elements: Vec<&str> = body
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                elements.sort();
+                format!("{}elements = {{ {} }}", &line[..start], elements.join(", "))
+            }
+        };
+        current.push_str(&line);
+        current.push('\n');
+        if line == "\t}" {
+            blocks.push(std::mem::take(&mut current));
+        }
+    }
+    blocks.sort();
+    blocks
+}
+
+fn listing(ns: &Netns) -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns.name(),
+            "nft",
+            "list",
+            "table",
+            "inet",
+            "portcullis",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn random_changes_applied_in_place_leave_what_a_rewrite_would() {
+    let ns = Netns::new();
+    let (mut in_place, mut messages_in_place, mut messages_whole) = (0, 0, 0);
+    for seed in [7, 8, 9] {
+        let mut rng = Rng::new(seed);
+        let mut cluster = Cluster::new();
+        let mut applied = cluster.compile();
+        ns.run(|| commit(&replace_table(&applied).encode()))
+            .unwrap();
+        let mut history = Vec::new();
+        for step in 0..120 {
+            history.push(cluster.step(&mut rng));
+            let next = carry_ids(&applied, cluster.compile());
+            let whole = replace_table(&next);
+            match update_table(&applied, &next) {
+                Some(batch) => {
+                    in_place += 1;
+                    messages_in_place += batch.len();
+                    messages_whole += whole.len();
+                    if !batch.is_empty() {
+                        let result = ns.run(|| commit(&batch.encode()));
+                        assert!(
+                            result.is_ok(),
+                            "seed {seed} step {step}: {result:?}\nsteps: {history:#?}"
+                        );
+                    }
+                }
+                None => ns.run(|| commit(&whole.encode())).unwrap(),
+            }
+            assert_eq!(
+                blocks(&listing(&ns)),
+                blocks(&render(&next)),
+                "seed {seed} step {step}, after: {history:#?}"
+            );
+            applied = next;
+        }
+    }
+    assert!(in_place > 300, "only {in_place} steps applied in place");
+    // In place is smaller than a rewrite: the point of it.
+    assert!(
+        messages_in_place * 3 < messages_whole,
+        "{messages_in_place} messages in place vs {messages_whole} rewriting"
+    );
+}
