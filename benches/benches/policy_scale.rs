@@ -19,10 +19,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use netns::Netns;
-use portcullis_policy::compile::{PolicyInput, compile};
+use portcullis_policy::carry::carry_ids;
+use portcullis_policy::compile::{Compiler, PolicyInput, compile};
 use portcullis_policy::model::{NamedPort, Namespace, Pod, Protocol};
 use portcullis_policy::nft::program::replace_table;
 use portcullis_policy::nft::socket::commit;
+use portcullis_policy::nft::update::update_table;
 use portcullis_policy::parse::parse_policy;
 use portcullis_policy::policy::Policy;
 use serde_json::json;
@@ -176,14 +178,16 @@ fn main() {
     let namespaces = namespaces();
     let policies = policies();
     println!(
-        "| shape | selected pods | elements | compile ms | encode ms | apply ms | total ms | one pod added ms |"
+        "| shape | selected pods | elements | compile ms | encode ms | apply ms | total ms | one pod added ms (compile + carry/encode + apply) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for local in [pod_count(), 110] {
-        let mut all = pods(local);
+        let all = pods(local);
         let cidr = ["10.64.0.0/18".parse().unwrap()];
         let (mut compile_ms, mut encode_ms, mut apply_ms, mut added_ms) =
             (vec![], vec![], vec![], vec![]);
+        let mut added_split = Vec::new();
+        let mut added_bytes = 0;
         let mut selected = 0;
         let mut bytes = 0;
         for round in 0..rounds() {
@@ -208,34 +212,55 @@ fn main() {
             compile_ms.push(ms(compiled));
             encode_ms.push(ms(encoded_at - compiled));
             apply_ms.push(ms(applied - encoded_at));
-            // One pod added on this node: everything again (the table is replaced whole).
+            // One pod added on this node, the way the agent does it: the long-lived compiler
+            // reuses what the pod does not touch, ids carry over, and the table changes in
+            // place. Then the pod goes again, the same way.
+            let mut compiler = Compiler::default();
+            let mut applied = compiler.compile(&input);
             let mut extra = all[0].clone();
             extra.name = format!("extra{round}");
             extra.node = "n1".into();
             extra.ips = vec!["10.64.63.200".parse().unwrap()];
-            all.push(extra);
-            let pod_refs: Vec<&Pod> = all.iter().collect();
-            let started = Instant::now();
-            let namespace_refs: Vec<&Namespace> = namespaces.iter().collect();
-            let ruleset = compile(&PolicyInput {
-                node: "n1",
-                pod_cidrs: &cidr,
-                namespaces: &namespace_refs,
-                pods: &pod_refs,
-                policies: &policies,
-            });
-            let encoded = replace_table(&ruleset).encode();
-            ns.run(|| commit(&encoded)).unwrap();
-            added_ms.push(ms(started.elapsed()));
-            all.pop();
+            for add in [true, false] {
+                let mut pod_refs: Vec<&Pod> = all.iter().collect();
+                if add {
+                    pod_refs.push(&extra);
+                }
+                let started = Instant::now();
+                let next = compiler.compile(&PolicyInput {
+                    pods: &pod_refs,
+                    ..input
+                });
+                let compiled = started.elapsed();
+                let next = carry_ids(&applied, next);
+                let batch = update_table(&applied, &next).unwrap().encode();
+                let encoded_at = started.elapsed();
+                ns.run(|| commit(&batch)).unwrap();
+                let total = started.elapsed();
+                if add {
+                    added_ms.push(ms(total));
+                    added_split.push((
+                        ms(compiled),
+                        ms(encoded_at - compiled),
+                        ms(total - encoded_at),
+                    ));
+                    added_bytes = batch.batch.len();
+                }
+                applied = next;
+            }
         }
         let (c, e, a) = (median(compile_ms), median(encode_ms), median(apply_ms));
+        let added = median(added_ms);
+        let split = added_split[added_split.len() / 2];
         println!(
-            "| {local} of {} pods on this node | {selected} | {} KB batch | {c:.0} | {e:.0} | {a:.0} | {:.0} | {:.0} |",
+            "| {local} of {} pods on this node | {selected} | {} KB batch | {c:.0} | {e:.0} | {a:.0} | {:.0} | {added:.1} ({:.1} + {:.1} + {:.1}, {} B batch) |",
             pod_count(),
             bytes / 1024,
             c + e + a,
-            median(added_ms)
+            split.0,
+            split.1,
+            split.2,
+            added_bytes
         );
     }
     drop(ns);

@@ -7,6 +7,7 @@
 //! Purely a matter of names: the result allows exactly what `next` allows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::compile::chain_id;
 use crate::ruleset::{Allow, PodRules, Ruleset};
@@ -15,21 +16,19 @@ use crate::ruleset::{Allow, PodRules, Ruleset};
 /// pods. An allowance equal to one in `applied` keeps its id; a changed one takes the id most
 /// of its pods had, if no other took it; every id stays unique.
 pub fn carry_ids(applied: &Ruleset, mut next: Ruleset) -> Ruleset {
-    let before: HashMap<&str, &PodRules> =
-        applied.pods.iter().map(|p| (p.pod.as_str(), p)).collect();
     for ingress in [true, false] {
         let renames = renames(
-            allows(applied, ingress),
-            allows(&next, ingress),
+            applied.allowances(ingress),
+            next.allowances(ingress),
             &next.pods,
-            &before,
+            &applied.pods,
             ingress,
         );
         if renames.is_empty() {
             continue;
         }
-        let allows = allows_mut(&mut next, ingress);
-        let renamed: BTreeMap<String, Allow> = std::mem::take(allows)
+        let allows = next.allowances_mut(ingress);
+        let renamed: BTreeMap<String, Arc<Allow>> = std::mem::take(allows)
             .into_iter()
             .map(|(id, allow)| (renames.get(&id).cloned().unwrap_or(id), allow))
             .collect();
@@ -50,10 +49,10 @@ pub fn carry_ids(applied: &Ruleset, mut next: Ruleset) -> Ruleset {
 
 /// Old name → new name for one direction's allowances of `next`.
 fn renames(
-    applied: &BTreeMap<String, Allow>,
-    next: &BTreeMap<String, Allow>,
+    applied: &BTreeMap<String, Arc<Allow>>,
+    next: &BTreeMap<String, Arc<Allow>>,
     next_pods: &[PodRules],
-    before: &HashMap<&str, &PodRules>,
+    before: &[PodRules],
     ingress: bool,
 ) -> HashMap<String, String> {
     let kept: BTreeSet<&str> = next
@@ -64,13 +63,17 @@ fn renames(
     // The ids the pods of each changed allowance had.
     let mut previous: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for pod in next_pods {
-        let Some(id) = id_of(pod, ingress) else {
+        let Some(id) = pod.allowance(ingress) else {
             continue;
         };
         if kept.contains(id) {
             continue;
         }
-        let had = before.get(pod.pod.as_str()).and_then(|p| id_of(p, ingress));
+        // Both sorted by pod.
+        let had = before
+            .binary_search_by(|p| p.pod.cmp(&pod.pod))
+            .ok()
+            .and_then(|i| before[i].allowance(ingress));
         let counts = previous.entry(id).or_default();
         if let Some(had) = had.filter(|had| !kept.contains(had) && applied.contains_key(*had)) {
             *counts.entry(had).or_default() += 1;
@@ -104,28 +107,4 @@ fn renames(
         .filter(|(id, name)| id != name)
         .map(|(id, name)| (id.to_string(), name))
         .collect()
-}
-
-fn id_of(pod: &PodRules, ingress: bool) -> Option<&str> {
-    if ingress {
-        pod.ingress.as_deref()
-    } else {
-        pod.egress.as_deref()
-    }
-}
-
-fn allows(ruleset: &Ruleset, ingress: bool) -> &BTreeMap<String, Allow> {
-    if ingress {
-        &ruleset.ingress
-    } else {
-        &ruleset.egress
-    }
-}
-
-fn allows_mut(ruleset: &mut Ruleset, ingress: bool) -> &mut BTreeMap<String, Allow> {
-    if ingress {
-        &mut ruleset.ingress
-    } else {
-        &mut ruleset.egress
-    }
 }

@@ -5,18 +5,28 @@
 //! pod selected by any policy of a direction is isolated in it; both the sender's egress and the
 //! receiver's ingress must allow a connection; hostNetwork pods are never selected, as targets
 //! or as peers; named ports resolve against the destination pod.
+//!
+//! A [`Compiler`] keeps what it worked out between calls: each rule's resolved peers (cached by
+//! the rule's content), each allowance (by the policies isolating a pod), each pod's selecting
+//! policies. A pod added, changed or deleted re-resolves only the rules that may select it
+//! and rebuilds only the allowances using those; a policy or namespace change starts the
+//! affected caches afresh. The result is always what [`compile`] gives from scratch.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+mod allowance;
+mod peers;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hasher;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::intervals::{AddrRange, PortRange, cidr_minus, disjoint_boxes, merge};
-use crate::model::{Labels, NamedPort, Namespace, Pod, Protocol};
-use crate::policy::{Peer, Policy, PortMatch, Rule};
-use crate::ruleset::{Allow, PodRules, PortedPeers, Ruleset};
+use crate::model::{Labels, NamedPort, Namespace, Pod};
+use crate::policy::{Policy, PortRule};
+use crate::ruleset::{Allow, PodRules, Ruleset};
+
+use allowance::{AllowBuilder, add_rule};
+use peers::{PeerKey, Resolved, resolve};
 
 /// The label the API server puts on every Namespace: its name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -44,333 +54,326 @@ enum Direction {
     Egress,
 }
 
-/// Compiles the ruleset of `input.node`.
+/// Compiles the ruleset of `input.node` from scratch.
 pub fn compile(input: &PolicyInput<'_>) -> Ruleset {
-    let context = Context::new(input);
-    let local: Vec<&Pod> = input
-        .pods
-        .iter()
-        .copied()
-        .filter(|pod| pod.node == input.node && !pod.host_network && !pod.ips.is_empty())
-        .collect();
-    let mut ruleset = Ruleset::default();
-    // Pods isolated by the same policies get the same allowance (ingress: if their named
-    // ports agree too), so each is computed once.
-    let mut memo: HashMap<AllowanceKey<'_>, Option<String>> = HashMap::new();
-    for pod in &local {
-        let selecting: Vec<usize> = context
-            .by_namespace
-            .get(pod.namespace.as_str())
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|i| input.policies[*i].pod_selector.matches(&pod.labels))
+    Compiler::default().compile(input)
+}
+
+/// What an allowance depends on: the direction, the isolating policies (indices into the
+/// policies of the last compile), and for ingress, where named ports resolve against the pod
+/// itself, the pod's named ports.
+type AllowanceKey = (Direction, Vec<usize>, Vec<NamedPort>);
+
+/// An allowance worked out: its id and content, or `None` when nothing isolates.
+type Allowance = Option<(String, Arc<Allow>)>;
+
+/// What an allowance is made of: the distinct (peers, ports) of its policies' rules, and for
+/// ingress the pod's named ports. Policies with identical rules contribute once, and
+/// allowances of different policies made of the same rules are worked out once.
+type Contributions = (
+    Direction,
+    Vec<(PeerKey, Option<Vec<PortRule>>)>,
+    Vec<NamedPort>,
+);
+
+/// Compiles one node's ruleset again and again, reusing what a change did not touch.
+#[derive(Debug, Default)]
+pub struct Compiler {
+    /// The policies of the last compile: allowances and selections refer to them by index.
+    policies: Vec<Policy>,
+    /// Namespace labels of the last compile, the name label included.
+    namespace_labels: BTreeMap<String, Labels>,
+    /// Every pod of the last compile, sorted by namespace and name.
+    pods: Vec<Arc<Pod>>,
+    /// Pods that can be peers (not hostNetwork, with an address), in the same order.
+    peers: Vec<Arc<Pod>>,
+    /// Each rule's peers, resolved, by the rule's content.
+    resolved: HashMap<PeerKey, Arc<Resolved>>,
+    /// Which policies have a rule with each peer key.
+    users: HashMap<PeerKey, Vec<usize>>,
+    /// Allowances worked out.
+    allowances: HashMap<AllowanceKey, Allowance>,
+    /// The policies selecting pods of a namespace with these labels.
+    selections: HashMap<(String, Labels), Vec<usize>>,
+}
+
+impl Compiler {
+    /// The ruleset of `input.node`, equal to [`compile`]'s.
+    pub fn compile(&mut self, input: &PolicyInput<'_>) -> Ruleset {
+        self.take_policies(input.policies);
+        self.take_namespaces(input.namespaces);
+        self.take_pods(input.pods);
+        let local: Vec<Arc<Pod>> = self
+            .peers
+            .iter()
+            .filter(|pod| pod.node == input.node)
+            .cloned()
             .collect();
-        let mut allowance = |direction: Direction, allows: &mut BTreeMap<String, Allow>| {
-            let isolating = context.isolating(&selecting, direction);
-            let ports: &[NamedPort] = match direction {
-                Direction::Ingress => &pod.ports,
-                Direction::Egress => &[],
-            };
-            memo.entry((direction, isolating.clone(), ports))
-                .or_insert_with(|| {
-                    context
-                        .direction(pod, &isolating, direction)
-                        .map(|allow| intern(allows, allow))
-                })
-                .clone()
-        };
-        let ingress = allowance(Direction::Ingress, &mut ruleset.ingress);
-        let egress = allowance(Direction::Egress, &mut ruleset.egress);
-        if ingress.is_some() || egress.is_some() {
+        let mut ruleset = Ruleset::default();
+        let mut used = HashMap::new();
+        let mut made = HashMap::new();
+        for pod in &local {
+            let selecting = self.selecting(pod);
+            let mut allowance =
+                |direction| self.allowance(pod, &selecting, direction, &mut used, &mut made);
+            let ingress = allowance(Direction::Ingress);
+            let egress = allowance(Direction::Egress);
+            if ingress.is_none() && egress.is_none() {
+                continue;
+            }
+            for (allowance, allows) in [
+                (&ingress, &mut ruleset.ingress),
+                (&egress, &mut ruleset.egress),
+            ] {
+                if let Some((id, allow)) = allowance {
+                    allows
+                        .entry(id.clone())
+                        .or_insert_with(|| Arc::clone(allow));
+                }
+            }
             ruleset.pods.push(PodRules {
                 pod: pod.key(),
                 ips: pod.ips.clone(),
-                ingress,
-                egress,
+                ingress: ingress.map(|(id, _)| id),
+                egress: egress.map(|(id, _)| id),
             });
         }
+        // Allowances no pod uses any more are forgotten.
+        self.allowances = used;
+        ruleset.pods.sort_by(|a, b| a.pod.cmp(&b.pod));
+        ruleset.known = local
+            .iter()
+            .flat_map(|pod| pod.ips.iter().copied())
+            .collect();
+        ruleset.known.sort_unstable();
+        ruleset.known.dedup();
+        ruleset.guarded = input.pod_cidrs.iter().map(IpNet::trunc).collect();
+        ruleset.guarded.sort_unstable();
+        ruleset.guarded.dedup();
+        ruleset
     }
-    ruleset.pods.sort_by(|a, b| a.pod.cmp(&b.pod));
-    ruleset.known = local
-        .iter()
-        .flat_map(|pod| pod.ips.iter().copied())
-        .collect();
-    ruleset.known.sort_unstable();
-    ruleset.known.dedup();
-    ruleset.guarded = input.pod_cidrs.iter().map(IpNet::trunc).collect();
-    ruleset.guarded.sort_unstable();
-    ruleset.guarded.dedup();
-    ruleset
-}
 
-/// What an allowance depends on: the direction, the isolating policies, and (for ingress, where
-/// named ports resolve against the pod itself) the pod's named ports.
-type AllowanceKey<'a> = (Direction, Vec<usize>, &'a [NamedPort]);
+    /// New policies (any change): allowances and selections refer to policies by index, so
+    /// they start afresh. Resolved peers are kept: they depend on a rule's content only.
+    fn take_policies(&mut self, policies: &[Policy]) {
+        if self.policies == policies {
+            return;
+        }
+        self.policies = policies.to_vec();
+        self.allowances.clear();
+        self.selections.clear();
+        self.users.clear();
+        for (index, policy) in policies.iter().enumerate() {
+            for rule in policy.ingress.iter().chain(&policy.egress) {
+                let key = PeerKey::new(&policy.namespace, rule.peers.as_deref());
+                let users = self.users.entry(key).or_default();
+                if users.last() != Some(&index) {
+                    users.push(index);
+                }
+            }
+        }
+        self.resolved.retain(|key, _| self.users.contains_key(key));
+    }
 
-/// Files `allow` under its content's id (shared with every pod allowed the same) and returns
-/// the id.
-fn intern(allows: &mut BTreeMap<String, Allow>, allow: Allow) -> String {
-    let id = chain_id(&format!("{allow:?}"));
-    allows.entry(id.clone()).or_insert(allow);
-    id
-}
-
-/// A rule's peers, resolved once for every pod the rule applies to.
-struct Resolved<'a> {
-    /// `from`/`to` missing: every address.
-    everyone: bool,
-    /// The peers' addresses.
-    addresses: Vec<AddrRange>,
-    /// The peer pods (for named ports on egress, which resolve per destination pod).
-    pods: Vec<&'a Pod>,
-}
-
-/// Lookups shared by every pod's compilation.
-struct Context<'a> {
-    input: &'a PolicyInput<'a>,
-    /// Namespace labels by name, with the name label always present.
-    namespace_labels: BTreeMap<&'a str, Labels>,
-    /// Pods that can be peers: not hostNetwork, with an address.
-    peers: Vec<&'a Pod>,
-    /// Policy indices by namespace.
-    by_namespace: HashMap<&'a str, Vec<usize>>,
-    /// Each (policy, direction, rule)'s peers, resolved on first use.
-    resolved: RefCell<HashMap<(usize, bool, usize), Rc<Resolved<'a>>>>,
-}
-
-impl<'a> Context<'a> {
-    fn new(input: &'a PolicyInput<'a>) -> Context<'a> {
-        let namespace_labels = input
-            .namespaces
+    /// New namespace labels: every resolution by namespace selector may change; start afresh.
+    fn take_namespaces(&mut self, namespaces: &[&Namespace]) {
+        let labels: BTreeMap<String, Labels> = namespaces
             .iter()
             .map(|ns| {
-                let ns: &Namespace = ns;
                 let mut labels = ns.labels.clone();
                 labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.name.clone());
-                (ns.name.as_str(), labels)
+                (ns.name.clone(), labels)
             })
             .collect();
-        let peers = input
+        if labels != self.namespace_labels {
+            self.namespace_labels = labels;
+            self.resolved.clear();
+            self.allowances.clear();
+        }
+    }
+
+    /// New pods: the resolutions that may select a pod that changed (before or after the
+    /// change) are dropped, and the allowances of the policies using them.
+    fn take_pods(&mut self, pods: &[&Pod]) {
+        let mut sorted: Vec<&Pod> = pods.to_vec();
+        // Sources hand pods over sorted already; then this is one pass.
+        sorted.sort_by(|a, b| by_key(a, b));
+        let mut changed: Vec<Arc<Pod>> = Vec::new();
+        let mut current: Vec<Arc<Pod>> = Vec::with_capacity(sorted.len());
+        let mut old = std::mem::take(&mut self.pods).into_iter().peekable();
+        for pod in sorted {
+            // Pods before this one that are gone.
+            while let Some(gone) = old.next_if(|o| by_key(o, pod).is_lt()) {
+                changed.push(gone);
+            }
+            match old.next_if(|o| by_key(o, pod).is_eq()) {
+                Some(same) if *same == *pod => current.push(same),
+                previous => {
+                    changed.extend(previous);
+                    let new = Arc::new(pod.clone());
+                    changed.push(Arc::clone(&new));
+                    current.push(new);
+                }
+            }
+        }
+        changed.extend(old);
+        self.pods = current;
+        if changed.is_empty() {
+            return;
+        }
+        self.peers = self
             .pods
             .iter()
-            .copied()
-            .filter(|pod| !pod.host_network && !pod.ips.is_empty())
+            .filter(|p| can_be_peer(p))
+            .cloned()
             .collect();
-        let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (index, policy) in input.policies.iter().enumerate() {
-            by_namespace
-                .entry(policy.namespace.as_str())
-                .or_default()
-                .push(index);
+        let changed: Vec<&Arc<Pod>> = changed.iter().filter(|pod| can_be_peer(pod)).collect();
+        let stale: Vec<PeerKey> = self
+            .resolved
+            .keys()
+            .filter(|key| {
+                changed
+                    .iter()
+                    .any(|pod| key.may_select(pod, &self.namespace_labels))
+            })
+            .cloned()
+            .collect();
+        let mut dirty = BTreeSet::new();
+        for key in stale {
+            self.resolved.remove(&key);
+            dirty.extend(self.users.get(&key).into_iter().flatten().copied());
         }
-        Context {
-            input,
-            namespace_labels,
-            peers,
-            by_namespace,
-            resolved: RefCell::new(HashMap::new()),
+        if !dirty.is_empty() {
+            self.allowances
+                .retain(|(_, isolating, _), _| !isolating.iter().any(|i| dirty.contains(i)));
         }
     }
 
-    /// The policies among `selecting` that isolate `direction`.
-    fn isolating(&self, selecting: &[usize], direction: Direction) -> Vec<usize> {
-        selecting
+    /// The policies of the pod's namespace whose pod selector matches it.
+    fn selecting(&mut self, pod: &Pod) -> Vec<usize> {
+        let key = (pod.namespace.clone(), pod.labels.clone());
+        if let Some(found) = self.selections.get(&key) {
+            return found.clone();
+        }
+        let found: Vec<usize> = self
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.namespace == pod.namespace && p.pod_selector.matches(&pod.labels))
+            .map(|(i, _)| i)
+            .collect();
+        self.selections.insert(key, found.clone());
+        found
+    }
+
+    /// The pod's allowance in one direction, from the cache or worked out (`made` holds
+    /// those worked out in this compile); recorded in `used`.
+    fn allowance(
+        &mut self,
+        pod: &Pod,
+        selecting: &[usize],
+        direction: Direction,
+        used: &mut HashMap<AllowanceKey, Allowance>,
+        made: &mut HashMap<Contributions, Allowance>,
+    ) -> Allowance {
+        let isolating: Vec<usize> = selecting
             .iter()
             .copied()
-            .filter(|i| {
-                let policy = &self.input.policies[*i];
-                match direction {
-                    Direction::Ingress => policy.ingress_isolated,
-                    Direction::Egress => policy.egress_isolated,
-                }
+            .filter(|i| match direction {
+                Direction::Ingress => self.policies[*i].ingress_isolated,
+                Direction::Egress => self.policies[*i].egress_isolated,
             })
-            .collect()
-    }
-
-    /// The union of what the `isolating` policies allow `pod` in one direction, or `None`
-    /// when there are none.
-    fn direction(&self, pod: &Pod, isolating: &[usize], direction: Direction) -> Option<Allow> {
+            .collect();
         if isolating.is_empty() {
             return None;
         }
-        let mut builder = AllowBuilder::default();
-        for &index in isolating {
-            let policy = &self.input.policies[index];
+        let ports = match direction {
+            Direction::Ingress => pod.ports.clone(),
+            Direction::Egress => Vec::new(),
+        };
+        let key = (direction, isolating, ports);
+        if let Some(found) = used.get(&key) {
+            return found.clone();
+        }
+        let found = match self.allowances.remove(&key) {
+            Some(found) => found,
+            None => {
+                let contributions = self.contributions(&key);
+                match made.get(&contributions) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let allow = self.work_out(pod, &contributions.1, direction);
+                        let found = Some((chain_id(&format!("{allow:?}")), Arc::new(allow)));
+                        made.insert(contributions, found.clone());
+                        found
+                    }
+                }
+            }
+        };
+        used.insert(key, found.clone());
+        found
+    }
+
+    /// The distinct rules an allowance is made of.
+    fn contributions(&self, key: &AllowanceKey) -> Contributions {
+        let (direction, isolating, ports) = key;
+        let mut rules = Vec::new();
+        let mut seen = HashSet::new();
+        for policy in isolating.iter().map(|i| &self.policies[*i]) {
             // Not understood: isolates, allows nothing (fails closed).
             if !policy.not_understood.is_empty() {
                 continue;
             }
-            let rules = match direction {
+            let policy_rules = match direction {
                 Direction::Ingress => &policy.ingress,
                 Direction::Egress => &policy.egress,
             };
-            for (number, rule) in rules.iter().enumerate() {
-                let peers = self.resolve(index, direction, number, rule);
-                add_rule(&mut builder, pod, rule, &peers, direction);
+            for rule in policy_rules {
+                let contribution = (
+                    PeerKey::new(&policy.namespace, rule.peers.as_deref()),
+                    rule.ports.clone(),
+                );
+                if seen.insert(contribution.clone()) {
+                    rules.push(contribution);
+                }
             }
         }
-        Some(builder.finish())
+        (*direction, rules, ports.clone())
     }
 
-    fn resolve(
-        &self,
-        index: usize,
+    /// The union of what `rules` allow `pod` in one direction.
+    fn work_out(
+        &mut self,
+        pod: &Pod,
+        rules: &[(PeerKey, Option<Vec<PortRule>>)],
         direction: Direction,
-        number: usize,
-        rule: &Rule,
-    ) -> Rc<Resolved<'a>> {
-        let key = (index, direction == Direction::Egress, number);
-        if let Some(done) = self.resolved.borrow().get(&key) {
-            return Rc::clone(done);
+    ) -> Allow {
+        let mut builder = AllowBuilder::default();
+        for (peer_key, ports) in rules {
+            let peers = self.resolve(peer_key);
+            add_rule(&mut builder, pod, ports.as_deref(), &peers, direction);
         }
-        let policy = &self.input.policies[index];
-        let resolved = Rc::new(self.resolve_peers(policy, rule));
-        self.resolved.borrow_mut().insert(key, Rc::clone(&resolved));
+        builder.finish()
+    }
+
+    fn resolve(&mut self, key: &PeerKey) -> Arc<Resolved> {
+        if let Some(done) = self.resolved.get(key) {
+            return Arc::clone(done);
+        }
+        let resolved = Arc::new(resolve(key, &self.peers, &self.namespace_labels));
+        self.resolved.insert(key.clone(), Arc::clone(&resolved));
         resolved
     }
-
-    fn resolve_peers(&self, policy: &Policy, rule: &Rule) -> Resolved<'a> {
-        let Some(peers) = &rule.peers else {
-            return Resolved {
-                everyone: true,
-                addresses: vec![AddrRange::everything(false), AddrRange::everything(true)],
-                pods: self.peers.clone(),
-            };
-        };
-        let mut addresses = Vec::new();
-        let mut pods = Vec::new();
-        for peer in peers {
-            match peer {
-                Peer::Pods {
-                    namespaces,
-                    pods: selector,
-                } => {
-                    for candidate in &self.peers {
-                        let namespace_ok = match namespaces {
-                            None => candidate.namespace == policy.namespace,
-                            Some(selector) => self
-                                .namespace_labels
-                                .get(candidate.namespace.as_str())
-                                .is_some_and(|labels| selector.matches(labels)),
-                        };
-                        let pod_ok = selector
-                            .as_ref()
-                            .is_none_or(|s| s.matches(&candidate.labels));
-                        if namespace_ok && pod_ok {
-                            addresses.extend(candidate.ips.iter().map(|ip| AddrRange::single(*ip)));
-                            pods.push(*candidate);
-                        }
-                    }
-                }
-                Peer::IpBlock { cidr, except } => {
-                    let block = cidr_minus(*cidr, except);
-                    pods.extend(self.peers.iter().filter(|candidate| {
-                        candidate.ips.iter().any(|ip| {
-                            let point = AddrRange::single(*ip);
-                            block.iter().any(|b| {
-                                b.v6 == point.v6 && b.start <= point.start && point.start <= b.end
-                            })
-                        })
-                    }));
-                    addresses.extend(block);
-                }
-            }
-        }
-        Resolved {
-            everyone: false,
-            addresses: merge(addresses),
-            pods,
-        }
-    }
 }
 
-/// Adds what one rule allows `pod` to `builder`.
-fn add_rule(
-    builder: &mut AllowBuilder,
-    pod: &Pod,
-    rule: &Rule,
-    peers: &Resolved<'_>,
-    direction: Direction,
-) {
-    let Some(ports) = &rule.ports else {
-        if peers.everyone {
-            builder.everything = true;
-        } else {
-            builder.peers.extend(peers.addresses.iter().copied());
-        }
-        return;
-    };
-    for port in ports {
-        let protocol = port.protocol;
-        match &port.port {
-            PortMatch::All => builder.add_boxes(protocol, &peers.addresses, (0, u16::MAX)),
-            PortMatch::Range(low, high) => {
-                builder.add_boxes(protocol, &peers.addresses, (*low, *high));
-            }
-            PortMatch::Named(name) => match direction {
-                // The destination is the selected pod itself.
-                Direction::Ingress => {
-                    if let Some(number) = pod.named_port(name, protocol) {
-                        builder.add_boxes(protocol, &peers.addresses, (number, number));
-                    }
-                }
-                // The destination is each peer pod, which may name a different number.
-                Direction::Egress => {
-                    for peer in &peers.pods {
-                        if let Some(number) = peer.named_port(name, protocol) {
-                            let own: Vec<AddrRange> =
-                                peer.ips.iter().map(|ip| AddrRange::single(*ip)).collect();
-                            builder.add_boxes(protocol, &own, (number, number));
-                        }
-                    }
-                }
-            },
-        }
-    }
+/// Pods in the order of their namespace, then name.
+fn by_key(a: &Pod, b: &Pod) -> std::cmp::Ordering {
+    (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))
 }
 
-/// Collects one direction's allowances before they are made disjoint.
-#[derive(Default)]
-struct AllowBuilder {
-    everything: bool,
-    peers: Vec<AddrRange>,
-    boxes: BTreeMap<Protocol, Vec<(AddrRange, PortRange)>>,
-}
-
-impl AllowBuilder {
-    fn add_boxes(&mut self, protocol: Protocol, addresses: &[AddrRange], ports: PortRange) {
-        let boxes = self.boxes.entry(protocol).or_default();
-        boxes.extend(addresses.iter().map(|a| (*a, ports)));
-    }
-
-    fn finish(self) -> Allow {
-        if self.everything {
-            return Allow {
-                everything: true,
-                ..Allow::default()
-            };
-        }
-        let mut ported: Vec<PortedPeers> = self
-            .boxes
-            .into_iter()
-            .flat_map(|(protocol, boxes)| {
-                disjoint_boxes(&boxes)
-                    .into_iter()
-                    .map(move |(addrs, ports)| PortedPeers {
-                        addrs,
-                        protocol,
-                        ports,
-                    })
-            })
-            .collect();
-        ported.sort_unstable();
-        Allow {
-            everything: false,
-            peers: merge(self.peers),
-            ported,
-        }
-    }
+/// Not hostNetwork, with an address: a pod policies can select, as a target or a peer.
+fn can_be_peer(pod: &Pod) -> bool {
+    !pod.host_network && !pod.ips.is_empty()
 }
 
 /// A short, stable name for a pod's chains: 16 hex digits of FNV-1a over `namespace/name`.

@@ -38,7 +38,7 @@ pub struct Rule {
 }
 
 /// One entry of `from` / `to`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Peer {
     /// Pods: `podSelector` and/or `namespaceSelector` (ANDed). Without a namespace selector,
     /// the policy's own namespace; without a pod selector, every pod of those namespaces.
@@ -58,7 +58,7 @@ pub enum Peer {
 }
 
 /// One entry of `ports`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PortRule {
     /// `protocol` (default TCP).
     pub protocol: Protocol,
@@ -67,7 +67,7 @@ pub struct PortRule {
 }
 
 /// Which ports of the protocol.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PortMatch {
     /// No `port`: every port.
     All,

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::nft::program::{TABLE, chain_name, pod_set_names};
-use crate::ruleset::{Allow, PodRules, Ruleset};
+use crate::ruleset::{Allow, Ruleset};
 
 /// The whole table as text.
 pub fn render(ruleset: &Ruleset) -> String {
@@ -18,7 +18,7 @@ pub fn render(ruleset: &Ruleset) -> String {
         let mut elements: Vec<String> = ruleset
             .pods
             .iter()
-            .filter_map(|pod| Some((pod, allow_of(pod, ingress)?)))
+            .filter_map(|pod| Some((pod, pod.allowance(ingress)?)))
             .flat_map(|(pod, id)| {
                 let chain = chain_name(ingress, id);
                 pod.ips
@@ -63,14 +63,6 @@ pub fn render(ruleset: &Ruleset) -> String {
     text.push_str(&blocks.join("\n"));
     text.push_str("}\n");
     text
-}
-
-fn allow_of(pod: &PodRules, ingress: bool) -> Option<&str> {
-    if ingress {
-        pod.ingress.as_deref()
-    } else {
-        pod.egress.as_deref()
-    }
 }
 
 fn set_block(kind: &str, name: &str, type_: &str, interval: bool, elements: &[String]) -> String {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -17,9 +18,9 @@ pub struct Ruleset {
     pub pods: Vec<PodRules>,
     /// The distinct ingress allowances, by id (a hash of their content): pods allowed the same
     /// share one chain and its sets.
-    pub ingress: BTreeMap<String, Allow>,
+    pub ingress: BTreeMap<String, Arc<Allow>>,
     /// The distinct egress allowances, by id.
-    pub egress: BTreeMap<String, Allow>,
+    pub egress: BTreeMap<String, Arc<Allow>>,
     /// Every address of this node's pods (selected or not), sorted.
     pub known: Vec<IpAddr>,
     /// This node's pod CIDRs: traffic from or to an address in them that is not `known` is
@@ -99,8 +100,33 @@ impl Ruleset {
         egress_ok && ingress_ok
     }
 
+    /// The ingress or the egress allowances.
+    pub fn allowances(&self, ingress: bool) -> &BTreeMap<String, Arc<Allow>> {
+        if ingress { &self.ingress } else { &self.egress }
+    }
+
+    /// The ingress or the egress allowances, to change.
+    pub fn allowances_mut(&mut self, ingress: bool) -> &mut BTreeMap<String, Arc<Allow>> {
+        if ingress {
+            &mut self.ingress
+        } else {
+            &mut self.egress
+        }
+    }
+
     fn pod_by_ip(&self, ip: IpAddr) -> Option<&PodRules> {
         self.pods.iter().find(|pod| pod.ips.contains(&ip))
+    }
+}
+
+impl PodRules {
+    /// The id of its ingress or egress allowance, if that direction is isolated.
+    pub fn allowance(&self, ingress: bool) -> Option<&str> {
+        if ingress {
+            self.ingress.as_deref()
+        } else {
+            self.egress.as_deref()
+        }
     }
 }
 

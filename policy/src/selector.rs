@@ -3,7 +3,7 @@
 use crate::model::Labels;
 
 /// A parsed label selector. The empty selector matches everything.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Selector {
     /// `matchLabels`: each key must have exactly this value.
     pub match_labels: Vec<(String, String)>,
@@ -12,7 +12,7 @@ pub struct Selector {
 }
 
 /// One `matchExpressions` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Requirement {
     /// `key`.
     pub key: String,
@@ -21,7 +21,7 @@ pub struct Requirement {
 }
 
 /// A requirement's operator and values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Operator {
     /// The label is set to one of these values.
     In(Vec<String>),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::NamedPort;
+use crate::model::{NamedPort, Protocol};
 use crate::parse::parse_policy;
 use crate::ruleset::Flow;
 

@@ -8,7 +8,6 @@
 //! protocol . port` with intervals) and drops what they do not hold. Egress chains `return`
 //! on a match, so the destination's ingress is still checked; ingress chains `accept`.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::intervals::AddrRange;
@@ -103,7 +102,7 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
     // One chain (and its sets) per distinct allowance, shared by the pods allowed the same.
     let mut allow_sets = Vec::new();
     for direction in [Direction::Ingress, Direction::Egress] {
-        for (id, allow) in allows(ruleset, direction) {
+        for (id, allow) in ruleset.allowances(direction == Direction::Ingress) {
             let sets = program.pod_sets(id, direction == Direction::Ingress, allow);
             allow_sets.push((id, allow, direction, sets));
         }
@@ -113,7 +112,8 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
         program.chain(&chain_name(*direction == Direction::Ingress, id), false);
     }
     for (name, v6, direction, id) in &map_ids {
-        let entries = map_elements(ruleset, *v6, *direction == Direction::Ingress);
+        let pods: Vec<&PodRules> = ruleset.pods.iter().collect();
+        let entries = map_elements(&pods, *v6, *direction == Direction::Ingress);
         program.elements(msg::NEWSETELEM, name, *id, entries);
     }
     program.rule("forward", |a| {
@@ -177,16 +177,21 @@ pub(super) fn known_set(v6: bool) -> &'static str {
 }
 
 /// The elements of `known4` or `known6`.
-pub(super) fn known_elements(ruleset: &Ruleset, v6: bool) -> Vec<Element> {
+fn known_elements(ruleset: &Ruleset, v6: bool) -> Vec<Element> {
     ruleset
         .known
         .iter()
         .filter(|ip| ip.is_ipv6() == v6)
-        .map(|ip| Element::Key {
-            key: address_bytes(*ip),
-            end: false,
-        })
+        .map(|ip| known_element(*ip))
         .collect()
+}
+
+/// A pod address as an element of `known4` or `known6`.
+pub(super) fn known_element(ip: IpAddr) -> Element {
+    Element::Key {
+        key: address_bytes(ip),
+        end: false,
+    }
 }
 
 /// The verdict map of one family and direction.
@@ -199,20 +204,11 @@ pub(super) fn map_name(v6: bool, ingress: bool) -> &'static str {
     }
 }
 
-/// The elements of a verdict map: each selected pod's address of the family → its
-/// allowance's chain.
-pub(super) fn map_elements(ruleset: &Ruleset, v6: bool, ingress: bool) -> Vec<Element> {
-    ruleset
-        .pods
-        .iter()
-        .filter_map(|pod| {
-            let direction = if ingress {
-                Direction::Ingress
-            } else {
-                Direction::Egress
-            };
-            Some((pod, allow_id(pod, direction)?))
-        })
+/// The elements of a verdict map: each of `pods`' addresses of the family → its allowance's
+/// chain.
+pub(super) fn map_elements(pods: &[&PodRules], v6: bool, ingress: bool) -> Vec<Element> {
+    pods.iter()
+        .filter_map(|pod| Some((pod, pod.allowance(ingress)?)))
         .flat_map(|(pod, allow)| {
             let chain = chain_name(ingress, allow);
             pod.ips
@@ -237,20 +233,6 @@ pub fn delete_table() -> Batch {
 /// The name of a pod's chain: `in-ID` for ingress, `out-ID` for egress.
 pub fn chain_name(ingress: bool, id: &str) -> String {
     format!("{}-{id}", if ingress { "in" } else { "out" })
-}
-
-fn allows(ruleset: &Ruleset, direction: Direction) -> &BTreeMap<String, Allow> {
-    match direction {
-        Direction::Ingress => &ruleset.ingress,
-        Direction::Egress => &ruleset.egress,
-    }
-}
-
-fn allow_id(pod: &PodRules, direction: Direction) -> Option<&str> {
-    match direction {
-        Direction::Ingress => pod.ingress.as_deref(),
-        Direction::Egress => pod.egress.as_deref(),
-    }
 }
 
 /// A set made for one allowance chain.

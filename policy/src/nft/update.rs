@@ -8,13 +8,15 @@
 //! missing one fails the whole batch). The agent rewrites the table whole at each resync, so
 //! an edit made behind its back is repaired there.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use std::net::IpAddr;
 
 use crate::intervals::AddrRange;
-use crate::ruleset::{Allow, Ruleset};
+use crate::ruleset::{Allow, PodRules, Ruleset};
 
 use super::program::{
-    Element, PodSet, Program, chain_name, known_elements, known_set, map_elements, map_name,
+    Element, PodSet, Program, chain_name, known_element, known_set, map_elements, map_name,
     pod_set_elements, pod_set_names, range_elements, zero_marker,
 };
 use super::wire::{Batch, msg};
@@ -30,7 +32,7 @@ pub fn update_table(applied: &Ruleset, next: &Ruleset) -> Option<Batch> {
     // Chains of new allowances before map elements jump to them; chains that go after the
     // map elements jumping to them are deleted.
     for ingress in [true, false] {
-        let (before, after) = (allows(applied, ingress), allows(next, ingress));
+        let (before, after) = (applied.allowances(ingress), next.allowances(ingress));
         for (id, allow) in after {
             match before.get(id) {
                 None => {
@@ -45,27 +47,23 @@ pub fn update_table(applied: &Ruleset, next: &Ruleset) -> Option<Batch> {
             }
         }
     }
+    let (gone, new) = changed_pods(applied, next);
     for v6 in [false, true] {
-        let name = known_set(v6);
-        diff_elements(
-            &mut program,
-            name,
-            known_elements(applied, v6),
-            known_elements(next, v6),
-        );
+        let (gone, new) = changed_known(applied, next, v6);
+        diff_elements(&mut program, known_set(v6), gone, new);
     }
     for ingress in [true, false] {
         for v6 in [false, true] {
             diff_elements(
                 &mut program,
                 map_name(v6, ingress),
-                map_elements(applied, v6, ingress),
-                map_elements(next, v6, ingress),
+                map_elements(&gone, v6, ingress),
+                map_elements(&new, v6, ingress),
             );
         }
     }
     for ingress in [true, false] {
-        let (before, after) = (allows(applied, ingress), allows(next, ingress));
+        let (before, after) = (applied.allowances(ingress), next.allowances(ingress));
         for (id, allow) in before {
             if !after.contains_key(id) {
                 program.delete_chain(&chain_name(ingress, id));
@@ -76,6 +74,45 @@ pub fn update_table(applied: &Ruleset, next: &Ruleset) -> Option<Batch> {
         }
     }
     Some(program.batch)
+}
+
+/// The pods whose rules differ between two rulesets: their rules in `applied` and in `next`.
+fn changed_pods<'a>(
+    applied: &'a Ruleset,
+    next: &'a Ruleset,
+) -> (Vec<&'a PodRules>, Vec<&'a PodRules>) {
+    let (mut gone, mut new) = (Vec::new(), Vec::new());
+    let mut before = applied.pods.iter().peekable();
+    for pod in &next.pods {
+        while let Some(old) = before.next_if(|old| old.pod < pod.pod) {
+            gone.push(old);
+        }
+        match before.next_if(|old| old.pod == pod.pod) {
+            Some(old) if old == pod => {}
+            old => {
+                gone.extend(old);
+                new.push(pod);
+            }
+        }
+    }
+    gone.extend(before);
+    (gone, new)
+}
+
+/// The addresses of one family that left and joined `known` (both sorted).
+fn changed_known(applied: &Ruleset, next: &Ruleset, v6: bool) -> (Vec<Element>, Vec<Element>) {
+    let family = |ips: &[IpAddr]| -> BTreeSet<IpAddr> {
+        ips.iter()
+            .copied()
+            .filter(|ip| ip.is_ipv6() == v6)
+            .collect()
+    };
+    let (before, after) = (family(&applied.known), family(&next.known));
+    let elements = |ips: Vec<&IpAddr>| ips.into_iter().map(|ip| known_element(*ip)).collect();
+    (
+        elements(before.difference(&after).collect()),
+        elements(after.difference(&before).collect()),
+    )
 }
 
 /// An allowance whose peers changed under the same id. The same sets (and the same final
@@ -163,12 +200,4 @@ fn diff_intervals(program: &mut Program, set: &str, before: &[&AddrRange], after
 /// An allowance's any-port peers of one family.
 fn peers(allow: &Allow, v6: bool) -> Vec<&AddrRange> {
     allow.peers.iter().filter(|r| r.v6 == v6).collect()
-}
-
-fn allows(ruleset: &Ruleset, ingress: bool) -> &BTreeMap<String, Allow> {
-    if ingress {
-        &ruleset.ingress
-    } else {
-        &ruleset.egress
-    }
 }
