@@ -410,6 +410,14 @@ fn probes_of_every_pod_pair_match_the_truth_table_through_the_upstream_scenarios
     // Policy deletion: everything open again.
     cluster.policies("");
     cluster.expect("policies deleted", everything);
+
+    // The changes above went in as in-place updates of the table, not rewrites: the truth
+    // tables checked that path.
+    let log = cluster.agent.log();
+    assert!(
+        log.matches("in place").count() >= 5,
+        "few in-place updates:\n{log}"
+    );
 }
 
 #[test]

@@ -10,10 +10,12 @@ use anyhow::Context;
 use ipnet::IpNet;
 use portcullis_cni::masquerade::apply_masquerade;
 use portcullis_cni::routes::sync_routes;
-use portcullis_policy::compile::{PolicyInput, compile};
+use portcullis_policy::carry::carry_ids;
+use portcullis_policy::compile::{Compiler, PolicyInput};
 use portcullis_policy::model::{Namespace, Pod};
 use portcullis_policy::nft::program::{delete_table, replace_table};
 use portcullis_policy::nft::socket::commit;
+use portcullis_policy::nft::update::update_table;
 use portcullis_policy::ruleset::Ruleset;
 use rtnetlink::Handle;
 use tokio::sync::mpsc;
@@ -24,9 +26,10 @@ use crate::cli::NodeArgs;
 use crate::kube_source::run_node_kube_source;
 use crate::lasting::Lasting;
 use crate::manifests::run_manifests_source;
-use crate::node_agent::desired::{NodeSettings, desired_node};
+use crate::node_agent::desired::{DesiredNode, NodeSettings, desired_node};
 use crate::node_agent::host::{enable_forwarding, install_plugin, write_conflist};
 use crate::node_agent::policies::PolicyBook;
+use crate::objects::Kind;
 use crate::source_choice::{Source, shutdown_signal};
 use crate::store::{Snapshot, Store};
 
@@ -76,6 +79,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         policy: args.network_policy.then(PolicyState::default),
         args,
         reported: Lasting::default(),
+        host_problems: Vec::new(),
     };
     if agent.policy.is_none()
         && let Err(problem) = commit(&delete_table().encode())
@@ -86,6 +90,8 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let mut resync = tokio::time::interval(agent.args.resync_period);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut source_open = true;
+    // The host parts run at the first reconcile, then when a Node changed, and at resyncs.
+    let mut host_pending = true;
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -99,15 +105,21 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
                 while let Ok(more) = received.try_recv() {
                     store.apply(more);
                 }
-                // This agent reads every Node each time; the change list is not needed.
-                store.take_changes();
+                // Routes, forwarding, masquerading and the conflist follow the Nodes; a change
+                // to pods, namespaces or policies only touches the policy table.
+                host_pending |= store
+                    .take_changes()
+                    .iter()
+                    .any(|key| key.kind == Kind::Node);
                 if store.is_synced() {
-                    agent.reconcile(&store, false).await;
+                    agent.reconcile(&store, host_pending, false).await;
+                    host_pending = false;
                 }
             }
             _ = resync.tick() => {
                 if store.is_synced() {
-                    agent.reconcile(&store, true).await;
+                    agent.reconcile(&store, true, true).await;
+                    host_pending = false;
                 }
             }
             stopped = &mut shutdown => {
@@ -128,15 +140,57 @@ struct Agent {
     args: NodeArgs,
     /// Problems already logged, so each is logged once while it lasts.
     reported: Lasting<String>,
+    /// Problems of routes, forwarding and masquerading at their last reconcile.
+    host_problems: Vec<String>,
 }
 
 impl Agent {
-    /// Makes the host match the objects in `store`. Failures are logged and retried at the next
-    /// change or resync; one failing part does not stop the others. At a `resync` the policy
-    /// table is rewritten even if unchanged, which repairs edits made behind our back.
-    async fn reconcile(&mut self, store: &Store, resync: bool) {
+    /// Makes the host match the objects in `store`: with `host`, routes, forwarding,
+    /// masquerading and the conflist, then the policy table. Failures are logged and retried at
+    /// the next change (of a Node, for the host parts) or resync; one failing part does not
+    /// stop the others. At a `resync` the policy table is rewritten whole even if unchanged,
+    /// which repairs edits made behind our back.
+    async fn reconcile(&mut self, store: &Store, host: bool, resync: bool) {
         let (snapshot, _) = store.snapshot();
         let desired = desired_node(&snapshot.nodes, &self.settings);
+        let mut problems = desired.problems.clone();
+        if host {
+            self.reconcile_host(&desired, &mut problems).await;
+        }
+        // Before the conflist: the first pod must find its guard rules in place.
+        if let Some(policy) = &mut self.policy {
+            policy.apply(
+                snapshot,
+                &self.settings.node_name,
+                &desired.pod_cidrs,
+                resync,
+                &mut problems,
+            );
+        }
+        if !host {
+            // Problems of the host parts stay as they were until they are looked at again.
+            problems.extend(self.host_problems.iter().cloned());
+        }
+        self.report(problems);
+        if host && let Some(conflist) = &desired.conflist {
+            let dir = &self.args.cni_conf_dir;
+            match write_conflist(dir, &self.args.cni_conf_file, conflist) {
+                Ok(true) => info!(
+                    path = %dir.join(&self.args.cni_conf_file).display(),
+                    "wrote the CNI configuration"
+                ),
+                Ok(false) => {}
+                Err(problem) => {
+                    error!("cannot write the CNI configuration: {problem}; retrying at resync");
+                }
+            }
+        }
+    }
+
+    /// Forwarding, routes and masquerading; their problems go to `problems` and are kept for
+    /// reconciles that do not look at the host.
+    async fn reconcile_host(&mut self, desired: &DesiredNode, problems: &mut Vec<String>) {
+        let before = problems.len();
         match enable_forwarding(desired.ipv6) {
             Ok(changed) => {
                 for sysctl in changed {
@@ -145,7 +199,6 @@ impl Agent {
             }
             Err(problem) => error!("cannot turn forwarding on: {problem}; retrying at resync"),
         }
-        let mut problems = desired.problems;
         match sync_routes(&self.handle, &desired.routes).await {
             Ok(report) => {
                 for route in &report.installed {
@@ -161,30 +214,7 @@ impl Agent {
         if let Err(problem) = apply_masquerade(&desired.masquerade) {
             problems.push(problem.to_string());
         }
-        // Before the conflist: the first pod must find its guard rules in place.
-        if let Some(policy) = &mut self.policy {
-            policy.apply(
-                snapshot,
-                &self.settings.node_name,
-                &desired.pod_cidrs,
-                resync,
-                &mut problems,
-            );
-        }
-        self.report(problems);
-        if let Some(conflist) = &desired.conflist {
-            let dir = &self.args.cni_conf_dir;
-            match write_conflist(dir, &self.args.cni_conf_file, conflist) {
-                Ok(true) => info!(
-                    path = %dir.join(&self.args.cni_conf_file).display(),
-                    "wrote the CNI configuration"
-                ),
-                Ok(false) => {}
-                Err(problem) => {
-                    error!("cannot write the CNI configuration: {problem}; retrying at resync");
-                }
-            }
-        }
+        self.host_problems = problems[before..].to_vec();
     }
 
     /// Logs problems that are new, and those that went away; one that lasts is retried at
@@ -196,17 +226,19 @@ impl Agent {
     }
 }
 
-/// The NetworkPolicy half of the agent: each policy's last good version, and the ruleset in
-/// the kernel.
+/// The NetworkPolicy half of the agent: each policy's last good version, the compiler with
+/// what it worked out last time, and the ruleset in the kernel.
 #[derive(Default)]
 struct PolicyState {
     book: PolicyBook,
+    compiler: Compiler,
     applied: Option<Ruleset>,
 }
 
 impl PolicyState {
-    /// Compiles this node's ruleset and replaces the kernel's table if it changed (or at a
-    /// resync). Problems go to `problems`.
+    /// Compiles this node's ruleset and brings the kernel's table to it: the changes alone
+    /// when it holds the last ruleset, the whole table at a resync (or when that fails).
+    /// Problems go to `problems`.
     fn apply(
         &mut self,
         snapshot: &Snapshot,
@@ -219,30 +251,52 @@ impl PolicyState {
         problems.extend(policy_problems);
         let namespaces: Vec<&Namespace> = snapshot.namespaces.values().map(|n| &**n).collect();
         let pods: Vec<&Pod> = snapshot.pods.values().map(|p| &**p).collect();
-        let ruleset = compile(&PolicyInput {
+        let started = Instant::now();
+        let mut ruleset = self.compiler.compile(&PolicyInput {
             node,
             pod_cidrs,
             namespaces: &namespaces,
             pods: &pods,
             policies: &policies,
         });
-        if !resync && self.applied.as_ref() == Some(&ruleset) {
+        if let Some(applied) = &self.applied {
+            ruleset = carry_ids(applied, ruleset);
+        }
+        let changed = self.applied.as_ref() != Some(&ruleset);
+        if !resync && !changed {
             return;
         }
-        let started = Instant::now();
-        match commit(&replace_table(&ruleset).encode()) {
-            Ok(()) => {
-                if self.applied.as_ref() != Some(&ruleset) {
+        let in_place = match (&self.applied, resync) {
+            (Some(applied), false) => update_table(applied, &ruleset),
+            _ => None,
+        };
+        let mut result = match in_place {
+            Some(batch) => commit(&batch.encode()).map(|()| "in place"),
+            None => commit(&replace_table(&ruleset).encode()).map(|()| "whole"),
+        };
+        if let Err(problem) = &result
+            && !resync
+        {
+            // The table is not what we last wrote (edited behind our back?): write it whole.
+            warn!("cannot update the NetworkPolicy table in place ({problem}); rewriting it");
+            result = commit(&replace_table(&ruleset).encode()).map(|()| "whole");
+        }
+        match result {
+            Ok(how) => {
+                if changed {
                     info!(
                         selected_pods = ruleset.pods.len(),
                         policies = policies.len(),
-                        apply_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        applied = how,
+                        ms = started.elapsed().as_secs_f64() * 1000.0,
                         "NetworkPolicy ruleset applied"
                     );
                 }
                 self.applied = Some(ruleset);
             }
             Err(problem) => {
+                // Unknown what the kernel holds now; the next attempt writes it whole.
+                self.applied = None;
                 problems.push(format!("cannot apply the NetworkPolicy ruleset: {problem}"));
             }
         }

@@ -14,7 +14,13 @@ use crate::objects::RawPolicy;
 #[derive(Debug, Default)]
 pub struct PolicyBook {
     last_good: BTreeMap<(String, String), Policy>,
+    /// The last object seen of each policy and what parsing it gave: an unchanged object is
+    /// not parsed again.
+    parsed: BTreeMap<(String, String), Parsed>,
 }
+
+/// An object as last seen, and what parsing it gave (the error as its message).
+type Parsed = (Arc<RawPolicy>, Result<Policy, String>);
 
 impl PolicyBook {
     /// The policies to compile now, and one line per problem (naming the policy and field).
@@ -23,10 +29,22 @@ impl PolicyBook {
         raw: &BTreeMap<(String, String), Arc<RawPolicy>>,
     ) -> (Vec<Policy>, Vec<String>) {
         self.last_good.retain(|key, _| raw.contains_key(key));
+        self.parsed.retain(|key, _| raw.contains_key(key));
         let mut problems = Vec::new();
         let mut policies = Vec::new();
         for (key, object) in raw {
-            match parse_policy(&object.json) {
+            let parsed = match self.parsed.get(key) {
+                Some((seen, parsed)) if Arc::ptr_eq(seen, object) || seen == object => {
+                    parsed.clone()
+                }
+                _ => {
+                    let parsed = parse_policy(&object.json).map_err(|e| e.to_string());
+                    self.parsed
+                        .insert(key.clone(), (Arc::clone(object), parsed.clone()));
+                    parsed
+                }
+            };
+            match parsed {
                 Ok(policy) => {
                     if !policy.not_understood.is_empty() {
                         problems.push(format!(
