@@ -214,14 +214,14 @@ fn main() {
             apply_ms.push(ms(applied - encoded_at));
             // One pod added on this node, the way the agent does it: the long-lived compiler
             // reuses what the pod does not touch, ids carry over, and the table changes in
-            // place. Then the pod goes again, the same way.
+            // place. Then the pod goes again, the same way; ten times a round.
             let mut compiler = Compiler::default();
             let mut applied = compiler.compile(&input);
             let mut extra = all[0].clone();
             extra.name = format!("extra{round}");
             extra.node = "n1".into();
             extra.ips = vec!["10.64.63.200".parse().unwrap()];
-            for add in [true, false] {
+            for add in [true, false].repeat(10) {
                 let mut pod_refs: Vec<&Pod> = all.iter().collect();
                 if add {
                     pod_refs.push(&extra);

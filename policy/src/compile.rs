@@ -64,9 +64,6 @@ pub fn compile(input: &PolicyInput<'_>) -> Ruleset {
 /// itself, the pod's named ports.
 type AllowanceKey = (Direction, Vec<usize>, Vec<NamedPort>);
 
-/// An allowance worked out: its id and content, or `None` when nothing isolates.
-type Allowance = Option<(String, Arc<Allow>)>;
-
 /// What an allowance is made of: the distinct (peers, ports) of its policies' rules, and for
 /// ingress the pod's named ports. Policies with identical rules contribute once, and
 /// allowances of different policies made of the same rules are worked out once.
@@ -84,17 +81,32 @@ pub struct Compiler {
     /// Namespace labels of the last compile, the name label included.
     namespace_labels: BTreeMap<String, Labels>,
     /// Every pod of the last compile, sorted by namespace and name.
-    pods: Vec<Arc<Pod>>,
+    pods: Vec<Tracked>,
     /// Pods that can be peers (not hostNetwork, with an address), in the same order.
     peers: Vec<Arc<Pod>>,
     /// Each rule's peers, resolved, by the rule's content.
     resolved: HashMap<PeerKey, Arc<Resolved>>,
     /// Which policies have a rule with each peer key.
     users: HashMap<PeerKey, Vec<usize>>,
-    /// Allowances worked out.
-    allowances: HashMap<AllowanceKey, Allowance>,
+    /// Every allowance key met since the policies last changed; pods and `allowances` refer
+    /// to them by index.
+    keys: Vec<AllowanceKey>,
+    /// The index of each key in `keys`.
+    key_ids: HashMap<AllowanceKey, usize>,
+    /// The allowance of each key, once worked out; `None` again when it may have changed.
+    allowances: Vec<Option<(String, Arc<Allow>)>>,
     /// The policies selecting pods of a namespace with these labels.
     selections: HashMap<(String, Labels), Vec<usize>>,
+}
+
+/// A pod as the compiler holds it, with the allowance keys it worked out for it: kept while
+/// neither the pod nor the policies change.
+#[derive(Debug)]
+struct Tracked {
+    pod: Arc<Pod>,
+    /// Indices into [`Compiler::keys`] of its ingress and egress allowance (`None`: that
+    /// direction is not isolated); `None` until worked out.
+    keys: Option<[Option<usize>; 2]>,
 }
 
 impl Compiler {
@@ -103,21 +115,23 @@ impl Compiler {
         self.take_policies(input.policies);
         self.take_namespaces(input.namespaces);
         self.take_pods(input.pods);
-        let local: Vec<Arc<Pod>> = self
-            .peers
-            .iter()
-            .filter(|pod| pod.node == input.node)
-            .cloned()
-            .collect();
         let mut ruleset = Ruleset::default();
-        let mut used = HashMap::new();
         let mut made = HashMap::new();
-        for pod in &local {
-            let selecting = self.selecting(pod);
-            let mut allowance =
-                |direction| self.allowance(pod, &selecting, direction, &mut used, &mut made);
-            let ingress = allowance(Direction::Ingress);
-            let egress = allowance(Direction::Egress);
+        let mut pods = std::mem::take(&mut self.pods);
+        for tracked in &mut pods {
+            let pod = &tracked.pod;
+            if pod.node != input.node || !can_be_peer(pod) {
+                continue;
+            }
+            ruleset.known.extend(pod.ips.iter().copied());
+            let keys = match tracked.keys {
+                Some(keys) => keys,
+                None => *tracked.keys.insert(self.keys_of(pod)),
+            };
+            let [ingress, egress] = keys.map(|key| {
+                let (id, allow) = self.allowance(key?, pod, &mut made);
+                Some((id, allow))
+            });
             if ingress.is_none() && egress.is_none() {
                 continue;
             }
@@ -138,13 +152,8 @@ impl Compiler {
                 egress: egress.map(|(id, _)| id),
             });
         }
-        // Allowances no pod uses any more are forgotten.
-        self.allowances = used;
+        self.pods = pods;
         ruleset.pods.sort_by(|a, b| a.pod.cmp(&b.pod));
-        ruleset.known = local
-            .iter()
-            .flat_map(|pod| pod.ips.iter().copied())
-            .collect();
         ruleset.known.sort_unstable();
         ruleset.known.dedup();
         ruleset.guarded = input.pod_cidrs.iter().map(IpNet::trunc).collect();
@@ -160,8 +169,13 @@ impl Compiler {
             return;
         }
         self.policies = policies.to_vec();
+        self.keys.clear();
+        self.key_ids.clear();
         self.allowances.clear();
         self.selections.clear();
+        for tracked in &mut self.pods {
+            tracked.keys = None;
+        }
         self.users.clear();
         for (index, policy) in policies.iter().enumerate() {
             for rule in policy.ingress.iter().chain(&policy.egress) {
@@ -188,7 +202,7 @@ impl Compiler {
         if labels != self.namespace_labels {
             self.namespace_labels = labels;
             self.resolved.clear();
-            self.allowances.clear();
+            self.allowances.iter_mut().for_each(|a| *a = None);
         }
     }
 
@@ -199,24 +213,27 @@ impl Compiler {
         // Sources hand pods over sorted already; then this is one pass.
         sorted.sort_by(|a, b| by_key(a, b));
         let mut changed: Vec<Arc<Pod>> = Vec::new();
-        let mut current: Vec<Arc<Pod>> = Vec::with_capacity(sorted.len());
+        let mut current: Vec<Tracked> = Vec::with_capacity(sorted.len());
         let mut old = std::mem::take(&mut self.pods).into_iter().peekable();
         for pod in sorted {
             // Pods before this one that are gone.
-            while let Some(gone) = old.next_if(|o| by_key(o, pod).is_lt()) {
-                changed.push(gone);
+            while let Some(gone) = old.next_if(|o| by_key(&o.pod, pod).is_lt()) {
+                changed.push(gone.pod);
             }
-            match old.next_if(|o| by_key(o, pod).is_eq()) {
-                Some(same) if *same == *pod => current.push(same),
+            match old.next_if(|o| by_key(&o.pod, pod).is_eq()) {
+                Some(same) if *same.pod == *pod => current.push(same),
                 previous => {
-                    changed.extend(previous);
+                    changed.extend(previous.map(|p| p.pod));
                     let new = Arc::new(pod.clone());
                     changed.push(Arc::clone(&new));
-                    current.push(new);
+                    current.push(Tracked {
+                        pod: new,
+                        keys: None,
+                    });
                 }
             }
         }
-        changed.extend(old);
+        changed.extend(old.map(|gone| gone.pod));
         self.pods = current;
         if changed.is_empty() {
             return;
@@ -224,8 +241,8 @@ impl Compiler {
         self.peers = self
             .pods
             .iter()
-            .filter(|p| can_be_peer(p))
-            .cloned()
+            .filter(|t| can_be_peer(&t.pod))
+            .map(|t| Arc::clone(&t.pod))
             .collect();
         let changed: Vec<&Arc<Pod>> = changed.iter().filter(|pod| can_be_peer(pod)).collect();
         let stale: Vec<PeerKey> = self
@@ -244,8 +261,11 @@ impl Compiler {
             dirty.extend(self.users.get(&key).into_iter().flatten().copied());
         }
         if !dirty.is_empty() {
-            self.allowances
-                .retain(|(_, isolating, _), _| !isolating.iter().any(|i| dirty.contains(i)));
+            for (key, allowance) in self.keys.iter().zip(&mut self.allowances) {
+                if key.1.iter().any(|i| dirty.contains(i)) {
+                    *allowance = None;
+                }
+            }
         }
     }
 
@@ -266,51 +286,61 @@ impl Compiler {
         found
     }
 
-    /// The pod's allowance in one direction, from the cache or worked out (`made` holds
-    /// those worked out in this compile); recorded in `used`.
+    /// The keys of a pod's ingress and egress allowances (`None` where not isolated).
+    fn keys_of(&mut self, pod: &Pod) -> [Option<usize>; 2] {
+        let selecting = self.selecting(pod);
+        [Direction::Ingress, Direction::Egress].map(|direction| {
+            let isolating: Vec<usize> = selecting
+                .iter()
+                .copied()
+                .filter(|i| match direction {
+                    Direction::Ingress => self.policies[*i].ingress_isolated,
+                    Direction::Egress => self.policies[*i].egress_isolated,
+                })
+                .collect();
+            if isolating.is_empty() {
+                return None;
+            }
+            let ports = match direction {
+                Direction::Ingress => pod.ports.clone(),
+                Direction::Egress => Vec::new(),
+            };
+            let key = (direction, isolating, ports);
+            Some(match self.key_ids.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let id = self.keys.len();
+                    self.key_ids.insert(key.clone(), id);
+                    self.keys.push(key);
+                    self.allowances.push(None);
+                    id
+                }
+            })
+        })
+    }
+
+    /// The allowance of key `id` (whose pods include `pod`), from the cache or worked out;
+    /// `made` holds those worked out in this compile, by what they are made of.
     fn allowance(
         &mut self,
+        id: usize,
         pod: &Pod,
-        selecting: &[usize],
-        direction: Direction,
-        used: &mut HashMap<AllowanceKey, Allowance>,
-        made: &mut HashMap<Contributions, Allowance>,
-    ) -> Allowance {
-        let isolating: Vec<usize> = selecting
-            .iter()
-            .copied()
-            .filter(|i| match direction {
-                Direction::Ingress => self.policies[*i].ingress_isolated,
-                Direction::Egress => self.policies[*i].egress_isolated,
-            })
-            .collect();
-        if isolating.is_empty() {
-            return None;
-        }
-        let ports = match direction {
-            Direction::Ingress => pod.ports.clone(),
-            Direction::Egress => Vec::new(),
-        };
-        let key = (direction, isolating, ports);
-        if let Some(found) = used.get(&key) {
+        made: &mut HashMap<Contributions, (String, Arc<Allow>)>,
+    ) -> (String, Arc<Allow>) {
+        if let Some(found) = &self.allowances[id] {
             return found.clone();
         }
-        let found = match self.allowances.remove(&key) {
-            Some(found) => found,
+        let contributions = self.contributions(&self.keys[id]);
+        let found = match made.get(&contributions) {
+            Some(found) => found.clone(),
             None => {
-                let contributions = self.contributions(&key);
-                match made.get(&contributions) {
-                    Some(found) => found.clone(),
-                    None => {
-                        let allow = self.work_out(pod, &contributions.1, direction);
-                        let found = Some((chain_id(&format!("{allow:?}")), Arc::new(allow)));
-                        made.insert(contributions, found.clone());
-                        found
-                    }
-                }
+                let allow = self.work_out(pod, &contributions.1, contributions.0);
+                let found = (chain_id(&format!("{allow:?}")), Arc::new(allow));
+                made.insert(contributions, found.clone());
+                found
             }
         };
-        used.insert(key, found.clone());
+        self.allowances[id] = Some(found.clone());
         found
     }
 
