@@ -5,12 +5,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-use std::process::Command;
-
 #[path = "../../cni/tests/support/netns.rs"]
 mod netns;
+#[path = "support/nft_listing.rs"]
+mod nft_listing;
 
 use netns::Netns;
+use nft_listing::{nft, normalized};
 
 use portcullis_policy::compile::{PolicyInput, compile};
 use portcullis_policy::model::{NamedPort, Namespace, Pod, Protocol};
@@ -20,50 +21,6 @@ use portcullis_policy::parse::parse_policy;
 use portcullis_policy::render::render;
 use portcullis_policy::ruleset::Ruleset;
 use serde_json::json;
-
-/// `nft ARGS` inside the namespace; its output.
-fn nft(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns.name(), "nft"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// nft's listing with each `elements = { ... }` (which nft may wrap over lines, in hash order
-/// for maps) put on one line, sorted.
-fn normalized(listing: &str) -> String {
-    let mut out = String::new();
-    let mut lines = listing.lines();
-    while let Some(line) = lines.next() {
-        let Some(start) = line.find("elements = { ") else {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        };
-        let mut body = line[start + "elements = { ".len()..].to_string();
-        while !body.trim_end().ends_with('}') {
-            body.push(' ');
-            body.push_str(lines.next().unwrap().trim());
-        }
-        let body = body.trim_end().trim_end_matches('}').trim();
-        let mut elements: Vec<&str> = body
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .collect();
-        elements.sort();
-        out.push_str(&line[..start]);
-        out.push_str(&format!("elements = {{ {} }}\n", elements.join(", ")));
-    }
-    out
-}
 
 fn pod(namespace: &str, name: &str, ips: &[&str], app: &str) -> Pod {
     Pod {

@@ -5,14 +5,15 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-use std::process::Command;
-
 #[path = "../../cni/tests/support/netns.rs"]
 mod netns;
+#[path = "support/nft_listing.rs"]
+mod nft_listing;
 #[path = "support/random_cluster.rs"]
 mod random_cluster;
 
 use netns::Netns;
+use nft_listing::{blocks, nft};
 use portcullis_policy::carry::carry_ids;
 use portcullis_policy::nft::program::replace_table;
 use portcullis_policy::nft::socket::commit;
@@ -20,65 +21,8 @@ use portcullis_policy::nft::update::update_table;
 use portcullis_policy::render::render;
 use random_cluster::{Cluster, Rng};
 
-/// The table as blocks (sets, maps, chains) sorted by their first line, elements sorted, blank
-/// lines dropped: the kernel lists things in the order they were made, which differs between
-/// a table built whole and one updated in place.
-fn blocks(listing: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current = String::new();
-    let mut lines = listing.lines().filter(|l| !l.trim().is_empty());
-    while let Some(line) = lines.next() {
-        if line.starts_with("table ") || line == "}" {
-            continue;
-        }
-        let line = match line.find("elements = { ") {
-            None => line.to_string(),
-            Some(start) => {
-                let mut body = line[start + "elements = { ".len()..].to_string();
-                while !body.trim_end().ends_with('}') {
-                    body.push(' ');
-                    body.push_str(lines.next().unwrap().trim());
-                }
-                let body = body.trim_end().trim_end_matches('}').trim();
-                let mut elements: Vec<&str> = body
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|e| !e.is_empty())
-                    .collect();
-                elements.sort();
-                format!("{}elements = {{ {} }}", &line[..start], elements.join(", "))
-            }
-        };
-        current.push_str(&line);
-        current.push('\n');
-        if line == "\t}" {
-            blocks.push(std::mem::take(&mut current));
-        }
-    }
-    blocks.sort();
-    blocks
-}
-
 fn listing(ns: &Netns) -> String {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            "nft",
-            "list",
-            "table",
-            "inet",
-            "portcullis",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    nft(ns, &["list", "table", "inet", "portcullis"])
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn changed_pods<'a>(
     (gone, new)
 }
 
-/// The addresses of one family that left and joined `known` (both sorted).
+/// The addresses of one family that left and joined `known`.
 fn changed_known(applied: &Ruleset, next: &Ruleset, v6: bool) -> (Vec<Element>, Vec<Element>) {
     let family = |ips: &[IpAddr]| -> BTreeSet<IpAddr> {
         ips.iter()
