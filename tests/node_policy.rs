@@ -270,6 +270,17 @@ fn probes_of_every_pod_pair_match_the_truth_table_through_the_upstream_scenarios
     cluster.expect("deny all ingress in x", |_, to, _, _| {
         namespace_of(to) != "x"
     });
+    // The node itself (kubelet probes) still reaches the isolated pods: its packets go through
+    // the output and input hooks, never the forward chain the policies live in.
+    for pod in cluster.pods.iter().filter(|p| p.namespace == "x") {
+        for proto in [Proto::Tcp, Proto::Udp] {
+            assert!(
+                probe(&cluster.node, pod.ip, proto, 80),
+                "node → {} {proto:?} 80 refused under deny-all ingress",
+                pod.key()
+            );
+        }
+    }
 
     cluster.policies(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-out, namespace: y}\n\
