@@ -1,0 +1,327 @@
+//! The configuration each proxy runs with, generated from one [`Setup`] so they are
+//! equivalent: one worker, upstream keep-alive to the same backend, access logs off, the same
+//! certificate with TLS 1.3 and HTTP/2 offered by ALPN, and the same routes (`/` alone, or
+//! `/r0/` … `/rN-1/` all to the backend). Pure text; `main.rs` writes the files.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+/// What every proxy is configured from.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The backend every route goes to.
+    pub backend: SocketAddr,
+    /// Plain HTTP listener (HTTP/1.1).
+    pub http: SocketAddr,
+    /// TLS listener (HTTP/1.1 and HTTP/2 by ALPN).
+    pub https: SocketAddr,
+    /// How many routes: 1 means `/` alone.
+    pub routes: usize,
+    /// Certificate and key (PEM), and the two concatenated (HAProxy wants one file).
+    pub cert: PathBuf,
+    /// The certificate's key.
+    pub key: PathBuf,
+    /// Certificate then key, for HAProxy.
+    pub cert_and_key: PathBuf,
+    /// Where the proxy keeps its pid file, map file and the like.
+    pub dir: PathBuf,
+}
+
+/// The path requests use: `/` with one route, else one in the middle of the list (so a
+/// linear matcher walks half of it, a tree does not care).
+pub fn request_path(routes: usize) -> String {
+    if routes <= 1 {
+        "/".to_string()
+    } else {
+        format!("/r{}/x", routes / 2)
+    }
+}
+
+/// The route prefixes, in order.
+fn prefixes(routes: usize) -> Vec<String> {
+    if routes <= 1 {
+        vec!["/".to_string()]
+    } else {
+        (0..routes).map(|i| format!("/r{i}/")).collect()
+    }
+}
+
+/// nginx: one worker; `keepalive` upstream with HTTP/1.1 and the Connection header cleared
+/// (what makes nginx reuse upstream connections); one prefix `location` per route.
+pub fn nginx(setup: &Setup) -> String {
+    let dir = setup.dir.display();
+    let mut locations = String::new();
+    for prefix in prefixes(setup.routes) {
+        let _ = writeln!(
+            locations,
+            "    location {prefix} {{ proxy_pass http://backend; }}"
+        );
+    }
+    format!(
+        "worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+  upstream backend {{ server {backend}; keepalive 128; }}
+  proxy_http_version 1.1;
+  proxy_set_header Connection \"\";
+  proxy_set_header Host $host;
+  proxy_buffering on;
+  server {{
+    listen {http} reuseport backlog=4096;
+    listen {https} ssl http2 reuseport backlog=4096;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    keepalive_requests 1000000;
+{locations}  }}
+}}
+",
+        backend = setup.backend,
+        http = setup.http,
+        https = setup.https,
+        cert = setup.cert.display(),
+        key = setup.key.display(),
+    )
+}
+
+/// HAProxy: one thread, `http-reuse always` (upstream keep-alive shared across clients), no
+/// logs; routes as a prefix map (`map_beg`, a tree lookup) naming the one backend.
+pub fn haproxy(setup: &Setup) -> String {
+    format!(
+        "global
+  nbthread 1
+  maxconn 4096
+  tune.ssl.default-dh-param 2048
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+  option http-keep-alive
+  http-reuse always
+frontend plain
+  bind {http}
+  use_backend %[path,map_beg({map})]
+frontend tls
+  bind {https} ssl crt {pem} alpn h2,http/1.1 ssl-min-ver TLSv1.2
+  use_backend %[path,map_beg({map})]
+backend app
+  server s1 {backend}
+",
+        http = setup.http,
+        https = setup.https,
+        pem = setup.cert_and_key.display(),
+        map = haproxy_map_path(setup).display(),
+        backend = setup.backend,
+    )
+}
+
+/// Where HAProxy's route map goes.
+pub fn haproxy_map_path(setup: &Setup) -> PathBuf {
+    setup.dir.join("routes.map")
+}
+
+/// HAProxy's route map: each prefix → the backend's name.
+pub fn haproxy_map(setup: &Setup) -> String {
+    prefixes(setup.routes)
+        .into_iter()
+        .map(|prefix| format!("{prefix} app\n"))
+        .collect()
+}
+
+/// Envoy: static listeners and cluster (run with `--concurrency 1`), no access log, one
+/// prefix route per route (Envoy matches them in order), HTTP/1.1 upstream pool; TLS listener
+/// offers h2 and http/1.1.
+pub fn envoy(setup: &Setup) -> String {
+    let mut routes = String::new();
+    for prefix in prefixes(setup.routes) {
+        let _ = writeln!(
+            routes,
+            "              - match: {{prefix: \"{prefix}\"}}\n                route: {{cluster: backend}}"
+        );
+    }
+    let listener = |name: &str, address: SocketAddr, tls: bool| {
+        let transport = if tls {
+            format!(
+                "      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          common_tls_context:
+            alpn_protocols: [h2, http/1.1]
+            tls_certificates:
+            - certificate_chain: {{filename: \"{cert}\"}}
+              private_key: {{filename: \"{key}\"}}
+",
+                cert = setup.cert.display(),
+                key = setup.key.display()
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "  - name: {name}
+    address: {{socket_address: {{address: \"{ip}\", port_value: {port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: {name}
+          codec_type: AUTO
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: [\"*\"]
+              routes:
+{routes}          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+{transport}",
+            ip = address.ip(),
+            port = address.port(),
+        )
+    };
+    format!(
+        "static_resources:
+  listeners:
+{plain}{tls}  clusters:
+  - name: backend
+    type: STATIC
+    connect_timeout: 5s
+    circuit_breakers:
+      thresholds: [{{max_connections: 100000, max_pending_requests: 100000, max_requests: 100000}}]
+    load_assignment:
+      cluster_name: backend
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: \"{ip}\", port_value: {port}}}}}}}
+",
+        plain = listener("plain", setup.http, false),
+        tls = listener("tls", setup.https, true),
+        ip = setup.backend.ip(),
+        port = setup.backend.port(),
+    )
+}
+
+/// Portcullis: the Kubernetes objects `--manifests` reads (IngressClass, TLS Secret, Service,
+/// EndpointSlice, one Ingress with every route as a Prefix path). `cert_pem` and `key_pem`
+/// are the PEM texts, base64-encoded into the Secret.
+pub fn portcullis(setup: &Setup, cert_pem: &[u8], key_pem: &[u8]) -> String {
+    let mut paths = String::new();
+    for prefix in prefixes(setup.routes) {
+        let path = if prefix == "/" {
+            prefix.clone()
+        } else {
+            prefix.trim_end_matches('/').to_string()
+        };
+        let _ = writeln!(
+            paths,
+            "      - {{path: \"{path}\", pathType: Prefix, backend: {{service: {{name: backend, port: {{name: http}}}}}}}}"
+        );
+    }
+    format!(
+        "apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {{name: portcullis}}
+spec: {{controller: portcullis.dev/ingress-controller}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: bench-tls, namespace: bench}}
+type: kubernetes.io/tls
+data: {{tls.crt: {cert}, tls.key: {key}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: backend, namespace: bench}}
+spec: {{ports: [{{name: http, port: 80}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: backend-1, namespace: bench, labels: {{kubernetes.io/service-name: backend}}}}
+addressType: IPv4
+ports: [{{name: http, port: {port}}}]
+endpoints: [{{addresses: [\"{ip}\"]}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: bench, namespace: bench}}
+spec:
+  ingressClassName: portcullis
+  tls: [{{hosts: [bench.test], secretName: bench-tls}}]
+  rules:
+  - http:
+      paths:
+{paths}",
+        cert = STANDARD.encode(cert_pem),
+        key = STANDARD.encode(key_pem),
+        ip = setup.backend.ip(),
+        port = setup.backend.port(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(routes: usize) -> Setup {
+        Setup {
+            backend: "127.0.0.1:9000".parse().unwrap(),
+            http: "127.0.0.1:9080".parse().unwrap(),
+            https: "127.0.0.1:9443".parse().unwrap(),
+            routes,
+            cert: "/w/cert.pem".into(),
+            key: "/w/key.pem".into(),
+            cert_and_key: "/w/both.pem".into(),
+            dir: "/w".into(),
+        }
+    }
+
+    #[test]
+    fn every_proxy_gets_every_route_and_keeps_upstream_connections() {
+        let many = setup(10_000);
+        let nginx = nginx(&many);
+        assert_eq!(nginx.matches("proxy_pass http://backend;").count(), 10_000);
+        assert!(
+            nginx.contains("keepalive 128;") && nginx.contains("proxy_set_header Connection \"\";")
+        );
+        assert!(nginx.contains("access_log off;") && nginx.contains("worker_processes 1;"));
+        assert_eq!(haproxy_map(&many).lines().count(), 10_000);
+        let haproxy = haproxy(&many);
+        assert!(haproxy.contains("http-reuse always") && haproxy.contains("nbthread 1"));
+        assert!(!haproxy.contains("log "), "no logging configured");
+        let envoy = envoy(&many);
+        assert_eq!(
+            envoy.matches("route: {cluster: backend}").count(),
+            20_000,
+            "both listeners"
+        );
+        assert!(!envoy.contains("access_log"));
+        let portcullis = portcullis(&many, b"c", b"k");
+        assert_eq!(portcullis.matches("pathType: Prefix").count(), 10_000);
+        // The request path is one of the routes.
+        assert_eq!(request_path(10_000), "/r5000/x");
+        assert!(nginx.contains("location /r5000/ "));
+        assert!(portcullis.contains("path: \"/r5000\""));
+    }
+
+    #[test]
+    fn one_route_is_the_root() {
+        let one = setup(1);
+        assert_eq!(request_path(1), "/");
+        assert_eq!(haproxy_map(&one), "/ app\n");
+        assert!(nginx(&one).contains("location / { proxy_pass"));
+        assert!(portcullis(&one, b"c", b"k").contains("path: \"/\""));
+    }
+}

@@ -1,0 +1,358 @@
+//! The Markdown report: how it was measured, every figure, the targets, the configurations.
+
+use std::fmt::Write;
+
+use crate::{Proxy, Results, SCENARIOS};
+
+/// How the run was made, for the report's method section.
+pub struct Method {
+    /// Seconds per measured run.
+    pub seconds: u32,
+    /// Runs per point.
+    pub repeats: usize,
+    /// Core of the proxy.
+    pub proxy_core: usize,
+    /// Core of the backend and load generators.
+    pub load_core: usize,
+    /// CPU, cores, kernel, date.
+    pub machine: String,
+    /// (name, text) of each proxy's 1-route configuration.
+    pub configs: Vec<(String, String)>,
+    /// (title, file name) of each chart.
+    pub charts: Vec<(String, String)>,
+    /// A `--quick` run (not a measurement).
+    pub quick: bool,
+}
+
+const PROXIES: [Proxy; 4] = [
+    Proxy::Portcullis,
+    Proxy::Nginx,
+    Proxy::Haproxy,
+    Proxy::Envoy,
+];
+
+/// The whole report.
+pub fn render(results: &Results, method: &Method) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# Side by side: Portcullis, nginx, HAProxy and Envoy\n");
+    if method.quick {
+        let _ = writeln!(
+            w,
+            "**A `--quick` run (1 run of 2 s per point): it checks the harness, it does not \
+             measure.**\n"
+        );
+    }
+    let _ = writeln!(
+        w,
+        "Made by `cargo run --release -p portcullis-benches --bin side-by-side` \
+         (`benches/src/bin/side_by_side/`). Machine: {}.\n",
+        method.machine
+    );
+    let _ = writeln!(w, "Versions:");
+    for (tool, version) in &results.versions {
+        let _ = writeln!(w, "- {tool}: {version}");
+    }
+    let _ = writeln!(
+        w,
+        "\nMethod: each proxy runs alone, pinned to core {proxy} with one worker (nginx \
+         `worker_processes 1`, HAProxy `nbthread 1`, Envoy `--concurrency 1`, Portcullis \
+         `TOKIO_WORKER_THREADS=1`), access logs off, keep-alive to the backend pooled \
+         (nginx `keepalive` upstream, HAProxy `http-reuse always`, Envoy's and Portcullis's \
+         pools). The backend (`demo-backend`, one thread) and the load generators share core \
+         {load}. Every point: a warm-up run, then {repeats} run(s) of {seconds} s; tables give \
+         medians. Closed loop: `wrk -t1 -c50` (HTTP/1.1, HTTPS with TLS 1.3), `h2load -c10 -m10` \
+         (HTTP/2 over TLS by ALPN). Open loop: `oha -c50 -q RATE --latency-correction`, rates \
+         at 25/50/75% of the slowest proxy's maximum, the same for all. CPU per request: the \
+         proxy's user + system time (all its processes, from /proc) over the requests of the \
+         run. Peak RSS: VmHWM summed over its processes. Same ECDSA P-256 certificate for all. \
+         With 10,000 routes (prefixes `/r0/` … `/r9999/`) requests go to `/r5000/x`.\n",
+        proxy = method.proxy_core,
+        load = method.load_core,
+        repeats = method.repeats,
+        seconds = method.seconds,
+    );
+    if !results.missing.is_empty() {
+        let _ = writeln!(w, "Not measured:");
+        for missing in &results.missing {
+            let _ = writeln!(w, "- {missing}");
+        }
+        let _ = writeln!(w);
+    }
+
+    let _ = writeln!(w, "## Maximum requests/s (closed loop)\n");
+    let _ = writeln!(
+        w,
+        "| scenario | direct | Portcullis | nginx | HAProxy | Envoy | Portcullis / nginx | failed |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|");
+    for (index, scenario) in SCENARIOS.iter().enumerate() {
+        let cell = |proxy| {
+            results
+                .throughput
+                .get(&(index, proxy))
+                .map_or("–".to_string(), |t| format!("{:.0}", t.rps))
+        };
+        let failed: u64 = results
+            .throughput
+            .iter()
+            .filter(|((i, _), _)| *i == index)
+            .map(|(_, t)| t.failed)
+            .sum();
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {failed} |",
+            scenario.name,
+            cell(Proxy::Direct),
+            cell(Proxy::Portcullis),
+            cell(Proxy::Nginx),
+            cell(Proxy::Haproxy),
+            cell(Proxy::Envoy),
+            ratio(
+                rps(results, index, Proxy::Portcullis),
+                rps(results, index, Proxy::Nginx)
+            ),
+        );
+    }
+
+    let _ = writeln!(w, "\n## Proxy CPU per request (µs, lower is better)\n");
+    let _ = writeln!(
+        w,
+        "| scenario | Portcullis | nginx | HAProxy | Envoy | Portcullis / nginx | Portcullis / HAProxy |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|");
+    for (index, scenario) in SCENARIOS.iter().enumerate() {
+        let cells: Vec<String> = PROXIES
+            .iter()
+            .map(|p| cpu(results, index, *p).map_or("–".into(), |c| format!("{c:.1}")))
+            .collect();
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            scenario.name,
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            ratio(
+                cpu(results, index, Proxy::Portcullis),
+                cpu(results, index, Proxy::Nginx)
+            ),
+            ratio(
+                cpu(results, index, Proxy::Portcullis),
+                cpu(results, index, Proxy::Haproxy)
+            ),
+        );
+    }
+
+    let _ = writeln!(w, "\n## Peak RSS (MB)\n");
+    let _ = writeln!(w, "| proxy | 1 route | 10,000 routes |");
+    let _ = writeln!(w, "|---|---|---|");
+    for proxy in PROXIES {
+        let mb = |routes| {
+            results
+                .rss
+                .get(&(proxy, routes))
+                .map_or("–".into(), |b| format!("{:.1}", *b as f64 / 1e6))
+        };
+        let _ = writeln!(w, "| {} | {} | {} |", proxy.name(), mb(1), mb(10_000));
+    }
+
+    let _ = writeln!(
+        w,
+        "\n## Latency at fixed rates (HTTP/1.1, 0 B, 1 route; ms)\n\n\"Added p99\" is the \
+         proxy's p99 minus the direct p99 at the same rate.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| proxy | rate (req/s) | p50 | p99 | p99.9 | added p99 | failed |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|");
+    for (proxy, points) in &results.latency {
+        for point in points {
+            let added =
+                added_p99(results, *proxy, point.rate).map_or("–".into(), |a| format!("{a:.3}"));
+            let _ = writeln!(
+                w,
+                "| {} | {} | {:.3} | {:.3} | {:.3} | {added} | {} |",
+                proxy.name(),
+                point.rate,
+                point.p50,
+                point.p99,
+                point.p999,
+                point.failed
+            );
+        }
+    }
+
+    if let Some(churn) = &results.churn {
+        let percentile = |p: f64| {
+            let values = &churn.live_ms;
+            values
+                .get(((values.len() as f64 - 1.0) * p).round() as usize)
+                .map_or("–".into(), |v| format!("{v:.1}"))
+        };
+        let _ = writeln!(
+            w,
+            "\n## Route churn under load (Portcullis)\n\n{} Ingress changes in {} s (10/s, each \
+             a new path to a second backend, written into the `--manifests` folder) while \
+             `wrk -c50` ran on `/`: **{} of {} requests failed**. Change to route live: median \
+             {} ms, p99 {} ms, max {} ms; {} never went live within 2 s.",
+            churn.changes,
+            churn.seconds,
+            churn.load.failed,
+            churn.load.requests,
+            percentile(0.5),
+            percentile(0.99),
+            percentile(1.0),
+            churn.never_live
+        );
+    }
+
+    let _ = writeln!(w, "\n## Against the targets\n");
+    let _ = writeln!(w, "| target | measured | met |");
+    let _ = writeln!(w, "|---|---|---|");
+    let h1 = 0;
+    for (what, value, limit, lower_is_better) in [
+        (
+            "CPU per request ≤ 0.8x nginx's (HTTP/1.1, 0 B)",
+            quotient(
+                cpu(results, h1, Proxy::Portcullis),
+                cpu(results, h1, Proxy::Nginx),
+            ),
+            0.8,
+            true,
+        ),
+        (
+            "CPU per request ≤ HAProxy's (HTTP/1.1, 0 B)",
+            quotient(
+                cpu(results, h1, Proxy::Portcullis),
+                cpu(results, h1, Proxy::Haproxy),
+            ),
+            1.0,
+            true,
+        ),
+        (
+            "added p99 at 50% load ≤ 0.8x nginx's",
+            middle_rate(results).and_then(|rate| {
+                quotient(
+                    added_p99(results, Proxy::Portcullis, rate),
+                    added_p99(results, Proxy::Nginx, rate),
+                )
+            }),
+            0.8,
+            true,
+        ),
+        (
+            "HTTPS keep-alive requests/s ≥ 0.8x plaintext (Portcullis)",
+            quotient(
+                rps(results, 1, Proxy::Portcullis),
+                rps(results, 0, Proxy::Portcullis),
+            ),
+            0.8,
+            false,
+        ),
+        (
+            "HTTP/2 requests/s ≥ 1.2x nginx's",
+            quotient(
+                rps(results, 2, Proxy::Portcullis),
+                rps(results, 2, Proxy::Nginx),
+            ),
+            1.2,
+            false,
+        ),
+    ] {
+        let (shown, met) = match value {
+            Some(v) => {
+                let met = if lower_is_better {
+                    v <= limit
+                } else {
+                    v >= limit
+                };
+                (format!("{v:.2}x"), if met { "yes" } else { "**no**" })
+            }
+            None => ("–".into(), "–"),
+        };
+        let _ = writeln!(w, "| {what} | {shown} | {met} |");
+    }
+    let rss = results
+        .rss
+        .get(&(Proxy::Portcullis, 10_000))
+        .map(|b| *b as f64 / 1e6);
+    let _ = writeln!(
+        w,
+        "| RSS at 10,000 routes < 50 MB | {} | {} |",
+        rss.map_or("–".into(), |mb| format!("{mb:.1} MB")),
+        rss.map_or("–", |mb| if mb < 50.0 { "yes" } else { "**no**" })
+    );
+    if let Some(churn) = &results.churn {
+        let _ = writeln!(
+            w,
+            "| no failed request under 10 route changes/s | {} failed | {} |",
+            churn.load.failed,
+            if churn.load.failed == 0 {
+                "yes"
+            } else {
+                "**no**"
+            }
+        );
+    }
+
+    if !method.charts.is_empty() {
+        let _ = writeln!(w, "\n## Charts\n");
+        for (title, file) in &method.charts {
+            let _ = writeln!(w, "![{title}]({file})\n");
+        }
+    }
+    let _ = writeln!(
+        w,
+        "\n## Configurations (1 route; the 10,000-route ones repeat the route line)\n"
+    );
+    for (name, text) in &method.configs {
+        let _ = writeln!(
+            w,
+            "<details><summary>{name}</summary>\n\n```\n{text}```\n</details>\n"
+        );
+    }
+    out
+}
+
+fn rps(results: &Results, index: usize, proxy: Proxy) -> Option<f64> {
+    results.throughput.get(&(index, proxy)).map(|t| t.rps)
+}
+
+fn cpu(results: &Results, index: usize, proxy: Proxy) -> Option<f64> {
+    results
+        .throughput
+        .get(&(index, proxy))
+        .and_then(|t| t.cpu_us)
+}
+
+/// The proxy's p99 minus direct's at `rate`.
+fn added_p99(results: &Results, proxy: Proxy, rate: u32) -> Option<f64> {
+    let at = |p: Proxy| {
+        results
+            .latency
+            .get(&p)?
+            .iter()
+            .find(|point| point.rate == rate)
+            .map(|point| point.p99)
+    };
+    Some(at(proxy)? - at(Proxy::Direct)?)
+}
+
+/// The 50% rate.
+fn middle_rate(results: &Results) -> Option<u32> {
+    results.latency.values().next()?.get(1).map(|p| p.rate)
+}
+
+fn quotient(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    quotient(a, b).map_or("–".into(), |r| format!("{r:.2}"))
+}
