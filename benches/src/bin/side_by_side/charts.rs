@@ -97,6 +97,14 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
     Ok(charts)
 }
 
+/// A proxy's colour index, by its name in the legend.
+fn color_of(name: &str) -> usize {
+    ["direct", "Portcullis", "nginx", "HAProxy", "Envoy"]
+        .iter()
+        .position(|known| *known == name)
+        .unwrap_or(5)
+}
+
 /// One bar per series in each group; missing values leave a gap.
 fn grouped_bars(
     path: &Path,
@@ -135,7 +143,8 @@ fn grouped_bars(
             .draw()?;
         let width = 0.8 / series.len().max(1) as f64;
         for (j, (name, values)) in series.iter().enumerate() {
-            let color = Palette99::pick(j).to_rgba();
+            // The same colour for a proxy in every chart.
+            let color = Palette99::pick(color_of(name)).to_rgba();
             let bars = values.iter().enumerate().filter_map(|(i, v)| {
                 let x0 = i as f64 + 0.1 + j as f64 * width;
                 v.map(|v| Rectangle::new([(x0, 0.0), (x0 + width * 0.95, v)], color.filled()))
