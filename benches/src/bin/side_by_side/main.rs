@@ -205,13 +205,31 @@ pub struct Latency {
     pub failed: u64,
 }
 
+/// A proxy's resident memory, bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// After the runs, while still serving.
+    pub serving: u64,
+    /// The high-water mark.
+    pub peak: u64,
+}
+
+impl Memory {
+    /// Takes in what `running` holds now.
+    fn update(&mut self, running: &Running) {
+        self.serving = self.serving.max(running.rss());
+        self.peak = self.peak.max(running.peak_rss());
+    }
+}
+
 /// Everything measured.
 #[derive(Debug, Default)]
 pub struct Results {
     /// (scenario index, proxy) → throughput.
     pub throughput: BTreeMap<(usize, Proxy), Throughput>,
-    /// (proxy, routes) → peak RSS bytes.
-    pub rss: BTreeMap<(Proxy, usize), u64>,
+    /// (proxy, routes) → resident memory in bytes after its runs, and its peak (VmHWM,
+    /// start-up included).
+    pub rss: BTreeMap<(Proxy, usize), Memory>,
     /// proxy → latency at each rate.
     pub latency: BTreeMap<Proxy, Vec<Latency>>,
     /// Portcullis under route churn.
@@ -310,8 +328,11 @@ fn main() -> anyhow::Result<()> {
                     let point = closed_point(&kit, &args, Some(&running), *proxy, scenario)?;
                     results.throughput.insert((*index, *proxy), point);
                 }
-                let rss = results.rss.entry((*proxy, routes)).or_default();
-                *rss = (*rss).max(running.peak_rss());
+                results
+                    .rss
+                    .entry((*proxy, routes))
+                    .or_default()
+                    .update(&running);
             }
         }
     }
@@ -341,8 +362,7 @@ fn main() -> anyhow::Result<()> {
                 points.push(open_point(&kit, &args, &url, *rate)?);
             }
             if let Some(running) = running {
-                let rss = results.rss.entry((proxy, 1)).or_default();
-                *rss = (*rss).max(running.peak_rss());
+                results.rss.entry((proxy, 1)).or_default().update(&running);
             }
             results.latency.insert(proxy, points);
         }

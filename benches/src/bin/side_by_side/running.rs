@@ -81,13 +81,24 @@ impl Running {
         ticks as f64 / clock_ticks()
     }
 
-    /// Peak resident memory (VmHWM) of the process and its descendants, in bytes.
+    /// Peak resident memory (VmHWM) of the process and its descendants, in bytes: start-up
+    /// included.
     pub fn peak_rss(&self) -> u64 {
+        self.memory("VmHWM:")
+    }
+
+    /// Resident memory now (VmRSS) of the process and its descendants, in bytes.
+    pub fn rss(&self) -> u64 {
+        self.memory("VmRSS:")
+    }
+
+    /// The sum of one `/proc/PID/status` field (in kB) over the process tree, in bytes.
+    fn memory(&self, field: &str) -> u64 {
         tree(self.child.id())
             .into_iter()
             .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/status")).ok())
             .filter_map(|status| {
-                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+                let line = status.lines().find(|l| l.starts_with(field))?;
                 let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
                 Some(kib * 1024)
             })
@@ -203,6 +214,7 @@ mod tests {
             log: "/dev/null".into(),
         };
         assert!(running.peak_rss() > 0);
+        assert!(running.rss() > 0 && running.rss() <= running.peak_rss());
         assert!(running.cpu_seconds() >= 0.0);
         assert!(tree(std::process::id()).contains(&running.child.id()));
     }
