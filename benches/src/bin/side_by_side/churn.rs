@@ -5,13 +5,14 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::configs::service;
 use crate::load;
 use crate::running::Running;
 
@@ -105,21 +106,13 @@ pub fn measure(
 }
 
 /// The second backend's Service and EndpointSlice, and an Ingress routing `path` to it.
-fn churn_objects(path: &str) -> String {
+pub fn churn_objects(path: &str) -> String {
+    let backend = service(
+        "churn",
+        SocketAddr::from(([127, 0, 0, 1], CHURN_BACKEND_PORT)),
+    );
     format!(
-        "apiVersion: v1
-kind: Service
-metadata: {{name: churn, namespace: bench}}
-spec: {{ports: [{{name: http, port: 80}}]}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: churn-1, namespace: bench, labels: {{kubernetes.io/service-name: churn}}}}
-addressType: IPv4
-ports: [{{name: http, port: {CHURN_BACKEND_PORT}}}]
-endpoints: [{{addresses: [\"127.0.0.1\"]}}]
----
-apiVersion: networking.k8s.io/v1
+        "{backend}apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {{name: churn, namespace: bench}}
 spec:

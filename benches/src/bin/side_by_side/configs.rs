@@ -242,18 +242,7 @@ metadata: {{name: bench-tls, namespace: bench}}
 type: kubernetes.io/tls
 data: {{tls.crt: {cert}, tls.key: {key}}}
 ---
-apiVersion: v1
-kind: Service
-metadata: {{name: backend, namespace: bench}}
-spec: {{ports: [{{name: http, port: 80}}]}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: backend-1, namespace: bench, labels: {{kubernetes.io/service-name: backend}}}}
-addressType: IPv4
-ports: [{{name: http, port: {port}}}]
-endpoints: [{{addresses: [\"{ip}\"]}}]
----
+{backend}---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {{name: bench, namespace: bench}}
@@ -266,8 +255,29 @@ spec:
 {paths}",
         cert = STANDARD.encode(cert_pem),
         key = STANDARD.encode(key_pem),
-        ip = setup.backend.ip(),
-        port = setup.backend.port(),
+        backend = service("backend", setup.backend),
+    )
+}
+
+/// A Service `name` in namespace `bench` and the EndpointSlice pointing it at `address`, as
+/// the Kubernetes objects Portcullis reads (each document ends with `---`).
+pub fn service(name: &str, address: SocketAddr) -> String {
+    format!(
+        "apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: bench}}
+spec: {{ports: [{{name: http, port: 80}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: {name}-1, namespace: bench, labels: {{kubernetes.io/service-name: {name}}}}}
+addressType: IPv4
+ports: [{{name: http, port: {port}}}]
+endpoints: [{{addresses: [\"{ip}\"]}}]
+---
+",
+        ip = address.ip(),
+        port = address.port(),
     )
 }
 
@@ -314,6 +324,18 @@ mod tests {
         assert_eq!(request_path(10_000), "/r5000/x");
         assert!(nginx.contains("location /r5000/ "));
         assert!(portcullis.contains("path: \"/r5000\""));
+    }
+
+    #[test]
+    fn portcullis_reads_its_manifests_and_the_churn_ones() {
+        use portcullis_controller::manifests::parse_manifest;
+        let parsed = parse_manifest("bench.yaml", &portcullis(&setup(3), b"c", b"k")).unwrap();
+        // IngressClass, Secret, Service, EndpointSlice, Ingress.
+        assert_eq!(parsed.objects.len(), 5, "{parsed:?}");
+        assert!(parsed.skipped.is_empty());
+        let churn = crate::churn::churn_objects("/c1");
+        let parsed = parse_manifest("churn.yaml", &churn).unwrap();
+        assert_eq!(parsed.objects.len(), 3, "{parsed:?}");
     }
 
     #[test]
