@@ -15,7 +15,6 @@ mod netns;
 mod node_support;
 
 use std::net::IpAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use netns::{Netns, echo};
@@ -70,17 +69,8 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
         "10.91.1.0/24"
     );
     for node in [&node_a, &node_b] {
-        let forwarding = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                node.name(),
-                "cat",
-                "/proc/sys/net/ipv4/ip_forward",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&forwarding.stdout).trim(), "1");
+        let forwarding = node.exec("cat", &["/proc/sys/net/ipv4/ip_forward"]);
+        assert_eq!(forwarding.trim(), "1");
     }
 
     // Pods attached with the written conflists talk across nodes by their own addresses.
@@ -139,20 +129,7 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
         outside_server.join().unwrap(),
         "203.0.113.1".parse::<IpAddr>().unwrap()
     );
-    let table = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            node_a.name(),
-            "nft",
-            "list",
-            "table",
-            "inet",
-        ])
-        .arg("portcullis-node-masq")
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&table.stdout);
+    let table = node_a.exec("nft", &["list", "table", "inet", "portcullis-node-masq"]);
     assert!(
         table.contains("ip saddr 10.91.1.0/24 ip daddr 10.91.2.0/24 return")
             && table.contains("ip saddr 10.91.1.0/24 ip daddr 192.168.91.2 return")
@@ -167,11 +144,7 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
     });
     // So does forwarding turned off.
     let sysctl = |value: &str| {
-        Command::new("ip")
-            .args(["netns", "exec", node_a.name(), "sysctl", "-qw"])
-            .arg(format!("net.ipv4.ip_forward={value}"))
-            .status()
-            .unwrap();
+        node_a.exec("sysctl", &["-qw", &format!("net.ipv4.ip_forward={value}")]);
     };
     sysctl("0");
     eventually("forwarding back on", || {

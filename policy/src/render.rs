@@ -3,18 +3,14 @@
 
 use std::fmt::Write;
 
-use crate::nft::program::{TABLE, chain_name, pod_set_names};
+use crate::nft::program::{MAPS, TABLE, chain_name, map_name, pod_set_names};
 use crate::ruleset::{Allow, Ruleset};
 
 /// The whole table as text.
 pub fn render(ruleset: &Ruleset) -> String {
     let mut blocks: Vec<String> = Vec::new();
-    for (name, v6, ingress) in [
-        ("egress4", false, false),
-        ("egress6", true, false),
-        ("ingress4", false, true),
-        ("ingress6", true, true),
-    ] {
+    for (ingress, v6) in MAPS {
+        let name = map_name(v6, ingress);
         let mut elements: Vec<String> = ruleset
             .pods
             .iter()

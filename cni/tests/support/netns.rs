@@ -52,21 +52,28 @@ impl Netns {
 
     /// Runs `ip ARGS` inside the namespace; returns stdout without trailing blanks per line.
     pub fn ip(&self, args: &str) -> String {
+        let args: Vec<&str> = args.split_whitespace().collect();
+        self.exec("ip", &args)
+            .lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Runs `program ARGS` inside the namespace (`ip netns exec`), which must succeed; its
+    /// stdout.
+    pub fn exec(&self, program: &str, args: &[&str]) -> String {
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "ip"])
-            .args(args.split_whitespace())
+            .args(["netns", "exec", &self.0, program])
+            .args(args)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "ip {args}: {}",
+            "{program} {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.lines()
-            .map(str::trim_end)
-            .collect::<Vec<_>>()
-            .join("\n")
+        String::from_utf8_lossy(&out.stdout).to_string()
     }
 
     /// Runs `job` on a thread inside this namespace and waits for it.

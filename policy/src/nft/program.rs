@@ -69,18 +69,16 @@ pub fn replace_table(ruleset: &Ruleset) -> Batch {
     program.table(msg::NEWTABLE);
     program.table(msg::DELTABLE);
     program.table(msg::NEWTABLE);
-    // Egress first: its chains return on a match so the destination's ingress is checked
-    // next; ingress chains accept.
-    let maps = [
-        ("egress4", false, Direction::Egress),
-        ("egress6", true, Direction::Egress),
-        ("ingress4", false, Direction::Ingress),
-        ("ingress6", true, Direction::Ingress),
-    ];
     // Sets first (rules look them up), then chains (map elements jump to them), then the
     // maps' elements, then rules.
     let mut map_ids = Vec::new();
-    for (name, v6, direction) in maps {
+    for (ingress, v6) in MAPS {
+        let direction = if ingress {
+            Direction::Ingress
+        } else {
+            Direction::Egress
+        };
+        let name = map_name(v6, ingress);
         map_ids.push((name, v6, direction, program.verdict_map(name, v6)));
     }
     // Set ids of `known4` and `known6`.
@@ -194,8 +192,14 @@ pub(super) fn known_element(ip: IpAddr) -> Element {
     }
 }
 
+/// The verdict maps as (ingress, IPv6), in the order the `forward` chain looks them up:
+/// egress first, since egress chains return on a match so the destination's ingress is
+/// checked next.
+pub(crate) const MAPS: [(bool, bool); 4] =
+    [(false, false), (false, true), (true, false), (true, true)];
+
 /// The verdict map of one family and direction.
-pub(super) fn map_name(v6: bool, ingress: bool) -> &'static str {
+pub(crate) fn map_name(v6: bool, ingress: bool) -> &'static str {
     match (ingress, v6) {
         (false, false) => "egress4",
         (false, true) => "egress6",

@@ -16,7 +16,7 @@ use crate::intervals::AddrRange;
 use crate::ruleset::{Allow, PodRules, Ruleset};
 
 use super::program::{
-    Element, PodSet, Program, chain_name, known_element, known_set, map_elements, map_name,
+    Element, MAPS, PodSet, Program, chain_name, known_element, known_set, map_elements, map_name,
     pod_set_elements, pod_set_names, range_elements, zero_marker,
 };
 use super::wire::{Batch, msg};
@@ -52,15 +52,13 @@ pub fn update_table(applied: &Ruleset, next: &Ruleset) -> Option<Batch> {
         let (gone, new) = changed_known(applied, next, v6);
         diff_elements(&mut program, known_set(v6), gone, new);
     }
-    for ingress in [true, false] {
-        for v6 in [false, true] {
-            diff_elements(
-                &mut program,
-                map_name(v6, ingress),
-                map_elements(&gone, v6, ingress),
-                map_elements(&new, v6, ingress),
-            );
-        }
+    for (ingress, v6) in MAPS {
+        diff_elements(
+            &mut program,
+            map_name(v6, ingress),
+            map_elements(&gone, v6, ingress),
+            map_elements(&new, v6, ingress),
+        );
     }
     for ingress in [true, false] {
         let (before, after) = (applied.allowances(ingress), next.allowances(ingress));

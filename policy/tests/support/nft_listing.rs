@@ -3,23 +3,11 @@
 
 #![allow(dead_code)] // Each test uses part of it.
 
-use std::process::Command;
-
 use crate::netns::Netns;
 
 /// `nft ARGS` inside the namespace; its output.
 pub fn nft(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns.name(), "nft"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    ns.exec("nft", args)
 }
 
 /// nft's listing with each `elements = { ... }` (which nft may wrap over lines, in hash order
