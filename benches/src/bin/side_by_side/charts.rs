@@ -8,7 +8,7 @@ use anyhow::Context;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::{Proxy, Results, SCENARIOS};
+use crate::{Proxy, Results, SCENARIOS, Throughput};
 
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
@@ -32,15 +32,7 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
     ];
     let mut charts = Vec::new();
 
-    let series = all
-        .iter()
-        .map(|p| {
-            let values = (0..SCENARIOS.len())
-                .map(|i| results.throughput.get(&(i, *p)).map(|t| t.rps))
-                .collect();
-            (p.name().to_string(), values)
-        })
-        .collect();
+    let series = by_scenario(results, &all, |t| Some(t.rps));
     let file = "side-by-side-requests.png";
     grouped_bars(
         &out.join(file),
@@ -51,15 +43,7 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
     )?;
     charts.push(("Maximum requests/s".to_string(), file.to_string()));
 
-    let series = all[1..]
-        .iter()
-        .map(|p| {
-            let values = (0..SCENARIOS.len())
-                .map(|i| results.throughput.get(&(i, *p)).and_then(|t| t.cpu_us))
-                .collect();
-            (p.name().to_string(), values)
-        })
-        .collect();
+    let series = by_scenario(results, &all[1..], |t| t.cpu_us);
     let file = "side-by-side-cpu.png";
     grouped_bars(
         &out.join(file),
@@ -95,6 +79,23 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
         charts.push(("p99 latency at fixed rates".to_string(), file.to_string()));
     }
     Ok(charts)
+}
+
+/// One series per proxy: `figure` of each scenario's throughput point.
+fn by_scenario(
+    results: &Results,
+    proxies: &[Proxy],
+    figure: impl Fn(&Throughput) -> Option<f64>,
+) -> Vec<(String, Vec<Option<f64>>)> {
+    proxies
+        .iter()
+        .map(|p| {
+            let values = (0..SCENARIOS.len())
+                .map(|i| results.throughput.get(&(i, *p)).and_then(&figure))
+                .collect();
+            (p.name().to_string(), values)
+        })
+        .collect()
 }
 
 /// A proxy's colour index, by its name in the legend.

@@ -302,8 +302,8 @@ fn main() -> anyhow::Result<()> {
     let mut bodies: Vec<usize> = SCENARIOS.iter().map(|s| s.body).collect();
     bodies.dedup();
     for body in bodies {
-        let mut backend = start_backend(&kit, &args, body)?;
-        backend.wait_ready(&format!("http://127.0.0.1:{BACKEND_PORT}/"))?;
+        // Runs until the end of this body size's scenarios.
+        let _backend = start_backend(&kit, &args, body)?;
         let mut route_counts: Vec<usize> = SCENARIOS
             .iter()
             .filter(|s| s.body == body)
@@ -348,8 +348,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|share| (slowest * share).round() as u32)
             .collect();
-        let mut backend = start_backend(&kit, &args, 0)?;
-        backend.wait_ready(&format!("http://127.0.0.1:{BACKEND_PORT}/"))?;
+        let backend = start_backend(&kit, &args, 0)?;
         for proxy in std::iter::once(Proxy::Direct).chain(proxies.iter().copied()) {
             let running = match proxy {
                 Proxy::Direct => None,
@@ -371,8 +370,7 @@ fn main() -> anyhow::Result<()> {
 
     // Route churn under load (Portcullis: changes are files in its manifests folder).
     {
-        let mut backend = start_backend(&kit, &args, 0)?;
-        backend.wait_ready(&format!("http://127.0.0.1:{BACKEND_PORT}/"))?;
+        let backend = start_backend(&kit, &args, 0)?;
         let running = start_proxy(&kit, &args, Proxy::Portcullis, 1)?;
         let seconds = if args.quick { 5 } else { 20 };
         results.churn = Some(churn::measure(
@@ -514,8 +512,9 @@ fn prepare(args: &Args) -> anyhow::Result<Kit> {
     })
 }
 
+/// Starts the backend answering `body` bytes on the load core; ready when it answers.
 fn start_backend(kit: &Kit, args: &Args, body: usize) -> anyhow::Result<Running> {
-    Running::start(
+    let mut backend = Running::start(
         "demo-backend",
         args.load_core,
         &kit.backend,
@@ -527,7 +526,9 @@ fn start_backend(kit: &Kit, args: &Args, body: usize) -> anyhow::Result<Running>
         ],
         &[],
         &kit.work.path().join("backend.log"),
-    )
+    )?;
+    backend.wait_ready(&format!("http://127.0.0.1:{BACKEND_PORT}/"))?;
+    Ok(backend)
 }
 
 /// The setup of `proxy` with `routes`, in a folder of its own.
