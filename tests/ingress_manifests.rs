@@ -285,9 +285,9 @@ async fn admin_serves_health_readiness_and_metrics() {
     let (status, metrics) = get(proxy.admin, "", "/metrics").await.expect("metrics");
     assert_eq!(status, 200);
     for needle in [
-        "portcullis_requests_total{namespace=\"store\",ingress=\"store\",service=\"wear\",status_class=\"2xx\"} 3",
-        "portcullis_requests_total{namespace=\"\",ingress=\"\",service=\"\",status_class=\"4xx\"} 1",
-        "portcullis_request_duration_seconds_count{namespace=\"store\",ingress=\"store\",service=\"wear\"} 3",
+        "portcullis_requests_total{namespace=\"store\",ingress=\"store\",service=\"wear\",port=\"http\",status_class=\"2xx\"} 3",
+        "portcullis_requests_total{namespace=\"\",ingress=\"\",service=\"\",port=\"\",status_class=\"4xx\"} 1",
+        "portcullis_request_duration_seconds_count{namespace=\"store\",ingress=\"store\",service=\"wear\",port=\"http\"} 3",
         "portcullis_table_rebuilds_total",
         "portcullis_table_paths 2",
     ] {

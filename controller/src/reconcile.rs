@@ -138,6 +138,8 @@ fn rebuild(
     }
     publisher.live.publish(table);
     (publisher.on_publish)();
+    // Routes the new table dropped start their grace; those past it lose their series.
+    publisher.metrics.sweep_routes(Instant::now());
     if let Some(status) = &publisher.status {
         let addresses = published_addresses(snapshot, &status.source);
         let updates = status_updates(&snapshot.ingresses, &translation.ingresses, &addresses);
@@ -184,7 +186,7 @@ fn rebuild(
             .filter_map(|diagnostic| {
                 Some(EventNotice {
                     object: reference(snapshot, &diagnostic.object)?,
-                    reason: diagnostic.reason(),
+                    reason: diagnostic.reason.as_str(),
                     note: if diagnostic.field.is_empty() {
                         diagnostic.message.clone()
                     } else {

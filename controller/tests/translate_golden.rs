@@ -61,7 +61,11 @@ pub fn render_case(name: &str, text: &str) -> String {
             Severity::Error => "error",
             _ => "warning",
         };
-        let _ = writeln!(out, "  {level}: {diagnostic}");
+        let _ = writeln!(
+            out,
+            "  {level} {}: {diagnostic}",
+            diagnostic.reason.as_str()
+        );
     }
     out.push_str("served:\n");
     for ingress in translation.ingresses.iter() {

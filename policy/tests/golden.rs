@@ -65,9 +65,9 @@ fn pod(object: &Value) -> Pod {
 fn compile_case(dir: &Path) -> String {
     let yaml = std::fs::read_to_string(dir.join("cluster.yaml")).unwrap();
     let (mut namespaces, mut pods, mut policies) = (Vec::new(), Vec::new(), Vec::new());
-    for document in serde_yaml::Deserializer::from_str(&yaml) {
-        let object: Value = serde_yaml::with::singleton_map_recursive::deserialize(document)
-            .map(|v: serde_yaml::Value| serde_json::to_value(v).unwrap())
+    for document in serde_yaml_ng::Deserializer::from_str(&yaml) {
+        let object: Value = serde_yaml_ng::with::singleton_map_recursive::deserialize(document)
+            .map(|v: serde_yaml_ng::Value| serde_json::to_value(v).unwrap())
             .unwrap();
         match object["kind"].as_str().unwrap() {
             "Namespace" => namespaces.push(Namespace {

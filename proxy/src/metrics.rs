@@ -1,13 +1,15 @@
 //! Prometheus metrics kept in atomics, so recording on the request path never takes a lock.
 //!
 //! Per-route counters are interned by their labels when a table is compiled: a route that
-//! survives a table rebuild keeps counting into the same counters.
+//! survives a table rebuild keeps counting into the same counters. A route no table holds any
+//! more keeps its series for [`RETIRED_SERIES_GRACE`] (so a scrape sees its last value), then
+//! the series is dropped.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::certificates::CertificateExpiry;
 use crate::spec::Origin;
@@ -17,10 +19,15 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// How long the series of a route that no table holds any more are still exported: long enough
+/// for a scrape at the usual 15 to 30 s interval to see their last values, short enough that a
+/// deleted Ingress's series are gone within a minute.
+pub const RETIRED_SERIES_GRACE: Duration = Duration::from_secs(30);
+
 /// Every metric the proxy and controller export, rendered by [`Metrics::render`].
 #[derive(Debug, Default)]
 pub struct Metrics {
-    routes: Mutex<HashMap<Origin, Arc<RouteMetrics>>>,
+    routes: Mutex<HashMap<Origin, InternedRoute>>,
     /// The built-in default backend's counters.
     default_route: Arc<RouteMetrics>,
     /// Routing table rebuilds and their cost.
@@ -109,7 +116,15 @@ impl TlsMetrics {
     }
 }
 
-/// Request counters and latency of one (ingress, service) pair.
+/// One route's counters as the registry holds them.
+#[derive(Debug)]
+struct InternedRoute {
+    counters: Arc<RouteMetrics>,
+    /// When a sweep first found no table holding the counters; `None` while one does.
+    unused_since: Option<Instant>,
+}
+
+/// Request counters and latency of one (ingress, service, port) triple.
 #[derive(Debug, Default)]
 pub struct RouteMetrics {
     /// Responses by status class: index 0 is 1xx, ..., index 4 is 5xx.
@@ -164,22 +179,53 @@ impl Metrics {
             return Arc::clone(&self.default_route);
         };
         let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = routes.get(origin) {
-            return Arc::clone(existing);
+        if let Some(existing) = routes.get_mut(origin) {
+            existing.unused_since = None;
+            return Arc::clone(&existing.counters);
         }
         let fresh = Arc::new(RouteMetrics::default());
-        routes.insert(origin.clone(), Arc::clone(&fresh));
+        routes.insert(
+            origin.clone(),
+            InternedRoute {
+                counters: Arc::clone(&fresh),
+                unused_since: None,
+            },
+        );
         fresh
+    }
+
+    /// Drops the series of routes that no routing table has held for [`RETIRED_SERIES_GRACE`]
+    /// and starts the clock for those just let go. Called after each publish and each scrape.
+    pub fn sweep_routes(&self, now: Instant) {
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        routes.retain(|_, route| {
+            // Only the registry holds the counters: every table (and request) using them is gone.
+            if Arc::strong_count(&route.counters) > 1 {
+                route.unused_since = None;
+                return true;
+            }
+            let since = *route.unused_since.get_or_insert(now);
+            now.saturating_duration_since(since) < RETIRED_SERIES_GRACE
+        });
+    }
+
+    /// Route series currently exported (the built-in default's not counted).
+    pub fn route_series(&self) -> usize {
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// The Prometheus text exposition format (version 0.0.4) of every metric.
     pub fn render(&self) -> String {
+        self.sweep_routes(Instant::now());
         let mut out = String::with_capacity(4096);
         let routes: Vec<(Option<Origin>, Arc<RouteMetrics>)> = {
             let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
             let mut list: Vec<_> = routes
                 .iter()
-                .map(|(k, v)| (Some(k.clone()), Arc::clone(v)))
+                .map(|(k, v)| (Some(k.clone()), Arc::clone(&v.counters)))
                 .collect();
             list.sort_by(|a, b| a.0.cmp(&b.0));
             list.insert(0, (None, Arc::clone(&self.default_route)));
@@ -190,7 +236,7 @@ impl Metrics {
             &mut out,
             "portcullis_requests_total",
             "counter",
-            "Responses sent, by ingress, service and status class.",
+            "Responses sent, by ingress, service, service port and status class.",
         );
         for (origin, route) in &routes {
             let labels = route_labels(origin.as_ref());
@@ -209,7 +255,7 @@ impl Metrics {
             &mut out,
             "portcullis_request_duration_seconds",
             "histogram",
-            "Time from request received to response headers sent, by ingress and service.",
+            "Time from request received to response headers sent, by ingress, service and service port.",
         );
         for (origin, route) in &routes {
             route.latency.render(
@@ -413,12 +459,13 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 fn route_labels(origin: Option<&Origin>) -> String {
     match origin {
         Some(origin) => format!(
-            "namespace=\"{}\",ingress=\"{}\",service=\"{}\"",
+            "namespace=\"{}\",ingress=\"{}\",service=\"{}\",port=\"{}\"",
             escape(&origin.namespace),
             escape(&origin.ingress),
-            escape(&origin.service)
+            escape(&origin.service),
+            escape(&origin.port)
         ),
-        None => "namespace=\"\",ingress=\"\",service=\"\"".to_string(),
+        None => "namespace=\"\",ingress=\"\",service=\"\",port=\"\"".to_string(),
     }
 }
 
@@ -451,17 +498,88 @@ mod tests {
         metrics.route(None).record(404, Duration::from_micros(10));
         let text = metrics.render();
         assert!(text.contains(
-            "portcullis_requests_total{namespace=\"shop\",ingress=\"store\",service=\"wear\",status_class=\"2xx\"} 1"
+            "portcullis_requests_total{namespace=\"shop\",ingress=\"store\",service=\"wear\",port=\"80\",status_class=\"2xx\"} 1"
         ));
         assert!(text.contains(
-            "portcullis_requests_total{namespace=\"shop\",ingress=\"store\",service=\"wear\",status_class=\"5xx\"} 1"
+            "portcullis_requests_total{namespace=\"shop\",ingress=\"store\",service=\"wear\",port=\"80\",status_class=\"5xx\"} 1"
         ));
         assert!(text.contains(
-            "portcullis_requests_total{namespace=\"\",ingress=\"\",service=\"\",status_class=\"4xx\"} 1"
+            "portcullis_requests_total{namespace=\"\",ingress=\"\",service=\"\",port=\"\",status_class=\"4xx\"} 1"
         ));
-        assert!(text.contains("portcullis_request_duration_seconds_bucket{namespace=\"shop\",ingress=\"store\",service=\"wear\",le=\"0.005\"} 1"));
-        assert!(text.contains("portcullis_request_duration_seconds_bucket{namespace=\"shop\",ingress=\"store\",service=\"wear\",le=\"+Inf\"} 2"));
+        assert!(text.contains("portcullis_request_duration_seconds_bucket{namespace=\"shop\",ingress=\"store\",service=\"wear\",port=\"80\",le=\"0.005\"} 1"));
+        assert!(text.contains("portcullis_request_duration_seconds_bucket{namespace=\"shop\",ingress=\"store\",service=\"wear\",port=\"80\",le=\"+Inf\"} 2"));
         assert!(text.contains("portcullis_table_rebuild_duration_seconds_count 0"));
+    }
+
+    fn origin(port: &str) -> Origin {
+        Origin {
+            namespace: "shop".into(),
+            ingress: "store".into(),
+            service: "wear".into(),
+            port: port.into(),
+        }
+    }
+
+    #[test]
+    fn one_service_on_two_ports_exports_two_distinct_series() {
+        let metrics = Metrics::default();
+        let http = metrics.route(Some(&origin("80")));
+        let admin = metrics.route(Some(&origin("admin")));
+        http.record(200, Duration::from_millis(1));
+        admin.record(200, Duration::from_millis(1));
+        let text = metrics.render();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("portcullis_requests_total{"))
+            .map(|line| line.rsplit_once(' ').map_or(line, |(name, _)| name))
+            .collect();
+        let mut unique = series.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(series.len(), unique.len(), "duplicate series in:\n{text}");
+        assert!(
+            text.contains("port=\"80\",status_class=\"2xx\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("port=\"admin\",status_class=\"2xx\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn series_of_a_route_no_table_holds_are_dropped_after_the_grace() {
+        let metrics = Metrics::default();
+        let kept = metrics.route(Some(&origin("80")));
+        let gone = metrics.route(Some(&origin("81")));
+        gone.record(200, Duration::from_millis(1));
+        drop(gone);
+        let start = Instant::now();
+        metrics.sweep_routes(start);
+        assert_eq!(metrics.route_series(), 2, "kept through the grace");
+        metrics.sweep_routes(start + RETIRED_SERIES_GRACE - Duration::from_millis(1));
+        assert_eq!(metrics.route_series(), 2, "still within the grace");
+        metrics.sweep_routes(start + RETIRED_SERIES_GRACE);
+        assert_eq!(metrics.route_series(), 1, "dropped after the grace");
+        assert!(!metrics.render().contains("port=\"81\""));
+        // The route still held keeps its series however long it lives.
+        metrics.sweep_routes(start + RETIRED_SERIES_GRACE * 10);
+        assert_eq!(metrics.route_series(), 1);
+        drop(kept);
+    }
+
+    #[test]
+    fn a_route_taken_up_again_within_the_grace_keeps_its_counts() {
+        let metrics = Metrics::default();
+        let first = metrics.route(Some(&origin("80")));
+        first.record(200, Duration::from_millis(1));
+        drop(first);
+        let start = Instant::now();
+        metrics.sweep_routes(start);
+        let again = metrics.route(Some(&origin("80")));
+        metrics.sweep_routes(start + RETIRED_SERIES_GRACE * 2);
+        assert_eq!(again.responses(2), 1);
+        assert_eq!(metrics.route_series(), 1);
     }
 
     #[test]

@@ -426,7 +426,7 @@ async fn admin_reports_health_readiness_and_metrics() {
     let (status, headers, metrics) = get(admin, "/metrics").await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "text/plain; version=0.0.4");
-    assert!(metrics.contains("portcullis_requests_total{namespace=\"test\",ingress=\"ing\",service=\"svc\",status_class=\"2xx\"} 1"), "{metrics}");
+    assert!(metrics.contains("portcullis_requests_total{namespace=\"test\",ingress=\"ing\",service=\"svc\",port=\"80\",status_class=\"2xx\"} 1"), "{metrics}");
     assert!(
         metrics.contains("portcullis_connections_accepted_total 1"),
         "{metrics}"

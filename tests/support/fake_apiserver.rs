@@ -127,7 +127,7 @@ impl FakeApiServer {
 
     /// Creates or replaces an object (as YAML or JSON text) and tells the watchers.
     pub fn apply(&self, text: &str) {
-        let mut object: Value = serde_yaml::from_str(text).expect("valid object");
+        let mut object: Value = serde_yaml_ng::from_str(text).expect("valid object");
         let kind = object["kind"].as_str().expect("kind").to_string();
         let namespace = object["metadata"]["namespace"]
             .as_str()

@@ -76,7 +76,7 @@ pub fn parse_manifest(file_name: &str, contents: &str) -> Result<ParsedFile, Par
             start_line: document.1,
             json: false,
         };
-        let value: serde_yaml::Value = match serde_yaml::from_str(document.text) {
+        let value: serde_yaml_ng::Value = match serde_yaml_ng::from_str(document.text) {
             Ok(value) => value,
             Err(e) => {
                 return Err(document.error(e.location().map(|l| l.line()), None, e.to_string()));
@@ -100,7 +100,11 @@ struct Document<'a> {
 
 impl Document<'_> {
     /// Turns the document's value (an object or a List) into objects.
-    fn collect(&self, value: serde_yaml::Value, parsed: &mut ParsedFile) -> Result<(), ParseError> {
+    fn collect(
+        &self,
+        value: serde_yaml_ng::Value,
+        parsed: &mut ParsedFile,
+    ) -> Result<(), ParseError> {
         let (api_version, kind) = type_of(&value);
         if kind.ends_with("List")
             && let Some(items) = value.get("items").and_then(|i| i.as_sequence())
@@ -145,7 +149,7 @@ impl Document<'_> {
         &self,
         api_version: &str,
         kind: &str,
-        value: &serde_yaml::Value,
+        value: &serde_yaml_ng::Value,
         text: Option<&str>,
     ) -> Result<Option<Object>, ParseError> {
         let object = match kind {
@@ -181,7 +185,7 @@ impl Document<'_> {
     fn raw_policy(
         &self,
         api_version: &str,
-        value: &serde_yaml::Value,
+        value: &serde_yaml_ng::Value,
     ) -> Result<RawPolicy, ParseError> {
         let name = object_name("NetworkPolicy", value);
         if api_version != "networking.k8s.io/v1" {
@@ -205,7 +209,7 @@ impl Document<'_> {
     fn decode<T>(
         &self,
         api_version: &str,
-        value: &serde_yaml::Value,
+        value: &serde_yaml_ng::Value,
         text: Option<&str>,
     ) -> Result<Arc<T>, ParseError>
     where
@@ -230,7 +234,7 @@ impl Document<'_> {
                     .map_err(|e| (Some(e.inner().line()), field_message(e.path(), e.inner())))
             }
             Some(text) => {
-                let de = serde_yaml::Deserializer::from_str(text);
+                let de = serde_yaml_ng::Deserializer::from_str(text);
                 serde_path_to_error::deserialize(de).map_err(|e| {
                     let line = e.inner().location().map(|l| l.line());
                     (line, field_message(e.path(), e.inner()))
@@ -336,7 +340,7 @@ fn split_documents(contents: &str) -> Vec<(&str, usize)> {
     documents
 }
 
-fn type_of(value: &serde_yaml::Value) -> (String, String) {
+fn type_of(value: &serde_yaml_ng::Value) -> (String, String) {
     let field = |name: &str| {
         value
             .get(name)
@@ -356,7 +360,7 @@ fn is_namespaced(kind: &str) -> bool {
         .is_none_or(|known| known.is_namespaced())
 }
 
-fn object_name(kind: &str, value: &serde_yaml::Value) -> String {
+fn object_name(kind: &str, value: &serde_yaml_ng::Value) -> String {
     let meta = value.get("metadata");
     let get = |field: &str| {
         meta.and_then(|m| m.get(field))
@@ -374,7 +378,7 @@ fn object_name(kind: &str, value: &serde_yaml::Value) -> String {
     }
 }
 
-/// `spec.rules[0].host: invalid type: ...`, without serde_yaml's own "at line" suffix.
+/// `spec.rules[0].host: invalid type: ...`, without the YAML parser's own "at line" suffix.
 fn field_message(path: &serde_path_to_error::Path, error: &dyn std::fmt::Display) -> String {
     let text = error.to_string();
     let text = match text.find(" at line ") {
@@ -389,9 +393,9 @@ fn field_message(path: &serde_path_to_error::Path, error: &dyn std::fmt::Display
     }
 }
 
-fn value_from_json(value: serde_json::Value) -> serde_yaml::Value {
+fn value_from_json(value: serde_json::Value) -> serde_yaml_ng::Value {
     // JSON is a subset of YAML's data model; the conversion cannot fail for parsed JSON.
-    serde_yaml::to_value(value).unwrap_or(serde_yaml::Value::Null)
+    serde_yaml_ng::to_value(value).unwrap_or(serde_yaml_ng::Value::Null)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 use crate::objects::ObjectKey;
-use crate::translate::diagnostic::Diagnostic;
+use crate::translate::diagnostic::{Diagnostic, Reason};
 
 /// The legacy class annotation, still honoured for Ingresses without `spec.ingressClassName`.
 pub const LEGACY_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
@@ -84,6 +84,7 @@ impl<'a> ClassFilter<'a> {
                 None => {
                     if name == self.identity.ingress_class {
                         diagnostics.push(Diagnostic::error(
+ Reason::IngressClassMissing,
                             key,
                             "spec.ingressClassName",
                             format!(

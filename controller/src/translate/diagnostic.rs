@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::objects::{Kind, ObjectKey};
+use crate::objects::ObjectKey;
 
 /// One problem found in a user's object. Translation goes on: the rest of the table is built.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,6 +15,8 @@ pub struct Diagnostic {
     pub message: String,
     /// Whether part of the object is not served as written.
     pub severity: Severity,
+    /// What kind of problem it is: the Kubernetes Event's `reason`.
+    pub reason: Reason,
 }
 
 /// How bad a [`Diagnostic`] is.
@@ -27,50 +29,70 @@ pub enum Severity {
     Warning,
 }
 
+/// What kind of problem a [`Diagnostic`] reports, set where it is made: the Event reason users
+/// filter on (`kubectl get events --field-selector reason=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Another object (older, or sorting first) already claims the same host, path or
+    /// certificate.
+    Conflict,
+    /// `spec.tls` or a TLS Secret cannot be used as written.
+    InvalidTls,
+    /// A backend's Service, port or resource cannot be reached.
+    BackendUnavailable,
+    /// A path or pathType is invalid.
+    InvalidPath,
+    /// A host is invalid.
+    InvalidHost,
+    /// The named IngressClass does not exist.
+    IngressClassMissing,
+    /// Anything else wrong with an Ingress.
+    InvalidIngress,
+}
+
+impl Reason {
+    /// The CamelCase Event reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Conflict => "Conflict",
+            Reason::InvalidTls => "InvalidTLS",
+            Reason::BackendUnavailable => "BackendUnavailable",
+            Reason::InvalidPath => "InvalidPath",
+            Reason::InvalidHost => "InvalidHost",
+            Reason::IngressClassMissing => "IngressClassMissing",
+            Reason::InvalidIngress => "InvalidIngress",
+        }
+    }
+}
+
 impl Diagnostic {
     /// An error on one field of one object.
-    pub fn error(object: &ObjectKey, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn error(
+        reason: Reason,
+        object: &ObjectKey,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             object: object.clone(),
             field: field.into(),
             message: message.into(),
             severity: Severity::Error,
+            reason,
         }
     }
 
     /// A warning on one field of one object.
     pub fn warning(
+        reason: Reason,
         object: &ObjectKey,
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
-            ..Diagnostic::error(object, field, message)
-        }
-    }
-}
-
-impl Diagnostic {
-    /// A short CamelCase reason for a Kubernetes Event about this problem.
-    pub fn reason(&self) -> &'static str {
-        let field = self.field.as_str();
-        if self.message.contains("already claimed")
-            || self.message.contains("already gets its certificate")
-        {
-            "Conflict"
-        } else if self.object.kind == Kind::Secret || field.starts_with("spec.tls") {
-            "InvalidTLS"
-        } else if field.contains(".backend") || field == "spec.defaultBackend" {
-            "BackendUnavailable"
-        } else if field.ends_with(".path") || field.ends_with(".pathType") {
-            "InvalidPath"
-        } else if field.ends_with(".host") {
-            "InvalidHost"
-        } else if field == "spec.ingressClassName" {
-            "IngressClassMissing"
-        } else {
-            "InvalidIngress"
+            ..Diagnostic::error(reason, object, field, message)
         }
     }
 }
@@ -81,74 +103,6 @@ impl fmt::Display for Diagnostic {
             write!(f, "{}: {}", self.object, self.message)
         } else {
             write!(f, "{}: {}: {}", self.object, self.field, self.message)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_name_the_kind_of_problem() {
-        let ingress = ObjectKey {
-            kind: Kind::Ingress,
-            namespace: "n".into(),
-            name: "i".into(),
-        };
-        let secret = ObjectKey {
-            kind: Kind::Secret,
-            namespace: "n".into(),
-            name: "s".into(),
-        };
-        let cases = [
-            (
-                Diagnostic::error(
-                    &ingress,
-                    "spec.rules[0].http.paths[1].backend.service.name",
-                    "Service n/x not found",
-                ),
-                "BackendUnavailable",
-            ),
-            (
-                Diagnostic::error(&ingress, "spec.rules[0].http.paths[1].pathType", "bad"),
-                "InvalidPath",
-            ),
-            (
-                Diagnostic::error(&ingress, "spec.rules[0].http.paths[1].path", "bad"),
-                "InvalidPath",
-            ),
-            (
-                Diagnostic::error(&ingress, "spec.rules[1].host", "bad"),
-                "InvalidHost",
-            ),
-            (
-                Diagnostic::warning(
-                    &ingress,
-                    "spec.rules[0].http.paths[0]",
-                    "host a path / (Prefix) is already claimed by Ingress n/o",
-                ),
-                "Conflict",
-            ),
-            (
-                Diagnostic::error(&ingress, "spec.tls[0].secretName", "Secret n/x not found"),
-                "InvalidTLS",
-            ),
-            (
-                Diagnostic::error(&secret, "data[tls.key]", "missing"),
-                "InvalidTLS",
-            ),
-            (
-                Diagnostic::error(&ingress, "spec.ingressClassName", "missing"),
-                "IngressClassMissing",
-            ),
-            (
-                Diagnostic::error(&ingress, "spec", "missing"),
-                "InvalidIngress",
-            ),
-        ];
-        for (diagnostic, reason) in cases {
-            assert_eq!(diagnostic.reason(), reason, "{diagnostic}");
         }
     }
 }

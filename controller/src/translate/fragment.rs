@@ -15,7 +15,7 @@ use portcullis_proxy::spec::{Backend, HostMatch, Origin, PathKind, Target};
 use super::TranslateConfig;
 use super::backend::{BackendProblem, BackendResolver, PortRef};
 use super::class::ClassFilter;
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Reason};
 use super::host_name::parse_host;
 use super::tls::{covered, redirect_hosts};
 use crate::objects::ObjectKey;
@@ -145,8 +145,12 @@ impl Fragment {
     ) {
         let key = Arc::clone(self.owner());
         let Some(spec) = ingress.spec.as_ref() else {
-            self.diagnostics
-                .push(Diagnostic::error(&key, "spec", "missing; nothing to serve"));
+            self.diagnostics.push(Diagnostic::error(
+                Reason::InvalidIngress,
+                &key,
+                "spec",
+                "missing; nothing to serve",
+            ));
             return;
         };
         self.has_tls = spec.tls.as_ref().is_some_and(|tls| !tls.is_empty());
@@ -172,6 +176,7 @@ impl Fragment {
             match default {
                 Some(backend) => self.global_default = Some(backend),
                 None => self.diagnostics.push(Diagnostic::error(
+                    Reason::InvalidIngress,
                     &key,
                     "spec",
                     "has neither rules nor defaultBackend; nothing to serve",
@@ -184,6 +189,7 @@ impl Fragment {
                 Ok(host) => host,
                 Err(why) => {
                     self.diagnostics.push(Diagnostic::error(
+                        Reason::InvalidHost,
                         &key,
                         format!("spec.rules[{i}].host"),
                         format!("{why}; rule skipped"),
@@ -280,6 +286,7 @@ fn validate_path<'p>(
         "Prefix" | "ImplementationSpecific" => PathKind::Prefix,
         "" => {
             diagnostics.push(Diagnostic::error(
+                Reason::InvalidPath,
                 key,
                 format!("{field}.pathType"),
                 "required: Exact, Prefix or ImplementationSpecific; path skipped",
@@ -288,6 +295,7 @@ fn validate_path<'p>(
         }
         other => {
             diagnostics.push(Diagnostic::error(
+                Reason::InvalidPath,
                 key,
                 format!("{field}.pathType"),
                 format!(
@@ -301,6 +309,7 @@ fn validate_path<'p>(
         None | Some("") if path.path_type == "ImplementationSpecific" => "/",
         None | Some("") => {
             diagnostics.push(Diagnostic::error(
+                Reason::InvalidPath,
                 key,
                 format!("{field}.path"),
                 format!("required for pathType {}; path skipped", path.path_type),
@@ -318,6 +327,7 @@ fn validate_path<'p>(
     };
     if let Some(problem) = problem {
         diagnostics.push(Diagnostic::error(
+            Reason::InvalidPath,
             key,
             format!("{field}.path"),
             format!("{text:?} {problem}; path skipped"),
@@ -342,6 +352,7 @@ fn resolve_backend<'s>(
         (Some(service), None) => service,
         (None, Some(resource)) => {
             diagnostics.push(Diagnostic::error(
+                Reason::BackendUnavailable,
                 key,
                 format!("{field}.backend.resource"),
                 format!(
@@ -353,6 +364,7 @@ fn resolve_backend<'s>(
         }
         _ => {
             diagnostics.push(Diagnostic::error(
+                Reason::BackendUnavailable,
                 key,
                 format!("{field}.backend"),
                 "set exactly one of service and resource; requests get 503",
@@ -388,6 +400,7 @@ fn resolve_backend<'s>(
                 _ => "service.port",
             };
             diagnostics.push(Diagnostic::error(
+                Reason::BackendUnavailable,
                 key,
                 format!("{field}.backend.{sub_field}"),
                 problem.to_string(),

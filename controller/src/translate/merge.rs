@@ -8,7 +8,7 @@ use std::sync::Arc;
 use portcullis_proxy::path_patterns::canonical_prefix;
 use portcullis_proxy::spec::{Backend, HostMatch, PathKind, PathRule, VirtualHost};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Reason};
 use super::fragment::HostContribution;
 use crate::objects::ObjectKey;
 
@@ -49,6 +49,7 @@ pub(super) fn merge_host<'f>(
                     let existing = slot.get().owner;
                     diagnostics.push(if existing == owner {
                         Diagnostic::warning(
+                            Reason::InvalidIngress,
                             owner,
                             claim.field.to_string(),
                             format!("{what} appears twice in this Ingress; the first one is used"),
@@ -92,6 +93,7 @@ pub(super) fn lost_conflict(
     owner: &ObjectKey,
 ) -> Diagnostic {
     Diagnostic::warning(
+        Reason::Conflict,
         key,
         field,
         format!(

@@ -17,7 +17,7 @@ mod translator;
 
 pub use backend::{BackendProblem, PortRef};
 pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Diagnostic, Reason, Severity};
 pub use status::{StatusSource, StatusUpdate, published_addresses, status_updates};
 pub use tls::{NGINX_SSL_REDIRECT_ANNOTATION, SSL_REDIRECT_ANNOTATION};
 pub use translator::Translator;

@@ -14,7 +14,7 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressTLS};
 use portcullis_proxy::host::wildcard_suffix;
 use portcullis_proxy::spec::{CertificateSpec, HostMatch, TlsSpec};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Reason};
 use super::host_name::parse_host;
 use crate::objects::{Kind, ObjectKey};
 
@@ -61,6 +61,7 @@ impl<'s> TlsBuilder<'s> {
             let hosts = entry_hosts(key, ingress, i, entry, diagnostics);
             let Some(secret_name) = entry.secret_name.as_deref().filter(|n| !n.is_empty()) else {
                 diagnostics.push(Diagnostic::warning(
+                    Reason::InvalidTls,
                     key,
                     format!("spec.tls[{i}].secretName"),
                     "not set; these hosts get the default certificate",
@@ -75,6 +76,7 @@ impl<'s> TlsBuilder<'s> {
                 match self.hosts.get(&host) {
                     Some((existing, holder)) if *existing != index => {
                         diagnostics.push(Diagnostic::warning(
+                            Reason::Conflict,
                             key,
                             field.clone(),
                             format!(
@@ -114,6 +116,7 @@ impl<'s> TlsBuilder<'s> {
             }
             if index.is_none() && before == diagnostics.len() {
                 diagnostics.push(Diagnostic::error(
+ Reason::InvalidTls,
                     &key,
                     "",
                     "--default-ssl-certificate: Secret not found; the self-signed certificate is served instead",
@@ -146,6 +149,7 @@ impl<'s> TlsBuilder<'s> {
             .contains_key(&(namespace.clone(), name.to_string()));
         if !found {
             diagnostics.push(Diagnostic::error(
+                Reason::InvalidTls,
                 ingress,
                 field,
                 format!(
@@ -192,6 +196,7 @@ impl<'s> TlsBuilder<'s> {
                 ] {
                     if missing {
                         diagnostics.push(Diagnostic::error(
+                            Reason::InvalidTls,
                             &key,
                             format!("data[{field}]"),
                             "missing or empty; hosts using this Secret get the default certificate",
@@ -265,6 +270,7 @@ fn entry_hosts(
                     Ok(host) => return Some(host),
                 };
                 diagnostics.push(Diagnostic::error(
+                    Reason::InvalidTls,
                     key,
                     format!("spec.tls[{i}].hosts[{j}]"),
                     format!("{problem}; host skipped"),
@@ -302,6 +308,7 @@ fn redirects(key: &ObjectKey, ingress: &Ingress, diagnostics: &mut Vec<Diagnosti
         "false" => false,
         _ => {
             diagnostics.push(Diagnostic::warning(
+                Reason::InvalidIngress,
                 key,
                 format!("metadata.annotations[{name}]"),
                 format!("{value:?} is neither \"true\" nor \"false\"; redirecting as by default"),

@@ -16,7 +16,7 @@ use portcullis_proxy::spec::{Backend, HostMatch, TableSpec, Target, TlsSpec, Vir
 
 use super::backend::{BackendResolver, SliceIndex};
 use super::class::ClassFilter;
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Reason};
 use super::fragment::{Fragment, Precedence, fragment, port_text};
 use super::merge::{lost_conflict, merge_host};
 use super::small_set::SmallSet;
@@ -417,6 +417,7 @@ impl Translator {
             Ok(endpoints) => Target::Endpoints(endpoints),
             Err(problem) => {
                 diagnostics.push(Diagnostic::error(
+                    Reason::BackendUnavailable,
                     &key,
                     "",
                     format!("--default-backend-service: {problem}"),
