@@ -9,13 +9,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_benches::{PATHS, config, host, snapshot};
 use portcullis_controller::translate::translate;
-use portcullis_proxy::metrics::Metrics;
-use portcullis_proxy::table::RoutingTable;
+use portcullis_route::counters::Unshared;
+use portcullis_route::table::RoutingTable;
 
 fn route_lookup(c: &mut Criterion) {
     let hosts = 10_000;
     let translation = translate(&snapshot(hosts), &config());
-    let (table, _) = RoutingTable::compile(&translation.spec, &Metrics::default());
+    let (table, _) = RoutingTable::compile(&translation.spec, &Unshared);
     // A fixed pseudo-random mix of hosts and request paths, some deep, some with a port.
     let requests: Vec<(String, String)> = (0..4096)
         .map(|n: usize| {

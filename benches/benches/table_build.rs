@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_benches::{config, snapshot, snapshot_with_paths};
 use portcullis_controller::translate::translate;
 use portcullis_proxy::metrics::Metrics;
-use portcullis_proxy::table::RoutingTable;
+use portcullis_route::table::RoutingTable;
 
 fn table_build(c: &mut Criterion) {
     let snapshot = snapshot(10_000);

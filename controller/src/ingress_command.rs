@@ -10,8 +10,8 @@ use portcullis_proxy::certificates::{CertificateStore, LiveCertificates, self_si
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::server::{ProxyConfig, serve_proxy, serve_tls_proxy};
-use portcullis_proxy::spec::TableSpec;
-use portcullis_proxy::table::RoutingTable;
+use portcullis_route::spec::TableSpec;
+use portcullis_route::table::RoutingTable;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info};

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use portcullis_proxy::certificates::{CertificateCache, CertificateStore, LiveCertificates};
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
-use portcullis_proxy::table::RoutingTable;
+use portcullis_route::table::RoutingTable;
 use rustls::sign::CertifiedKey;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{error, info, warn};

@@ -6,8 +6,8 @@ use std::path::Path;
 use portcullis_controller::manifests::parse_manifest;
 use portcullis_controller::store::Snapshot;
 use portcullis_controller::translate::{ClassIdentity, TranslateConfig, translate};
-use portcullis_proxy::metrics::Metrics;
-use portcullis_proxy::table::{RouteTarget, RoutingTable};
+use portcullis_route::counters::Unshared;
+use portcullis_route::table::{RouteTarget, RoutingTable};
 
 fn compile_case(case: &str) -> RoutingTable {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,7 +24,7 @@ fn compile_case(case: &str) -> RoutingTable {
         tls: None,
     };
     let translation = translate(&Snapshot::from_objects(parsed.objects), &config);
-    let (table, warnings) = RoutingTable::compile(&translation.spec, &Metrics::default());
+    let (table, warnings) = RoutingTable::compile(&translation.spec, &Unshared);
     assert!(warnings.is_empty(), "{warnings:?}");
     table
 }

@@ -17,8 +17,8 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::host::{normalize_host, wildcard_suffix};
-use crate::spec::{CertificateSpec, HostMatch, TlsSpec};
+use portcullis_route::host::{normalize_host, wildcard_suffix};
+use portcullis_route::spec::{CertificateSpec, HostMatch, TlsSpec};
 
 /// SNI name → certificate, plus the default for everything else.
 #[derive(Debug)]

@@ -18,12 +18,12 @@ use tracing::debug;
 
 use crate::error_responses::ProxyAnswer;
 use crate::forwarded_headers::{ClientSide, X_REQUEST_ID, add_forwarding, strip_hop_by_hop};
-use crate::host::strip_port;
 use crate::live::LiveTable;
 use crate::metrics::Metrics;
 use crate::retryable_body::{RetryableBody, ReturnSlot};
-use crate::table::{EndpointSet, Route, RouteTarget};
 use crate::upgrade::{is_upgrade_request, tunnel};
+use portcullis_route::host::strip_port;
+use portcullis_route::table::{EndpointSet, Route, RouteTarget};
 
 /// What the proxy sends back: an upstream's body, or one of its own small answers.
 pub type ProxyBody = Either<Incoming, Full<Bytes>>;

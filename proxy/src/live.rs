@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::table::RoutingTable;
+use portcullis_route::table::RoutingTable;
 
 /// The routing table the proxy serves from. The controller publishes, the proxy loads;
 /// readers never wait, and a table stays alive while any request still holds it.

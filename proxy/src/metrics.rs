@@ -11,13 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::certificates::CertificateExpiry;
-use crate::spec::Origin;
+use portcullis_route::counters::{CounterSource, Histogram, RouteMetrics};
+use portcullis_route::spec::Origin;
 
-/// Upper bounds, in seconds, of the latency histogram buckets.
-const LATENCY_BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+use crate::certificates::CertificateExpiry;
 
 /// How long the series of a route that no table holds any more are still exported: long enough
 /// for a scrape at the usual 15 to 30 s interval to see their last values, short enough that a
@@ -124,14 +121,6 @@ struct InternedRoute {
     unused_since: Option<Instant>,
 }
 
-/// Request counters and latency of one (ingress, service, port) triple.
-#[derive(Debug, Default)]
-pub struct RouteMetrics {
-    /// Responses by status class: index 0 is 1xx, ..., index 4 is 5xx.
-    responses: [AtomicU64; 5],
-    latency: Histogram,
-}
-
 /// Routing table rebuilds: how many, how long, how big.
 #[derive(Debug, Default)]
 pub struct TableMetrics {
@@ -162,14 +151,6 @@ pub struct ProxyMetrics {
     pub upstream_retries: AtomicU64,
     /// Upstream requests that timed out (answered 504).
     pub upstream_timeouts: AtomicU64,
-}
-
-/// A cumulative histogram with fixed latency buckets.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    count: AtomicU64,
-    sum_nanos: AtomicU64,
 }
 
 impl Metrics {
@@ -240,13 +221,12 @@ impl Metrics {
         );
         for (origin, route) in &routes {
             let labels = route_labels(origin.as_ref());
-            for (index, counter) in route.responses.iter().enumerate() {
-                let value = counter.load(Ordering::Relaxed);
+            for class in 1..=5 {
+                let value = route.responses(class);
                 if value > 0 {
                     let _ = writeln!(
                         out,
-                        "portcullis_requests_total{{{labels},status_class=\"{}xx\"}} {value}",
-                        index + 1
+                        "portcullis_requests_total{{{labels},status_class=\"{class}xx\"}} {value}"
                     );
                 }
             }
@@ -258,8 +238,9 @@ impl Metrics {
             "Time from request received to response headers sent, by ingress, service and service port.",
         );
         for (origin, route) in &routes {
-            route.latency.render(
+            render_histogram(
                 &mut out,
+                route.latency(),
                 "portcullis_request_duration_seconds",
                 &route_labels(origin.as_ref()),
             );
@@ -338,9 +319,12 @@ impl Metrics {
             "histogram",
             "Time to translate, compile and publish a routing table.",
         );
-        table
-            .rebuild_duration
-            .render(&mut out, "portcullis_table_rebuild_duration_seconds", "");
+        render_histogram(
+            &mut out,
+            &table.rebuild_duration,
+            "portcullis_table_rebuild_duration_seconds",
+            "",
+        );
         self.render_tls(&mut out);
         out
     }
@@ -393,62 +377,34 @@ impl Metrics {
     }
 }
 
-impl RouteMetrics {
-    /// Counts one response with this status and how long it took.
-    pub fn record(&self, status: u16, elapsed: Duration) {
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
-        self.latency.observe(elapsed);
-    }
-
-    /// Responses counted in one status class (1 to 5).
-    pub fn responses(&self, class: u16) -> u64 {
-        let index = usize::from(class).clamp(1, 5) - 1;
-        self.responses[index].load(Ordering::Relaxed)
+impl CounterSource for Metrics {
+    fn route_counters(&self, origin: Option<&Origin>) -> Arc<RouteMetrics> {
+        self.route(origin)
     }
 }
 
-impl Histogram {
-    /// Counts one observation.
-    pub fn observe(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        if let Some(index) = LATENCY_BUCKETS.iter().position(|bound| seconds <= *bound) {
-            self.buckets[index].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-    }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let separator = if labels.is_empty() { "" } else { "," };
-        let mut cumulative = 0;
-        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{separator}le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
+/// One histogram in the exposition format: cumulative buckets, `+Inf`, sum and count.
+fn render_histogram(out: &mut String, histogram: &Histogram, name: &str, labels: &str) {
+    let separator = if labels.is_empty() { "" } else { "," };
+    for (bound, cumulative) in histogram.cumulative() {
         let _ = writeln!(
             out,
-            "{name}_bucket{{{labels}{separator}le=\"+Inf\"}} {count}"
+            "{name}_bucket{{{labels}{separator}le=\"{bound}\"}} {cumulative}"
         );
-        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {sum}");
-        let _ = writeln!(out, "{name}_count{braces} {count}");
     }
+    let count = histogram.count();
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels}{separator}le=\"+Inf\"}} {count}"
+    );
+    let sum = histogram.sum_seconds();
+    let braces = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braces} {sum}");
+    let _ = writeln!(out, "{name}_count{braces} {count}");
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

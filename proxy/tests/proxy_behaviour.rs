@@ -17,10 +17,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use portcullis_proxy::admin::{Readiness, serve_admin};
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::server::ProxyConfig;
-use portcullis_proxy::spec::{
+use portcullis_route::spec::{
     Backend, HostMatch, PathKind, PathRule, TableSpec, Target, VirtualHost,
 };
-use portcullis_proxy::table::RoutingTable;
+use portcullis_route::table::RoutingTable;
 use support::{backend, backend_to, closed_port, get, send, spec, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -21,10 +21,10 @@ use portcullis_proxy::certificates::{
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::{HandshakeFailure, Metrics};
 use portcullis_proxy::server::{ProxyConfig, serve_proxy, serve_tls_proxy};
-use portcullis_proxy::spec::{
+use portcullis_route::spec::{
     Backend, CertificateSpec, HostMatch, Origin, TableSpec, Target, TlsSpec,
 };
-use portcullis_proxy::table::RoutingTable;
+use portcullis_route::table::RoutingTable;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::RootCertStore;
 use rustls::client::ClientConfig;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use portcullis_proxy::spec::{Backend, HostMatch, Origin, PathKind, Target};
+use portcullis_route::spec::{Backend, HostMatch, Origin, PathKind, Target};
 
 use super::TranslateConfig;
 use super::backend::{BackendProblem, BackendResolver, PortRef};

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use portcullis_proxy::spec::HostMatch;
+use portcullis_route::spec::HostMatch;
 
 /// A rule's host: empty or absent means every host; `*.foo.com` is a one-label wildcard;
 /// anything else must be a DNS name (compared case-insensitively, so stored lower case).

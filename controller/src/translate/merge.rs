@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
-use portcullis_proxy::path_patterns::canonical_prefix;
-use portcullis_proxy::spec::{Backend, HostMatch, PathKind, PathRule, VirtualHost};
+use portcullis_route::path_patterns::canonical_prefix;
+use portcullis_route::spec::{Backend, HostMatch, PathKind, PathRule, VirtualHost};
 
 use super::diagnostic::{Diagnostic, Reason};
 use super::fragment::HostContribution;

@@ -24,7 +24,7 @@ pub use translator::Translator;
 
 use std::sync::Arc;
 
-use portcullis_proxy::spec::{TableSpec, TlsSpec};
+use portcullis_route::spec::{TableSpec, TlsSpec};
 
 use crate::objects::ObjectKey;
 use crate::store::Snapshot;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressTLS};
-use portcullis_proxy::host::wildcard_suffix;
-use portcullis_proxy::spec::{CertificateSpec, HostMatch, TlsSpec};
+use portcullis_route::host::wildcard_suffix;
+use portcullis_route::spec::{CertificateSpec, HostMatch, TlsSpec};
 
 use super::diagnostic::{Diagnostic, Reason};
 use super::host_name::parse_host;

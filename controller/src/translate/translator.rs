@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
-use portcullis_proxy::spec::{Backend, HostMatch, TableSpec, Target, TlsSpec, VirtualHost};
+use portcullis_route::spec::{Backend, HostMatch, TableSpec, Target, TlsSpec, VirtualHost};
 
 use super::backend::{BackendResolver, SliceIndex};
 use super::class::ClassFilter;
@@ -25,7 +25,7 @@ use super::{TranslateConfig, Translation};
 use crate::objects::{Kind, ObjectKey};
 use crate::store::Snapshot;
 use k8s_openapi::api::networking::v1::Ingress;
-use portcullis_proxy::spec::Origin;
+use portcullis_route::spec::Origin;
 
 /// (namespace, name) of a Service.
 type Id = (String, String);

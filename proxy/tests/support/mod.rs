@@ -17,10 +17,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::server::{ProxyConfig, serve_proxy};
-use portcullis_proxy::spec::{
+use portcullis_route::spec::{
     Backend, HostMatch, Origin, PathKind, PathRule, TableSpec, Target, VirtualHost,
 };
-use portcullis_proxy::table::RoutingTable;
+use portcullis_route::table::RoutingTable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -1,7 +1,7 @@
 //! The compiled routing table: what the proxy reads on every request, without a lock.
 //!
 //! Built once from a [`TableSpec`] and never changed; a new configuration is a new table,
-//! swapped in whole (see [`crate::live::LiveTable`]). Requests in flight keep the `Arc<Route>`
+//! swapped in whole (the proxy's `LiveTable`). Requests in flight keep the `Arc<Route>`
 //! they picked, so a swap never cuts them off.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use foldhash::fast::RandomState;
 use http::uri::Authority;
 
+use crate::counters::{CounterSource, RouteMetrics};
 use crate::host::{normalize_host, wildcard_suffix};
-use crate::metrics::{Metrics, RouteMetrics};
 use crate::path_patterns::patterns;
 use crate::spec::{Backend, HostMatch, Origin, PathKind, TableSpec, Target, VirtualHost};
 
@@ -99,9 +99,13 @@ struct CompiledHost {
 }
 
 impl RoutingTable {
-    /// Compiles a spec, interning route counters in `metrics` so they survive rebuilds.
-    /// Rules the matcher cannot hold are skipped and returned as warnings.
-    pub fn compile(spec: &TableSpec, metrics: &Metrics) -> (RoutingTable, Vec<CompileWarning>) {
+    /// Compiles a spec, taking each route's counters from `metrics` (which may intern them so
+    /// they survive rebuilds). Rules the matcher cannot hold are skipped and returned as
+    /// warnings.
+    pub fn compile(
+        spec: &TableSpec,
+        metrics: &dyn CounterSource,
+    ) -> (RoutingTable, Vec<CompileWarning>) {
         RoutingTable::compile_reusing(spec, metrics, None)
     }
 
@@ -110,7 +114,7 @@ impl RoutingTable {
     /// costs one host's compile plus the map inserts.
     pub fn compile_reusing(
         spec: &TableSpec,
-        metrics: &Metrics,
+        metrics: &dyn CounterSource,
         previous: Option<&RoutingTable>,
     ) -> (RoutingTable, Vec<CompileWarning>) {
         let mut routes = RouteInterner {
@@ -238,7 +242,7 @@ impl EndpointSet {
 /// Gives every distinct `Arc<Backend>` of the spec one `Arc<Route>`: rules that share a
 /// backend share a round-robin cursor.
 struct RouteInterner<'a> {
-    metrics: &'a Metrics,
+    metrics: &'a dyn CounterSource,
     seen: HashMap<usize, Arc<Route>, RandomState>,
 }
 
@@ -259,7 +263,7 @@ impl RouteInterner<'_> {
                 Arc::new(Route {
                     origin: backend.origin.clone(),
                     target,
-                    metrics: metrics.route(backend.origin.as_ref()),
+                    metrics: metrics.route_counters(backend.origin.as_ref()),
                     https_redirect: backend.https_redirect,
                 })
             });

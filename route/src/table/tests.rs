@@ -1,7 +1,21 @@
 use std::net::SocketAddr;
 
+use std::sync::Mutex;
+
 use super::*;
+use crate::counters::Unshared;
 use crate::spec::{PathRule, VirtualHost};
+
+/// Interns counters by origin, as the proxy's registry does.
+#[derive(Default)]
+struct Interning(Mutex<HashMap<Option<Origin>, Arc<RouteMetrics>>>);
+
+impl CounterSource for Interning {
+    fn route_counters(&self, origin: Option<&Origin>) -> Arc<RouteMetrics> {
+        let mut seen = self.0.lock().expect("not poisoned");
+        Arc::clone(seen.entry(origin.cloned()).or_default())
+    }
+}
 
 fn backend(port: u16) -> Arc<Backend> {
     Arc::new(Backend {
@@ -31,7 +45,7 @@ fn table(hosts: Vec<VirtualHost>) -> RoutingTable {
         hosts: hosts.into_iter().map(Arc::new).collect(),
         default_backend: Arc::new(Backend::not_found()),
     };
-    let (table, warnings) = RoutingTable::compile(&spec, &Metrics::default());
+    let (table, warnings) = RoutingTable::compile(&spec, &Unshared);
     assert!(warnings.is_empty(), "{warnings:?}");
     table
 }
@@ -153,7 +167,7 @@ fn round_robin_visits_every_endpoint_once_per_attempt() {
 
 #[test]
 fn route_metrics_are_shared_across_rebuilds() {
-    let metrics = Metrics::default();
+    let metrics = Interning::default();
     let origin = Origin {
         namespace: "n".into(),
         ingress: "i".into(),
@@ -196,7 +210,7 @@ fn hosts_with_the_same_rule_list_share_one_matcher() {
 
 #[test]
 fn compile_reusing_takes_over_unchanged_hosts_and_compiles_changed_ones() {
-    let metrics = Metrics::default();
+    let metrics = Unshared;
     let host = |name: &str, path: &str, port| {
         Arc::new(VirtualHost {
             host: HostMatch::Exact(name.into()),

@@ -202,7 +202,7 @@ impl fmt::Display for TableSpec {
 }
 
 /// TLS as plain data: which certificate answers which SNI name. Built by the controller's pure
-/// translation; [`crate::certificates::CertificateStore::compile`] parses and checks it.
+/// translation; the proxy's `CertificateStore::compile` parses and checks it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsSpec {
     /// Certificates, one per Secret in use.

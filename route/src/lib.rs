@@ -1,0 +1,13 @@
+//! Portcullis's routing table, as data and as the compiled lookup, with no IO.
+//!
+//! The controller's translation builds a [`spec::TableSpec`] (plain data, rendered as text for
+//! golden tests); [`table::RoutingTable::compile`] turns it into host → path → route lookups;
+//! the proxy calls [`table::RoutingTable::find`] on every request. Nothing here knows about
+//! sockets, Kubernetes or tokio, so both sides can be tested (and benchmarked) alone.
+#![forbid(unsafe_code)]
+
+pub mod counters;
+pub mod host;
+pub mod path_patterns;
+pub mod spec;
+pub mod table;
