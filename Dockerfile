@@ -4,7 +4,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p portcullis-controller --bin portcullis \
+RUN cargo build --release --locked -p portcullis --bin portcullis \
     -p portcullis-cni --bin portcullis-cni \
  && cp target/release/portcullis target/release/portcullis-cni /
 

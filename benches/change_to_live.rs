@@ -1,24 +1,18 @@
 //! Change-to-live: time from an Ingress change on the API server to the new route answering
 //! through the proxy, at 10 and at 10,000 Ingresses (target: p99 under 50 ms at 10k), and the
 //! process's RSS with 10,000 Ingresses loaded (target: under 100 MB, controller and proxy are
-//! one process). The API server is the fake one from `tests/support/`, over real HTTP.
+//! one process). The API server is the fake one from `testkit/`, over real HTTP.
 //!
-//! `cargo bench -p portcullis-controller --bench change_to_live` runs it in full and writes
+//! `cargo bench -p portcullis --bench change_to_live` runs it in full and writes
 //! `benches/results/change-to-live.md`; under `cargo test` it runs a small smoke version.
 
 #![allow(clippy::unwrap_used, missing_docs)] // Benchmark harness: a panic is the failure report.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
-#[path = "../tests/support/fake_apiserver.rs"]
-mod fake_apiserver;
-
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use fake_apiserver::FakeApiServer;
-use support::{Portcullis, backend, client, get_with};
+use portcullis_testkit::fake_apiserver::FakeApiServer;
+use portcullis_testkit::ingress_process::{Portcullis, backend, client, get_with};
 
 const CHANGES: usize = 200;
 

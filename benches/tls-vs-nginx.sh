@@ -25,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
-cargo build --release -q -p portcullis-controller -p portcullis-examples
+cargo build --release -q -p portcullis -p portcullis-examples
 work=$(mktemp -d)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }

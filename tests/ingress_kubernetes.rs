@@ -4,21 +4,15 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
 
-mod support;
-
-#[path = "support/fake_apiserver.rs"]
-mod fake_apiserver;
-
-#[path = "support/test_ca.rs"]
-mod test_ca;
-
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fake_apiserver::FakeApiServer;
-use support::{Portcullis, backend, client, free_port, get, get_with, wait_until};
-use test_ca::{ca, served_subject};
+use portcullis_testkit::fake_apiserver::FakeApiServer;
+use portcullis_testkit::ingress_process::{
+    Portcullis, backend, client, free_port, get, get_with, wait_until,
+};
+use portcullis_testkit::test_ca::{ca, served_subject};
 
 const CLASS: &str = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portcullis}\nspec: {controller: portcullis.dev/ingress-controller}\n";
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: wear, namespace: store}\nspec: {ports: [{name: http, port: 80}]}\n";
@@ -108,7 +102,8 @@ async fn watches_the_api_and_keeps_routing_through_an_outage() {
     );
 
     // Endpoints scale out: both get traffic.
-    let second = support::TestBackend::on(wear.addr.ip(), "wear-2").await;
+    let second =
+        portcullis_testkit::ingress_process::TestBackend::on(wear.addr.ip(), "wear-2").await;
     let (first_ip_port, second_ip_port) = (wear.addr, second.addr);
     // One slice per port: put the second backend in its own slice.
     api.apply(&slice(&[first_ip_port]));

@@ -1,14 +1,12 @@
 //! The real `portcullis ingress --manifests DIR` binary against real backends on loopback:
 //! routing, live file changes under load, broken files, missing Services, drain, admin.
 
-mod support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{
+use portcullis_testkit::ingress_process::{
     Portcullis, STORE, backend, client, free_port, get, get_with, slice, wait_until,
     write_atomically,
 };

@@ -3,26 +3,23 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
 
-mod support;
-
-#[path = "support/test_ca.rs"]
-mod test_ca;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use portcullis_testkit::ingress_process::{
+    Portcullis, backend, free_port, slice, wait_until, write_atomically,
+};
+use portcullis_testkit::test_ca::{ca, served_subject};
 use rcgen::KeyPair;
-use support::{Portcullis, backend, free_port, slice, wait_until, write_atomically};
-use test_ca::{ca, served_subject};
 
 /// Two TLS hosts (shop.test, api.test) on the demo Ingress, each with its Secret.
 fn store_with_tls(wear: std::net::SocketAddr) -> String {
     format!(
         "{}\n---\n{}{}",
-        support::STORE
+        portcullis_testkit::ingress_process::STORE
             .replace("  rules:\n  - http:", "  tls:\n  - {hosts: [shop.test], secretName: shop-tls}\n  - {hosts: [api.test], secretName: api-tls}\n  rules:\n  - host: shop.test\n    http:")
             .replace("      - {path: /watch", "  - host: api.test\n    http:\n      paths:\n      - {path: /watch"),
         slice("wear", &[wear]),

@@ -7,18 +7,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-#[path = "support/fake_apiserver.rs"]
-mod fake_apiserver;
-#[path = "../cni/tests/support/mod.rs"]
-mod netns;
-#[path = "node_support/mod.rs"]
-mod node_support;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use netns::{Netns, echo};
-use node_support::{NodeAgent, attach, eventually, known, node_yaml, pod_yaml, write};
+use portcullis_testkit::netns::{Netns, echo};
+use portcullis_testkit::node_agent_process::{
+    NodeAgent, attach, eventually, known, node_yaml, pod_yaml, write,
+};
 
 /// Two node namespaces on a veth LAN, 192.168.91.1 and .2.
 fn two_nodes() -> (Netns, Netns) {
@@ -197,7 +192,7 @@ async fn the_node_agent_follows_nodes_from_the_kubernetes_api() {
     let (node_a, _node_b) = two_nodes();
     node_a.ip("link set lo up");
     let listener = node_a.run(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
-    let api = fake_apiserver::FakeApiServer::start_on(listener);
+    let api = portcullis_testkit::fake_apiserver::FakeApiServer::start_on(listener);
     api.apply(&node_yaml("a", "10.91.1.0/24", "192.168.91.1"));
     api.apply(&node_yaml("b", "10.91.2.0/24", "192.168.91.2"));
     let dir = tempfile::tempdir().unwrap();

@@ -6,17 +6,14 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-#[path = "../cni/tests/support/mod.rs"]
-mod netns;
-#[path = "node_support/mod.rs"]
-mod node_support;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use netns::Netns;
-use node_support::{NodeAgent, attach, eventually, known, node_yaml, write};
+use portcullis_testkit::netns::Netns;
+use portcullis_testkit::node_agent_process::{
+    NodeAgent, attach, eventually, known, node_yaml, write,
+};
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 const PORTS: [u16; 2] = [80, 81];

@@ -12,8 +12,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // A bench: a panic is the report.
 
-#[path = "../../cni/tests/support/netns.rs"]
-mod netns;
+use portcullis_testkit::netns;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

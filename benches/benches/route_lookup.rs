@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_benches::{PATHS, config, host, snapshot};
-use portcullis_controller::translate::translate;
+use portcullis_ingress::translate::translate;
 use portcullis_route::counters::Unshared;
 use portcullis_route::table::RoutingTable;
 

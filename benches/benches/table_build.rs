@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_benches::{config, snapshot, snapshot_with_paths};
-use portcullis_controller::translate::translate;
+use portcullis_ingress::translate::translate;
 use portcullis_proxy::metrics::Metrics;
 use portcullis_route::table::RoutingTable;
 

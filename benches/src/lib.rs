@@ -10,9 +10,9 @@ use k8s_openapi::api::networking::v1::{
     IngressRule, IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use portcullis_controller::objects::Object;
-use portcullis_controller::store::Snapshot;
-use portcullis_controller::translate::{ClassIdentity, TranslateConfig};
+use portcullis_ingress::translate::{ClassIdentity, TranslateConfig};
+use portcullis_kube::objects::Object;
+use portcullis_kube::store::Snapshot;
 
 /// Paths every generated host serves, as Prefix rules.
 pub const PATHS: [&str; 10] = [

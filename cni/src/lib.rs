@@ -1,6 +1,7 @@
 //! The CNI 1.1 bridge plugin of Portcullis: network configuration, IP address management
-//! compatible with the reference `host-local` plugin, masquerading, node routes, the node's
-//! conflist, and the plugin binary's logic ([`plugin`]).
+//! compatible with the reference `host-local` plugin, masquerading, and the plugin binary's
+//! logic ([`plugin`]). Node routes and the node's conflist belong to the node agent
+//! (`portcullis-node`).
 //!
 //! Pure cores first: [`config`] turns the runtime's JSON into validated types, naming the field
 //! at fault; [`ipam`] picks addresses from ranges against a [`ipam::Store`] (in memory for tests,
@@ -8,7 +9,6 @@
 
 pub mod attach;
 pub mod config;
-pub mod conflist;
 pub mod env;
 pub mod error;
 pub mod gc;
@@ -17,6 +17,5 @@ pub mod masquerade;
 pub mod netlink;
 pub mod plugin;
 pub mod result;
-pub mod routes;
 pub mod status;
 pub mod version;

@@ -6,12 +6,11 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-mod support;
-
 use std::net::IpAddr;
 use std::process::Command;
 
-use support::{Call, Netns, echo, invoke, pod_ip, unique};
+use portcullis_testkit::cni_calls::{Call, invoke, pod_ip};
+use portcullis_testkit::netns::{Netns, echo, unique};
 
 struct Node {
     ns: Netns,

@@ -4,14 +4,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-mod support;
-
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 
+use portcullis_testkit::cni_calls::{Call, invoke, pod_ip};
+use portcullis_testkit::netns::{Netns, echo, unique};
 use serde_json::Value;
-use support::{Call, Netns, echo, invoke, pod_ip, unique};
 
 /// A bridge network with its own data directory; removes the bridge on drop.
 struct Network {

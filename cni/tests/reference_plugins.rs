@@ -5,13 +5,12 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use portcullis_testkit::cni_calls::{Call, invoke};
+use portcullis_testkit::netns::{Netns, unique};
 use serde_json::Value;
-use support::{Call, Netns, invoke, unique};
 
 const REFERENCE: &str = "/usr/lib/cni/bridge";
 

@@ -9,7 +9,7 @@ HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8080}
 ADMIN_ADDR=${ADMIN_ADDR:-127.0.0.1:10254}
 PROFILE=${PROFILE:-release}
 
-cargo build --profile "$PROFILE" -p portcullis-controller -p portcullis-examples
+cargo build --profile "$PROFILE" -p portcullis -p portcullis-examples
 bin="target/$PROFILE"
 [ "$PROFILE" = dev ] && bin=target/debug
 

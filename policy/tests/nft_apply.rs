@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
-#[path = "../../cni/tests/support/netns.rs"]
-mod netns;
+use portcullis_testkit::netns;
 #[path = "support/nft_listing.rs"]
 mod nft_listing;
 

@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn portcullis_reads_its_manifests_and_the_churn_ones() {
-        use portcullis_controller::manifests::parse_manifest;
+        use portcullis_kube::manifests::parse_manifest;
         let parsed = parse_manifest("bench.yaml", &portcullis(&setup(3), b"c", b"k")).unwrap();
         // IngressClass, Secret, Service, EndpointSlice, Ingress.
         assert_eq!(parsed.objects.len(), 5, "{parsed:?}");

@@ -1,0 +1,103 @@
+//! The flags of `portcullis ingress`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use portcullis_kube::duration_flag::parse_duration;
+
+use crate::translate::{NamespacedName, ServiceRef};
+
+/// Flags of `portcullis ingress`.
+#[derive(Debug, Args)]
+pub struct IngressArgs {
+    /// Read Kubernetes objects from the YAML/JSON files in this folder (watched for changes)
+    /// instead of from the Kubernetes API.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+
+    /// Kubernetes client configuration to use without --manifests (default: KUBECONFIG,
+    /// ~/.kube/config, or the in-cluster service account).
+    #[arg(long, value_name = "PATH", conflicts_with = "manifests")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Only watch Ingresses, Services, EndpointSlices and Secrets in this namespace.
+    #[arg(long, value_name = "NAMESPACE", conflicts_with = "manifests")]
+    pub watch_namespace: Option<String>,
+
+    /// Write this Service's LoadBalancer addresses into the status of our Ingresses, as
+    /// NAMESPACE/NAME (the cloud LoadBalancer case; API mode only).
+    #[arg(long, value_name = "NS/NAME", conflicts_with_all = ["manifests", "publish_status_address"])]
+    pub publish_service: Option<NamespacedName>,
+
+    /// Write these IPs or hostnames into the status of our Ingresses, comma-separated (the
+    /// NodePort / bare-metal case; API mode only).
+    #[arg(
+        long,
+        value_name = "A,B",
+        value_delimiter = ',',
+        conflicts_with = "manifests"
+    )]
+    pub publish_status_address: Vec<String>,
+
+    /// Name of the Lease replicas compete for; only its holder writes Ingress status.
+    #[arg(long, default_value = "portcullis-leader", value_name = "NAME")]
+    pub election_id: String,
+
+    /// How long the leader Lease stays valid without renewal.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub election_ttl: Duration,
+
+    /// Where the proxy listens for plain HTTP (HTTP/1.1 and h2c).
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
+    pub http_addr: SocketAddr,
+
+    /// Where the proxy listens for HTTPS (TLS 1.2/1.3, HTTP/2 and HTTP/1.1 by ALPN); off if
+    /// not given. With it, hosts under an Ingress's spec.tls redirect plain HTTP to HTTPS.
+    #[arg(long, value_name = "ADDR")]
+    pub https_addr: Option<SocketAddr>,
+
+    /// kubernetes.io/tls Secret (NAMESPACE/NAME) served for no SNI or an unknown name
+    /// (default: a self-signed certificate generated at start).
+    #[arg(long, value_name = "NS/NAME", requires = "https_addr")]
+    pub default_ssl_certificate: Option<NamespacedName>,
+
+    /// Where /healthz, /readyz and /metrics are served.
+    #[arg(long, default_value = "0.0.0.0:10254", value_name = "ADDR")]
+    pub admin_addr: SocketAddr,
+
+    /// Ingress class name this controller serves (matched by the legacy
+    /// kubernetes.io/ingress.class annotation).
+    #[arg(long, default_value = "portcullis")]
+    pub ingress_class: String,
+
+    /// The spec.controller value of the IngressClasses this controller serves.
+    #[arg(long, default_value = "portcullis.dev/ingress-controller")]
+    pub controller_name: String,
+
+    /// Service that answers requests no Ingress matches, as NAMESPACE/NAME or
+    /// NAMESPACE/NAME:PORT (default: a built-in 404).
+    #[arg(long, value_name = "NS/NAME[:PORT]")]
+    pub default_backend_service: Option<ServiceRef>,
+
+    /// Longest wait for a client's request headers.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Longest wait for a TCP connect to an upstream endpoint before trying the next one.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub upstream_connect_timeout: Duration,
+
+    /// Longest wait for an upstream's response headers before answering 504.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub upstream_response_timeout: Duration,
+
+    /// How long an idle client keep-alive connection stays open.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// On SIGTERM, how long in-flight requests may take to finish before the process exits.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}

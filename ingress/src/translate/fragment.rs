@@ -1,0 +1,439 @@
+//! One Ingress on its own: its paths per host, its default backends and the problems in it.
+//!
+//! A [`Fragment`] depends only on the Ingress, the IngressClasses and the Services (with their
+//! endpoints) it names, so it is cached per Ingress and computed again only when one of those
+//! changes. Conflicts between Ingresses are settled later, per host, in [`super::merge`].
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use portcullis_route::spec::{Backend, HostMatch, Origin, PathKind, Target};
+
+use super::TranslateConfig;
+use super::backend::{BackendProblem, BackendResolver, PortRef};
+use super::class::ClassFilter;
+use super::diagnostic::{Diagnostic, Reason};
+use super::host_name::parse_host;
+use super::tls::{covered, redirect_hosts};
+use portcullis_kube::objects::ObjectKey;
+
+/// Where an Ingress stands among all others: oldest first (creationTimestamp; objects
+/// without one last), then namespace/name. On a conflict the one that sorts first wins, so
+/// the outcome does not depend on which object changed last. Cheap to clone: the translator
+/// keeps one in several indexes per Ingress.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Precedence {
+    no_timestamp: bool,
+    created: Option<Time>,
+    /// Every key here is an Ingress, so this orders by namespace, then name.
+    owner: Arc<ObjectKey>,
+}
+
+/// Everything one Ingress contributes to the table, before conflicts with other Ingresses.
+#[derive(Debug)]
+pub(super) struct Fragment {
+    /// Also names the Ingress: see [`Fragment::owner`].
+    pub(super) precedence: Precedence,
+    /// Served by this controller (its class is ours).
+    pub(super) accepted: bool,
+    /// Problems found in this Ingress alone (class, paths, backends, annotations).
+    pub(super) diagnostics: Vec<Diagnostic>,
+    /// Per host, in the order the rules first name it.
+    pub(super) hosts: Vec<(HostMatch, HostContribution)>,
+    /// `spec.defaultBackend` of an Ingress without rules: a candidate for the table default.
+    pub(super) global_default: Option<Arc<Backend>>,
+    /// The Services (in the Ingress's namespace) whose changes change this fragment.
+    pub(super) services: Vec<String>,
+    /// Has `spec.tls` entries: the certificate pass must run again when it changes.
+    pub(super) has_tls: bool,
+}
+
+/// What one Ingress claims on one host.
+#[derive(Debug, Default)]
+pub(super) struct HostContribution {
+    /// Paths in the order written.
+    pub(super) paths: Vec<PathClaim>,
+    /// The Ingress's `spec.defaultBackend`, for this host's unmatched paths.
+    pub(super) default: Option<Arc<Backend>>,
+}
+
+/// One valid path of one rule.
+#[derive(Debug)]
+pub(super) struct PathClaim {
+    pub(super) field: Field,
+    pub(super) kind: PathKind,
+    /// As written.
+    pub(super) path: String,
+    pub(super) backend: Arc<Backend>,
+}
+
+/// Where in an Ingress a backend or path sits; turned into text only when a diagnostic needs it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Field {
+    DefaultBackend,
+    Path { rule: usize, path: usize },
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::DefaultBackend => f.write_str("spec.defaultBackend"),
+            Field::Path { rule, path } => write!(f, "spec.rules[{rule}].http.paths[{path}]"),
+        }
+    }
+}
+
+/// Backends already resolved for one Ingress, by (service, port number, port name, redirect):
+/// every path naming the same Service port shares one `Arc<Backend>`.
+type BackendCache<'s> = Vec<((&'s str, Option<i32>, Option<&'s str>, bool), Arc<Backend>)>;
+
+impl Precedence {
+    /// The precedence of an Ingress.
+    pub(super) fn of(owner: Arc<ObjectKey>, ingress: &Ingress) -> Self {
+        let created = ingress.metadata.creation_timestamp.clone();
+        Precedence {
+            no_timestamp: created.is_none(),
+            created,
+            owner,
+        }
+    }
+}
+
+/// Translates one Ingress on its own.
+/// `owner` is the Ingress's key.
+pub(super) fn fragment(
+    owner: Arc<ObjectKey>,
+    ingress: &Ingress,
+    filter: &ClassFilter<'_>,
+    resolver: BackendResolver<'_>,
+    config: &TranslateConfig,
+) -> Fragment {
+    let mut fragment = Fragment {
+        precedence: Precedence::of(owner, ingress),
+        accepted: false,
+        diagnostics: Vec::new(),
+        hosts: Vec::new(),
+        global_default: None,
+        services: Vec::new(),
+        has_tls: false,
+    };
+    fragment.accepted = filter.accepts(
+        &fragment.precedence.owner,
+        ingress,
+        &mut fragment.diagnostics,
+    );
+    if fragment.accepted {
+        fragment.add_rules(ingress, resolver, config);
+    }
+    fragment
+}
+
+impl Fragment {
+    /// The Ingress this fragment translates.
+    pub(super) fn owner(&self) -> &Arc<ObjectKey> {
+        &self.precedence.owner
+    }
+
+    fn add_rules(
+        &mut self,
+        ingress: &Ingress,
+        resolver: BackendResolver<'_>,
+        config: &TranslateConfig,
+    ) {
+        let key = Arc::clone(self.owner());
+        let Some(spec) = ingress.spec.as_ref() else {
+            self.diagnostics.push(Diagnostic::error(
+                Reason::InvalidIngress,
+                &key,
+                "spec",
+                "missing; nothing to serve",
+            ));
+            return;
+        };
+        self.has_tls = spec.tls.as_ref().is_some_and(|tls| !tls.is_empty());
+        self.services = service_names(ingress);
+        let redirect_hosts = match config.tls {
+            Some(_) => redirect_hosts(&key, ingress, &mut self.diagnostics),
+            None => HashSet::new(),
+        };
+        let mut cache = BackendCache::default();
+        let default = spec.default_backend.as_ref().map(|backend| {
+            resolve_backend(
+                resolver,
+                &mut self.diagnostics,
+                &key,
+                backend,
+                Field::DefaultBackend,
+                false,
+                &mut cache,
+            )
+        });
+        let rules = spec.rules.as_deref().unwrap_or_default();
+        if rules.is_empty() {
+            match default {
+                Some(backend) => self.global_default = Some(backend),
+                None => self.diagnostics.push(Diagnostic::error(
+                    Reason::InvalidIngress,
+                    &key,
+                    "spec",
+                    "has neither rules nor defaultBackend; nothing to serve",
+                )),
+            }
+            return;
+        }
+        for (i, rule) in rules.iter().enumerate() {
+            let host = match parse_host(rule.host.as_deref()) {
+                Ok(host) => host,
+                Err(why) => {
+                    self.diagnostics.push(Diagnostic::error(
+                        Reason::InvalidHost,
+                        &key,
+                        format!("spec.rules[{i}].host"),
+                        format!("{why}; rule skipped"),
+                    ));
+                    continue;
+                }
+            };
+            let redirect = covered(&redirect_hosts, &host);
+            let slot = match self.hosts.iter().position(|(h, _)| *h == host) {
+                Some(found) => found,
+                None => {
+                    let default = default.as_ref().map(|backend| {
+                        if redirect {
+                            Arc::new(Backend {
+                                https_redirect: true,
+                                ..(**backend).clone()
+                            })
+                        } else {
+                            Arc::clone(backend)
+                        }
+                    });
+                    self.hosts.push((
+                        host.clone(),
+                        HostContribution {
+                            paths: Vec::new(),
+                            default,
+                        },
+                    ));
+                    self.hosts.len() - 1
+                }
+            };
+            let paths = rule
+                .http
+                .as_ref()
+                .map(|h| h.paths.as_slice())
+                .unwrap_or_default();
+            for (j, path) in paths.iter().enumerate() {
+                let field = Field::Path { rule: i, path: j };
+                let Some((kind, text)) = validate_path(&mut self.diagnostics, &key, field, path)
+                else {
+                    continue;
+                };
+                let backend = resolve_backend(
+                    resolver,
+                    &mut self.diagnostics,
+                    &key,
+                    &path.backend,
+                    field,
+                    redirect,
+                    &mut cache,
+                );
+                self.hosts[slot].1.paths.push(PathClaim {
+                    field,
+                    kind,
+                    path: text.to_string(),
+                    backend,
+                });
+            }
+        }
+    }
+}
+
+/// The Services an Ingress names, sorted and without duplicates.
+fn service_names(ingress: &Ingress) -> Vec<String> {
+    let Some(spec) = ingress.spec.as_ref() else {
+        return Vec::new();
+    };
+    let rule_backends = spec
+        .rules
+        .iter()
+        .flatten()
+        .filter_map(|rule| rule.http.as_ref())
+        .flat_map(|http| http.paths.iter().map(|p| &p.backend));
+    let mut names: Vec<String> = spec
+        .default_backend
+        .iter()
+        .chain(rule_backends)
+        .filter_map(|backend| backend.service.as_ref().map(|s| s.name.clone()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Validates one path entry: its kind and its text, or a diagnostic and `None`.
+fn validate_path<'p>(
+    diagnostics: &mut Vec<Diagnostic>,
+    key: &ObjectKey,
+    field: Field,
+    path: &'p HTTPIngressPath,
+) -> Option<(PathKind, &'p str)> {
+    let kind = match path.path_type.as_str() {
+        "Exact" => PathKind::Exact,
+        "Prefix" | "ImplementationSpecific" => PathKind::Prefix,
+        "" => {
+            diagnostics.push(Diagnostic::error(
+                Reason::InvalidPath,
+                key,
+                format!("{field}.pathType"),
+                "required: Exact, Prefix or ImplementationSpecific; path skipped",
+            ));
+            return None;
+        }
+        other => {
+            diagnostics.push(Diagnostic::error(
+                Reason::InvalidPath,
+                key,
+                format!("{field}.pathType"),
+                format!(
+                    "{other:?} is not one of Exact, Prefix, ImplementationSpecific; path skipped"
+                ),
+            ));
+            return None;
+        }
+    };
+    let text = match path.path.as_deref() {
+        None | Some("") if path.path_type == "ImplementationSpecific" => "/",
+        None | Some("") => {
+            diagnostics.push(Diagnostic::error(
+                Reason::InvalidPath,
+                key,
+                format!("{field}.path"),
+                format!("required for pathType {}; path skipped", path.path_type),
+            ));
+            return None;
+        }
+        Some(text) => text,
+    };
+    let problem = if !text.starts_with('/') {
+        Some("must start with '/'")
+    } else if text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        Some("contains spaces or control characters")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        diagnostics.push(Diagnostic::error(
+            Reason::InvalidPath,
+            key,
+            format!("{field}.path"),
+            format!("{text:?} {problem}; path skipped"),
+        ));
+        return None;
+    }
+    Some((kind, text))
+}
+
+/// Resolves an Ingress backend once per Service port; a problem becomes a 503 backend plus a
+/// diagnostic.
+fn resolve_backend<'s>(
+    resolver: BackendResolver<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+    key: &ObjectKey,
+    backend: &'s IngressBackend,
+    field: Field,
+    https_redirect: bool,
+    cache: &mut BackendCache<'s>,
+) -> Arc<Backend> {
+    let service = match (&backend.service, &backend.resource) {
+        (Some(service), None) => service,
+        (None, Some(resource)) => {
+            diagnostics.push(Diagnostic::error(
+                Reason::BackendUnavailable,
+                key,
+                format!("{field}.backend.resource"),
+                format!(
+                    "resource backends ({} {}) are not supported; requests get 503",
+                    resource.kind, resource.name
+                ),
+            ));
+            return unavailable(key, "resource backends are not supported");
+        }
+        _ => {
+            diagnostics.push(Diagnostic::error(
+                Reason::BackendUnavailable,
+                key,
+                format!("{field}.backend"),
+                "set exactly one of service and resource; requests get 503",
+            ));
+            return unavailable(key, "backend has no service");
+        }
+    };
+    let port = service.port.as_ref();
+    let cache_key = (
+        service.name.as_str(),
+        port.and_then(|p| p.number),
+        port.and_then(|p| p.name.as_deref()),
+        https_redirect,
+    );
+    if let Some((_, cached)) = cache.iter().find(|(k, _)| *k == cache_key) {
+        return Arc::clone(cached);
+    }
+    let port = BackendResolver::port_ref(service);
+    let origin = Origin {
+        namespace: key.namespace.clone(),
+        ingress: key.name.clone(),
+        service: service.name.clone(),
+        port: port_text(port.as_ref().ok()),
+    };
+    let resolved = port.and_then(|port| resolver.resolve(&key.namespace, &service.name, &port));
+    let target = match resolved {
+        Ok(endpoints) => Target::Endpoints(endpoints),
+        Err(problem) => {
+            let sub_field = match problem {
+                BackendProblem::ServiceMissing { .. } | BackendProblem::ExternalName { .. } => {
+                    "service.name"
+                }
+                _ => "service.port",
+            };
+            diagnostics.push(Diagnostic::error(
+                Reason::BackendUnavailable,
+                key,
+                format!("{field}.backend.{sub_field}"),
+                problem.to_string(),
+            ));
+            Target::Unavailable(problem.to_string())
+        }
+    };
+    let resolved = Arc::new(Backend {
+        origin: Some(origin),
+        target,
+        https_redirect,
+    });
+    cache.push((cache_key, Arc::clone(&resolved)));
+    resolved
+}
+
+pub(super) fn port_text(port: Option<&PortRef>) -> String {
+    match port {
+        Some(PortRef::Number(n)) => n.to_string(),
+        Some(PortRef::Name(n)) => n.clone(),
+        None => String::new(),
+    }
+}
+
+fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
+    Arc::new(Backend {
+        origin: Some(Origin {
+            namespace: key.namespace.clone(),
+            ingress: key.name.clone(),
+            service: String::new(),
+            port: String::new(),
+        }),
+        target: Target::Unavailable(reason.to_string()),
+        https_redirect: false,
+    })
+}
