@@ -8,7 +8,9 @@ use anyhow::Context;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::{Proxy, Results, SCENARIOS, Throughput};
+use crate::peers::{self, PEERS, Peer};
+use crate::results::{Results, Throughput};
+use crate::scenarios::SCENARIOS;
 
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
@@ -23,16 +25,9 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
     register_font("sans-serif", FontStyle::Normal, font)
         .map_err(|_| anyhow::anyhow!("{FONT} is not a font plotters can read"))?;
     let scenarios: Vec<String> = SCENARIOS.iter().map(|s| s.short.to_string()).collect();
-    let all = [
-        Proxy::Direct,
-        Proxy::Portcullis,
-        Proxy::Nginx,
-        Proxy::Haproxy,
-        Proxy::Envoy,
-    ];
     let mut charts = Vec::new();
 
-    let series = by_scenario(results, &all, |t| Some(t.rps));
+    let series = by_scenario(results, PEERS.iter(), |t| Some(t.rps));
     let file = "side-by-side-requests.png";
     grouped_bars(
         &out.join(file),
@@ -43,7 +38,8 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
     )?;
     charts.push(("Maximum requests/s".to_string(), file.to_string()));
 
-    let series = by_scenario(results, &all[1..], |t| t.cpu_us);
+    // Direct has no proxy CPU.
+    let series = by_scenario(results, peers::proxies(), |t| t.cpu_us);
     let file = "side-by-side-cpu.png";
     grouped_bars(
         &out.join(file),
@@ -65,7 +61,7 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
                     .iter()
                     .map(|rate| points.iter().find(|p| p.rate == *rate).map(|p| p.p99))
                     .collect();
-                (proxy.name().to_string(), values)
+                (proxy.peer(), values)
             })
             .collect();
         let file = "side-by-side-p99.png";
@@ -81,29 +77,23 @@ pub fn draw(results: &Results, out: &Path) -> anyhow::Result<Vec<(String, String
     Ok(charts)
 }
 
-/// One series per proxy: `figure` of each scenario's throughput point.
+/// A chart's bars: per peer, one value (or a gap) per group.
+type Series = Vec<(&'static Peer, Vec<Option<f64>>)>;
+
+/// One series per peer: `figure` of each scenario's throughput point.
 fn by_scenario(
     results: &Results,
-    proxies: &[Proxy],
+    peers: impl Iterator<Item = &'static Peer>,
     figure: impl Fn(&Throughput) -> Option<f64>,
-) -> Vec<(String, Vec<Option<f64>>)> {
-    proxies
-        .iter()
-        .map(|p| {
+) -> Series {
+    peers
+        .map(|peer| {
             let values = (0..SCENARIOS.len())
-                .map(|i| results.throughput.get(&(i, *p)).and_then(&figure))
+                .map(|i| results.throughput.get(&(i, peer.proxy)).and_then(&figure))
                 .collect();
-            (p.name().to_string(), values)
+            (peer, values)
         })
         .collect()
-}
-
-/// A proxy's colour index, by its name in the legend.
-fn color_of(name: &str) -> usize {
-    ["direct", "Portcullis", "nginx", "HAProxy", "Envoy"]
-        .iter()
-        .position(|known| *known == name)
-        .unwrap_or(5)
 }
 
 /// One bar per series in each group; missing values leave a gap.
@@ -112,7 +102,7 @@ fn grouped_bars(
     title: &str,
     unit: &str,
     groups: &[String],
-    series: Vec<(String, Vec<Option<f64>>)>,
+    series: Series,
 ) -> anyhow::Result<()> {
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
         let root = BitMapBackend::new(path, (1400, 650)).into_drawing_area();
@@ -143,16 +133,16 @@ fn grouped_bars(
             .label_style(("sans-serif", 15))
             .draw()?;
         let width = 0.8 / series.len().max(1) as f64;
-        for (j, (name, values)) in series.iter().enumerate() {
+        for (j, (peer, values)) in series.iter().enumerate() {
             // The same colour for a proxy in every chart.
-            let color = Palette99::pick(color_of(name)).to_rgba();
+            let color = Palette99::pick(peer.color).to_rgba();
             let bars = values.iter().enumerate().filter_map(|(i, v)| {
                 let x0 = i as f64 + 0.1 + j as f64 * width;
                 v.map(|v| Rectangle::new([(x0, 0.0), (x0 + width * 0.95, v)], color.filled()))
             });
             chart
                 .draw_series(bars)?
-                .label(name.clone())
+                .label(peer.name)
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
                 });

@@ -12,12 +12,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::Args;
 use crate::configs::service;
+use crate::kit::Kit;
 use crate::load;
+use crate::peers::Proxy;
 use crate::running::Running;
+use crate::scenarios::Protocol;
+use crate::tools::WRK;
 
 /// The second backend's port.
-const CHURN_BACKEND_PORT: u16 = 19201;
+pub const CHURN_BACKEND_PORT: u16 = 19201;
 
 /// What route churn did.
 #[derive(Debug, Clone)]
@@ -33,6 +38,24 @@ pub struct Churn {
     pub live_ms: Vec<f64>,
     /// Changes whose route did not answer within 2 s.
     pub never_live: usize,
+}
+
+/// Starts the backend and Portcullis with one route, and runs the churn against it (5 s with
+/// `--quick`, else 20 s).
+pub fn run(kit: &Kit, args: &Args) -> anyhow::Result<Churn> {
+    let _backend = kit.start_backend(args.load_core, 0)?;
+    let portcullis = Proxy::Portcullis.peer();
+    let _running = portcullis.start(kit, args.proxy_core, 1)?;
+    let seconds = if args.quick { 5 } else { 20 };
+    measure(
+        kit.tool(&WRK)?,
+        &kit.backend,
+        args.load_core,
+        &portcullis.url(Protocol::H1, 1)?,
+        &portcullis.dir(kit, 1),
+        portcullis.http,
+        seconds,
+    )
 }
 
 /// Runs the churn against Portcullis on `http_port`, whose manifests are in

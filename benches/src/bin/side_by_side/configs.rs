@@ -1,7 +1,7 @@
 //! The configuration each proxy runs with, generated from one [`Setup`] so they are
 //! equivalent: one worker, upstream keep-alive to the same backend, access logs off, the same
 //! certificate with TLS 1.3 and HTTP/2 offered by ALPN, and the same routes (`/` alone, or
-//! `/r0/` … `/rN-1/` all to the backend). Pure text; `main.rs` writes the files.
+//! `/r0/` … `/rN-1/` all to the backend). Pure text; `peers.rs` says which files and writes them.
 
 use std::fmt::Write;
 use std::net::SocketAddr;

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::{Proxy, Results, SCENARIOS};
+use crate::peers::{PEERS, Proxy, proxies};
+use crate::results::Results;
+use crate::scenarios::SCENARIOS;
 
 /// How the run was made, for the report's method section.
 pub struct Method {
@@ -24,12 +26,32 @@ pub struct Method {
     pub quick: bool,
 }
 
-const PROXIES: [Proxy; 4] = [
-    Proxy::Portcullis,
-    Proxy::Nginx,
-    Proxy::Haproxy,
-    Proxy::Envoy,
-];
+/// A table row: `| a | b |`.
+fn row(cells: impl IntoIterator<Item = String>) -> String {
+    let cells: Vec<String> = cells.into_iter().collect();
+    format!("| {} |", cells.join(" | "))
+}
+
+/// A table's header and rule for `columns`.
+fn header(columns: impl IntoIterator<Item = String>) -> String {
+    let columns: Vec<String> = columns.into_iter().collect();
+    format!(
+        "{}\n|{}",
+        row(columns.iter().cloned()),
+        "---|".repeat(columns.len())
+    )
+}
+
+/// The cells of a row: `first`, one per peer in `each`, then `tail`.
+fn cells(
+    first: &str,
+    each: impl IntoIterator<Item = String>,
+    tail: &[String],
+) -> impl Iterator<Item = String> {
+    std::iter::once(first.to_string())
+        .chain(each)
+        .chain(tail.iter().cloned())
+}
 
 /// The whole report.
 pub fn render(results: &Results, method: &Method) -> String {
@@ -83,66 +105,58 @@ pub fn render(results: &Results, method: &Method) -> String {
     let _ = writeln!(w, "## Maximum requests/s (closed loop)\n");
     let _ = writeln!(
         w,
-        "| scenario | direct | Portcullis | nginx | HAProxy | Envoy | Portcullis / nginx | failed |"
+        "{}",
+        header(cells(
+            "scenario",
+            PEERS.iter().map(|peer| peer.name.to_string()),
+            &["Portcullis / nginx".into(), "failed".into()]
+        ))
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|");
     for (index, scenario) in SCENARIOS.iter().enumerate() {
-        let cell = |proxy| {
-            results
-                .throughput
-                .get(&(index, proxy))
-                .map_or("–".to_string(), |t| format!("{:.0}", t.rps))
-        };
+        let figures = PEERS.iter().map(|peer| {
+            rps(results, index, peer.proxy).map_or("–".to_string(), |rps| format!("{rps:.0}"))
+        });
         let failed: u64 = results
             .throughput
             .iter()
             .filter(|((i, _), _)| *i == index)
             .map(|(_, t)| t.failed)
             .sum();
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} | {} | {} | {failed} |",
-            scenario.name,
-            cell(Proxy::Direct),
-            cell(Proxy::Portcullis),
-            cell(Proxy::Nginx),
-            cell(Proxy::Haproxy),
-            cell(Proxy::Envoy),
+        let tail = [
             ratio(
                 rps(results, index, Proxy::Portcullis),
-                rps(results, index, Proxy::Nginx)
+                rps(results, index, Proxy::Nginx),
             ),
-        );
+            failed.to_string(),
+        ];
+        let _ = writeln!(w, "{}", row(cells(scenario.name, figures, &tail)));
     }
 
     let _ = writeln!(w, "\n## Proxy CPU per request (µs, lower is better)\n");
     let _ = writeln!(
         w,
-        "| scenario | Portcullis | nginx | HAProxy | Envoy | Portcullis / nginx | Portcullis / HAProxy |"
+        "{}",
+        header(cells(
+            "scenario",
+            proxies().map(|peer| peer.name.to_string()),
+            &["Portcullis / nginx".into(), "Portcullis / HAProxy".into()]
+        ))
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|");
     for (index, scenario) in SCENARIOS.iter().enumerate() {
-        let cells: Vec<String> = PROXIES
-            .iter()
-            .map(|p| cpu(results, index, *p).map_or("–".into(), |c| format!("{c:.1}")))
-            .collect();
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            scenario.name,
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
+        let figures = proxies().map(|peer| {
+            cpu(results, index, peer.proxy).map_or("–".into(), |c| format!("{c:.1}"))
+        });
+        let tail = [
             ratio(
                 cpu(results, index, Proxy::Portcullis),
-                cpu(results, index, Proxy::Nginx)
+                cpu(results, index, Proxy::Nginx),
             ),
             ratio(
                 cpu(results, index, Proxy::Portcullis),
-                cpu(results, index, Proxy::Haproxy)
+                cpu(results, index, Proxy::Haproxy),
             ),
-        );
+        ];
+        let _ = writeln!(w, "{}", row(cells(scenario.name, figures, &tail)));
     }
 
     let _ = writeln!(
@@ -155,17 +169,20 @@ pub fn render(results: &Results, method: &Method) -> String {
         "| proxy | 1 route, serving | 1 route, peak | 10,000 routes, serving | 10,000 routes, peak |"
     );
     let _ = writeln!(w, "|---|---|---|---|---|");
-    for proxy in PROXIES {
+    for peer in proxies() {
         let mb = |routes, peak: bool| {
-            results.rss.get(&(proxy, routes)).map_or("–".into(), |m| {
-                let bytes = if peak { m.peak } else { m.serving };
-                format!("{:.1}", bytes as f64 / 1e6)
-            })
+            results
+                .rss
+                .get(&(peer.proxy, routes))
+                .map_or("–".into(), |m| {
+                    let bytes = if peak { m.peak } else { m.serving };
+                    format!("{:.1}", bytes as f64 / 1e6)
+                })
         };
         let _ = writeln!(
             w,
             "| {} | {} | {} | {} | {} |",
-            proxy.name(),
+            peer.name,
             mb(1, false),
             mb(1, true),
             mb(10_000, false),
