@@ -53,7 +53,7 @@ pub fn prepare(install: bool) -> anyhow::Result<Kit> {
             "--release",
             "-q",
             "-p",
-            "portcullis-controller",
+            "portcullis",
             "-p",
             "portcullis-examples",
         ])
