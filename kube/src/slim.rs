@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::objects::Object;
@@ -23,40 +24,30 @@ const TLS_KEYS: [&str; 2] = ["tls.crt", "tls.key"];
 
 /// The object without the fields the translation, status and events never read.
 pub fn slim(object: Object) -> Object {
-    match object {
-        Object::IngressClass(o) => Object::IngressClass(edit(o, |o| slim_meta(&mut o.metadata))),
-        Object::Ingress(o) => Object::Ingress(edit(o, |o| slim_meta(&mut o.metadata))),
-        // Compact from the start: nothing left to drop, only the copy to make.
-        Object::Service(o) => Object::Service(edit(o, |_| {})),
-        Object::Endpoints(o) => Object::Endpoints(edit(o, |_| {})),
-        Object::EndpointSlice(o) => Object::EndpointSlice(edit(o, |_| {})),
-        Object::Node(o) => Object::Node(edit(o, |_| {})),
-        Object::Pod(o) => Object::Pod(edit(o, |_| {})),
-        Object::Namespace(o) => Object::Namespace(edit(o, |_| {})),
-        // Slimmed when wrapped (RawPolicy::new).
-        Object::NetworkPolicy(o) => Object::NetworkPolicy(edit(o, |_| {})),
-        Object::Secret(o) => Object::Secret(edit(o, |o| {
-            slim_meta(&mut o.metadata);
-            if let Some(data) = &mut o.data {
-                data.retain(|key, _| TLS_KEYS.contains(&key.as_str()));
-            }
-            if let Some(data) = &mut o.string_data {
-                data.retain(|key, _| TLS_KEYS.contains(&key.as_str()));
-            }
-        })),
-    }
+    object.slimmed()
 }
 
-fn slim_meta(meta: &mut ObjectMeta) {
+/// Drops `managedFields` and kubectl's last-applied copy.
+pub(crate) fn slim_meta(meta: &mut ObjectMeta) {
     meta.managed_fields = None;
     if let Some(annotations) = &mut meta.annotations {
         annotations.remove(LAST_APPLIED);
     }
 }
 
+/// Keeps only the certificate and key of a Secret.
+pub(crate) fn keep_tls_keys(secret: &mut Secret) {
+    if let Some(data) = &mut secret.data {
+        data.retain(|key, _| TLS_KEYS.contains(&key.as_str()));
+    }
+    if let Some(data) = &mut secret.string_data {
+        data.retain(|key, _| TLS_KEYS.contains(&key.as_str()));
+    }
+}
+
 /// Edits the object, then returns a deep copy of the result allocated on this thread (see
 /// the module documentation); the source's allocation is dropped.
-fn edit<T: Clone>(object: Arc<T>, change: impl FnOnce(&mut T)) -> Arc<T> {
+pub(crate) fn edit<T: Clone>(object: Arc<T>, change: impl FnOnce(&mut T)) -> Arc<T> {
     let mut decoded = Arc::unwrap_or_clone(object);
     change(&mut decoded);
     Arc::new(decoded.clone())

@@ -9,12 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-
-use crate::objects::{
-    CompactEndpoints, CompactNode, CompactService, CompactSlice, Kind, Object, ObjectKey, RawPolicy,
-};
+pub use crate::objects::Snapshot;
+use crate::objects::{Object, ObjectKey};
 use crate::slim::slim;
 
 /// Names one source of objects: a manifest file path, or `api/<kind>` for a watch. Shared,
@@ -76,32 +72,6 @@ pub struct DuplicateObject {
     pub kept: SourceId,
     /// The source whose copy is ignored.
     pub ignored: SourceId,
-}
-
-/// All objects at one moment, by kind, keyed by `(namespace, name)` (cluster-scoped kinds: name
-/// only).
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// IngressClasses by name.
-    pub ingress_classes: BTreeMap<String, Arc<IngressClass>>,
-    /// Ingresses by (namespace, name).
-    pub ingresses: BTreeMap<(String, String), Arc<Ingress>>,
-    /// Services by (namespace, name).
-    pub services: BTreeMap<(String, String), Arc<CompactService>>,
-    /// EndpointSlices by (namespace, name).
-    pub endpoint_slices: BTreeMap<(String, String), Arc<CompactSlice>>,
-    /// Endpoints by (namespace, name).
-    pub endpoints: BTreeMap<(String, String), Arc<CompactEndpoints>>,
-    /// Secrets by (namespace, name).
-    pub secrets: BTreeMap<(String, String), Arc<Secret>>,
-    /// Nodes by name.
-    pub nodes: BTreeMap<String, Arc<CompactNode>>,
-    /// Pods by (namespace, name).
-    pub pods: BTreeMap<(String, String), Arc<portcullis_policy::model::Pod>>,
-    /// Namespaces by name.
-    pub namespaces: BTreeMap<String, Arc<portcullis_policy::model::Namespace>>,
-    /// NetworkPolicies by (namespace, name).
-    pub network_policies: BTreeMap<(String, String), Arc<RawPolicy>>,
 }
 
 impl Store {
@@ -223,81 +193,6 @@ impl Snapshot {
             snapshot.insert(object);
         }
         snapshot
-    }
-
-    /// Adds or replaces one object.
-    pub fn insert(&mut self, object: Object) {
-        let key = object.key();
-        let id = (key.namespace, key.name);
-        match object {
-            Object::IngressClass(o) => {
-                self.ingress_classes.insert(id.1, o);
-            }
-            Object::Ingress(o) => {
-                self.ingresses.insert(id, o);
-            }
-            Object::Service(o) => {
-                self.services.insert(id, o);
-            }
-            Object::EndpointSlice(o) => {
-                self.endpoint_slices.insert(id, o);
-            }
-            Object::Endpoints(o) => {
-                self.endpoints.insert(id, o);
-            }
-            Object::Secret(o) => {
-                self.secrets.insert(id, o);
-            }
-            Object::Node(o) => {
-                self.nodes.insert(id.1, o);
-            }
-            Object::Pod(o) => {
-                self.pods.insert(id, o);
-            }
-            Object::Namespace(o) => {
-                self.namespaces.insert(id.1, o);
-            }
-            Object::NetworkPolicy(o) => {
-                self.network_policies.insert(id, o);
-            }
-        }
-    }
-
-    /// Removes one object, if present.
-    pub fn remove(&mut self, key: &ObjectKey) {
-        let id = (key.namespace.clone(), key.name.clone());
-        match key.kind {
-            Kind::IngressClass => {
-                self.ingress_classes.remove(&key.name);
-            }
-            Kind::Ingress => {
-                self.ingresses.remove(&id);
-            }
-            Kind::Service => {
-                self.services.remove(&id);
-            }
-            Kind::EndpointSlice => {
-                self.endpoint_slices.remove(&id);
-            }
-            Kind::Endpoints => {
-                self.endpoints.remove(&id);
-            }
-            Kind::Secret => {
-                self.secrets.remove(&id);
-            }
-            Kind::Node => {
-                self.nodes.remove(&key.name);
-            }
-            Kind::Pod => {
-                self.pods.remove(&id);
-            }
-            Kind::Namespace => {
-                self.namespaces.remove(&key.name);
-            }
-            Kind::NetworkPolicy => {
-                self.network_policies.remove(&id);
-            }
-        }
     }
 }
 

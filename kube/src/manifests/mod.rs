@@ -1,5 +1,6 @@
 //! The `--manifests DIR` source: Kubernetes objects from YAML and JSON files, watched live.
 
+pub(crate) mod decode;
 mod parse;
 mod watch;
 

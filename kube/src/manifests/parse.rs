@@ -6,11 +6,8 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::Resource;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::{Metadata, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::objects::{Kind, Object, RawPolicy};
@@ -91,7 +88,7 @@ pub fn parse_manifest(file_name: &str, contents: &str) -> Result<ParsedFile, Par
 }
 
 /// One YAML document (or a whole JSON file) and where it starts in the file.
-struct Document<'a> {
+pub(crate) struct Document<'a> {
     file: &'a str,
     text: &'a str,
     start_line: usize,
@@ -152,37 +149,20 @@ impl Document<'_> {
         value: &serde_yaml_ng::Value,
         text: Option<&str>,
     ) -> Result<Option<Object>, ParseError> {
-        let object = match kind {
-            "IngressClass" => {
-                Object::IngressClass(self.decode::<IngressClass>(api_version, value, text)?)
-            }
-            "Ingress" => Object::Ingress(self.decode::<Ingress>(api_version, value, text)?),
-            "Service" => Object::service(self.decode::<Service>(api_version, value, text)?),
-            "EndpointSlice" => {
-                Object::endpoint_slice(self.decode::<EndpointSlice>(api_version, value, text)?)
-            }
-            "Endpoints" => Object::endpoints(self.decode::<Endpoints>(api_version, value, text)?),
-            "Secret" => Object::Secret(self.decode::<Secret>(api_version, value, text)?),
-            "Node" => Object::node(self.decode::<Node>(api_version, value, text)?),
-            "Pod" => Object::pod(self.decode::<Pod>(api_version, value, text)?),
-            "Namespace" => Object::namespace(self.decode::<Namespace>(api_version, value, text)?),
-            // Kept as JSON: the policy parser reads it and names its own errors.
-            "NetworkPolicy" => {
-                Object::NetworkPolicy(Arc::new(self.raw_policy(api_version, value)?))
-            }
-            "" => {
-                return Err(self.error(
-                    None,
-                    None,
-                    "no `kind:` field; every object needs apiVersion and kind".into(),
-                ));
-            }
-            _ => return Ok(None),
+        if kind.is_empty() {
+            return Err(self.error(
+                None,
+                None,
+                "no `kind:` field; every object needs apiVersion and kind".into(),
+            ));
+        }
+        let Some(known) = Kind::from_name(kind) else {
+            return Ok(None);
         };
-        Ok(Some(object))
+        Object::from_manifest(known, self, api_version, value, text).map(Some)
     }
 
-    fn raw_policy(
+    pub(crate) fn raw_policy(
         &self,
         api_version: &str,
         value: &serde_yaml_ng::Value,
@@ -206,14 +186,14 @@ impl Document<'_> {
         Ok(policy)
     }
 
-    fn decode<T>(
+    pub(crate) fn decode<T>(
         &self,
         api_version: &str,
         value: &serde_yaml_ng::Value,
         text: Option<&str>,
     ) -> Result<Arc<T>, ParseError>
     where
-        T: DeserializeOwned + Resource + HasMeta,
+        T: DeserializeOwned + Resource + Metadata<Ty = ObjectMeta>,
     {
         let name = object_name(T::KIND, value);
         if api_version != T::API_VERSION {
@@ -245,7 +225,7 @@ impl Document<'_> {
         };
         let mut object =
             decoded.map_err(|(line, message)| self.error(line, Some(name.clone()), message))?;
-        let meta = object.meta_mut();
+        let meta = object.metadata_mut();
         if meta.name.as_deref().unwrap_or("").is_empty() {
             return Err(self.error(None, Some(name), "metadata.name is required".into()));
         }
@@ -270,32 +250,6 @@ impl Document<'_> {
         }
     }
 }
-
-/// Lets [`Document::decode`] default the namespace of any kind.
-trait HasMeta {
-    fn meta_mut(&mut self) -> &mut ObjectMeta;
-}
-
-macro_rules! has_meta {
-    ($($kind:ty),*) => {$(
-        impl HasMeta for $kind {
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-    )*};
-}
-has_meta!(
-    IngressClass,
-    Ingress,
-    Service,
-    EndpointSlice,
-    Endpoints,
-    Secret,
-    Node,
-    Pod,
-    Namespace
-);
 
 /// Splits YAML text at `---` lines (column 0); `...` ends a document. Yields each document's
 /// text and its 1-based first line in the file.
@@ -354,10 +308,7 @@ fn type_of(value: &serde_yaml_ng::Value) -> (String, String) {
 /// `Kind namespace/name` as far as the document says, for error messages.
 /// Whether objects of this `kind:` live in a namespace.
 fn is_namespaced(kind: &str) -> bool {
-    Kind::ALL
-        .iter()
-        .find(|known| known.as_str() == kind)
-        .is_none_or(|known| known.is_namespaced())
+    Kind::from_name(kind).is_none_or(Kind::is_namespaced)
 }
 
 fn object_name(kind: &str, value: &serde_yaml_ng::Value) -> String {

@@ -1,0 +1,81 @@
+//! How one manifest document becomes each stored type: the second half of a row of the
+//! [`crate::objects::kinds`] table.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use portcullis_policy::model;
+
+pub(crate) use super::parse::Document;
+use super::parse::ParseError;
+use crate::objects::{
+    CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy, compact_namespace,
+    compact_pod,
+};
+
+/// Decodes one document (already known to be of this type's kind) into the stored type.
+pub(crate) trait FromManifest: Sized {
+    /// With `text`, the object is read from the text so errors point at a line.
+    fn from_manifest(
+        document: &Document<'_>,
+        api_version: &str,
+        value: &serde_yaml_ng::Value,
+        text: Option<&str>,
+    ) -> Result<Arc<Self>, ParseError>;
+}
+
+/// Kinds stored as `k8s-openapi` decodes them.
+macro_rules! as_decoded {
+    ($($stored:ty),*) => {$(
+        impl FromManifest for $stored {
+            fn from_manifest(
+                document: &Document<'_>,
+                api_version: &str,
+                value: &serde_yaml_ng::Value,
+                text: Option<&str>,
+            ) -> Result<Arc<Self>, ParseError> {
+                document.decode::<$stored>(api_version, value, text)
+            }
+        }
+    )*};
+}
+as_decoded!(IngressClass, Ingress, Secret);
+
+/// Kinds decoded as their `k8s-openapi` type, then kept in compact form.
+macro_rules! compacted {
+    ($($stored:ty => $decoded:ty, $compact:expr;)*) => {$(
+        impl FromManifest for $stored {
+            fn from_manifest(
+                document: &Document<'_>,
+                api_version: &str,
+                value: &serde_yaml_ng::Value,
+                text: Option<&str>,
+            ) -> Result<Arc<Self>, ParseError> {
+                let decoded = document.decode::<$decoded>(api_version, value, text)?;
+                Ok(Arc::new($compact(&*decoded)))
+            }
+        }
+    )*};
+}
+compacted! {
+    CompactService => Service, CompactService::from;
+    CompactSlice => EndpointSlice, CompactSlice::from;
+    CompactEndpoints => Endpoints, CompactEndpoints::from;
+    CompactNode => Node, CompactNode::from;
+    model::Pod => Pod, compact_pod;
+    model::Namespace => Namespace, compact_namespace;
+}
+
+/// Kept as JSON: the policy parser reads it and names its own errors.
+impl FromManifest for RawPolicy {
+    fn from_manifest(
+        document: &Document<'_>,
+        api_version: &str,
+        value: &serde_yaml_ng::Value,
+        _text: Option<&str>,
+    ) -> Result<Arc<Self>, ParseError> {
+        document.raw_policy(api_version, value).map(Arc::new)
+    }
+}

@@ -1,0 +1,89 @@
+//! What the store needs of every stored type: its name, and what slimming drops from it.
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use portcullis_policy::model;
+
+use super::{CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy};
+use crate::slim::{keep_tls_keys, slim_meta};
+
+/// One stored object's identity and its slimming; implemented once per type in the
+/// [`super::kinds`] table.
+pub trait Stored {
+    /// The namespace (empty for cluster-scoped kinds) and name.
+    fn namespace_and_name(&self) -> (&str, &str);
+
+    /// Drops the fields nothing reads before the object is kept (nothing, by default: compact
+    /// types hold only what is read).
+    fn slim(&mut self) {}
+}
+
+/// Namespace and name from a `k8s-openapi` object's metadata.
+fn of_meta(meta: &ObjectMeta) -> (&str, &str) {
+    (
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or(""),
+    )
+}
+
+impl Stored for IngressClass {
+    fn namespace_and_name(&self) -> (&str, &str) {
+        of_meta(&self.metadata)
+    }
+
+    fn slim(&mut self) {
+        slim_meta(&mut self.metadata);
+    }
+}
+
+impl Stored for Ingress {
+    fn namespace_and_name(&self) -> (&str, &str) {
+        of_meta(&self.metadata)
+    }
+
+    fn slim(&mut self) {
+        slim_meta(&mut self.metadata);
+    }
+}
+
+impl Stored for Secret {
+    fn namespace_and_name(&self) -> (&str, &str) {
+        of_meta(&self.metadata)
+    }
+
+    fn slim(&mut self) {
+        slim_meta(&mut self.metadata);
+        keep_tls_keys(self);
+    }
+}
+
+/// Compact types that hold their own namespace and name.
+macro_rules! namespaced_compact {
+    ($($stored:ty),*) => {$(
+        impl Stored for $stored {
+            fn namespace_and_name(&self) -> (&str, &str) {
+                (&self.namespace, &self.name)
+            }
+        }
+    )*};
+}
+namespaced_compact!(
+    CompactService,
+    CompactSlice,
+    CompactEndpoints,
+    RawPolicy,
+    model::Pod
+);
+
+/// Compact cluster-scoped types that hold their own name.
+macro_rules! cluster_compact {
+    ($($stored:ty),*) => {$(
+        impl Stored for $stored {
+            fn namespace_and_name(&self) -> (&str, &str) {
+                ("", &self.name)
+            }
+        }
+    )*};
+}
+cluster_compact!(CompactNode, model::Namespace);
