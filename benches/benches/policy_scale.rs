@@ -202,7 +202,7 @@ fn main() {
             let started = Instant::now();
             let ruleset = compile(&input);
             let compiled = started.elapsed();
-            let encoded = replace_table(&ruleset).encode();
+            let encoded = replace_table(&ruleset).encode().unwrap();
             let encoded_at = started.elapsed();
             ns.run(|| commit(&encoded)).unwrap();
             let applied = started.elapsed();
@@ -232,7 +232,7 @@ fn main() {
                 });
                 let compiled = started.elapsed();
                 let next = carry_ids(&applied, next);
-                let batch = update_table(&applied, &next).unwrap().encode();
+                let batch = update_table(&applied, &next).unwrap().encode().unwrap();
                 let encoded_at = started.elapsed();
                 ns.run(|| commit(&batch)).unwrap();
                 let total = started.elapsed();
@@ -298,7 +298,7 @@ fn main() {
         pods: &pod_refs,
         policies: &with_open,
     });
-    let table = replace_table(&ruleset).encode();
+    let table = replace_table(&ruleset).encode().unwrap();
     // The same table without policies: conntrack and the guard, as on any node with the agent
     // (and as on any Kubernetes node, where kube-proxy loads conntrack anyway).
     let empty = compile(&PolicyInput {
@@ -308,8 +308,10 @@ fn main() {
         pods: &pod_refs,
         policies: &[],
     });
-    let empty = replace_table(&empty).encode();
-    let no_table = portcullis_policy::nft::program::delete_table().encode();
+    let empty = replace_table(&empty).encode().unwrap();
+    let no_table = portcullis_policy::nft::program::delete_table()
+        .encode()
+        .unwrap();
     let (mut with, mut without, mut baseline) = (vec![], vec![], vec![]);
     for _ in 0..rounds() {
         node.run(|| commit(&no_table)).unwrap();

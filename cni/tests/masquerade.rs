@@ -216,3 +216,37 @@ fn concurrent_adds_and_dels_leave_the_set_complete_then_no_table() {
     });
     assert_eq!(node.table(), None);
 }
+
+#[test]
+fn the_node_table_masquerades_pod_subnets_and_is_replaced_whole_then_removed() {
+    use portcullis_cni::masquerade::{NODE_TABLE, apply_masquerade, plan_node_masquerade};
+    let ns = Netns::new();
+    let nets =
+        |list: &[&str]| -> Vec<ipnet::IpNet> { list.iter().map(|n| n.parse().unwrap()).collect() };
+    let listing = || {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns.name(), "nft", "list", "table", "inet"])
+            .arg(NODE_TABLE)
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let exempt = nets(&["10.244.0.0/16", "fd00:244::/56", "192.168.0.2/32"]);
+    let first = plan_node_masquerade(&nets(&["10.244.1.0/24", "fd00:244:0:1::/64"]), &exempt);
+    ns.run(|| apply_masquerade(&first)).unwrap();
+    assert_eq!(listing().unwrap(), first.to_string());
+    // A second plan replaces the first whole: nothing of the old subnet is left.
+    let second = plan_node_masquerade(&nets(&["10.244.2.0/24"]), &exempt);
+    ns.run(|| apply_masquerade(&second)).unwrap();
+    let table = listing().unwrap();
+    assert_eq!(table, second.to_string());
+    assert!(
+        !table.contains("10.244.1.0/24") && !table.contains("ip6"),
+        "{table}"
+    );
+    ns.run(|| apply_masquerade(&plan_node_masquerade(&[], &exempt)))
+        .unwrap();
+    assert_eq!(listing(), None);
+}

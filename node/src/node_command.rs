@@ -14,7 +14,7 @@ use portcullis_policy::carry::carry_ids;
 use portcullis_policy::compile::{Compiler, PolicyInput};
 use portcullis_policy::model::{Namespace, Pod};
 use portcullis_policy::nft::program::{delete_table, replace_table};
-use portcullis_policy::nft::socket::commit;
+use portcullis_policy::nft::socket::apply;
 use portcullis_policy::nft::update::update_table;
 use portcullis_policy::ruleset::Ruleset;
 use rtnetlink::Handle;
@@ -82,7 +82,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         host_problems: Vec::new(),
     };
     if agent.policy.is_none()
-        && let Err(problem) = commit(&delete_table().encode())
+        && let Err(problem) = apply(delete_table())
     {
         warn!("cannot remove the NetworkPolicy table: {problem}");
     }
@@ -271,15 +271,15 @@ impl PolicyState {
             _ => None,
         };
         let mut result = match in_place {
-            Some(batch) => commit(&batch.encode()).map(|()| "in place"),
-            None => commit(&replace_table(&ruleset).encode()).map(|()| "whole"),
+            Some(batch) => apply(batch).map(|()| "in place"),
+            None => apply(replace_table(&ruleset)).map(|()| "whole"),
         };
         if let Err(problem) = &result
             && !resync
         {
             // The table is not what we last wrote (edited behind our back?): write it whole.
             warn!("cannot update the NetworkPolicy table in place ({problem}); rewriting it");
-            result = commit(&replace_table(&ruleset).encode()).map(|()| "whole");
+            result = apply(replace_table(&ruleset)).map(|()| "whole");
         }
         match result {
             Ok(how) => {

@@ -1,12 +1,11 @@
-//! The nftables edge: [`wire`] encodes nf_tables netlink messages (pure), [`socket`] sends a
-//! transaction and reads the kernel's answer, [`program`] turns a [`crate::ruleset::Ruleset`]
-//! into one transaction that replaces the `inet portcullis` table, [`update`] into one that
-//! changes it in place.
-//!
-//! Hand-encoded rather than through libnftnl: the `nftnl` crate cannot express interval sets,
-//! concatenated keys or verdict maps, which the ruleset needs.
+//! The nftables edge of NetworkPolicy: [`table`] turns a [`crate::ruleset::Ruleset`] into the
+//! `inet portcullis` table model of `portcullis-nft`; [`program`] makes the transaction that
+//! replaces the kernel's table with it, [`update`] the one that changes it in place. The same
+//! model gives the golden text (`crate::render`), so what is sent and what is shown agree.
+//! [`socket`] is `portcullis_nft::socket`, here so callers of this crate find it.
 
 pub mod program;
-pub mod socket;
+pub mod table;
 pub mod update;
-pub mod wire;
+
+pub use portcullis_nft::socket;

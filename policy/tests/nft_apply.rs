@@ -6,16 +6,14 @@
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
 use portcullis_testkit::netns;
-#[path = "support/nft_listing.rs"]
-mod nft_listing;
 
 use netns::Netns;
-use nft_listing::{nft, normalized};
+use portcullis_testkit::nft_listing::{nft, normalized};
 
 use portcullis_policy::compile::{PolicyInput, compile};
 use portcullis_policy::model::{NamedPort, Namespace, Pod, Protocol};
 use portcullis_policy::nft::program::replace_table;
-use portcullis_policy::nft::socket::commit;
+use portcullis_policy::nft::socket::apply;
 use portcullis_policy::parse::parse_policy;
 use portcullis_policy::render::render;
 use portcullis_policy::ruleset::Ruleset;
@@ -85,13 +83,12 @@ fn the_kernel_holds_exactly_the_rendered_table_and_nothing_else_is_touched() {
     // Both sides normalized: nft lists hash-set elements in no particular order.
     let expected = normalized(&render(&ruleset));
     for _ in 0..2 {
-        ns.run(|| commit(&replace_table(&ruleset).encode()))
-            .unwrap();
+        ns.run(|| apply(replace_table(&ruleset))).unwrap();
         let listing = nft(&ns, &["list", "table", "inet", "portcullis"]);
         assert_eq!(normalized(&listing), expected, "raw listing:\n{listing}");
     }
     // An emptier ruleset replaces it whole.
-    ns.run(|| commit(&replace_table(&Ruleset::default()).encode()))
+    ns.run(|| apply(replace_table(&Ruleset::default())))
         .unwrap();
     let listing = nft(&ns, &["list", "table", "inet", "portcullis"]);
     assert_eq!(

@@ -6,18 +6,16 @@
 #![allow(clippy::unwrap_used, missing_docs)] // Test: a panic is the failure report.
 
 use portcullis_testkit::netns;
-#[path = "support/nft_listing.rs"]
-mod nft_listing;
 #[path = "support/random_cluster.rs"]
 mod random_cluster;
 
 use netns::Netns;
-use nft_listing::{blocks, nft};
 use portcullis_policy::carry::carry_ids;
 use portcullis_policy::nft::program::replace_table;
-use portcullis_policy::nft::socket::commit;
+use portcullis_policy::nft::socket::apply;
 use portcullis_policy::nft::update::update_table;
 use portcullis_policy::render::render;
+use portcullis_testkit::nft_listing::{blocks, nft};
 use random_cluster::{Cluster, Rng};
 
 fn listing(ns: &Netns) -> String {
@@ -32,8 +30,7 @@ fn random_changes_applied_in_place_leave_what_a_rewrite_would() {
         let mut rng = Rng::new(seed);
         let mut cluster = Cluster::new();
         let mut applied = cluster.compile();
-        ns.run(|| commit(&replace_table(&applied).encode()))
-            .unwrap();
+        ns.run(|| apply(replace_table(&applied))).unwrap();
         let mut history = Vec::new();
         for step in 0..120 {
             history.push(cluster.step(&mut rng));
@@ -45,14 +42,14 @@ fn random_changes_applied_in_place_leave_what_a_rewrite_would() {
                     messages_in_place += batch.len();
                     messages_whole += whole.len();
                     if !batch.is_empty() {
-                        let result = ns.run(|| commit(&batch.encode()));
+                        let result = ns.run(|| apply(batch));
                         assert!(
                             result.is_ok(),
                             "seed {seed} step {step}: {result:?}\nsteps: {history:#?}"
                         );
                     }
                 }
-                None => ns.run(|| commit(&whole.encode())).unwrap(),
+                None => ns.run(|| apply(whole)).unwrap(),
             }
             assert_eq!(
                 blocks(&listing(&ns)),

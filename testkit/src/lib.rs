@@ -11,5 +11,6 @@ pub mod cni_calls;
 pub mod fake_apiserver;
 pub mod ingress_process;
 pub mod netns;
+pub mod nft_listing;
 pub mod node_agent_process;
 pub mod test_ca;

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+use super::table::masquerade_table;
 use crate::ipam::{Attachment, RangeSet};
 
 /// One address family's part of the table.
@@ -136,184 +137,17 @@ impl MasqueradePlan {
     }
 }
 
-/// The table as `nft list table` would show it (empty text when it is removed), for tests a
-/// reviewer can read and for debugging by hand.
+/// The table as `nft list table` shows it (empty text when it is removed), rendered from
+/// the same model the transaction is made of, for tests a reviewer can read and for
+/// debugging by hand.
 impl fmt::Display for MasqueradePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {
             return Ok(());
         }
-        writeln!(f, "table inet {} {{", self.table)?;
-        family_set(f, "pods4", "ipv4_addr", &self.v4.pods)?;
-        family_set(f, "pods6", "ipv6_addr", &self.v6.pods)?;
-        writeln!(f, "\tchain postrouting {{")?;
-        writeln!(
-            f,
-            "\t\ttype nat hook postrouting priority srcnat; policy accept;"
-        )?;
-        family_rules(f, "ip", "pods4", &self.v4)?;
-        family_rules(f, "ip6", "pods6", &self.v6)?;
-        writeln!(f, "\t}}")?;
-        writeln!(f, "}}")
-    }
-}
-
-fn family_set<A: fmt::Display>(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    type_: &str,
-    pods: &[A],
-) -> fmt::Result {
-    if pods.is_empty() {
-        return Ok(());
-    }
-    let elements: Vec<String> = pods.iter().map(ToString::to_string).collect();
-    writeln!(f, "\tset {name} {{")?;
-    writeln!(f, "\t\ttype {type_}")?;
-    writeln!(f, "\t\telements = {{ {} }}", elements.join(", "))?;
-    writeln!(f, "\t}}\n")
-}
-
-fn family_rules<A, N: Copy + Into<IpNet>>(
-    f: &mut fmt::Formatter<'_>,
-    keyword: &str,
-    set: &str,
-    rules: &FamilyRules<A, N>,
-) -> fmt::Result {
-    let set = format!("@{set}");
-    let sets = (!rules.pods.is_empty()).then_some(set);
-    let subnets = rules.pod_subnets.iter().map(|net| nft_net((*net).into()));
-    for source in sets.into_iter().chain(subnets) {
-        for net in &rules.exempt {
-            let net = nft_net((*net).into());
-            writeln!(
-                f,
-                "\t\t{keyword} saddr {source} {keyword} daddr {net} return"
-            )?;
-        }
-        writeln!(f, "\t\t{keyword} saddr {source} masquerade")?;
-    }
-    Ok(())
-}
-
-/// A subnet as nft prints it: a single address without its `/32` or `/128`.
-fn nft_net(net: IpNet) -> String {
-    if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
+        f.write_str(&portcullis_nft::render(&masquerade_table(self)))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.
-
-    use super::*;
-    use crate::ipam::Range;
-
-    fn range(subnet: &str) -> Range {
-        let subnet: IpNet = subnet.parse().unwrap();
-        Range {
-            subnet,
-            start: subnet.network(),
-            end: subnet.broadcast(),
-            gateway: subnet.network(),
-        }
-    }
-
-    fn pod(ip: &str, id: &str) -> Attachment {
-        Attachment {
-            ip: ip.parse().unwrap(),
-            container_id: id.into(),
-            ifname: "eth0".into(),
-        }
-    }
-
-    #[test]
-    fn a_dual_stack_network_masquerades_each_family_from_a_set() {
-        let plan = plan_masquerade(
-            "pods",
-            &[vec![range("10.22.0.0/16")], vec![range("fd00:22::/64")]],
-            &[
-                pod("10.22.0.9", "b"),
-                pod("10.22.0.2", "a"),
-                pod("fd00:22::2", "a"),
-            ],
-        );
-        let expected = "\
-table inet portcullis-cni-pods {
-\tset pods4 {
-\t\ttype ipv4_addr
-\t\telements = { 10.22.0.2, 10.22.0.9 }
-\t}
-
-\tset pods6 {
-\t\ttype ipv6_addr
-\t\telements = { fd00:22::2 }
-\t}
-
-\tchain postrouting {
-\t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tip saddr @pods4 ip daddr 10.22.0.0/16 return
-\t\tip saddr @pods4 ip daddr 224.0.0.0/4 return
-\t\tip saddr @pods4 masquerade
-\t\tip6 saddr @pods6 ip6 daddr fd00:22::/64 return
-\t\tip6 saddr @pods6 ip6 daddr ff00::/8 return
-\t\tip6 saddr @pods6 masquerade
-\t}
-}
-";
-        assert_eq!(plan.to_string(), expected);
-    }
-
-    #[test]
-    fn every_range_of_a_set_is_exempt_and_a_family_without_pods_is_left_out() {
-        let plan = plan_masquerade(
-            "n",
-            &[vec![range("10.1.0.0/24"), range("10.2.0.0/24")]],
-            &[pod("10.1.0.5", "a")],
-        );
-        let text = plan.to_string();
-        assert!(text.contains("ip daddr 10.1.0.0/24 return"), "{text}");
-        assert!(text.contains("ip daddr 10.2.0.0/24 return"), "{text}");
-        assert!(!text.contains("pods6"), "{text}");
-    }
-
-    #[test]
-    fn a_node_masquerades_its_pod_cidrs_to_outside_the_cluster() {
-        let nets =
-            |list: &[&str]| -> Vec<IpNet> { list.iter().map(|n| n.parse().unwrap()).collect() };
-        let plan = plan_node_masquerade(
-            &nets(&["10.244.1.0/24"]),
-            &nets(&[
-                "10.244.1.0/24",
-                "10.244.2.0/24",
-                "192.168.0.2/32",
-                "10.244.0.0/16",
-            ]),
-        );
-        let expected = "\
-table inet portcullis-node-masq {
-\tchain postrouting {
-\t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tip saddr 10.244.1.0/24 ip daddr 10.244.0.0/16 return
-\t\tip saddr 10.244.1.0/24 ip daddr 10.244.1.0/24 return
-\t\tip saddr 10.244.1.0/24 ip daddr 10.244.2.0/24 return
-\t\tip saddr 10.244.1.0/24 ip daddr 192.168.0.2 return
-\t\tip saddr 10.244.1.0/24 ip daddr 224.0.0.0/4 return
-\t\tip saddr 10.244.1.0/24 masquerade
-\t}
-}
-";
-        assert_eq!(plan.to_string(), expected);
-        assert!(plan_node_masquerade(&[], &nets(&["10.244.0.0/16"])).is_empty());
-    }
-
-    #[test]
-    fn no_pods_means_no_table() {
-        let plan = plan_masquerade("n", &[vec![range("10.1.0.0/24")]], &[]);
-        assert!(plan.is_empty());
-        assert_eq!(plan.to_string(), "");
-    }
-}
+mod tests;

@@ -4,8 +4,15 @@
 //!
 //! Byte order: netlink and attribute headers are host order; every u32 attribute *value* is
 //! big-endian; data values are raw register bytes (addresses and ports in network order).
+//!
+//! Length fields are 16 bits for attributes and 32 for messages. A length that does not fit
+//! is remembered while the message is written and makes [`Batch::encode`] fail: a message
+//! with a wrapped length would be read by the kernel as something else.
 
 use std::collections::HashMap;
+
+use crate::error::EncodeError;
+use crate::family::TableFamily;
 
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
@@ -17,7 +24,8 @@ const NLA_F_NESTED: u16 = 0x8000;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFPROTO_INET: u8 = 1;
+/// The most an attribute's 16-bit length field holds (header included).
+pub const MAX_ATTR_LEN: usize = u16::MAX as usize;
 
 /// nf_tables message types (the low byte of the netlink type).
 pub mod msg {
@@ -87,78 +95,24 @@ pub mod attr {
     pub const EXPR_DATA: u16 = 2;
 }
 
-/// Set flags.
-pub const SET_INTERVAL: u32 = 0x4;
-/// A map (elements carry data).
-pub const SET_MAP: u32 = 0x8;
-/// A concatenated key.
-pub const SET_CONCAT: u32 = 0x80;
-/// An interval set element that ends the interval before it.
-pub const ELEM_INTERVAL_END: u32 = 0x1;
-/// The data type of verdict maps.
-pub const DATA_VERDICT: u32 = 0xffff_ff00;
-
-/// nft's data types, which `nft list` uses to print keys.
-pub mod types {
-    /// ipv4_addr.
-    pub const IPV4: u32 = 7;
-    /// ipv6_addr.
-    pub const IPV6: u32 = 8;
-    /// inet_proto.
-    pub const INET_PROTO: u32 = 12;
-    /// inet_service.
-    pub const INET_SERVICE: u32 = 13;
-}
-
-/// The type of a concatenated key: the first field in the highest bits, 6 bits each.
-pub fn concat_type(fields: &[u32]) -> u32 {
-    fields.iter().fold(0, |acc, t| (acc << 6) | t)
-}
-
-/// Registers: 0 is the verdict; 8 and up are the 4-byte registers `NFT_REG32_00`...
-pub mod reg {
-    /// The verdict register.
-    pub const VERDICT: u32 = 0;
-    /// The first 16-byte register.
-    pub const R1: u32 = 1;
-    /// `NFT_REG32_00`, where concatenations start.
-    pub const R32_00: u32 = 8;
-}
-
-/// A verdict, as rules and maps carry it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Drop the packet.
-    Drop,
-    /// Accept it (in this hook).
-    Accept,
-    /// Continue in a chain, coming back after it.
-    Jump,
-    /// Go back to the calling chain.
-    Return,
-}
-
-impl Verdict {
-    fn code(self) -> i32 {
-        match self {
-            Verdict::Drop => 0,
-            Verdict::Accept => 1,
-            Verdict::Jump => -3,
-            Verdict::Return => -5,
-        }
-    }
+/// A length that did not fit its field, noticed while writing.
+#[derive(Debug, Clone, Copy)]
+struct Overflow {
+    kind: u16,
+    len: usize,
+    max: usize,
 }
 
 /// Writes attributes (type-length-value, 4-byte aligned) into a message.
 pub struct Attrs<'a> {
     buf: &'a mut Vec<u8>,
+    overflow: &'a mut Option<Overflow>,
 }
 
 impl Attrs<'_> {
     /// A raw attribute.
     pub fn put(&mut self, kind: u16, data: &[u8]) -> &mut Self {
-        // Attributes here are at most a few hundred bytes (names, keys): u16 holds them.
-        let len = u16::try_from(4 + data.len()).unwrap_or(u16::MAX);
+        let len = self.length(kind, 4 + data.len());
         self.buf.extend_from_slice(&len.to_ne_bytes());
         self.buf.extend_from_slice(&kind.to_ne_bytes());
         self.buf.extend_from_slice(data);
@@ -181,11 +135,14 @@ impl Attrs<'_> {
     /// A nested attribute.
     pub fn nest(&mut self, kind: u16, fill: impl FnOnce(&mut Attrs<'_>)) -> &mut Self {
         let start = self.buf.len();
+        let kind = kind | NLA_F_NESTED;
         self.buf.extend_from_slice(&[0, 0]);
-        self.buf
-            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
-        fill(&mut Attrs { buf: self.buf });
-        let len = u16::try_from(self.buf.len() - start).unwrap_or(u16::MAX);
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        fill(&mut Attrs {
+            buf: self.buf,
+            overflow: self.overflow,
+        });
+        let len = self.length(kind, self.buf.len() - start);
         self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         self
     }
@@ -197,23 +154,24 @@ impl Attrs<'_> {
         })
     }
 
-    /// `kind { DATA_VERDICT { CODE, CHAIN? } }`.
-    pub fn verdict(&mut self, kind: u16, verdict: Verdict, chain: Option<&str>) -> &mut Self {
-        self.nest(kind, |a| {
-            a.nest(attr::DATA_VERDICT, |a| {
-                a.put(attr::VERDICT_CODE, &verdict.code().to_be_bytes());
-                if let Some(chain) = chain {
-                    a.str(attr::VERDICT_CHAIN, chain);
-                }
-            });
-        })
-    }
-
     /// One expression of a rule: `LIST_ELEM { NAME, DATA { ... } }`.
     pub fn expr(&mut self, name: &str, fill: impl FnOnce(&mut Attrs<'_>)) -> &mut Self {
         self.nest(attr::LIST_ELEM, |a| {
             a.str(attr::EXPR_NAME, name);
             a.nest(attr::EXPR_DATA, fill);
+        })
+    }
+
+    /// `len` as a length field; the first length too large is remembered (and 0 written in
+    /// its place: the batch will not be encoded).
+    fn length(&mut self, kind: u16, len: usize) -> u16 {
+        u16::try_from(len).unwrap_or_else(|_| {
+            self.overflow.get_or_insert(Overflow {
+                kind,
+                len,
+                max: MAX_ATTR_LEN,
+            });
+            0
         })
     }
 }
@@ -231,6 +189,8 @@ pub struct Batch {
     next_seq: u32,
     /// What each message does, by sequence number, to name a refused one.
     what: HashMap<u32, String>,
+    /// The first length that did not fit, with the message it is in.
+    error: Option<EncodeError>,
 }
 
 /// A batch ready to send, with the barrier to send after it.
@@ -251,38 +211,55 @@ impl Batch {
     /// An empty transaction; `first_seq` numbers its messages.
     pub fn new(first_seq: u32) -> Batch {
         let mut buf = Vec::with_capacity(4096);
-        header(
-            &mut buf,
-            NFNL_MSG_BATCH_BEGIN,
-            NLM_F_REQUEST,
-            first_seq,
-            0,
-            NFNL_SUBSYS_NFTABLES,
-            |_| {},
-        );
+        let mut overflow = None;
+        let begin = Header {
+            kind: NFNL_MSG_BATCH_BEGIN,
+            flags: NLM_F_REQUEST,
+            seq: first_seq,
+            family: 0,
+            res_id: NFNL_SUBSYS_NFTABLES,
+        };
+        begin.write(&mut buf, &mut overflow, |_| {});
         Batch {
             buf,
             next_seq: first_seq + 1,
             what: HashMap::new(),
+            error: None,
         }
     }
 
-    /// Adds one message of the `inet` family; `what` names it in errors. No ack is asked
-    /// for: the kernel answers only the messages it refuses, so a transaction of thousands of
-    /// messages does not flood the socket with acks.
-    pub fn add(&mut self, what: String, kind: u8, flags: u16, fill: impl FnOnce(&mut Attrs<'_>)) {
+    /// Adds one nf_tables message for a table of `family`; `what` names it in errors. No ack
+    /// is asked for: the kernel answers only the messages it refuses, so a transaction of
+    /// thousands of messages does not flood the socket with acks.
+    pub fn add(
+        &mut self,
+        what: String,
+        family: TableFamily,
+        kind: u8,
+        flags: u16,
+        fill: impl FnOnce(&mut Attrs<'_>),
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let kind = (NFNL_SUBSYS_NFTABLES << 8) | u16::from(kind);
-        header(
-            &mut self.buf,
-            kind,
-            NLM_F_REQUEST | flags,
+        let header = Header {
+            kind: (NFNL_SUBSYS_NFTABLES << 8) | u16::from(kind),
+            flags: NLM_F_REQUEST | flags,
             seq,
-            NFPROTO_INET,
-            0,
-            fill,
-        );
+            family: family.number(),
+            res_id: 0,
+        };
+        let mut overflow = None;
+        header.write(&mut self.buf, &mut overflow, fill);
+        if let Some(overflow) = overflow
+            && self.error.is_none()
+        {
+            self.error = Some(EncodeError::TooLong {
+                what: what.clone(),
+                kind: overflow.kind,
+                len: overflow.len,
+                max: overflow.max,
+            });
+        }
         self.what.insert(seq, what);
     }
 
@@ -296,95 +273,79 @@ impl Batch {
         self.what.is_empty()
     }
 
-    /// Closes the transaction.
-    pub fn encode(mut self) -> Encoded {
+    /// Closes the transaction; fails if a length did not fit its field.
+    pub fn encode(mut self) -> Result<Encoded, EncodeError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
         let end = self.next_seq;
-        header(
-            &mut self.buf,
-            NFNL_MSG_BATCH_END,
-            NLM_F_REQUEST,
-            end,
-            0,
-            NFNL_SUBSYS_NFTABLES,
-            |_| {},
-        );
+        let mut overflow = None;
+        let close = Header {
+            kind: NFNL_MSG_BATCH_END,
+            flags: NLM_F_REQUEST,
+            seq: end,
+            family: 0,
+            res_id: NFNL_SUBSYS_NFTABLES,
+        };
+        close.write(&mut self.buf, &mut overflow, |_| {});
         let barrier_seq = end + 1;
         let mut barrier = Vec::new();
-        let kind = (NFNL_SUBSYS_NFTABLES << 8) | u16::from(msg::GETGEN);
-        header(
-            &mut barrier,
-            kind,
-            NLM_F_REQUEST | NLM_F_ACK,
-            barrier_seq,
-            0,
-            0,
-            |_| {},
-        );
-        Encoded {
+        let getgen = Header {
+            kind: (NFNL_SUBSYS_NFTABLES << 8) | u16::from(msg::GETGEN),
+            flags: NLM_F_REQUEST | NLM_F_ACK,
+            seq: barrier_seq,
+            family: 0,
+            res_id: 0,
+        };
+        getgen.write(&mut barrier, &mut overflow, |_| {});
+        Ok(Encoded {
             batch: self.buf,
             barrier,
             barrier_seq,
             what: self.what,
-        }
+        })
     }
 }
 
-/// Appends `nlmsghdr` + `nfgenmsg` + attributes, and patches the length.
-fn header(
-    buf: &mut Vec<u8>,
+/// `nlmsghdr` + `nfgenmsg`.
+struct Header {
     kind: u16,
     flags: u16,
     seq: u32,
     family: u8,
     res_id: u16,
-    fill: impl FnOnce(&mut Attrs<'_>),
-) {
-    let start = buf.len();
-    buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(&flags.to_ne_bytes());
-    buf.extend_from_slice(&seq.to_ne_bytes());
-    buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.push(family);
-    buf.push(0);
-    buf.extend_from_slice(&res_id.to_be_bytes());
-    fill(&mut Attrs { buf });
-    let len = u32::try_from(buf.len() - start).unwrap_or(u32::MAX);
-    buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+}
+
+impl Header {
+    /// Appends the header and the attributes `fill` writes, and patches the length.
+    fn write(
+        &self,
+        buf: &mut Vec<u8>,
+        overflow: &mut Option<Overflow>,
+        fill: impl FnOnce(&mut Attrs<'_>),
+    ) {
+        let start = buf.len();
+        buf.extend_from_slice(&0u32.to_ne_bytes());
+        buf.extend_from_slice(&self.kind.to_ne_bytes());
+        buf.extend_from_slice(&self.flags.to_ne_bytes());
+        buf.extend_from_slice(&self.seq.to_ne_bytes());
+        buf.extend_from_slice(&0u32.to_ne_bytes());
+        buf.push(self.family);
+        buf.push(0);
+        buf.extend_from_slice(&self.res_id.to_be_bytes());
+        fill(&mut Attrs { buf, overflow });
+        let len = buf.len() - start;
+        let len = u32::try_from(len).unwrap_or_else(|_| {
+            overflow.get_or_insert(Overflow {
+                kind: 0,
+                len,
+                max: u32::MAX as usize,
+            });
+            0
+        });
+        buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_table_message_is_laid_out_as_nft_sends_it() {
-        let mut batch = Batch::new(1);
-        batch.add("table".into(), msg::NEWTABLE, NLM_F_CREATE, |a| {
-            a.str(attr::TABLE_NAME, "t");
-        });
-        let encoded = batch.encode();
-        // BATCH_BEGIN (20 bytes), then the table message.
-        let table = &encoded.batch[20..];
-        let len = u32::from_ne_bytes([table[0], table[1], table[2], table[3]]);
-        assert_eq!(
-            len,
-            16 + 4 + 8,
-            "headers + one string attribute padded to 4"
-        );
-        assert_eq!(u16::from_ne_bytes([table[4], table[5]]), 0x0a00);
-        assert_eq!(u16::from_ne_bytes([table[6], table[7]]), 0x1 | 0x400);
-        assert_eq!(table[16], NFPROTO_INET);
-        assert_eq!(&table[20..28], &[6, 0, 1, 0, b't', 0, 0, 0]);
-        assert_eq!(encoded.what.get(&2).map(String::as_str), Some("table"));
-        assert_eq!(encoded.barrier_seq, 4);
-    }
-
-    #[test]
-    fn concatenated_types_put_the_first_field_highest() {
-        assert_eq!(
-            concat_type(&[types::IPV4, types::INET_PROTO, types::INET_SERVICE]),
-            0x730d
-        );
-    }
-}
+mod tests;

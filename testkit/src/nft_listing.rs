@@ -1,8 +1,6 @@
 //! Reading `nft list` output in tests: run nft inside a test namespace, and put listings in a
 //! form that compares equal whatever order nft printed elements and blocks in.
 
-#![allow(dead_code)] // Each test uses part of it.
-
 use crate::netns::Netns;
 
 /// `nft ARGS` inside the namespace; its output.

@@ -1,6 +1,6 @@
 //! Sends an encoded transaction to the kernel over a netfilter netlink socket and waits for
-//! its answer: every message is acknowledged, and a barrier request sent afterwards marks the
-//! end of the answers. Any refusal aborts the whole transaction in the kernel.
+//! its answer: the kernel answers the messages it refuses, and a barrier request sent
+//! afterwards marks the end of the answers. Any refusal aborts the whole transaction.
 
 use std::io;
 
@@ -8,32 +8,25 @@ use netlink_sys::protocols::NETLINK_NETFILTER;
 use netlink_sys::{Socket, SocketAddr};
 use nix::sys::socket::{setsockopt, sockopt};
 
-use super::wire::Encoded;
+use crate::error::{NftError, Refusal};
+use crate::transaction::Transaction;
+use crate::wire::Encoded;
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 
-/// Why a transaction was not applied; the kernel's ruleset is as it was.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum NftError {
-    /// The netlink socket failed (no CAP_NET_ADMIN, no nf_tables): retrying will not help
-    /// until that is fixed.
-    #[error("nftables netlink: {0}")]
-    Socket(#[from] io::Error),
-    /// The kernel refused messages (a bug of ours, or a kernel too old): each names the
-    /// message and the kernel's reason.
-    #[error("nftables refused the transaction: {}", .0.join("; "))]
-    Refused(Vec<String>),
-    /// The kernel's answer could not be read.
-    #[error("nftables: unreadable netlink answer")]
-    Malformed,
+/// Encodes and applies a transaction.
+pub fn apply(transaction: Transaction) -> Result<(), NftError> {
+    commit(&transaction.encode()?)
 }
 
-/// Applies the transaction.
+/// Applies an encoded transaction.
 pub fn commit(encoded: &Encoded) -> Result<(), NftError> {
-    let mut socket = Socket::new(NETLINK_NETFILTER)?;
-    socket.bind_auto()?;
+    let mut socket =
+        Socket::new(NETLINK_NETFILTER).map_err(|e| NftError::io("opening the socket", e))?;
+    socket
+        .bind_auto()
+        .map_err(|e| NftError::io("binding the socket", e))?;
     // The whole transaction goes in one send, which must fit the socket's send buffer
     // (208 KB by default; thousands of pods make megabytes). As root, raise it past the
     // system limit; otherwise try within it.
@@ -51,19 +44,22 @@ pub fn commit(encoded: &Encoded) -> Result<(), NftError> {
     let kernel = SocketAddr::new(0, 0);
     let sent = socket
         .send_to(&encoded.batch, &kernel, 0)
-        .map_err(|e| step("sending the transaction", e))?;
+        .map_err(|e| NftError::io("sending the transaction", e))?;
     if sent != encoded.batch.len() {
-        return Err(NftError::Socket(io::Error::other("short send")));
+        return Err(NftError::io(
+            "sending the transaction",
+            io::Error::other("short send"),
+        ));
     }
     socket
         .send_to(&encoded.barrier, &kernel, 0)
-        .map_err(|e| step("sending the barrier", e))?;
+        .map_err(|e| NftError::io("sending the barrier", e))?;
     let mut refused = Vec::new();
     loop {
         let mut answer: Vec<u8> = Vec::with_capacity(1 << 16);
         socket
             .recv_from(&mut answer, 0)
-            .map_err(|e| step("reading the answer", e))?;
+            .map_err(|e| NftError::io("reading the answer", e))?;
         let mut at = 0;
         while at + 16 <= answer.len() {
             let len = u32_at(&answer, at)? as usize;
@@ -81,8 +77,11 @@ pub fn commit(encoded: &Encoded) -> Result<(), NftError> {
                         .get(&seq)
                         .cloned()
                         .unwrap_or_else(|| format!("message {seq}"));
-                    let reason = io::Error::from_raw_os_error(-code);
-                    refused.push(format!("{what}: {reason}{}", extended_ack(payload)));
+                    refused.push(Refusal {
+                        what,
+                        errno: code.saturating_neg(),
+                        detail: extended_ack(payload),
+                    });
                 } else if seq == encoded.barrier_seq {
                     return finish(refused);
                 }
@@ -94,14 +93,13 @@ pub fn commit(encoded: &Encoded) -> Result<(), NftError> {
     }
 }
 
-/// An IO error with the step that failed.
-fn step(what: &str, error: io::Error) -> io::Error {
-    io::Error::new(error.kind(), format!("{what}: {error}"))
-}
-
-fn finish(refused: Vec<String>) -> Result<(), NftError> {
+/// The outcome once every answer is in: a refusal for lack of permission is the host's
+/// fault and said so; others are the kernel's.
+fn finish(refused: Vec<Refusal>) -> Result<(), NftError> {
     if refused.is_empty() {
         Ok(())
+    } else if let Some(denied) = refused.iter().find(|r| r.denied()) {
+        Err(NftError::Permission(denied.to_string()))
     } else {
         Err(NftError::Refused(refused))
     }
@@ -125,7 +123,7 @@ fn u16_at(buf: &[u8], at: usize) -> Result<u16, NftError> {
 }
 
 /// The kernel's error text (`NLMSGERR_ATTR_MSG`) after the echoed request header, if any.
-fn extended_ack(payload: &[u8]) -> String {
+fn extended_ack(payload: &[u8]) -> Option<String> {
     // The error code, then the request's header (capped to 16 bytes for errors), then TLVs.
     let mut at = 4 + 16;
     while at + 4 <= payload.len() {
@@ -136,9 +134,9 @@ fn extended_ack(payload: &[u8]) -> String {
         }
         if kind == 1 {
             let text = String::from_utf8_lossy(&payload[at + 4..at + len]);
-            return format!(" ({})", text.trim_end_matches('\0'));
+            return Some(text.trim_end_matches('\0').to_string());
         }
         at += (len + 3) & !3;
     }
-    String::new()
+    None
 }
