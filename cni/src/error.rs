@@ -98,6 +98,34 @@ impl CniError {
     }
 }
 
+impl portcullis_fault::Classified for CniError {
+    /// By the spec's code: configuration, environment and address capacity are the
+    /// operator's (the runtime, the conflist, the pod CIDR), an unknown container or a taken
+    /// interface name the caller's, IO and transient conditions the kernel's.
+    fn fault(&self) -> portcullis_fault::Fault {
+        use portcullis_fault::Fault;
+        match self.code {
+            ErrorCode::IncompatibleVersion
+            | ErrorCode::UnsupportedField
+            | ErrorCode::InvalidEnvironment
+            | ErrorCode::DecodingFailure
+            | ErrorCode::InvalidNetworkConfig => Fault::Operator,
+            ErrorCode::UnknownContainer | ErrorCode::InterfaceExists => Fault::User,
+            ErrorCode::IoFailure | ErrorCode::TryAgainLater => Fault::Kernel,
+            // The pod CIDR is full: the deployment's capacity, freed as pods go.
+            ErrorCode::NotAvailable | ErrorCode::RangeExhausted => Fault::Operator,
+        }
+    }
+
+    /// What the spec calls transient, and a pool that frees up as pods go.
+    fn retryable(&self) -> bool {
+        matches!(
+            self.code,
+            ErrorCode::TryAgainLater | ErrorCode::NotAvailable | ErrorCode::RangeExhausted
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +142,26 @@ mod tests {
         let bare = CniError::new(ErrorCode::TryAgainLater, "busy").to_json("0.4.0");
         assert!(bare.get("details").is_none());
         assert_eq!(bare["code"], 11);
+    }
+
+    #[test]
+    fn each_code_says_whose_fault_and_whether_to_retry() {
+        use portcullis_fault::{Classified, Fault};
+        let cases = [
+            (ErrorCode::InvalidNetworkConfig, Fault::Operator, false),
+            (ErrorCode::InvalidEnvironment, Fault::Operator, false),
+            (ErrorCode::InterfaceExists, Fault::User, false),
+            (ErrorCode::IoFailure, Fault::Kernel, false),
+            (ErrorCode::TryAgainLater, Fault::Kernel, true),
+            (ErrorCode::RangeExhausted, Fault::Operator, true),
+        ];
+        for (code, fault, retryable) in cases {
+            let error = CniError::new(code, "x");
+            assert_eq!(
+                (error.fault(), error.retryable()),
+                (fault, retryable),
+                "{code:?}"
+            );
+        }
     }
 }

@@ -1,179 +1,45 @@
 //! `portcullis ingress`: wires a source, the reconciler, the proxy and the admin server.
+//! [`run_ingress`] is the sequence; each step is a function here or in a file of its own.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod api_writers;
+mod listeners;
+mod publisher;
+mod servers;
+
+use std::sync::Arc;
 
 use anyhow::Context;
-use portcullis_allocator::FreeMemoryReleaser;
-use portcullis_proxy::admin::{Readiness, serve_admin};
+use portcullis_proxy::admin::Readiness;
 use portcullis_proxy::certificates::{CertificateStore, LiveCertificates, self_signed_default};
 use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
-use portcullis_proxy::server::{ProxyConfig, serve_proxy, serve_tls_proxy};
 use portcullis_route::spec::TableSpec;
 use portcullis_route::table::RoutingTable;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
-use tracing::{error, info};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tracing::info;
 
 use crate::api_watches::run_kube_source;
 use crate::args::IngressArgs;
-use crate::event_writer::run_event_writer;
-use crate::leader::{Election, run_election};
-use crate::reconcile::{CertificateTarget, Publisher, StatusTarget, run_reconciler};
-use crate::status_writer::run_status_writer;
-use crate::translate::{ClassIdentity, StatusSource, TlsConfig, TranslateConfig};
-use portcullis_kube::manifests::run_manifests_source;
+use crate::reconcile::{CertificateTarget, Publisher, run_reconciler};
+use api_writers::start_api_writers;
+use listeners::Listeners;
 use portcullis_kube::source_choice::{Source, shutdown_signal};
+use portcullis_kube::store::StoreEvent;
+use publisher::build_publisher;
+use servers::{Servers, proxy_config};
 
 /// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns. Objects come from
 /// `--manifests DIR`, or else from the Kubernetes API.
 pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     let source = Source::from_flags(args.manifests.as_deref(), args.kubeconfig.as_deref()).await?;
-
-    let metrics = Arc::new(Metrics::default());
-    let (empty, _) = RoutingTable::compile(&TableSpec::empty(), &metrics);
-    let live = Arc::new(LiveTable::new(empty));
-    let readiness = Arc::new(Readiness::default());
-    let certificates = match args.https_addr {
-        Some(_) => {
-            let fallback = self_signed_default().map_err(anyhow::Error::msg)?;
-            if args.default_ssl_certificate.is_none() {
-                info!(
-                    "no --default-ssl-certificate: names without a certificate get a self-signed one"
-                );
-            }
-            let live = Arc::new(LiveCertificates::new(CertificateStore::only(Arc::clone(
-                &fallback,
-            ))));
-            Some(CertificateTarget { live, fallback })
-        }
-        None => None,
-    };
-    let https = match args.https_addr {
-        Some(addr) => Some(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("--https-addr {addr}: cannot listen"))?,
-        ),
-        None => None,
-    };
-    let http = TcpListener::bind(args.http_addr)
-        .await
-        .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
-    let admin = TcpListener::bind(args.admin_addr)
-        .await
-        .with_context(|| format!("--admin-addr {}: cannot listen", args.admin_addr))?;
-
+    let serving = Serving::empty();
+    let certificates = certificate_target(&args)?;
+    let listeners = Listeners::bind(&args).await?;
     let (events, receiver) = mpsc::unbounded_channel();
-    let status_source = match (
-        &args.publish_service,
-        args.publish_status_address.is_empty(),
-    ) {
-        (Some(service), _) => Some(StatusSource::Service {
-            namespace: service.namespace.clone(),
-            name: service.name.clone(),
-        }),
-        (None, false) => Some(StatusSource::Addresses(args.publish_status_address.clone())),
-        (None, true) => None,
-    };
-    // API mode: replicas elect a leader, which alone writes status and Events.
-    let mut status = None;
-    let mut event_notices = None;
-    if let Source::Kubernetes(client) = &source {
-        let (leading, leadership) = watch::channel(false);
-        let election = Election {
-            namespace: own_namespace(),
-            lease: args.election_id.clone(),
-            identity: own_identity(),
-            ttl: args.election_ttl,
-        };
-        tokio::spawn(run_election(client.clone(), election, leading));
-        if let Some(source) = status_source {
-            let (updates, inbox) = mpsc::unbounded_channel();
-            tokio::spawn(run_status_writer(client.clone(), inbox, leadership.clone()));
-            status = Some(StatusTarget { source, updates });
-        }
-        let (notices, inbox) = mpsc::unbounded_channel();
-        tokio::spawn(run_event_writer(
-            client.clone(),
-            args.controller_name.clone(),
-            own_identity(),
-            inbox,
-            leadership,
-        ));
-        event_notices = Some(notices);
-    }
-    let publisher = Publisher {
-        live: Arc::clone(&live),
-        metrics: Arc::clone(&metrics),
-        config: TranslateConfig {
-            class: ClassIdentity {
-                ingress_class: args.ingress_class.clone(),
-                controller_name: args.controller_name.clone(),
-            },
-            default_backend_service: args.default_backend_service.clone(),
-            tls: args.https_addr.map(|_| TlsConfig {
-                default_certificate: args.default_ssl_certificate.clone(),
-            }),
-        },
-        on_publish: {
-            let readiness = Arc::clone(&readiness);
-            // A publish ends a burst of allocation (a first table, a re-list): hand the
-            // garbage's pages back to the OS instead of keeping them until threads wake up.
-            let releaser = Mutex::new(FreeMemoryReleaser::new(Duration::from_secs(1)));
-            Box::new(move || {
-                readiness.set_ready();
-                if let Ok(mut releaser) = releaser.lock() {
-                    releaser.after_burst();
-                }
-            })
-        },
-        status,
-        events: event_notices,
-        certificates: certificates.as_ref().map(|target| CertificateTarget {
-            live: Arc::clone(&target.live),
-            fallback: Arc::clone(&target.fallback),
-        }),
-    };
-    std::thread::Builder::new()
-        .name("reconciler".into())
-        .spawn(move || run_reconciler(receiver, publisher))
-        .context("cannot start the reconciler thread")?;
-    let source_name = match &source {
-        Source::Manifests(dir) => format!("manifests {}", dir.display()),
-        Source::Kubernetes(_) => match &args.watch_namespace {
-            Some(namespace) => format!("Kubernetes API, namespace {namespace}"),
-            None => "Kubernetes API, all namespaces".to_string(),
-        },
-    };
-    match source {
-        Source::Manifests(dir) => {
-            tokio::spawn(async move {
-                if let Err(problem) = run_manifests_source(dir, events).await {
-                    error!("manifests source stopped: {problem}; serving the last good table");
-                }
-            });
-        }
-        Source::Kubernetes(client) => {
-            tokio::spawn(run_kube_source(
-                client,
-                args.watch_namespace.clone(),
-                events,
-            ));
-        }
-    }
-
-    let (stop, stopped) = watch::channel(false);
-    let wait_stop = |mut stopped: watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
-    let mut config = ProxyConfig::default();
-    config.header_read_timeout = args.header_read_timeout;
-    config.upstream_connect_timeout = args.upstream_connect_timeout;
-    config.upstream_response_timeout = args.upstream_response_timeout;
-    config.idle_timeout = args.idle_timeout;
-    config.drain_timeout = args.drain_timeout;
+    let writers = start_api_writers(&source, &args);
+    let publisher = build_publisher(&args, &serving, writers, certificates.clone());
+    start_reconciler(receiver, publisher)?;
+    let source_name = start_source(source, &args, events);
     info!(
         http = %args.http_addr,
         https = ?args.https_addr,
@@ -181,62 +47,79 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
         source = %source_name,
         "portcullis ingress started"
     );
-    let tls_proxy = match (https, &certificates) {
-        (Some(https), Some(target)) => Some(tokio::spawn(serve_tls_proxy(
-            https,
-            Arc::clone(&live),
-            Arc::clone(&target.live),
-            Arc::clone(&metrics),
-            config.clone(),
-            wait_stop(stopped.clone()),
-        ))),
-        _ => None,
-    };
-    let proxy = tokio::spawn(serve_proxy(
-        http,
-        Arc::clone(&live),
-        Arc::clone(&metrics),
-        config,
-        wait_stop(stopped.clone()),
-    ));
-    let admin = tokio::spawn(serve_admin(
-        admin,
-        Arc::clone(&metrics),
-        Arc::clone(&readiness),
-        wait_stop(stopped),
-    ));
-
+    let servers = Servers::start(
+        listeners,
+        &serving,
+        certificates.as_ref(),
+        proxy_config(&args),
+    );
     shutdown_signal().await?;
-    info!("shutdown requested: draining in-flight requests");
-    readiness.set_draining();
-    let _ = stop.send(true);
-    proxy.await.context("proxy task failed")??;
-    if let Some(tls_proxy) = tls_proxy {
-        tls_proxy.await.context("TLS proxy task failed")??;
+    servers.drain(&serving.readiness).await
+}
+
+/// What the reconciler updates and the servers read.
+struct Serving {
+    /// The table the proxy serves.
+    table: Arc<LiveTable>,
+    /// Counters of the proxy and the reconciler, served by the admin server.
+    metrics: Arc<Metrics>,
+    /// Ready after the first publish, draining at shutdown.
+    readiness: Arc<Readiness>,
+}
+
+impl Serving {
+    /// An empty table (every request gets a 404) until the first publish; not ready.
+    fn empty() -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let (empty, _) = RoutingTable::compile(&TableSpec::empty(), &metrics);
+        Serving {
+            table: Arc::new(LiveTable::new(empty)),
+            metrics,
+            readiness: Arc::new(Readiness::default()),
+        }
     }
-    admin.await.context("admin task failed")??;
-    info!("drained; exiting");
+}
+
+/// With `--https-addr`, the live certificate store (the fallback alone until the first
+/// publish) and the fallback: self-signed, replaced by `--default-ssl-certificate` once the
+/// translation finds it.
+fn certificate_target(args: &IngressArgs) -> anyhow::Result<Option<CertificateTarget>> {
+    if args.https_addr.is_none() {
+        return Ok(None);
+    }
+    let fallback = self_signed_default().map_err(anyhow::Error::msg)?;
+    if args.default_ssl_certificate.is_none() {
+        info!("no --default-ssl-certificate: names without a certificate get a self-signed one");
+    }
+    let live = Arc::new(LiveCertificates::new(CertificateStore::only(Arc::clone(
+        &fallback,
+    ))));
+    Ok(Some(CertificateTarget { live, fallback }))
+}
+
+/// Starts the reconciler on its own OS thread, so a large rebuild never stalls a proxy worker.
+fn start_reconciler(
+    receiver: UnboundedReceiver<StoreEvent>,
+    publisher: Publisher,
+) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("reconciler".into())
+        .spawn(move || run_reconciler(receiver, publisher))
+        .context("cannot start the reconciler thread")?;
     Ok(())
 }
 
-/// This replica's name for leader election: `POD_NAME` (the chart sets it), else the host name.
-fn own_identity() -> String {
-    std::env::var("POD_NAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("portcullis-{}", std::process::id()))
-}
-
-/// The namespace of the leader Lease: `POD_NAMESPACE`, else the service account's, else `default`.
-fn own_namespace() -> String {
-    std::env::var("POD_NAMESPACE")
-        .ok()
-        .or_else(|| {
-            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
-        })
-        .map(|namespace| namespace.trim().to_string())
-        .filter(|namespace| !namespace.is_empty())
-        .unwrap_or_else(|| "default".to_string())
+/// Starts the chosen source sending into `events`; returns its name for the start line.
+fn start_source(source: Source, args: &IngressArgs, events: UnboundedSender<StoreEvent>) -> String {
+    let namespace = args.watch_namespace.clone();
+    let scope = match &namespace {
+        Some(namespace) => format!("namespace {namespace}"),
+        None => "all namespaces".to_string(),
+    };
+    source.spawn(
+        events,
+        move |client, events| run_kube_source(client, namespace, events),
+        Some(&scope),
+        "serving the last good table",
+    )
 }

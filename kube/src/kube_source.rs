@@ -210,3 +210,15 @@ async fn watch_kind<K>(
         }
     }
 }
+
+impl portcullis_fault::Classified for KubeSourceError {
+    /// The client configuration is the deployment's.
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::Operator
+    }
+
+    /// The same configuration fails the same way.
+    fn retryable(&self) -> bool {
+        false
+    }
+}

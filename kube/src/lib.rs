@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod duration_flag;
+pub mod event_batches;
 pub mod kube_source;
 pub mod lasting;
 pub mod manifests;

@@ -4,20 +4,7 @@
 use std::fmt;
 use std::io;
 
-/// Who has to act for a failed transaction to succeed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Ours: a bug in what we built, or more than one netlink message can carry. Sending it
-    /// again sends the same thing.
-    Ours,
-    /// The host: no `CAP_NET_ADMIN`, no nf_tables, a netlink socket that fails. Retrying helps
-    /// once that is fixed, or for a transient socket failure.
-    Host,
-    /// The kernel refused the transaction: the table is not what the transaction expects
-    /// (edited behind our back), or the kernel is too old for something in it.
-    Kernel,
-}
+pub use portcullis_fault::{Classified, Fault};
 
 /// A transaction that cannot be encoded: nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,14 +26,14 @@ pub enum EncodeError {
     },
 }
 
-impl EncodeError {
+impl Classified for EncodeError {
     /// Always ours: the same model encodes the same way.
-    pub fn fault(&self) -> Fault {
-        Fault::Ours
+    fn fault(&self) -> Fault {
+        Fault::Bug
     }
 
     /// Never: the same model fails the same way.
-    pub fn retryable(&self) -> bool {
+    fn retryable(&self) -> bool {
         false
     }
 }
@@ -123,18 +110,19 @@ pub enum NftError {
     Malformed,
 }
 
-impl NftError {
-    /// Whose fault it is.
-    pub fn fault(&self) -> Fault {
+impl Classified for NftError {
+    /// Ours for what we built or failed to read; the host's (operator's) for permissions and
+    /// the socket; the kernel's for a refusal.
+    fn fault(&self) -> Fault {
         match self {
-            NftError::Encode(_) | NftError::Malformed => Fault::Ours,
-            NftError::Permission(_) | NftError::Socket { .. } => Fault::Host,
+            NftError::Encode(_) | NftError::Malformed => Fault::Bug,
+            NftError::Permission(_) | NftError::Socket { .. } => Fault::Operator,
             NftError::Refused(_) => Fault::Kernel,
         }
     }
 
     /// Whether sending the same transaction again may succeed without anyone acting.
-    pub fn retryable(&self) -> bool {
+    fn retryable(&self) -> bool {
         match self {
             NftError::Socket { source, .. } => {
                 matches!(
@@ -148,7 +136,9 @@ impl NftError {
             NftError::Encode(_) | NftError::Permission(_) | NftError::Malformed => false,
         }
     }
+}
 
+impl NftError {
     /// A socket error, or a permission error when that is what it is.
     pub(crate) fn io(step: &str, error: io::Error) -> NftError {
         if error.kind() == io::ErrorKind::PermissionDenied {

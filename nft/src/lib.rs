@@ -21,7 +21,7 @@ pub mod table;
 pub mod transaction;
 pub mod wire;
 
-pub use error::{EncodeError, Fault, NftError, Refusal};
+pub use error::{Classified, EncodeError, Fault, NftError, Refusal};
 pub use expr::{CmpOp, CtKey, Expr, Field, MetaKey, Register, Verdict, ct_state};
 pub use family::{Family, TableFamily};
 pub use render::render;

@@ -9,9 +9,9 @@
 use std::net::IpAddr;
 
 use portcullis_nft::{
-    BaseChain, Chain, ChainPolicy, ChainType, Element, Expr, Family, Fault, Field, Hook, Interval,
-    KeyType, MetaKey, NftError, Register, Rule, Set, Table, TableFamily, Transaction, Verdict,
-    apply, ct_state, render,
+    BaseChain, Chain, ChainPolicy, ChainType, Classified, Element, Expr, Family, Fault, Field,
+    Hook, Interval, KeyType, MetaKey, NftError, Register, Rule, Set, Table, TableFamily,
+    Transaction, Verdict, apply, ct_state, render,
 };
 use portcullis_testkit::netns::Netns;
 use portcullis_testkit::nft_listing::{blocks, nft, normalized};

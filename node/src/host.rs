@@ -98,6 +98,18 @@ fn write_if_changed(
     Ok(true)
 }
 
+impl portcullis_fault::Classified for HostFileError {
+    /// A path or privilege of the deployment (a read-only /proc, a missing mount).
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::Operator
+    }
+
+    /// Only an interrupted call passes by itself; the resync tries again anyway.
+    fn retryable(&self) -> bool {
+        self.source.kind() == std::io::ErrorKind::Interrupted
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.

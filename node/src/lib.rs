@@ -12,4 +12,5 @@ pub mod desired;
 pub mod host;
 pub mod node_command;
 pub mod policies;
+pub mod problem;
 pub mod routes;

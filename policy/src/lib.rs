@@ -9,9 +9,11 @@ pub mod carry;
 pub mod compile;
 pub mod intervals;
 pub mod model;
+#[cfg(feature = "nftables")]
 pub mod nft;
 pub mod parse;
 pub mod policy;
+#[cfg(feature = "nftables")]
 pub mod render;
 pub mod ruleset;
 pub mod selector;

@@ -361,5 +361,17 @@ impl Walk {
     }
 }
 
+impl portcullis_fault::Classified for PolicyError {
+    /// The policy's author wrote something invalid.
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::User
+    }
+
+    /// The same policy parses the same way.
+    fn retryable(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests;

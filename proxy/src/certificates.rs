@@ -288,5 +288,17 @@ fn unix_to_utc(seconds: i64) -> String {
     )
 }
 
+impl portcullis_fault::Classified for CertificateProblem {
+    /// The Secret's content is unusable (bad PEM, key mismatch, expired).
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::User
+    }
+
+    /// The same Secret fails the same way.
+    fn retryable(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! (add the table, delete it, add the new contents): the old table (if any) and the new one
 //! swap atomically, and a failure changes nothing.
 
-use portcullis_nft::{Fault, NftError, TableFamily, Transaction};
+use portcullis_nft::{Classified, Fault, NftError, TableFamily, Transaction};
 
 use super::plan::MasqueradePlan;
 use super::table::masquerade_table;
@@ -28,17 +28,17 @@ pub enum ApplyError {
     },
 }
 
-impl ApplyError {
-    /// Whose fault it is: a bad name is the config's, which nftables counts as ours.
-    pub fn fault(&self) -> Fault {
+impl Classified for ApplyError {
+    /// Whose fault it is: a bad name is the network configuration's (the operator's).
+    fn fault(&self) -> Fault {
         match self {
-            ApplyError::Name(_) => Fault::Ours,
+            ApplyError::Name(_) => Fault::Operator,
             ApplyError::Netlink { source, .. } => source.fault(),
         }
     }
 
     /// Whether the same call may succeed later without anyone acting.
-    pub fn retryable(&self) -> bool {
+    fn retryable(&self) -> bool {
         match self {
             ApplyError::Name(_) => false,
             ApplyError::Netlink { source, .. } => source.retryable(),

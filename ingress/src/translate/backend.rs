@@ -280,3 +280,15 @@ fn ready_in_slices(slices: &[Arc<CompactSlice>], port_name: &str) -> Vec<SocketA
     ready.dedup();
     ready
 }
+
+impl portcullis_fault::Classified for BackendProblem {
+    /// The Ingress names a Service or port that is not there as written.
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::User
+    }
+
+    /// Translating the same objects gives the same answer (it resolves when they change).
+    fn retryable(&self) -> bool {
+        false
+    }
+}

@@ -26,26 +26,9 @@ pub(crate) trait FromManifest: Sized {
     ) -> Result<Arc<Self>, ParseError>;
 }
 
-/// Kinds stored as `k8s-openapi` decodes them.
-macro_rules! as_decoded {
-    ($($stored:ty),*) => {$(
-        impl FromManifest for $stored {
-            fn from_manifest(
-                document: &Document<'_>,
-                api_version: &str,
-                value: &serde_yaml_ng::Value,
-                text: Option<&str>,
-            ) -> Result<Arc<Self>, ParseError> {
-                document.decode::<$stored>(api_version, value, text)
-            }
-        }
-    )*};
-}
-as_decoded!(IngressClass, Ingress, Secret);
-
-/// Kinds decoded as their `k8s-openapi` type, then kept in compact form.
-macro_rules! compacted {
-    ($($stored:ty => $decoded:ty, $compact:expr;)*) => {$(
+/// Kinds decoded as a `k8s-openapi` type, then kept as decoded or in compact form.
+macro_rules! decoded_as {
+    ($($stored:ty => $decoded:ty, $keep:expr;)*) => {$(
         impl FromManifest for $stored {
             fn from_manifest(
                 document: &Document<'_>,
@@ -54,18 +37,21 @@ macro_rules! compacted {
                 text: Option<&str>,
             ) -> Result<Arc<Self>, ParseError> {
                 let decoded = document.decode::<$decoded>(api_version, value, text)?;
-                Ok(Arc::new($compact(&*decoded)))
+                Ok($keep(decoded))
             }
         }
     )*};
 }
-compacted! {
-    CompactService => Service, CompactService::from;
-    CompactSlice => EndpointSlice, CompactSlice::from;
-    CompactEndpoints => Endpoints, CompactEndpoints::from;
-    CompactNode => Node, CompactNode::from;
-    model::Pod => Pod, compact_pod;
-    model::Namespace => Namespace, compact_namespace;
+decoded_as! {
+    IngressClass => IngressClass, std::convert::identity;
+    Ingress => Ingress, std::convert::identity;
+    Secret => Secret, std::convert::identity;
+    CompactService => Service, |s: Arc<Service>| Arc::new(CompactService::from(&*s));
+    CompactSlice => EndpointSlice, |s: Arc<EndpointSlice>| Arc::new(CompactSlice::from(&*s));
+    CompactEndpoints => Endpoints, |e: Arc<Endpoints>| Arc::new(CompactEndpoints::from(&*e));
+    CompactNode => Node, |n: Arc<Node>| Arc::new(CompactNode::from(&*n));
+    model::Pod => Pod, |p: Arc<Pod>| Arc::new(compact_pod(&p));
+    model::Namespace => Namespace, |n: Arc<Namespace>| Arc::new(compact_namespace(&n));
 }
 
 /// Kept as JSON: the policy parser reads it and names its own errors.

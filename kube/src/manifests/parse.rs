@@ -349,5 +349,17 @@ fn value_from_json(value: serde_json::Value) -> serde_yaml_ng::Value {
     serde_yaml_ng::to_value(value).unwrap_or(serde_yaml_ng::Value::Null)
 }
 
+impl portcullis_fault::Classified for ParseError {
+    /// The file's author wrote something wrong.
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::User
+    }
+
+    /// Reading the same text fails the same way.
+    fn retryable(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -243,5 +243,17 @@ fn fingerprint(bytes: &[u8]) -> u64 {
     hasher.finish()
 }
 
+impl portcullis_fault::Classified for ManifestsError {
+    /// `--manifests` names something this process cannot read as a folder.
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::Operator
+    }
+
+    /// The process exits on it; a restart with the same flag fails the same way.
+    fn retryable(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests;

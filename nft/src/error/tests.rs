@@ -18,19 +18,22 @@ fn each_error_says_whose_fault_it_is_and_whether_to_retry() {
     });
     assert_eq!(
         (too_long.fault(), too_long.retryable()),
-        (Fault::Ours, false)
+        (Fault::Bug, false)
     );
     let denied = NftError::io(
         "opening the socket",
         io::Error::from(io::ErrorKind::PermissionDenied),
     );
     assert!(matches!(denied, NftError::Permission(_)), "{denied:?}");
-    assert_eq!((denied.fault(), denied.retryable()), (Fault::Host, false));
+    assert_eq!(
+        (denied.fault(), denied.retryable()),
+        (Fault::Operator, false)
+    );
     let gone = refused(nix::libc::ENOENT);
     assert_eq!((gone.fault(), gone.retryable()), (Fault::Kernel, false));
     assert!(refused(nix::libc::EBUSY).retryable());
     let full = NftError::io("sending", io::Error::from_raw_os_error(nix::libc::ENOBUFS));
-    assert_eq!((full.fault(), full.retryable()), (Fault::Host, true));
+    assert_eq!((full.fault(), full.retryable()), (Fault::Operator, true));
 }
 
 #[test]

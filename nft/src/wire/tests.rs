@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::Classified;
 
 #[test]
 fn a_table_message_is_laid_out_as_nft_sends_it() {
@@ -59,7 +60,7 @@ fn an_attribute_longer_than_its_length_field_fails_the_batch_instead_of_wrapping
         }
     );
     assert!(!error.retryable());
-    assert_eq!(error.fault(), crate::error::Fault::Ours);
+    assert_eq!(error.fault(), crate::error::Fault::Bug);
 }
 
 #[test]

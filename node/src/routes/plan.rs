@@ -125,5 +125,22 @@ pub fn plan_routes(this_node: &str, nodes: &[NodeInfo]) -> (Vec<NodeRoute>, Vec<
     (routes, problems)
 }
 
+impl portcullis_fault::Classified for RouteProblem {
+    /// Node objects contradict themselves or each other, except a wrong `--node-name`.
+    fn fault(&self) -> portcullis_fault::Fault {
+        match self {
+            RouteProblem::ThisNodeMissing { .. } => portcullis_fault::Fault::Operator,
+            RouteProblem::NoAddressOfFamily { .. } | RouteProblem::Overlap { .. } => {
+                portcullis_fault::Fault::User
+            }
+        }
+    }
+
+    /// The same Nodes plan the same way.
+    fn retryable(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests;

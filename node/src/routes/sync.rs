@@ -148,3 +148,15 @@ fn ip_of(address: &RouteAddress) -> Option<IpAddr> {
         _ => None,
     }
 }
+
+impl portcullis_fault::Classified for SyncError {
+    /// The kernel refused or failed a well-formed netlink request.
+    fn fault(&self) -> portcullis_fault::Fault {
+        portcullis_fault::Fault::Kernel
+    }
+
+    /// The next sync asks again; a conflicting route or a busy socket may be gone by then.
+    fn retryable(&self) -> bool {
+        true
+    }
+}

@@ -81,3 +81,20 @@ fn this_node_missing_is_reported_and_the_others_still_routed() {
         [RouteProblem::ThisNodeMissing { node: "a".into() }]
     );
 }
+
+#[test]
+fn a_wrong_node_name_is_the_operators_and_bad_nodes_the_users() {
+    use portcullis_fault::{Classified, Fault};
+    let missing = RouteProblem::ThisNodeMissing { node: "n".into() };
+    assert_eq!(
+        (missing.fault(), missing.retryable()),
+        (Fault::Operator, false)
+    );
+    let overlap = RouteProblem::Overlap {
+        node: "a".into(),
+        cidr: "10.0.0.0/24".parse().unwrap(),
+        other: "b".into(),
+        other_cidr: "10.0.0.0/16".parse().unwrap(),
+    };
+    assert_eq!(overlap.fault(), Fault::User);
+}

@@ -1,0 +1,60 @@
+//! The reconciler's [`Publisher`], from the flags: where tables, certificates, status and
+//! Events go, and what happens after each publish.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use portcullis_allocator::FreeMemoryReleaser;
+use portcullis_proxy::admin::Readiness;
+
+use super::Serving;
+use super::api_writers::ApiWriters;
+use crate::args::IngressArgs;
+use crate::reconcile::{CertificateTarget, Publisher};
+use crate::translate::{ClassIdentity, TlsConfig, TranslateConfig};
+
+/// The publisher into `serving`, translating as the flags say.
+pub(super) fn build_publisher(
+    args: &IngressArgs,
+    serving: &Serving,
+    writers: ApiWriters,
+    certificates: Option<CertificateTarget>,
+) -> Publisher {
+    Publisher {
+        live: Arc::clone(&serving.table),
+        metrics: Arc::clone(&serving.metrics),
+        config: translate_config(args),
+        on_publish: on_publish(Arc::clone(&serving.readiness)),
+        status: writers.status,
+        events: writers.events,
+        certificates,
+    }
+}
+
+/// `--ingress-class`, `--controller-name`, `--default-backend-service`, and TLS with
+/// `--https-addr`.
+fn translate_config(args: &IngressArgs) -> TranslateConfig {
+    TranslateConfig {
+        class: ClassIdentity {
+            ingress_class: args.ingress_class.clone(),
+            controller_name: args.controller_name.clone(),
+        },
+        default_backend_service: args.default_backend_service.clone(),
+        tls: args.https_addr.map(|_| TlsConfig {
+            default_certificate: args.default_ssl_certificate.clone(),
+        }),
+    }
+}
+
+/// After a publish: the process is ready, and the allocator hands free pages back.
+fn on_publish(readiness: Arc<Readiness>) -> Box<dyn Fn() + Send> {
+    // A publish ends a burst of allocation (a first table, a re-list): hand the garbage's
+    // pages back to the OS instead of keeping them until threads wake up.
+    let releaser = Mutex::new(FreeMemoryReleaser::new(Duration::from_secs(1)));
+    Box::new(move || {
+        readiness.set_ready();
+        if let Ok(mut releaser) = releaser.lock() {
+            releaser.after_burst();
+        }
+    })
+}

@@ -1,0 +1,96 @@
+//! The proxy (HTTP, and HTTPS when bound) and the admin server: started on the bound
+//! listeners, and drained together at shutdown.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use portcullis_proxy::admin::{Readiness, serve_admin};
+use portcullis_proxy::server::{ProxyConfig, serve_proxy, serve_tls_proxy};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::Serving;
+use super::listeners::Listeners;
+use crate::args::IngressArgs;
+use crate::reconcile::CertificateTarget;
+
+/// The proxy's timeouts, from the flags.
+pub(super) fn proxy_config(args: &IngressArgs) -> ProxyConfig {
+    let mut config = ProxyConfig::default();
+    config.header_read_timeout = args.header_read_timeout;
+    config.upstream_connect_timeout = args.upstream_connect_timeout;
+    config.upstream_response_timeout = args.upstream_response_timeout;
+    config.idle_timeout = args.idle_timeout;
+    config.drain_timeout = args.drain_timeout;
+    config
+}
+
+/// The running servers, and the switch that stops them.
+pub(super) struct Servers {
+    stop: watch::Sender<bool>,
+    proxy: JoinHandle<std::io::Result<()>>,
+    tls_proxy: Option<JoinHandle<std::io::Result<()>>>,
+    admin: JoinHandle<std::io::Result<()>>,
+}
+
+impl Servers {
+    /// Starts serving `serving` on `listeners`: HTTPS too when both its listener and
+    /// `certificates` exist.
+    pub(super) fn start(
+        listeners: Listeners,
+        serving: &Serving,
+        certificates: Option<&CertificateTarget>,
+        config: ProxyConfig,
+    ) -> Servers {
+        let (stop, stopped) = watch::channel(false);
+        let wait_stop = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let tls_proxy = match (listeners.https, certificates) {
+            (Some(https), Some(target)) => Some(tokio::spawn(serve_tls_proxy(
+                https,
+                Arc::clone(&serving.table),
+                Arc::clone(&target.live),
+                Arc::clone(&serving.metrics),
+                config.clone(),
+                wait_stop(stopped.clone()),
+            ))),
+            _ => None,
+        };
+        let proxy = tokio::spawn(serve_proxy(
+            listeners.http,
+            Arc::clone(&serving.table),
+            Arc::clone(&serving.metrics),
+            config,
+            wait_stop(stopped.clone()),
+        ));
+        let admin = tokio::spawn(serve_admin(
+            listeners.admin,
+            Arc::clone(&serving.metrics),
+            Arc::clone(&serving.readiness),
+            wait_stop(stopped),
+        ));
+        Servers {
+            stop,
+            proxy,
+            tls_proxy,
+            admin,
+        }
+    }
+
+    /// Reports draining (so the readiness probe fails), stops accepting, and waits for the
+    /// in-flight requests to finish (or the drain timeout).
+    pub(super) async fn drain(self, readiness: &Readiness) -> anyhow::Result<()> {
+        info!("shutdown requested: draining in-flight requests");
+        readiness.set_draining();
+        let _ = self.stop.send(true);
+        self.proxy.await.context("proxy task failed")??;
+        if let Some(tls_proxy) = self.tls_proxy {
+            tls_proxy.await.context("TLS proxy task failed")??;
+        }
+        self.admin.await.context("admin task failed")??;
+        info!("drained; exiting");
+        Ok(())
+    }
+}

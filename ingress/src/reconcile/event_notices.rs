@@ -1,0 +1,49 @@
+//! A rebuild's diagnostics as Event notices, for the event writer (API mode).
+
+use k8s_openapi::api::core::v1::ObjectReference;
+
+use crate::event_writer::EventNotice;
+use crate::translate::Diagnostic;
+use portcullis_kube::objects::{Kind, ObjectKey};
+use portcullis_kube::store::Snapshot;
+
+/// One notice per diagnostic about an Ingress or Secret present in the snapshot; the note is
+/// the message, after the field when the diagnostic names one.
+pub(super) fn event_notices(snapshot: &Snapshot, diagnostics: &[Diagnostic]) -> Vec<EventNotice> {
+    diagnostics
+        .iter()
+        .filter_map(|diagnostic| {
+            Some(EventNotice {
+                object: reference(snapshot, &diagnostic.object)?,
+                reason: diagnostic.reason.as_str(),
+                note: if diagnostic.field.is_empty() {
+                    diagnostic.message.clone()
+                } else {
+                    format!("{}: {}", diagnostic.field, diagnostic.message)
+                },
+            })
+        })
+        .collect()
+}
+
+/// The API reference of an Ingress or Secret in the snapshot, for an Event about it.
+fn reference(snapshot: &Snapshot, key: &ObjectKey) -> Option<ObjectReference> {
+    let id = (key.namespace.clone(), key.name.clone());
+    let (api_version, meta) = match key.kind {
+        Kind::Ingress => (
+            "networking.k8s.io/v1",
+            &snapshot.ingresses.get(&id)?.metadata,
+        ),
+        Kind::Secret => ("v1", &snapshot.secrets.get(&id)?.metadata),
+        _ => return None,
+    };
+    Some(ObjectReference {
+        api_version: Some(api_version.to_string()),
+        kind: Some(key.kind.as_str().to_string()),
+        namespace: Some(key.namespace.clone()),
+        name: Some(key.name.clone()),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+        ..Default::default()
+    })
+}
