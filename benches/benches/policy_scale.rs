@@ -23,7 +23,7 @@ use portcullis_policy::compile::{Compiler, PolicyInput, compile};
 use portcullis_policy::model::{NamedPort, Namespace, Pod, Protocol};
 use portcullis_policy::nft::program::replace_table;
 use portcullis_policy::nft::socket::commit;
-use portcullis_policy::nft::update::update_table;
+use portcullis_policy::nft::update::AppliedTable;
 use portcullis_policy::parse::parse_policy;
 use portcullis_policy::policy::Policy;
 use serde_json::json;
@@ -215,7 +215,7 @@ fn main() {
             // reuses what the pod does not touch, ids carry over, and the table changes in
             // place. Then the pod goes again, the same way; ten times a round.
             let mut compiler = Compiler::default();
-            let mut applied = compiler.compile(&input);
+            let mut applied = AppliedTable::new(compiler.compile(&input));
             let mut extra = all[0].clone();
             extra.name = format!("extra{round}");
             extra.node = "n1".into();
@@ -231,8 +231,9 @@ fn main() {
                     ..input
                 });
                 let compiled = started.elapsed();
-                let next = carry_ids(&applied, next);
-                let batch = update_table(&applied, &next).unwrap().encode().unwrap();
+                let next = carry_ids(&applied.ruleset, next);
+                let (transaction, next) = applied.update(next);
+                let batch = transaction.unwrap().encode().unwrap();
                 let encoded_at = started.elapsed();
                 ns.run(|| commit(&batch)).unwrap();
                 let total = started.elapsed();

@@ -83,7 +83,7 @@ pub(crate) fn interval(set: &Set, element: &Element) -> Vec<KernelElement> {
     };
     let width = set.key.first().map_or(0, |k| k.width());
     let mut kernel = vec![KernelElement::Key {
-        key: range.first.clone(),
+        key: range.first.to_vec(),
         end: false,
     }];
     let last = number(&range.last);
@@ -103,7 +103,7 @@ pub(crate) fn interval(set: &Set, element: &Element) -> Vec<KernelElement> {
 
 /// An element of a set that is not a single-field interval set.
 pub(crate) fn single(set: &Set, element: &Element) -> KernelElement {
-    let key = |pick: fn(&Interval) -> &Vec<u8>| -> Vec<u8> {
+    let key = |pick: fn(&Interval) -> &[u8]| -> Vec<u8> {
         if set.is_concat() {
             element
                 .key
@@ -114,7 +114,7 @@ pub(crate) fn single(set: &Set, element: &Element) -> KernelElement {
             element
                 .key
                 .first()
-                .map(|f| pick(f).clone())
+                .map(|f| pick(f).to_vec())
                 .unwrap_or_default()
         }
     };

@@ -25,7 +25,7 @@ pub use error::{Classified, EncodeError, Fault, NftError, Refusal};
 pub use expr::{CmpOp, CtKey, Expr, Field, MetaKey, Register, Verdict, ct_state};
 pub use family::{Family, TableFamily};
 pub use render::render;
-pub use set::{Element, Interval, KeyType, Set};
+pub use set::{Element, Interval, KeyType, Set, Value};
 pub use socket::{apply, commit};
 pub use table::{BaseChain, Chain, ChainPolicy, ChainType, Hook, Rule, Table};
 pub use transaction::Transaction;

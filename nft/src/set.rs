@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use crate::expr::Verdict;
 use crate::family::Family;
 
@@ -139,8 +141,9 @@ pub fn concat_type(fields: &[KeyType]) -> u32 {
 /// in a verdict map. Ordered by key, which is numeric order: values are big-endian.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Element {
-    /// One per key field.
-    pub key: Vec<Interval>,
+    /// One per key field; inline up to three (address, protocol, port), so the tens of
+    /// thousands of elements of a node's table are not as many allocations.
+    pub key: SmallVec<[Interval; 3]>,
     /// A verdict map's data.
     pub verdict: Option<Verdict>,
 }
@@ -148,40 +151,97 @@ pub struct Element {
 impl Element {
     /// A single address.
     pub fn addr(ip: IpAddr) -> Element {
-        Element::new(vec![Interval::addr(ip)])
+        Element::new([Interval::addr(ip)])
     }
 
     /// An element of these fields.
-    pub fn new(key: Vec<Interval>) -> Element {
-        Element { key, verdict: None }
+    pub fn new(key: impl IntoIterator<Item = Interval>) -> Element {
+        Element {
+            key: key.into_iter().collect(),
+            verdict: None,
+        }
     }
 
     /// The same key, jumping to `chain` (a verdict map's element).
-    pub fn jump(mut self, chain: impl Into<String>) -> Element {
+    pub fn jump(mut self, chain: impl Into<std::sync::Arc<str>>) -> Element {
         self.verdict = Some(Verdict::Jump(chain.into()));
         self
     }
 }
 
 /// An inclusive range of one key field, as raw big-endian bytes of the field's width.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Interval {
     /// The first value.
-    pub first: Vec<u8>,
+    pub first: Value,
     /// The last value (equal to `first` for a single value).
-    pub last: Vec<u8>,
+    pub last: Value,
+}
+
+/// One key field's value: up to 16 big-endian bytes, held inline. A node's table has tens of
+/// thousands of them; as heap vectors they made building its model cost milliseconds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Value {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Value {
+    /// The value of these bytes; more than 16 are cut to the first 16 (no key field is wider).
+    pub fn new(from: &[u8]) -> Value {
+        let len = from.len().min(16);
+        let mut bytes = [0; 16];
+        bytes[..len].copy_from_slice(&from[..len]);
+        Value {
+            bytes,
+            // At most 16: fits.
+            len: len as u8,
+        }
+    }
+
+    /// The bytes, as wide as the field.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::Deref for Value {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// As the bytes compare: the same order a byte vector would have.
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_bytes().fmt(f)
+    }
 }
 
 impl Interval {
     /// One address.
     pub fn addr(ip: IpAddr) -> Interval {
-        let bytes = match ip {
-            IpAddr::V4(ip) => ip.octets().to_vec(),
-            IpAddr::V6(ip) => ip.octets().to_vec(),
+        let value = match ip {
+            IpAddr::V4(ip) => Value::new(&ip.octets()),
+            IpAddr::V6(ip) => Value::new(&ip.octets()),
         };
         Interval {
-            first: bytes.clone(),
-            last: bytes,
+            first: value,
+            last: value,
         }
     }
 
@@ -202,9 +262,13 @@ impl Interval {
 
     /// Numbers `width` bytes wide.
     pub fn numbers(first: u128, last: u128, width: u32) -> Interval {
+        let low = |n: u128| {
+            let width = (width as usize).min(16);
+            Value::new(&n.to_be_bytes()[16 - width..])
+        };
         Interval {
-            first: low_bytes(first, width),
-            last: low_bytes(last, width),
+            first: low(first),
+            last: low(last),
         }
     }
 

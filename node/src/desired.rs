@@ -6,9 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::conflist::{NodeNetwork, render_conflist};
-use crate::routes::{NodeInfo, NodeRoute, plan_routes};
+use crate::routes::{NodeInfo, NodeRoute, RouteProblem, plan_routes};
 use ipnet::IpNet;
 use portcullis_cni::masquerade::{MasqueradePlan, plan_node_masquerade};
+use portcullis_fault::{Classified, Fault};
 
 use portcullis_kube::objects::CompactNode;
 
@@ -42,8 +43,62 @@ pub struct DesiredNode {
     pub masquerade: MasqueradePlan,
     /// This node's own pod CIDRs (empty until its Node has them).
     pub pod_cidrs: Vec<IpNet>,
-    /// What kept part of the state out, one line each naming the Node and field.
-    pub problems: Vec<String>,
+    /// What kept part of the state out, each naming the Node and field.
+    pub problems: Vec<NodeDataProblem>,
+}
+
+/// Something in the Nodes that keeps part of the desired state out; the rest is still built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeDataProblem {
+    /// A pod CIDR that does not parse.
+    #[error("Node {node}: spec.podCIDRs[{index}] {text:?} is not a CIDR; left out")]
+    BadPodCidr {
+        /// The Node.
+        node: String,
+        /// Its place in `spec.podCIDRs`.
+        index: usize,
+        /// As written.
+        text: String,
+    },
+    /// An InternalIP that does not parse.
+    #[error("Node {node}: status.addresses InternalIP {text:?} is not an IP address; left out")]
+    BadInternalIp {
+        /// The Node.
+        node: String,
+        /// As written.
+        text: String,
+    },
+    /// This node has no pod CIDR yet, so no conflist can be written.
+    #[error(
+        "Node {node}: spec.podCIDRs is empty; no CNI configuration is written, so pods \
+         cannot start on this node until it has a pod CIDR"
+    )]
+    NoPodCidr {
+        /// This node.
+        node: String,
+    },
+    /// Route planning left a Node out.
+    #[error(transparent)]
+    Route(#[from] RouteProblem),
+}
+
+impl Classified for NodeDataProblem {
+    /// The Node objects' (their writer, usually the cluster's IPAM), except what route planning
+    /// calls the operator's (a `--node-name` that names no Node).
+    fn fault(&self) -> Fault {
+        match self {
+            NodeDataProblem::Route(problem) => problem.fault(),
+            NodeDataProblem::BadPodCidr { .. }
+            | NodeDataProblem::BadInternalIp { .. }
+            | NodeDataProblem::NoPodCidr { .. } => Fault::User,
+        }
+    }
+
+    /// The same Nodes give the same answer; it goes when they change.
+    fn retryable(&self) -> bool {
+        false
+    }
 }
 
 /// The desired state for `settings.node_name` given every Node.
@@ -57,7 +112,7 @@ pub fn desired_node(
         .map(|node| node_info(node, &mut problems))
         .collect();
     let (routes, route_problems) = plan_routes(&settings.node_name, &infos);
-    problems.extend(route_problems.iter().map(ToString::to_string));
+    problems.extend(route_problems.into_iter().map(NodeDataProblem::Route));
     let own_cidrs = infos
         .iter()
         .find(|info| info.name == settings.node_name)
@@ -79,11 +134,9 @@ pub fn desired_node(
     };
     let conflist = if own_cidrs.is_empty() {
         if nodes.contains_key(&settings.node_name) {
-            problems.push(format!(
-                "Node {}: spec.podCIDRs is empty; no CNI configuration is written, so pods \
-                 cannot start on this node until it has a pod CIDR",
-                settings.node_name
-            ));
+            problems.push(NodeDataProblem::NoPodCidr {
+                node: settings.node_name.clone(),
+            });
         }
         None
     } else {
@@ -109,7 +162,7 @@ pub fn desired_node(
 }
 
 /// The Node as route planning reads it; entries that do not parse are left out and reported.
-fn node_info(node: &CompactNode, problems: &mut Vec<String>) -> NodeInfo {
+fn node_info(node: &CompactNode, problems: &mut Vec<NodeDataProblem>) -> NodeInfo {
     let name = &node.name;
     let pod_cidrs = node
         .pod_cidrs
@@ -118,9 +171,11 @@ fn node_info(node: &CompactNode, problems: &mut Vec<String>) -> NodeInfo {
         .filter_map(|(index, text)| match text.parse::<IpNet>() {
             Ok(cidr) => Some(cidr),
             Err(_) => {
-                problems.push(format!(
-                    "Node {name}: spec.podCIDRs[{index}] {text:?} is not a CIDR; left out"
-                ));
+                problems.push(NodeDataProblem::BadPodCidr {
+                    node: name.clone(),
+                    index,
+                    text: text.clone(),
+                });
                 None
             }
         })
@@ -131,9 +186,10 @@ fn node_info(node: &CompactNode, problems: &mut Vec<String>) -> NodeInfo {
         .filter_map(|text| match text.parse::<IpAddr>() {
             Ok(ip) => Some(ip),
             Err(_) => {
-                problems.push(format!(
-                    "Node {name}: status.addresses InternalIP {text:?} is not an IP address; left out"
-                ));
+                problems.push(NodeDataProblem::BadInternalIp {
+                    node: name.clone(),
+                    text: text.clone(),
+                });
                 None
             }
         })
@@ -277,14 +333,16 @@ mod tests {
                 route("10.1.5.0/24", "192.168.0.2")
             ]
         );
+        let lines: Vec<String> = desired.problems.iter().map(ToString::to_string).collect();
         assert_eq!(
-            desired.problems,
+            lines,
             vec![
                 r#"Node b: spec.podCIDRs[0] "10.1.1.0/33" is not a CIDR; left out"#.to_string(),
                 r#"Node c: status.addresses InternalIP "not-an-ip" is not an IP address; left out"#
                     .to_string(),
             ]
         );
+        assert!(desired.problems.iter().all(|p| p.fault() == Fault::User));
         assert!(desired.conflist.is_some());
     }
 
@@ -303,7 +361,9 @@ mod tests {
             vec![route("10.1.1.0/24", "192.168.0.2")]
         );
         assert!(
-            without_cidr.problems[0].starts_with("Node a: spec.podCIDRs is empty"),
+            without_cidr.problems[0]
+                .to_string()
+                .starts_with("Node a: spec.podCIDRs is empty"),
             "{:?}",
             without_cidr.problems
         );
@@ -316,9 +376,14 @@ mod tests {
         assert_eq!(absent.routes.len(), 1);
         assert_eq!(absent.problems.len(), 1, "{:?}", absent.problems);
         assert!(
-            absent.problems[0].contains("--node-name"),
+            absent.problems[0].to_string().contains("--node-name"),
             "{:?}",
             absent.problems
+        );
+        assert_eq!(
+            absent.problems[0].fault(),
+            Fault::Operator,
+            "a --node-name naming no Node is the operator's"
         );
     }
 }

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use crate::desired::NodeDataProblem;
 use portcullis_cni::masquerade::ApplyError;
 pub use portcullis_fault::{Classified, Fault};
 use portcullis_nft::NftError;
@@ -17,7 +18,7 @@ pub enum NodeProblem {
     /// A Node's data is invalid or missing (a pod CIDR or InternalIP that does not parse, a
     /// family without an address, overlapping CIDRs, this node absent or without a pod CIDR):
     /// what `desired_node` reports, one line each naming the Node and field.
-    NodeData(String),
+    NodeData(NodeDataProblem),
     /// The kernel refused one route (its line names the route); the others are synced.
     RouteRefused(String),
     /// The routes could not be synced at all (listing them failed).
@@ -86,7 +87,8 @@ impl Classified for NodeProblem {
     /// Whose move it is to fix this.
     fn fault(&self) -> Fault {
         match self {
-            NodeProblem::NodeData(_) | NodeProblem::Policy(_) => Fault::User,
+            NodeProblem::NodeData(problem) => problem.fault(),
+            NodeProblem::Policy(_) => Fault::User,
             NodeProblem::RouteRefused(_) | NodeProblem::RoutesUnsynced(_) => Fault::Kernel,
             NodeProblem::Masquerade { fault, .. } | NodeProblem::PolicyRuleset { fault, .. } => {
                 *fault
@@ -114,9 +116,8 @@ impl Classified for NodeProblem {
 impl fmt::Display for NodeProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NodeProblem::NodeData(line)
-            | NodeProblem::RouteRefused(line)
-            | NodeProblem::Policy(line) => f.write_str(line),
+            NodeProblem::NodeData(problem) => problem.fmt(f),
+            NodeProblem::RouteRefused(line) | NodeProblem::Policy(line) => f.write_str(line),
             NodeProblem::RoutesUnsynced(error) => write!(f, "cannot sync routes: {error}"),
             NodeProblem::Masquerade { message, .. } => f.write_str(message),
             NodeProblem::Forwarding(error) => {

@@ -94,3 +94,45 @@ fn a_set_whose_key_changed_or_a_moved_hook_cannot_change_in_place() {
     other.name = "u".into();
     assert!(Transaction::update(&before, &other).is_none());
 }
+
+#[test]
+fn differences_are_set_differences_whatever_the_order_or_repeats() {
+    let e = |n: u8| Element::addr(std::net::IpAddr::from([10, 0, 0, n]));
+    let many = |range: std::ops::Range<u8>| range.map(e).collect::<Vec<_>>();
+    /// (before, after, gone, added)
+    type Case = (Vec<Element>, Vec<Element>, Vec<Element>, Vec<Element>);
+    let cases: Vec<Case> = vec![
+        (many(0..100), many(0..100), vec![], vec![]),
+        // One added in the middle, one removed near the end: the common ends are skipped.
+        (
+            many(0..100),
+            [many(0..50), vec![e(200)], many(50..98), vec![e(99)]].concat(),
+            vec![e(98)],
+            vec![e(200)],
+        ),
+        // Reordered: nothing changes.
+        (
+            many(0..5),
+            vec![e(4), e(3), e(2), e(1), e(0)],
+            vec![],
+            vec![],
+        ),
+        // A repeated element that moves into the common prefix is not gone.
+        (
+            vec![e(1), e(2), e(1)],
+            vec![e(1), e(3)],
+            vec![e(2)],
+            vec![e(3)],
+        ),
+        // Repeats are reported once.
+        (vec![e(7), e(7)], vec![], vec![e(7)], vec![]),
+        // A large change takes the hashed path and gives the same answer.
+        (many(0..100), many(50..150), many(0..50), many(100..150)),
+    ];
+    for (before, after, gone, added) in cases {
+        let (g, a) = differences(&before, &after);
+        let g: Vec<Element> = g.into_iter().cloned().collect();
+        let a: Vec<Element> = a.into_iter().cloned().collect();
+        assert_eq!((g, a), (gone, added), "{before:?} -> {after:?}");
+    }
+}

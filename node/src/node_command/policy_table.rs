@@ -8,9 +8,8 @@ use portcullis_nft::NftError;
 use portcullis_policy::carry::carry_ids;
 use portcullis_policy::compile::{Compiler, PolicyInput};
 use portcullis_policy::model::{Namespace, Pod};
-use portcullis_policy::nft::program::replace_table;
 use portcullis_policy::nft::socket::apply;
-use portcullis_policy::nft::update::update_table;
+use portcullis_policy::nft::update::AppliedTable;
 use portcullis_policy::policy::Policy;
 use portcullis_policy::ruleset::Ruleset;
 use tracing::{info, warn};
@@ -25,7 +24,7 @@ use portcullis_kube::store::Snapshot;
 pub(super) struct PolicyTable {
     book: PolicyBook,
     compiler: Compiler,
-    applied: Option<Ruleset>,
+    applied: Option<AppliedTable>,
 }
 
 impl PolicyTable {
@@ -44,22 +43,23 @@ impl PolicyTable {
         problems.extend(policy_problems.into_iter().map(NodeProblem::Policy));
         let started = Instant::now();
         let ruleset = self.compile(snapshot, node, pod_cidrs, &policies);
-        let changed = self.applied.as_ref() != Some(&ruleset);
+        let changed = self.applied.as_ref().map(|a| &a.ruleset) != Some(&ruleset);
         if !resync && !changed {
             return;
         }
-        match self.write(&ruleset, resync) {
-            Ok(how) => {
+        let selected_pods = ruleset.pods.len();
+        match self.write(ruleset, resync) {
+            Ok((how, applied)) => {
                 if changed {
                     info!(
-                        selected_pods = ruleset.pods.len(),
+                        selected_pods,
                         policies = policies.len(),
                         applied = how,
                         ms = started.elapsed().as_secs_f64() * 1000.0,
                         "NetworkPolicy ruleset applied"
                     );
                 }
-                self.applied = Some(ruleset);
+                self.applied = Some(applied);
             }
             Err(problem) => {
                 // Unknown what the kernel holds now; the next attempt writes it whole.
@@ -87,30 +87,34 @@ impl PolicyTable {
             policies,
         });
         match &self.applied {
-            Some(applied) => carry_ids(applied, ruleset),
+            Some(applied) => carry_ids(&applied.ruleset, ruleset),
             None => ruleset,
         }
     }
 
     /// Writes `ruleset` to the kernel: the differences from the applied one, else (at a
     /// resync, with nothing applied, or when the update is refused) the whole table. Returns
-    /// how, for the log line.
-    fn write(&self, ruleset: &Ruleset, resync: bool) -> Result<&'static str, NftError> {
-        let in_place = match (&self.applied, resync) {
-            (Some(applied), false) => update_table(applied, ruleset),
-            _ => None,
+    /// how, for the log line, and what the kernel now holds.
+    fn write(
+        &self,
+        ruleset: Ruleset,
+        resync: bool,
+    ) -> Result<(&'static str, AppliedTable), NftError> {
+        let (in_place, next) = match (&self.applied, resync) {
+            (Some(applied), false) => applied.update(ruleset),
+            _ => (None, AppliedTable::new(ruleset)),
         };
         let result = match in_place {
             Some(batch) => apply(batch).map(|()| "in place"),
-            None => apply(replace_table(ruleset)).map(|()| "whole"),
+            None => apply(next.replace()).map(|()| "whole"),
         };
         match result {
             Err(problem) if !resync => {
                 // The table is not what we last wrote (edited behind our back?): write it whole.
                 warn!("cannot update the NetworkPolicy table in place ({problem}); rewriting it");
-                apply(replace_table(ruleset)).map(|()| "whole")
+                apply(next.replace()).map(|()| ("whole", next))
             }
-            result => result,
+            result => result.map(|how| (how, next)),
         }
     }
 }

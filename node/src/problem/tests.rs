@@ -5,15 +5,18 @@ use std::io;
 use portcullis_nft::Refusal;
 
 use super::*;
+use crate::desired::NodeDataProblem;
 
 /// Every kind once: its fault, whether a retry helps, and its log line.
 fn cases() -> Vec<(NodeProblem, Fault, bool, &'static str)> {
     let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
     vec![
         (
-            NodeProblem::NodeData(
-                "Node b: spec.podCIDRs[0] \"x\" is not a CIDR; left out".to_string(),
-            ),
+            NodeProblem::NodeData(NodeDataProblem::BadPodCidr {
+                node: "b".to_string(),
+                index: 0,
+                text: "x".to_string(),
+            }),
             Fault::User,
             false,
             "Node b: spec.podCIDRs[0] \"x\" is not a CIDR; left out",
@@ -124,7 +127,7 @@ fn problems_sort_by_their_text_as_the_old_lines_did() {
 
 #[test]
 fn the_same_text_of_two_kinds_is_two_problems() {
-    let a = NodeProblem::NodeData("x".to_string());
+    let a = NodeProblem::RouteRefused("x".to_string());
     let b = NodeProblem::Policy("x".to_string());
     assert_ne!(a.cmp(&b), Ordering::Equal);
     assert_eq!(a.cmp(&a.clone()), Ordering::Equal);

@@ -10,6 +10,9 @@
 //! Model order is the order things are made and listed: the maps, `known4`/`known6`, each
 //! allowance's sets (ingress, then egress, by id); then `forward` and the allowance chains.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use portcullis_nft::{
     BaseChain, Chain, ChainPolicy, ChainType, Element, Expr, Family, Field, Hook, Interval,
     KeyType, MetaKey, Register, Rule, Set, Table, TableFamily, Verdict, ct_state,
@@ -78,18 +81,23 @@ pub fn chain_name(ingress: bool, id: &str) -> String {
 
 /// A verdict map: each pod address of the family → its allowance's chain.
 fn verdict_map(ruleset: &Ruleset, ingress: bool, family: Family) -> Set {
-    let elements = ruleset
-        .pods
-        .iter()
-        .filter_map(|pod| Some((pod, pod.allowance(ingress)?)))
-        .flat_map(|(pod, allow)| {
-            let chain = chain_name(ingress, allow);
+    // One name per allowance, shared by the elements of every pod that has it.
+    let mut chains: HashMap<&str, Arc<str>> = HashMap::new();
+    let mut elements = Vec::new();
+    for pod in &ruleset.pods {
+        let Some(allow) = pod.allowance(ingress) else {
+            continue;
+        };
+        let chain = chains
+            .entry(allow)
+            .or_insert_with(|| chain_name(ingress, allow).into());
+        elements.extend(
             pod.ips
                 .iter()
-                .filter(move |ip| Family::of(**ip) == family)
-                .map(move |ip| Element::addr(*ip).jump(chain.clone()))
-        })
-        .collect();
+                .filter(|ip| Family::of(**ip) == family)
+                .map(|ip| Element::addr(*ip).jump(Arc::clone(chain))),
+        );
+    }
     Set::new(map_name(ingress, family), KeyType::addr(family))
         .verdict_map()
         .with_elements(elements)
@@ -151,7 +159,7 @@ fn pod_sets(id: &str, ingress: bool, allow: &Allow) -> Vec<Set> {
             .peers
             .iter()
             .filter(|r| family_of(r) == family)
-            .map(|r| Element::new(vec![addrs(r)]))
+            .map(|r| Element::new([addrs(r)]))
             .collect();
         if !peers.is_empty() {
             let name = format!("{prefix}-{id}-a{}", family.digit());
@@ -165,7 +173,7 @@ fn pod_sets(id: &str, ingress: bool, allow: &Allow) -> Vec<Set> {
             .iter()
             .filter(|p| family_of(&p.addrs) == family)
             .map(|p| {
-                Element::new(vec![
+                Element::new([
                     addrs(&p.addrs),
                     Interval::proto(p.protocol.number()),
                     Interval::ports(p.ports.0, p.ports.1),

@@ -75,7 +75,7 @@ fn a_ported_set_is_an_interval_concatenation_of_address_protocol_and_port() {
         [KeyType::Ipv4Addr, KeyType::InetProto, KeyType::InetService]
     );
     assert_eq!(
-        set.elements[0].key,
+        set.elements[0].key[..],
         [
             Interval::addrs(Family::Ipv4, 0x0a00_0105, 0x0a00_0105),
             Interval::proto(17),
