@@ -49,6 +49,7 @@ pub struct RouteMetrics {
 
 impl RouteMetrics {
     /// Counts one response with this status and how long it took.
+    #[inline]
     pub fn record(&self, status: u16, elapsed: Duration) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.responses[class].fetch_add(1, Ordering::Relaxed);
@@ -77,6 +78,7 @@ pub struct Histogram {
 
 impl Histogram {
     /// Counts one observation.
+    #[inline]
     pub fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         if let Some(index) = LATENCY_BUCKETS.iter().position(|bound| seconds <= *bound) {

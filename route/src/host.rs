@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 /// Lower-cases the host and drops the port and a trailing dot; allocates only when the input
 /// has upper-case letters. IPv6 literals keep their brackets: `[::1]:80` becomes `[::1]`.
+#[inline]
 pub fn normalize_host(raw: &str) -> Cow<'_, str> {
     let without_port = strip_port(raw);
     let trimmed = without_port.strip_suffix('.').unwrap_or(without_port);
@@ -16,6 +17,7 @@ pub fn normalize_host(raw: &str) -> Cow<'_, str> {
 
 /// The suffix a `*.suffix` wildcard rule would store for this normalized host, if the host has
 /// a non-empty first label and at least one more label.
+#[inline]
 pub fn wildcard_suffix(host: &str) -> Option<&str> {
     let (first, rest) = host.split_once('.')?;
     if first.is_empty() || rest.is_empty() || host.starts_with('[') {
@@ -26,6 +28,7 @@ pub fn wildcard_suffix(host: &str) -> Option<&str> {
 }
 
 /// The host part of a `Host` header value, as sent (case kept), without its port.
+#[inline]
 pub fn strip_port(raw: &str) -> &str {
     if raw.starts_with('[') {
         // IPv6 literal: keep up to and including the closing bracket.

@@ -160,6 +160,7 @@ impl RoutingTable {
 
     /// The route for a request. `host` is the raw `Host` header or `:authority` (case and
     /// port do not matter); `path` is the request path without the query.
+    #[inline]
     pub fn find(&self, host: &str, path: &str) -> &Arc<Route> {
         let host = normalize_host(host);
         let compiled = self
@@ -184,6 +185,7 @@ impl RoutingTable {
 }
 
 impl CompiledHost {
+    #[inline]
     fn find(&self, path: &str) -> Option<&Arc<Route>> {
         match self.paths.at(path) {
             Ok(found) => self.routes.get(*found.value),
@@ -228,6 +230,7 @@ impl EndpointSet {
 
     /// Every endpoint once, starting at the next one in round-robin order: try the first,
     /// and on a connect failure the next.
+    #[inline]
     pub fn round_robin(&self) -> impl Iterator<Item = &Endpoint> + '_ {
         let len = self.endpoints.len();
         let start = if len == 0 {
