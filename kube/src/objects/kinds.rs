@@ -3,7 +3,7 @@
 //! From that table come [`Object`] (one object of any kind), [`Kind`] (its name, scope and
 //! the list of all kinds), [`Snapshot`] (all objects by kind, as the translations read them),
 //! slimming before storing, and decoding from manifest files. Adding a kind is one line here
-//! plus, for its stored type, an [`Stored`] impl (name, what slimming drops) and a
+//! plus, for its stored type, a [`Stored`] impl (name, what slimming drops) and a
 //! [`FromManifest`] impl (how a manifest document becomes it): the compiler points at both.
 
 use std::collections::BTreeMap;
