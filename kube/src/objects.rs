@@ -29,6 +29,7 @@ pub use network_policy::RawPolicy;
 pub use node::CompactNode;
 pub use pod::{compact_namespace, compact_pod};
 pub use service::{CompactService, LoadBalancerAddress, ServicePortEntry};
+use stored::FromDecoded;
 
 /// Identifies one object across sources: kind, namespace (empty if cluster-scoped), name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,32 +45,32 @@ pub struct ObjectKey {
 impl Object {
     /// A Service, in compact form.
     pub fn service(service: Arc<Service>) -> Object {
-        Object::Service(Arc::new(CompactService::from(&*service)))
+        Object::Service(CompactService::from_decoded(service))
     }
 
     /// An EndpointSlice, in compact form.
     pub fn endpoint_slice(slice: Arc<EndpointSlice>) -> Object {
-        Object::EndpointSlice(Arc::new(CompactSlice::from(&*slice)))
+        Object::EndpointSlice(CompactSlice::from_decoded(slice))
     }
 
     /// An Endpoints object, in compact form.
     pub fn endpoints(endpoints: Arc<Endpoints>) -> Object {
-        Object::Endpoints(Arc::new(CompactEndpoints::from(&*endpoints)))
+        Object::Endpoints(CompactEndpoints::from_decoded(endpoints))
     }
 
     /// A Node, in compact form.
     pub fn node(node: Arc<Node>) -> Object {
-        Object::Node(Arc::new(CompactNode::from(&*node)))
+        Object::Node(CompactNode::from_decoded(node))
     }
 
     /// A Pod, as the policy compiler reads it.
     pub fn pod(pod: Arc<Pod>) -> Object {
-        Object::Pod(Arc::new(compact_pod(&pod)))
+        Object::Pod(portcullis_policy::model::Pod::from_decoded(pod))
     }
 
     /// A Namespace, as the policy compiler reads it.
     pub fn namespace(namespace: Arc<Namespace>) -> Object {
-        Object::Namespace(Arc::new(compact_namespace(&namespace)))
+        Object::Namespace(portcullis_policy::model::Namespace::from_decoded(namespace))
     }
 
     /// The key the store files this object under.

@@ -11,9 +11,8 @@ mod random_cluster;
 
 use netns::Netns;
 use portcullis_policy::carry::carry_ids;
-use portcullis_policy::nft::program::replace_table;
 use portcullis_policy::nft::socket::apply;
-use portcullis_policy::nft::update::update_table;
+use portcullis_policy::nft::update::AppliedTable;
 use portcullis_policy::render::render;
 use portcullis_testkit::nft_listing::{blocks, nft};
 use random_cluster::{Cluster, Rng};
@@ -29,14 +28,15 @@ fn random_changes_applied_in_place_leave_what_a_rewrite_would() {
     for seed in [7, 8, 9] {
         let mut rng = Rng::new(seed);
         let mut cluster = Cluster::new();
-        let mut applied = cluster.compile();
-        ns.run(|| apply(replace_table(&applied))).unwrap();
+        let mut applied = AppliedTable::new(cluster.compile());
+        ns.run(|| apply(applied.replace())).unwrap();
         let mut history = Vec::new();
         for step in 0..120 {
             history.push(cluster.step(&mut rng));
-            let next = carry_ids(&applied, cluster.compile());
-            let whole = replace_table(&next);
-            match update_table(&applied, &next) {
+            let next = carry_ids(&applied.ruleset, cluster.compile());
+            let (update, next) = applied.update(next);
+            let whole = next.replace();
+            match update {
                 Some(batch) => {
                     in_place += 1;
                     messages_in_place += batch.len();
@@ -53,7 +53,7 @@ fn random_changes_applied_in_place_leave_what_a_rewrite_would() {
             }
             assert_eq!(
                 blocks(&listing(&ns)),
-                blocks(&render(&next)),
+                blocks(&render(&next.ruleset)),
                 "seed {seed} step {step}, after: {history:#?}"
             );
             applied = next;

@@ -10,10 +10,8 @@ use portcullis_policy::model;
 
 pub(crate) use super::parse::Document;
 use super::parse::ParseError;
-use crate::objects::{
-    CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy, compact_namespace,
-    compact_pod,
-};
+use crate::objects::stored::FromDecoded;
+use crate::objects::{CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy};
 
 /// Decodes one document (already known to be of this type's kind) into the stored type.
 pub(crate) trait FromManifest: Sized {
@@ -26,9 +24,9 @@ pub(crate) trait FromManifest: Sized {
     ) -> Result<Arc<Self>, ParseError>;
 }
 
-/// Kinds decoded as a `k8s-openapi` type, then kept as decoded or in compact form.
+/// Kinds decoded as a `k8s-openapi` type, then kept as [`FromDecoded`] says.
 macro_rules! decoded_as {
-    ($($stored:ty => $decoded:ty, $keep:expr;)*) => {$(
+    ($($stored:ty => $decoded:ty;)*) => {$(
         impl FromManifest for $stored {
             fn from_manifest(
                 document: &Document<'_>,
@@ -37,21 +35,21 @@ macro_rules! decoded_as {
                 text: Option<&str>,
             ) -> Result<Arc<Self>, ParseError> {
                 let decoded = document.decode::<$decoded>(api_version, value, text)?;
-                Ok($keep(decoded))
+                Ok(<$stored>::from_decoded(decoded))
             }
         }
     )*};
 }
 decoded_as! {
-    IngressClass => IngressClass, std::convert::identity;
-    Ingress => Ingress, std::convert::identity;
-    Secret => Secret, std::convert::identity;
-    CompactService => Service, |s: Arc<Service>| Arc::new(CompactService::from(&*s));
-    CompactSlice => EndpointSlice, |s: Arc<EndpointSlice>| Arc::new(CompactSlice::from(&*s));
-    CompactEndpoints => Endpoints, |e: Arc<Endpoints>| Arc::new(CompactEndpoints::from(&*e));
-    CompactNode => Node, |n: Arc<Node>| Arc::new(CompactNode::from(&*n));
-    model::Pod => Pod, |p: Arc<Pod>| Arc::new(compact_pod(&p));
-    model::Namespace => Namespace, |n: Arc<Namespace>| Arc::new(compact_namespace(&n));
+    IngressClass => IngressClass;
+    Ingress => Ingress;
+    Secret => Secret;
+    CompactService => Service;
+    CompactSlice => EndpointSlice;
+    CompactEndpoints => Endpoints;
+    CompactNode => Node;
+    model::Pod => Pod;
+    model::Namespace => Namespace;
 }
 
 /// Kept as JSON: the policy parser reads it and names its own errors.

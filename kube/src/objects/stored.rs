@@ -1,11 +1,18 @@
-//! What the store needs of every stored type: its name, and what slimming drops from it.
+//! What the store needs of every stored type: how a decoded object becomes it, its name, and
+//! what slimming drops from it.
 
-use k8s_openapi::api::core::v1::Secret;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portcullis_policy::model;
 
-use super::{CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy};
+use super::{
+    CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy, compact_namespace,
+    compact_pod,
+};
 use crate::slim::{keep_tls_keys, slim_meta};
 
 /// One stored object's identity and its slimming; implemented once per type in the
@@ -17,6 +24,39 @@ pub trait Stored {
     /// Drops the fields nothing reads before the object is kept (nothing, by default: compact
     /// types hold only what is read).
     fn slim(&mut self) {}
+}
+
+/// How an object as `k8s-openapi` decodes it (from the API or a manifest) becomes the stored
+/// type: kept as it is, or made compact. One impl per row, used by both sources.
+pub trait FromDecoded<K>: Sized {
+    /// The stored form of `decoded`.
+    fn from_decoded(decoded: Arc<K>) -> Arc<Self>;
+}
+
+/// Kinds stored as decoded.
+impl<K> FromDecoded<K> for K {
+    fn from_decoded(decoded: Arc<K>) -> Arc<K> {
+        decoded
+    }
+}
+
+/// Kinds kept in compact form: only the fields something reads.
+macro_rules! compacted {
+    ($($stored:ty => $decoded:ty, $compact:expr;)*) => {$(
+        impl FromDecoded<$decoded> for $stored {
+            fn from_decoded(decoded: Arc<$decoded>) -> Arc<$stored> {
+                Arc::new($compact(&*decoded))
+            }
+        }
+    )*};
+}
+compacted! {
+    CompactService => Service, CompactService::from;
+    CompactSlice => EndpointSlice, CompactSlice::from;
+    CompactEndpoints => Endpoints, CompactEndpoints::from;
+    CompactNode => Node, CompactNode::from;
+    model::Pod => Pod, compact_pod;
+    model::Namespace => Namespace, compact_namespace;
 }
 
 /// Namespace and name from a `k8s-openapi` object's metadata.

@@ -31,8 +31,10 @@ impl AppliedTable {
         AppliedTable { ruleset, model }
     }
 
-    /// The changes to `next` (see [`update_table`]) and `next` with its model, to keep once
-    /// they are committed.
+    /// The changes to `next`, or `None` when they need the table rewritten (the guarded pod
+    /// CIDRs changed: they change with the node's pod CIDRs only, and a rewrite is the simplest
+    /// proof the guard rules are right); and `next` with its model, to keep once committed. An
+    /// empty transaction means nothing changed.
     pub fn update(&self, next: Ruleset) -> (Option<Transaction>, AppliedTable) {
         let next = AppliedTable::new(next);
         let transaction = if self.ruleset.guarded == next.ruleset.guarded {
@@ -47,14 +49,4 @@ impl AppliedTable {
     pub fn replace(&self) -> Transaction {
         Transaction::replace(&self.model)
     }
-}
-
-/// The changes from `applied` to `next`, or `None` when they need the table rewritten (the
-/// guarded pod CIDRs changed: they change with the node's pod CIDRs only, and a rewrite is
-/// the simplest proof the guard rules are right). An empty transaction means nothing changed.
-pub fn update_table(applied: &Ruleset, next: &Ruleset) -> Option<Transaction> {
-    if applied.guarded != next.guarded {
-        return None;
-    }
-    Transaction::update(&table(applied), &table(next))
 }
