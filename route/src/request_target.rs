@@ -50,7 +50,7 @@ pub enum HostRejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PathRejection {
-    /// Neither `/…` nor `*`.
+    /// Not origin-form (`/…`): `*` and authority-form targets are not proxied.
     #[error("the path does not start with '/'")]
     NotAbsolute,
     /// A `%` not followed by two hex digits.
@@ -132,12 +132,9 @@ fn check_name(name: &[u8]) -> Result<(), HostRejection> {
 /// other escapes upper-cased, `.` and `..` segments removed (RFC 3986 §5.2.4). Borrows when the
 /// path is already normal, which is the common case and costs one scan.
 ///
-/// An accepted path starts with `/` (or is exactly `*`, for `OPTIONS *`), has no `.` or `..`
+/// An accepted path starts with `/`, has no `.` or `..`
 /// segment and no encoded unreserved character, and normalising it again returns it unchanged.
 pub fn normalise_path(path: &str) -> Result<Cow<'_, str>, PathRejection> {
-    if path == "*" {
-        return Ok(Cow::Borrowed(path));
-    }
     if !path.starts_with('/') {
         return Err(PathRejection::NotAbsolute);
     }
@@ -284,7 +281,6 @@ mod tests {
             ("/caf%c3%a9", "/caf%C3%A9"),
             ("/a%20b", "/a%20b"),
             ("/a;v=1", "/a;v=1"),
-            ("*", "*"),
         ];
         for (raw, want) in cases {
             assert_eq!(normalise_path(raw).as_deref(), Ok(want), "input {raw:?}");
@@ -315,6 +311,7 @@ mod tests {
             ("/a%2", PathRejection::BadEscape),
             ("/a%", PathRejection::BadEscape),
             ("api", PathRejection::NotAbsolute),
+            ("*", PathRejection::NotAbsolute),
             ("", PathRejection::NotAbsolute),
         ];
         for (raw, want) in cases {
