@@ -47,6 +47,9 @@ pub enum Reason {
     InvalidHost,
     /// The named IngressClass does not exist.
     IngressClassMissing,
+    /// A controller annotation is not supported (ignored), or restricts access in a way not
+    /// enforced yet (the Ingress is not served).
+    UnsupportedAnnotation,
     /// Anything else wrong with an Ingress.
     InvalidIngress,
 }
@@ -61,6 +64,7 @@ impl Reason {
             Reason::InvalidPath => "InvalidPath",
             Reason::InvalidHost => "InvalidHost",
             Reason::IngressClassMissing => "IngressClassMissing",
+            Reason::UnsupportedAnnotation => "UnsupportedAnnotation",
             Reason::InvalidIngress => "InvalidIngress",
         }
     }

@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use portcullis_route::spec::{Backend, HostMatch, Origin, PathKind, Target};
 
 use super::TranslateConfig;
+use super::annotations;
 use super::backend::{BackendProblem, BackendResolver, PortRef};
 use super::class::ClassFilter;
 use super::diagnostic::{Diagnostic, Reason};
@@ -126,12 +127,45 @@ pub(super) fn fragment(
         &mut fragment.diagnostics,
     );
     if fragment.accepted {
+        let review = annotations::review(
+            &fragment.precedence.owner,
+            ingress.metadata.annotations.as_ref(),
+            &mut fragment.diagnostics,
+        );
         fragment.add_rules(ingress, resolver, config);
+        if let Some(annotation) = review.fail_closed {
+            fragment.close(&annotation);
+        }
     }
     fragment
 }
 
 impl Fragment {
+    /// Keeps every path and default of this Ingress claimed, so no other rule answers them,
+    /// but answering 503: `annotation` asks for access control that is not enforced.
+    fn close(&mut self, annotation: &str) {
+        let closed = |backend: &Arc<Backend>| {
+            Arc::new(Backend {
+                origin: backend.origin.clone(),
+                target: Target::Unavailable(format!(
+                    "not served: annotation {annotation} is not enforced (fail closed)"
+                )),
+                https_redirect: false,
+            })
+        };
+        for (_, contribution) in &mut self.hosts {
+            for claim in &mut contribution.paths {
+                claim.backend = closed(&claim.backend);
+            }
+            if let Some(default) = &mut contribution.default {
+                *default = closed(default);
+            }
+        }
+        if let Some(default) = &mut self.global_default {
+            *default = closed(default);
+        }
+    }
+
     /// The Ingress this fragment translates.
     pub(super) fn owner(&self) -> &Arc<ObjectKey> {
         &self.precedence.owner

@@ -4,6 +4,7 @@
 //! every problem found, each naming the object and the field. A broken object never stops the
 //! rest of the table from being built: the broken part is skipped or answers 503.
 
+mod annotations;
 mod backend;
 mod class;
 mod diagnostic;

@@ -1,0 +1,148 @@
+//! The controller annotations an Ingress carries, reviewed before its rules are translated, so
+//! none is silently ignored: honoured ones are read where they apply (`tls.rs` for
+//! `ssl-redirect`), every other one is named in a warning, and an Ingress whose annotations ask
+//! for access control we do not enforce yet is not served at all (its paths answer 503) rather
+//! than served open.
+//!
+//! Annotations are read under `nginx.ingress.kubernetes.io/` (an ingress-nginx user's Ingresses
+//! as they are) and, with the same meaning, under `portcullis.dev/`.
+
+use std::collections::BTreeMap;
+
+use portcullis_kube::objects::ObjectKey;
+
+use super::diagnostic::{Diagnostic, Reason};
+
+/// The prefixes our annotations live under.
+pub const ANNOTATION_PREFIXES: [&str; 2] = ["portcullis.dev/", "nginx.ingress.kubernetes.io/"];
+
+/// Annotation names (after the prefix) that are honoured.
+const HONOURED: &[&str] = &["ssl-redirect"];
+
+/// Annotation names (after the prefix) that restrict who may reach a backend, or inject
+/// configuration that may: serving the Ingress without enforcing them would open it.
+fn restricts_access(name: &str) -> bool {
+    name.starts_with("auth-")
+        || name.ends_with("-snippet")
+        || matches!(
+            name,
+            "satisfy"
+                | "whitelist-source-range"
+                | "allowlist-source-range"
+                | "denylist-source-range"
+                | "enable-global-auth"
+        )
+}
+
+/// What the review found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Review {
+    /// The first annotation that keeps the Ingress from being served, with its full name.
+    pub(super) fail_closed: Option<String>,
+}
+
+/// Reviews `annotations` of Ingress `key`, pushing one diagnostic per annotation that is not
+/// honoured as written.
+pub(super) fn review(
+    key: &ObjectKey,
+    annotations: Option<&BTreeMap<String, String>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Review {
+    let mut review = Review::default();
+    let Some(annotations) = annotations else {
+        return review;
+    };
+    for full in annotations.keys() {
+        let Some(name) = ANNOTATION_PREFIXES
+            .iter()
+            .find_map(|prefix| full.strip_prefix(prefix))
+        else {
+            continue;
+        };
+        if HONOURED.contains(&name) {
+            continue;
+        }
+        let field = format!("metadata.annotations[{full}]");
+        if restricts_access(name) {
+            diagnostics.push(Diagnostic::error(
+                Reason::UnsupportedAnnotation,
+                key,
+                field,
+                "restricts access in a way Portcullis does not enforce yet; the Ingress is not \
+                 served (its paths answer 503) rather than served open",
+            ));
+            review.fail_closed.get_or_insert_with(|| full.clone());
+        } else {
+            diagnostics.push(Diagnostic::warning(
+                Reason::UnsupportedAnnotation,
+                key,
+                field,
+                "not supported; ignored (the Ingress is served without it)",
+            ));
+        }
+    }
+    review
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ObjectKey {
+        ObjectKey {
+            kind: portcullis_kube::objects::Kind::Ingress,
+            namespace: "shop".into(),
+            name: "store".into(),
+        }
+    }
+
+    fn run(pairs: &[(&str, &str)]) -> (Review, Vec<Diagnostic>) {
+        let annotations: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut diagnostics = Vec::new();
+        let review = review(&key(), Some(&annotations), &mut diagnostics);
+        (review, diagnostics)
+    }
+
+    #[test]
+    fn access_control_fails_closed_and_the_rest_is_named() {
+        let cases: [(&str, bool); 12] = [
+            ("nginx.ingress.kubernetes.io/auth-url", true),
+            ("nginx.ingress.kubernetes.io/auth-type", true),
+            ("portcullis.dev/auth-tls-secret", true),
+            ("nginx.ingress.kubernetes.io/satisfy", true),
+            ("nginx.ingress.kubernetes.io/whitelist-source-range", true),
+            ("nginx.ingress.kubernetes.io/allowlist-source-range", true),
+            ("nginx.ingress.kubernetes.io/denylist-source-range", true),
+            ("nginx.ingress.kubernetes.io/configuration-snippet", true),
+            ("nginx.ingress.kubernetes.io/server-snippet", true),
+            ("nginx.ingress.kubernetes.io/rewrite-target", false),
+            ("portcullis.dev/proxy-body-size", false),
+            ("nginx.ingress.kubernetes.io/limit-rps", false),
+        ];
+        for (name, closed) in cases {
+            let (review, diagnostics) = run(&[(name, "x")]);
+            assert_eq!(review.fail_closed.is_some(), closed, "{name}");
+            assert_eq!(diagnostics.len(), 1, "{name}");
+            assert_eq!(diagnostics[0].reason, Reason::UnsupportedAnnotation);
+            assert_eq!(
+                diagnostics[0].field,
+                format!("metadata.annotations[{name}]")
+            );
+        }
+    }
+
+    #[test]
+    fn honoured_and_foreign_annotations_say_nothing() {
+        let (review, diagnostics) = run(&[
+            ("nginx.ingress.kubernetes.io/ssl-redirect", "false"),
+            ("portcullis.dev/ssl-redirect", "true"),
+            ("kubernetes.io/ingress.class", "nginx"),
+            ("cert-manager.io/cluster-issuer", "letsencrypt"),
+        ]);
+        assert_eq!(review, Review::default());
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    }
+}
