@@ -238,6 +238,17 @@ fn body_of(response: &str) -> &str {
     response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
 }
 
+/// An HTTP/2 client (prior knowledge) on a fresh connection.
+async fn h2c(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Full<Bytes>> {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("h2c handshake");
+    tokio::spawn(connection);
+    sender
+}
+
 async fn metric(proxy: &Portcullis, name: &str) -> u64 {
     let (_, text) = get(proxy.admin, "", "/metrics").await.expect("metrics");
     text.lines()
@@ -261,12 +272,7 @@ async fn one_request_has_one_host_routed_and_forwarded() {
     assert!(!seen.contains("admin.internal"), "{seen}");
 
     // HTTP/2: :authority is the host; a Host naming another host is refused.
-    let stream = TcpStream::connect(f.proxy.http).await.expect("connect");
-    let (mut h2, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("h2c handshake");
-    tokio::spawn(connection);
+    let mut h2 = h2c(f.proxy.http).await;
     let plain = Request::get("http://p.example/api/h2")
         .body(Full::<Bytes>::default())
         .expect("request");
@@ -399,12 +405,7 @@ async fn request_heads_are_bounded_and_answered_431() {
     drop(sent);
 
     // HTTP/2 has the same budget: 20 KB of headers pass (hyper's default allowed 16 KB).
-    let stream = TcpStream::connect(f.proxy.http).await.expect("connect");
-    let (mut h2, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("h2c handshake");
-    tokio::spawn(connection);
+    let mut h2 = h2c(f.proxy.http).await;
     let request = Request::get("http://p.example/api/h2")
         .header("x-big", "a".repeat(20_000))
         .body(Full::<Bytes>::default())
