@@ -38,8 +38,10 @@ const PACE: Duration = Duration::from_millis(20);
 /// A writer that made no progress this long has written what the kernel takes.
 const STALL: Duration = Duration::from_secs(1);
 
-/// Connections being made at once (the rest wait, so no listen backlog overflows).
-const CONNECTING: usize = 256;
+/// Connections being made at once; the rest wait. Below the smallest listen backlog of the
+/// peers (Portcullis's 128, the standard library's): with more, a busy proxy's accept queue
+/// overflowed, the kernel answered with SYN cookies and some connections were reset.
+const CONNECTING: usize = 64;
 
 /// How long one connection may take to be made.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);

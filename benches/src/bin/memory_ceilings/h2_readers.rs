@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tokio::time::{sleep, timeout};
+use tokio::time::{Instant, sleep, timeout};
 use tokio_rustls::TlsConnector;
 
 use crate::gated::{Gate, Gated};
@@ -26,8 +26,12 @@ use crate::seen::thousands;
 /// The largest HTTP/2 window (RFC 9113 §6.9.1).
 const MAX_WINDOW: u32 = (1 << 31) - 1;
 
-/// How long the server's first SETTINGS (its stream limit) may take to be read.
-const SETTINGS_PATIENCE: Duration = Duration::from_millis(300);
+/// How long the server's first SETTINGS (its stream limit) may take to be read: a busy proxy
+/// (streaming to the readers before) can take a while; one that sets no limit takes all of it.
+const SETTINGS_PATIENCE: Duration = Duration::from_secs(2);
+
+/// What h2 assumes of the server's stream limit until its SETTINGS say otherwise.
+const NO_LIMIT_YET: usize = usize::MAX;
 
 /// How long the next stream may wait to be allowed; the server's limit is reached then.
 const STREAM_PATIENCE: Duration = Duration::from_secs(1);
@@ -113,7 +117,8 @@ impl Held {
     }
 }
 
-/// One connection: windows opened, settings read, reads stopped, streams asked for.
+/// One connection: windows opened, settings read (until the stream limit is known, or
+/// [`SETTINGS_PATIENCE`]), reads stopped, streams asked for.
 async fn reader(
     addr: SocketAddr,
     tls: &TlsConnector,
@@ -143,7 +148,10 @@ async fn reader(
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
-    sleep(SETTINGS_PATIENCE).await;
+    let settings_read = Instant::now() + SETTINGS_PATIENCE;
+    while client.current_max_send_streams() == NO_LIMIT_YET && Instant::now() < settings_read {
+        sleep(Duration::from_millis(10)).await;
+    }
     gate.close();
     let limit = client.current_max_send_streams();
     let uri = format!("https://{SERVER_NAME}{path}");
@@ -184,7 +192,7 @@ pub fn tally(asked: &[Asked], wanted: usize) -> String {
         }
         let _ = match &asked[i] {
             Asked::Opened { streams, limit } => {
-                let limit = if *limit == usize::MAX {
+                let limit = if *limit == NO_LIMIT_YET {
                     "no limit from the server".to_string()
                 } else {
                     format!("the server allows {}", thousands(*limit as u64))

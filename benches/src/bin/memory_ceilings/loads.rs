@@ -124,6 +124,14 @@ pub fn all(args: &Args) -> Vec<Load> {
 }
 
 impl Load {
+    /// What `--load` names it by: its title's number ("1b").
+    pub fn key(&self) -> String {
+        self.title
+            .split_once('.')
+            .map_or(self.title.as_str(), |(key, _)| key)
+            .to_string()
+    }
+
     /// Its client connections.
     pub fn connections(&self) -> usize {
         self.connections

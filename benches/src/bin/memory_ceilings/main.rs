@@ -81,6 +81,12 @@ pub struct Args {
     /// harness rather than to measure.
     #[arg(long)]
     quick: bool,
+    /// Only these proxies (by name, any case; repeat the flag), e.g. after a fix to one.
+    #[arg(long = "proxy")]
+    only_proxies: Vec<String>,
+    /// Only these loads (`1`, `1b`, `2`, `3`; repeat the flag).
+    #[arg(long = "load")]
+    only_loads: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,7 +98,10 @@ fn main() -> anyhow::Result<()> {
         args.streams = args.streams.min(20);
         args.h2_seconds = args.h2_seconds.min(5);
     }
-    let loads = loads::all(&args);
+    let loads: Vec<Load> = loads::all(&args)
+        .into_iter()
+        .filter(|load| args.only_loads.is_empty() || args.only_loads.contains(&load.key()))
+        .collect();
     // Every connection of the largest load, and the proxy's own files besides.
     let needed = loads.iter().map(Load::connections).max().unwrap_or(0) as u64 + 1_024;
     let open_files = limits::raise_open_files(needed)?;
@@ -104,9 +113,16 @@ fn main() -> anyhow::Result<()> {
     for missing in &missing {
         eprintln!("MISSING {missing}");
     }
+    let chosen = |peer: &peers::Peer| {
+        args.only_proxies.is_empty()
+            || args
+                .only_proxies
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(peer.name))
+    };
     let proxies: Vec<&peers::Peer> = available
         .into_iter()
-        .filter(|peer| peer.process.is_some())
+        .filter(|peer| peer.process.is_some() && chosen(peer))
         .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

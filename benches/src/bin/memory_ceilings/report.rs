@@ -122,13 +122,13 @@ fn load_section(w: &mut String, measured: &Measured) {
         }
         let _ = writeln!(
             w,
-            "| {proxy} | {} | {} | {} | {} | {} | {:.1} | {saw} |",
+            "| {proxy} | {} | {} | {} | {} | {} | {} | {saw} |",
             short_version(&row.version),
             mb(row.baseline),
             mb(row.under_load),
             mb(row.peak),
             mb(row.after_close),
-            per_connection_kib(row, load.connections),
+            kib(per_connection_kib(row, load.connections)),
         );
     }
     let find = |proxy| measured.rows.iter().find(|row| row.proxy == proxy);
@@ -156,6 +156,15 @@ fn load_section(w: &mut String, measured: &Measured) {
 /// (under load − baseline) / connections, KiB; 0 when memory went down.
 pub fn per_connection_kib(row: &Row, connections: usize) -> f64 {
     row.under_load.saturating_sub(row.baseline) as f64 / connections.max(1) as f64 / 1024.0
+}
+
+/// KiB with one decimal under 100, else whole and with thousands separators.
+fn kib(kib: f64) -> String {
+    if kib < 100.0 {
+        format!("{kib:.1}")
+    } else {
+        thousands(kib.round() as u64)
+    }
 }
 
 /// Bytes as MB with one decimal.
@@ -198,6 +207,13 @@ mod tests {
             in_place: 2_000,
             observed: "2,000 no answer, open".into(),
         }
+    }
+
+    #[test]
+    fn large_per_connection_figures_are_whole_kib() {
+        assert_eq!(kib(6.64), "6.6");
+        assert_eq!(kib(402.2), "402");
+        assert_eq!(kib(201_946.7), "201,947");
     }
 
     #[test]
