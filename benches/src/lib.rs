@@ -1,4 +1,5 @@
-//! Shared fixtures for the Criterion benchmarks: large, realistic sets of objects and tables.
+//! Shared fixtures for the Criterion benchmarks: large, realistic sets of objects and tables;
+//! and [`harness`], what the benchmark binaries (`side-by-side`, `memory-ceilings`) share.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portcullis_ingress::translate::{ClassIdentity, TranslateConfig};
 use portcullis_kube::objects::Object;
 use portcullis_kube::store::Snapshot;
+
+pub mod harness;
 
 /// Paths every generated host serves, as Prefix rules.
 pub const PATHS: [&str; 10] = [

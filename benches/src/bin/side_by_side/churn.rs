@@ -14,15 +14,12 @@ use anyhow::Context;
 
 use crate::Args;
 use crate::configs::service;
-use crate::kit::Kit;
+use crate::kit::{CHURN_BACKEND_PORT, Kit};
 use crate::load;
 use crate::peers::Proxy;
 use crate::running::Running;
 use crate::scenarios::Protocol;
 use crate::tools::WRK;
-
-/// The second backend's port.
-pub const CHURN_BACKEND_PORT: u16 = 19201;
 
 /// What route churn did.
 #[derive(Debug, Clone)]
@@ -163,4 +160,19 @@ fn served_by_churn(port: u16, path: &str) -> bool {
         Ok(text.starts_with("http/1.1 200") && text.contains("x-served-by: churn"))
     };
     attempt().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_kube::manifests::parse_manifest;
+
+    use super::*;
+
+    #[test]
+    fn portcullis_reads_the_churn_objects() {
+        let parsed = parse_manifest("churn.yaml", &churn_objects("/c1")).unwrap();
+        // Service, EndpointSlice, Ingress.
+        assert_eq!(parsed.objects.len(), 3, "{parsed:?}");
+        assert!(parsed.skipped.is_empty());
+    }
 }

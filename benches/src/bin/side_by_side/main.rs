@@ -11,27 +11,23 @@
 //! Run: `cargo run --release -p portcullis-benches --bin side-by-side -- --install` (root, a
 //! quiet machine; about 20 minutes; `--quick` checks the harness in about 8).
 //!
-//! What is measured is the table in `peers.rs`; this file only puts the steps in order.
+//! What is measured is the table in `benches/src/harness/peers.rs` (shared with
+//! `memory-ceilings`); this file only puts the steps in order.
 
 mod charts;
 mod churn;
 mod closed_loop;
-mod configs;
-mod kit;
 mod load;
 mod open_loop;
-mod peers;
 mod report;
 mod results;
-mod running;
 mod scenarios;
-mod tools;
-mod versions;
 
 use std::fs;
 use std::path::PathBuf;
 
 use clap::Parser;
+use portcullis_benches::harness::{configs, kit, peers, running, tools, versions};
 
 use results::Results;
 
@@ -68,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         args.seconds = 2;
         args.repeats = 1;
     }
-    let kit = kit::prepare(args.install)?;
+    let kit = kit::prepare(args.install, &tools::LOAD_GENERATORS)?;
     let (peers, missing) = peers::available(&kit);
     for missing in &missing {
         eprintln!("MISSING {missing}");

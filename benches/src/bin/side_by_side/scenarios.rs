@@ -1,15 +1,6 @@
 //! What is measured: the protocols and the scenarios, in the order they run.
 
-/// How requests travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// HTTP/1.1 keep-alive, plain.
-    H1,
-    /// HTTP/1.1 keep-alive over TLS 1.3.
-    Https,
-    /// HTTP/2 over TLS 1.3 (ALPN).
-    H2,
-}
+pub use portcullis_benches::harness::protocol::Protocol;
 
 /// One measured situation.
 #[derive(Debug, Clone, Copy)]

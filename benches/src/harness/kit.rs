@@ -8,12 +8,16 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::peers::{PEERS, Peer};
-use crate::running::Running;
-use crate::tools::{LOAD_GENERATORS, Tool};
+use crate::harness::peers::{PEERS, Peer};
+use crate::harness::running::Running;
+use crate::harness::tools::Tool;
 
 /// The backend's port (direct's listener).
 pub const BACKEND_PORT: u16 = 19200;
+
+/// The port of side-by-side's second backend (its route churn); here so that the peers'
+/// table test sees every port the harness binds.
+pub const CHURN_BACKEND_PORT: u16 = 19201;
 
 /// Paths of everything the run needs.
 pub struct Kit {
@@ -33,16 +37,17 @@ pub struct Kit {
     pub key: Vec<u8>,
 }
 
-/// Every tool the harness may run: the peers' (in table order), then the load generators.
-pub fn all_tools() -> impl Iterator<Item = &'static Tool> {
+/// Every tool a run may use: the peers' (in table order), then its `load_generators`.
+pub fn all_tools(load_generators: &[Tool]) -> impl Iterator<Item = &Tool> {
     PEERS
         .iter()
         .filter_map(Peer::tool)
-        .chain(LOAD_GENERATORS.iter())
+        .chain(load_generators.iter())
 }
 
-/// Builds the binaries, finds (or, with `install`, installs) the tools, makes the certificate.
-pub fn prepare(install: bool) -> anyhow::Result<Kit> {
+/// Builds the binaries, finds (or, with `install`, installs) the peers' tools and the
+/// `load_generators` the run cannot go without, makes the certificate.
+pub fn prepare(install: bool, load_generators: &[Tool]) -> anyhow::Result<Kit> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("the benches crate sits in the workspace")?
@@ -64,7 +69,7 @@ pub fn prepare(install: bool) -> anyhow::Result<Kit> {
         bail!("building portcullis and demo-backend failed");
     }
     let mut tools = BTreeMap::new();
-    for tool in all_tools() {
+    for tool in all_tools(load_generators) {
         let found = tool
             .find()
             .or_else(|| (install && tool.install()).then(|| tool.find()).flatten());
@@ -78,7 +83,7 @@ pub fn prepare(install: bool) -> anyhow::Result<Kit> {
             ),
         }
     }
-    for needed in &LOAD_GENERATORS {
+    for needed in load_generators {
         if !tools.contains_key(needed.command) {
             bail!(
                 "the load generator {} is missing: install it with `{}` or pass --install",

@@ -1,6 +1,6 @@
 //! Finding the programs the harness runs but does not build (FACTS.md says where each comes
 //! from on this machine), installing the missing ones when asked, and their versions for the
-//! report. The peers' tools are described in their rows of [`crate::peers::PEERS`]; the load
+//! report. The peers' tools are described in their rows of [`crate::harness::peers::PEERS`]; the load
 //! generators here.
 
 use std::path::{Path, PathBuf};

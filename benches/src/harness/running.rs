@@ -92,16 +92,17 @@ impl Running {
         self.memory("VmRSS:")
     }
 
+    /// How many processes it is now (nginx: master and worker).
+    pub fn processes(&self) -> usize {
+        tree(self.child.id()).len()
+    }
+
     /// The sum of one `/proc/PID/status` field (in kB) over the process tree, in bytes.
     fn memory(&self, field: &str) -> u64 {
         tree(self.child.id())
             .into_iter()
             .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/status")).ok())
-            .filter_map(|status| {
-                let line = status.lines().find(|l| l.starts_with(field))?;
-                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kib * 1024)
-            })
+            .filter_map(|status| status_bytes(&status, field))
             .sum()
     }
 
@@ -145,6 +146,14 @@ pub fn http_status(url: &str) -> Option<u16> {
         .output()
         .ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// A memory field of a `/proc/PID/status` text (`field` with its colon, as `VmRSS:`), which
+/// the kernel gives in kB (KiB), in bytes.
+pub fn status_bytes(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// `pid` and all its descendants.
@@ -206,6 +215,20 @@ mod tests {
     }
 
     #[test]
+    fn memory_fields_are_read_in_bytes() {
+        let status =
+            "Name:\tnginx\nVmPeak:\t  20380 kB\nVmHWM:\t    9404 kB\nVmRSS:\t    8216 kB\n";
+        assert_eq!(status_bytes(status, "VmRSS:"), Some(8216 * 1024));
+        assert_eq!(status_bytes(status, "VmHWM:"), Some(9404 * 1024));
+        assert_eq!(status_bytes(status, "VmSwap:"), None, "absent");
+        assert_eq!(
+            status_bytes("VmRSS:\t?? kB\n", "VmRSS:"),
+            None,
+            "unreadable"
+        );
+    }
+
+    #[test]
     fn this_process_is_measured() {
         let child = Command::new("sleep").arg("0.5").spawn().unwrap();
         let running = Running {
@@ -216,6 +239,7 @@ mod tests {
         assert!(running.peak_rss() > 0);
         assert!(running.rss() > 0 && running.rss() <= running.peak_rss());
         assert!(running.cpu_seconds() >= 0.0);
+        assert_eq!(running.processes(), 1);
         assert!(tree(std::process::id()).contains(&running.child.id()));
     }
 }

@@ -1,7 +1,8 @@
 //! The configuration each proxy runs with, generated from one [`Setup`] so they are
 //! equivalent: one worker, upstream keep-alive to the same backend, access logs off, the same
 //! certificate with TLS 1.3 and HTTP/2 offered by ALPN, and the same routes (`/` alone, or
-//! `/r0/` … `/rN-1/` all to the backend). Pure text; `peers.rs` says which files and writes them.
+//! `/r0/` … `/rN-1/` all to the backend), tuned for throughput or with the limits an ingress
+//! controller ships ([`Tuning`]). Pure text; `peers.rs` says which files and writes them.
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -29,6 +30,22 @@ pub struct Setup {
     pub cert_and_key: PathBuf,
     /// Where the proxy keeps its pid file, map file and the like.
     pub dir: PathBuf,
+    /// Which limits it runs with.
+    pub tuning: Tuning,
+}
+
+/// Which limits the proxies run with, where that differs between what the benchmarks ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tuning {
+    /// `side-by-side`: as fast as each goes (nginx buffers responses, HAProxy takes up to
+    /// 4,096 connections).
+    Throughput,
+    /// `memory-ceilings`: nginx with the limits ingress-nginx ships (no response buffering,
+    /// 4 KiB proxy buffers, 1 KiB + 4 × 8 KiB header buffers, 60 s header timeout, 128
+    /// concurrent HTTP/2 streams, 16,384 connections and the open files for them), HAProxy
+    /// allowed 8,192 connections (it wants two open files per connection, within the limit
+    /// it inherits); Envoy and Portcullis as for throughput.
+    IngressDefaults,
 }
 
 /// The path requests use: `/` with one route, else one in the middle of the list (so a
@@ -61,19 +78,35 @@ pub fn nginx(setup: &Setup) -> String {
             "    location {prefix} {{ proxy_pass http://backend; }}"
         );
     }
+    let (open_files, events, limits) = match setup.tuning {
+        Tuning::Throughput => ("", "", "  proxy_buffering on;\n"),
+        // Two files per proxied connection: the client's and the backend's.
+        Tuning::IngressDefaults => (
+            "worker_rlimit_nofile 32768;\n",
+            " multi_accept on;",
+            "  proxy_buffering off;
+  proxy_buffer_size 4k;
+  proxy_buffers 4 4k;
+  client_header_buffer_size 1k;
+  large_client_header_buffers 4 8k;
+  client_header_timeout 60s;
+  keepalive_timeout 75s;
+  http2_max_concurrent_streams 128;
+",
+        ),
+    };
     format!(
         "worker_processes 1;
-pid {dir}/nginx.pid;
+{open_files}pid {dir}/nginx.pid;
 error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 16384; }}
+events {{ worker_connections 16384;{events} }}
 http {{
   access_log off;
   upstream backend {{ server {backend}; keepalive 128; }}
   proxy_http_version 1.1;
   proxy_set_header Connection \"\";
   proxy_set_header Host $host;
-  proxy_buffering on;
-  server {{
+{limits}  server {{
     listen {http} reuseport backlog=4096;
     listen {https} ssl http2 reuseport backlog=4096;
     ssl_certificate {cert};
@@ -95,10 +128,14 @@ http {{
 /// HAProxy: one thread, `http-reuse always` (upstream keep-alive shared across clients), no
 /// logs; routes as a prefix map (`map_beg`, a tree lookup) naming the one backend.
 pub fn haproxy(setup: &Setup) -> String {
+    let maxconn = match setup.tuning {
+        Tuning::Throughput => 4096,
+        Tuning::IngressDefaults => 8192,
+    };
     format!(
         "global
   nbthread 1
-  maxconn 4096
+  maxconn {maxconn}
   tune.ssl.default-dh-param 2048
 defaults
   mode http
@@ -295,6 +332,7 @@ mod tests {
             key: "/w/key.pem".into(),
             cert_and_key: "/w/both.pem".into(),
             dir: "/w".into(),
+            tuning: Tuning::Throughput,
         }
     }
 
@@ -327,15 +365,43 @@ mod tests {
     }
 
     #[test]
-    fn portcullis_reads_its_manifests_and_the_churn_ones() {
+    fn portcullis_reads_its_manifests() {
         use portcullis_kube::manifests::parse_manifest;
         let parsed = parse_manifest("bench.yaml", &portcullis(&setup(3), b"c", b"k")).unwrap();
         // IngressClass, Secret, Service, EndpointSlice, Ingress.
         assert_eq!(parsed.objects.len(), 5, "{parsed:?}");
         assert!(parsed.skipped.is_empty());
-        let churn = crate::churn::churn_objects("/c1");
-        let parsed = parse_manifest("churn.yaml", &churn).unwrap();
-        assert_eq!(parsed.objects.len(), 3, "{parsed:?}");
+    }
+
+    #[test]
+    fn throughput_and_ingress_defaults_differ_only_in_limits() {
+        let throughput = nginx(&setup(1));
+        assert!(throughput.starts_with("worker_processes 1;\npid /w/nginx.pid;\n"));
+        assert!(throughput.contains("events { worker_connections 16384; }\n"));
+        assert!(throughput.contains("proxy_buffering on;") && !throughput.contains("large_client"));
+        let shipped = Setup {
+            tuning: Tuning::IngressDefaults,
+            ..setup(1)
+        };
+        let ingress = nginx(&shipped);
+        for line in [
+            "worker_rlimit_nofile 32768;",
+            "events { worker_connections 16384; multi_accept on; }",
+            "proxy_buffering off;",
+            "proxy_buffer_size 4k;",
+            "client_header_buffer_size 1k;",
+            "large_client_header_buffers 4 8k;",
+            "http2_max_concurrent_streams 128;",
+        ] {
+            assert!(ingress.contains(line), "{line}:\n{ingress}");
+        }
+        let (routes, shipped_routes) = (
+            throughput.split_once("  server {").unwrap().1,
+            ingress.split_once("  server {").unwrap().1,
+        );
+        assert_eq!(routes, shipped_routes, "same listeners and locations");
+        assert!(haproxy(&setup(1)).contains("maxconn 4096\n"));
+        assert!(haproxy(&shipped).contains("maxconn 8192\n"));
     }
 
     #[test]

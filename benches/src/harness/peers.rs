@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::configs::{self, Setup, request_path};
-use crate::kit::{BACKEND_PORT, Kit};
-use crate::running::Running;
-use crate::scenarios::Protocol;
-use crate::tools::{AlsoAt, Tool};
-use crate::versions;
+use crate::harness::configs::{self, Setup, Tuning, request_path};
+use crate::harness::kit::{BACKEND_PORT, Kit};
+use crate::harness::protocol::Protocol;
+use crate::harness::running::Running;
+use crate::harness::tools::{AlsoAt, Tool};
+use crate::harness::versions;
 
 /// What runs in front of the backend: the key results are filed under, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,10 +68,6 @@ pub struct Process {
     pub https: u16,
     /// Other ports it binds (Portcullis's admin listener), which its plan names; listed so
     /// the table's test keeps them apart from everyone else's.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "only the table's test reads it")
-    )]
     pub other_ports: &'static [u16],
     /// The program.
     pub program: Program,
@@ -86,7 +82,7 @@ pub struct Process {
 pub enum Program {
     /// Found on this machine (or installed).
     Tool(Tool),
-    /// Built from this workspace by [`crate::kit::prepare`].
+    /// Built from this workspace by [`crate::harness::kit::prepare`].
     Portcullis,
 }
 
@@ -325,8 +321,14 @@ impl Peer {
             .join(format!("{}-{routes}", self.name.to_lowercase()))
     }
 
-    /// What its configuration is made from with `routes`; creates its folder.
+    /// What its configuration is made from with `routes`, tuned for throughput; creates its
+    /// folder.
     pub fn setup(&self, kit: &Kit, routes: usize) -> anyhow::Result<Setup> {
+        self.setup_tuned(kit, routes, Tuning::Throughput)
+    }
+
+    /// What its configuration is made from with `routes` and `tuning`; creates its folder.
+    pub fn setup_tuned(&self, kit: &Kit, routes: usize, tuning: Tuning) -> anyhow::Result<Setup> {
         let https = self
             .https()
             .with_context(|| format!("{} runs no proxy", self.name))?;
@@ -342,16 +344,28 @@ impl Peer {
             key: kit.work.path().join("key.pem"),
             cert_and_key: kit.work.path().join("cert-and-key.pem"),
             dir,
+            tuning,
         })
     }
 
-    /// Writes its configuration with `routes` and starts it on `core`; ready when it answers
-    /// plain and TLS. `None` for direct, which has nothing to start.
+    /// Writes its configuration with `routes`, tuned for throughput, and starts it on `core`;
+    /// ready when it answers plain and TLS. `None` for direct, which has nothing to start.
     pub fn start(&self, kit: &Kit, core: usize, routes: usize) -> anyhow::Result<Option<Running>> {
+        self.start_tuned(kit, core, routes, Tuning::Throughput)
+    }
+
+    /// [`Peer::start`] with `tuning`.
+    pub fn start_tuned(
+        &self,
+        kit: &Kit,
+        core: usize,
+        routes: usize,
+        tuning: Tuning,
+    ) -> anyhow::Result<Option<Running>> {
         let Some(process) = &self.process else {
             return Ok(None);
         };
-        let setup = self.setup(kit, routes)?;
+        let setup = self.setup_tuned(kit, routes, tuning)?;
         let plan = (process.plan)(&setup, &kit.cert, &kit.key);
         for (path, text) in &plan.files {
             if let Some(folder) = path.parent() {
@@ -437,8 +451,8 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::churn::CHURN_BACKEND_PORT;
-    use crate::tools::LOAD_GENERATORS;
+    use crate::harness::kit::CHURN_BACKEND_PORT;
+    use crate::harness::tools::LOAD_GENERATORS;
 
     fn kit() -> Kit {
         Kit {

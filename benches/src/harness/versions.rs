@@ -6,9 +6,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::kit::Kit;
-use crate::peers::PEERS;
-use crate::tools::LOAD_GENERATORS;
+use crate::harness::kit::Kit;
+use crate::harness::peers::PEERS;
+use crate::harness::tools::LOAD_GENERATORS;
 
 /// What → version line, for each peer and load generator found (direct has none).
 pub fn versions(kit: &Kit) -> BTreeMap<String, String> {
@@ -31,6 +31,13 @@ pub fn commit(root: &Path) -> String {
         "{commit}{}",
         if dirty { " (uncommitted changes)" } else { "" }
     )
+}
+
+/// The last commit that changed any of `paths` (folders of the workspace), short.
+pub fn last_change(root: &Path, paths: &[&str]) -> String {
+    let mut args = vec!["log", "-1", "--format=%h", "--"];
+    args.extend_from_slice(paths);
+    git(root, &args)
 }
 
 /// What `git args` prints in `root` (empty if it cannot run).
