@@ -100,4 +100,30 @@ pub struct IngressArgs {
     /// On SIGTERM, how long in-flight requests may take to finish before the process exits.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Longest pause in a client's request body before answering 408 (nginx's
+    /// `client_body_timeout`).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub client_body_timeout: Duration,
+
+    /// Longest time a client may take no response bytes before it is disconnected (nginx's
+    /// `send_timeout`).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub send_timeout: Duration,
+
+    /// Largest request head in bytes: the HTTP/1 request line and headers, the HTTP/2 header
+    /// list; larger ones are answered 431 (ingress-nginx's `large-client-header-buffers`
+    /// default, 4 x 8k). At least 8192.
+    #[arg(long, default_value_t = 32 * 1024, value_parser = clap::value_parser!(u32).range(8192..))]
+    pub max_request_header_bytes: u32,
+
+    /// HTTP/2 streams one client connection may have open at once (ingress-nginx's
+    /// `http2-max-concurrent-streams`).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub http2_max_concurrent_streams: u32,
+
+    /// Upstream requests one HTTP/2 client connection may have in flight at once; its other
+    /// streams wait. Bounds the upstream connections and buffered bytes one client ties up.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub http2_upstream_requests: u32,
 }

@@ -3,11 +3,20 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
+use portcullis_route::request_target::{HostRejection, PathRejection};
 
 /// Why the proxy answers itself instead of an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProxyAnswer {
+    /// The request's host is missing, repeated or malformed (the client's fault).
+    BadHost(HostRejection),
+    /// The request's path cannot be matched safely (the client's fault).
+    BadPath(PathRejection),
+    /// The client's request body was malformed (bad chunked framing, cut short).
+    BadClientBody,
+    /// The client stopped sending its request body for longer than the body timeout.
+    ClientBodyTimedOut,
     /// No Ingress routes this host and path.
     NoRoute,
     /// The route's Service has no ready endpoint.
@@ -18,23 +27,39 @@ pub enum ProxyAnswer {
     UpstreamFailed,
     /// The upstream did not answer in time.
     UpstreamTimedOut,
+    /// The upstream's response was malformed or unasked for (both Content-Length and
+    /// Transfer-Encoding, a protocol switch nobody asked for).
+    UpstreamInvalid,
 }
 
 impl ProxyAnswer {
     /// The status code of this answer.
     pub fn status(self) -> StatusCode {
         match self {
+            ProxyAnswer::BadHost(_) | ProxyAnswer::BadPath(_) | ProxyAnswer::BadClientBody => {
+                StatusCode::BAD_REQUEST
+            }
+            ProxyAnswer::ClientBodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             ProxyAnswer::NoRoute => StatusCode::NOT_FOUND,
             ProxyAnswer::NoReadyEndpoint | ProxyAnswer::BackendMisconfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ProxyAnswer::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            ProxyAnswer::UpstreamFailed | ProxyAnswer::UpstreamInvalid => StatusCode::BAD_GATEWAY,
             ProxyAnswer::UpstreamTimedOut => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
-    fn body(self) -> &'static str {
-        match self {
+    fn body(self) -> String {
+        let text = match self {
+            ProxyAnswer::BadHost(reason) => return format!("400 Bad Request: {reason}\n"),
+            ProxyAnswer::BadPath(reason) => return format!("400 Bad Request: {reason}\n"),
+            ProxyAnswer::BadClientBody => "400 Bad Request: the request body is malformed\n",
+            ProxyAnswer::ClientBodyTimedOut => {
+                "408 Request Timeout: the request body stopped arriving\n"
+            }
+            ProxyAnswer::UpstreamInvalid => {
+                "502 Bad Gateway: the upstream sent a malformed response\n"
+            }
             ProxyAnswer::NoRoute => "404 Not Found: no Ingress rule matches this host and path\n",
             ProxyAnswer::NoReadyEndpoint => {
                 "503 Service Unavailable: the backend has no ready endpoint\n"
@@ -48,12 +73,13 @@ impl ProxyAnswer {
             ProxyAnswer::UpstreamTimedOut => {
                 "504 Gateway Timeout: the upstream did not answer in time\n"
             }
-        }
+        };
+        text.to_owned()
     }
 
     /// The response, with `text/plain` and no caching.
     pub fn response(self) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(Bytes::from_static(self.body().as_bytes())));
+        let mut response = Response::new(Full::new(Bytes::from(self.body())));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(
@@ -72,6 +98,11 @@ mod tests {
     #[test]
     fn statuses_match_the_answer() {
         let cases = [
+            (ProxyAnswer::BadHost(HostRejection::Duplicate), 400),
+            (ProxyAnswer::BadPath(PathRejection::HiddenDotSegment), 400),
+            (ProxyAnswer::BadClientBody, 400),
+            (ProxyAnswer::ClientBodyTimedOut, 408),
+            (ProxyAnswer::UpstreamInvalid, 502),
             (ProxyAnswer::NoRoute, 404),
             (ProxyAnswer::NoReadyEndpoint, 503),
             (ProxyAnswer::BackendMisconfigured, 503),

@@ -16,17 +16,21 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tracing::debug;
 
+use tokio::sync::Semaphore;
+
 use crate::error_responses::ProxyAnswer;
 use crate::forwarded_headers::{ClientSide, X_REQUEST_ID, add_forwarding, strip_hop_by_hop};
 use crate::live::LiveTable;
 use crate::metrics::Metrics;
-use crate::retryable_body::{RetryableBody, ReturnSlot};
-use crate::upgrade::{is_upgrade_request, tunnel};
+use crate::request_head::{Target, settle};
+use crate::retryable_body::{Attempt, BodyProgress, RetryableBody, ReturnSlot};
+use crate::upgrade::{tunnel, upgrade_protocol};
+use crate::upstream_body::UpstreamBody;
 use portcullis_route::host::strip_port;
 use portcullis_route::table::{EndpointSet, Route, RouteTarget};
 
 /// What the proxy sends back: an upstream's body, or one of its own small answers.
-pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub type ProxyBody = Either<UpstreamBody, Full<Bytes>>;
 
 /// The upstream HTTP client: pooled keep-alive connections per endpoint.
 pub type UpstreamClient = Client<HttpConnector, RetryableBody>;
@@ -38,10 +42,11 @@ pub struct Forwarder {
     metrics: Arc<Metrics>,
     client: UpstreamClient,
     response_timeout: Duration,
+    client_body_timeout: Duration,
 }
 
 /// The downstream connection a request arrived on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Downstream {
     /// The client's address.
     pub peer: SocketAddr,
@@ -49,6 +54,9 @@ pub struct Downstream {
     pub local_port: u16,
     /// `http` or `https`.
     pub scheme: &'static str,
+    /// The connection's share of upstream exchanges at once (see [`UpstreamBody`]), taken
+    /// by HTTP/2 requests; HTTP/1 sends one request at a time and skips it.
+    pub upstream_share: Option<Arc<Semaphore>>,
 }
 
 impl Forwarder {
@@ -58,36 +66,50 @@ impl Forwarder {
         metrics: Arc<Metrics>,
         client: UpstreamClient,
         response_timeout: Duration,
+        client_body_timeout: Duration,
     ) -> Self {
         Forwarder {
             table,
             metrics,
             client,
             response_timeout,
+            client_body_timeout,
         }
     }
 
-    /// Handles one request end to end; never fails: problems become 404/502/503/504.
+    /// Handles one request end to end; never fails: problems become 4xx/5xx answers.
     pub async fn handle(
         &self,
         request: Request<Incoming>,
-        downstream: Downstream,
+        downstream: &Downstream,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
-        let host = request_host(&request);
+        let target = match settle(&request) {
+            Ok(target) => target,
+            Err(answer) => {
+                self.metrics
+                    .proxy
+                    .bad_requests
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!(peer = %downstream.peer, "{}: {answer:?}", answer.status());
+                return own(answer);
+            }
+        };
         let route: Arc<Route> = {
             let table = self.table.load();
-            let host = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
-            Arc::clone(table.find(host, request.uri().path()))
+            Arc::clone(table.find(target.host_str(), target.path_and_query.path()))
         };
-        let redirect = match (&host, route.https_redirect && downstream.scheme == "http") {
-            (Some(host), true) => https_redirect(host, request.uri()),
+        let redirect = match (
+            &target.host,
+            route.https_redirect && downstream.scheme == "http",
+        ) {
+            (Some(host), true) => https_redirect(host, &target.path_and_query),
             _ => None,
         };
         let response = match (redirect, &route.target) {
             (Some(redirect), _) => redirect,
             (None, RouteTarget::Endpoints(endpoints)) if !endpoints.is_empty() => {
-                self.forward(request, endpoints, downstream, host).await
+                self.forward(request, endpoints, downstream, target).await
             }
             (None, RouteTarget::Endpoints(_)) => own(ProxyAnswer::NoReadyEndpoint),
             (None, RouteTarget::Unavailable(reason)) => {
@@ -106,25 +128,27 @@ impl Forwarder {
         &self,
         mut request: Request<Incoming>,
         endpoints: &EndpointSet,
-        downstream: Downstream,
-        host: Option<HeaderValue>,
+        downstream: &Downstream,
+        target: Target,
     ) -> Response<ProxyBody> {
-        let upgrade = is_upgrade_request(&request);
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+        let upgrade = upgrade_protocol(&request);
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         strip_hop_by_hop(&mut parts.headers, upgrade);
         let client = ClientSide {
             peer: downstream.peer,
             scheme: downstream.scheme,
             local_port: downstream.local_port,
-            host,
+            host: target.host,
         };
         let request_id = add_forwarding(&mut parts.headers, client);
-        let path = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let permit = match &downstream.upstream_share {
+            // The semaphore is never closed, so acquiring fails only if it were.
+            Some(share) if parts.version == Version::HTTP_2 => {
+                Arc::clone(share).acquire_owned().await.ok()
+            }
+            _ => None,
+        };
 
         let attempts = endpoints.len();
         let mut body = Some(body);
@@ -137,18 +161,20 @@ impl Forwarder {
             } else {
                 parts.headers.clone()
             };
-            let slot = ReturnSlot::default();
-            let mut upstream = Request::new(RetryableBody::new(this_body, Arc::clone(&slot)));
+            let slot = Attempt::slot(&this_body);
+            let this_body =
+                RetryableBody::new(this_body, Arc::clone(&slot), self.client_body_timeout);
+            let mut upstream = Request::new(this_body);
             *upstream.method_mut() = parts.method.clone();
-            *upstream.uri_mut() = upstream_uri(&endpoint.authority, &path);
+            *upstream.uri_mut() = upstream_uri(&endpoint.authority, &target.path_and_query);
             *upstream.version_mut() = Version::HTTP_11;
             *upstream.headers_mut() = headers;
-            match tokio::time::timeout(self.response_timeout, self.client.request(upstream)).await {
-                Ok(Ok(response)) => {
+            match self.exchange(upstream, &slot).await {
+                Exchange::Answered(response) => {
                     outcome = Ok(response);
                     break;
                 }
-                Ok(Err(error)) if error.is_connect() => {
+                Exchange::Failed(error) if error.is_connect() => {
                     self.metrics
                         .proxy
                         .upstream_connect_failures
@@ -162,11 +188,18 @@ impl Forwarder {
                             .fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                Ok(Err(error)) => {
+                Exchange::Failed(error) => {
+                    outcome = Err(match Attempt::progress(&slot) {
+                        BodyProgress::Malformed => ProxyAnswer::BadClientBody,
+                        BodyProgress::TimedOut => ProxyAnswer::ClientBodyTimedOut,
+                        BodyProgress::Sending | BodyProgress::Sent(_) => {
+                            ProxyAnswer::UpstreamFailed
+                        }
+                    });
                     debug!(endpoint = %endpoint.address, "upstream request failed: {error}");
                     break;
                 }
-                Err(_) => {
+                Exchange::TimedOut => {
                     self.metrics
                         .proxy
                         .upstream_timeouts
@@ -178,25 +211,93 @@ impl Forwarder {
         }
         let mut response = match outcome {
             Ok(response) => response,
-            Err(answer) => return own(answer),
+            Err(answer) => {
+                if matches!(
+                    answer,
+                    ProxyAnswer::BadClientBody | ProxyAnswer::ClientBodyTimedOut
+                ) {
+                    self.metrics
+                        .proxy
+                        .client_body_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                return own(answer);
+            }
         };
+        if let Err(problem) = check_response(&response, upgrade.is_some()) {
+            self.metrics
+                .proxy
+                .upstream_invalid_responses
+                .fetch_add(1, Ordering::Relaxed);
+            debug!("upstream response refused: {problem}");
+            return own(ProxyAnswer::UpstreamInvalid);
+        }
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             if let Some(client_upgrade) = client_upgrade {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
                 tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
             }
         } else {
-            strip_hop_by_hop(response.headers_mut(), false);
+            strip_hop_by_hop(response.headers_mut(), None);
         }
+        // The client gets our HTTP version, whatever the upstream spoke (RFC 9110 §6.2).
+        *response.version_mut() = Version::HTTP_11;
         set_request_id(response.headers_mut(), request_id);
-        response.map(Either::Left)
+        response.map(|body| Either::Left(UpstreamBody::new(body, permit)))
+    }
+
+    /// Sends one attempt and waits for the response head: the response timeout counts from
+    /// when the client's body was fully sent, so a slow upload is the body timeout's business.
+    async fn exchange(&self, upstream: Request<RetryableBody>, slot: &ReturnSlot) -> Exchange {
+        let response = self.client.request(upstream);
+        tokio::pin!(response);
+        let mut deadline = tokio::time::Instant::now() + self.response_timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, response.as_mut()).await {
+                Ok(Ok(response)) => return Exchange::Answered(response),
+                Ok(Err(error)) => return Exchange::Failed(error),
+                Err(_) => match Attempt::progress(slot) {
+                    BodyProgress::Sent(at) if at + self.response_timeout > Instant::now() => {
+                        deadline = tokio::time::Instant::from_std(at + self.response_timeout);
+                    }
+                    BodyProgress::Sent(_) | BodyProgress::Malformed | BodyProgress::TimedOut => {
+                        return Exchange::TimedOut;
+                    }
+                    // Still uploading: the body timeout bounds a stalled client.
+                    BodyProgress::Sending => deadline += self.response_timeout,
+                },
+            }
+        }
     }
 }
 
+/// How one upstream attempt ended.
+enum Exchange {
+    Answered(Response<Incoming>),
+    Failed(hyper_util::client::legacy::Error),
+    TimedOut,
+}
+
+/// Refuses what a client must not receive: a length beside chunked framing (RFC 9112 §6.3:
+/// the length is stale and the message a smuggling vector) or a protocol switch the client did
+/// not ask for.
+fn check_response(response: &Response<Incoming>, upgrading: bool) -> Result<(), &'static str> {
+    let headers = response.headers();
+    if headers.contains_key(header::TRANSFER_ENCODING)
+        && headers.contains_key(header::CONTENT_LENGTH)
+    {
+        return Err("both Content-Length and Transfer-Encoding");
+    }
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS && !upgrading {
+        return Err("101 Switching Protocols to a request that asked for no upgrade");
+    }
+    Ok(())
+}
+
 /// A 308 to the same host (default HTTPS port), path and query over `https://`.
-fn https_redirect(host: &HeaderValue, uri: &Uri) -> Option<Response<ProxyBody>> {
+fn https_redirect(host: &HeaderValue, path: &PathAndQuery) -> Option<Response<ProxyBody>> {
     let host = strip_port(host.to_str().ok()?);
-    let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let path = path.as_str();
     let location = HeaderValue::try_from(format!("https://{host}{path}")).ok()?;
     let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
         b"308 Permanent Redirect: this host is served over HTTPS\n",
@@ -209,14 +310,6 @@ fn https_redirect(host: &HeaderValue, uri: &Uri) -> Option<Response<ProxyBody>> 
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     Some(response)
-}
-
-/// The host the client asked for: the URI authority (HTTP/2, absolute-form), else `Host`.
-fn request_host(request: &Request<Incoming>) -> Option<HeaderValue> {
-    match request.uri().authority() {
-        Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
-        None => request.headers().get(header::HOST).cloned(),
-    }
 }
 
 fn upstream_uri(authority: &http::uri::Authority, path: &PathAndQuery) -> Uri {

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::upgrade::UpgradeProtocol;
+
 /// The `X-Request-Id` header, kept when the client sends one and generated otherwise.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -13,6 +15,7 @@ static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port"
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+static HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
 /// What the proxy knows about the client side of one request.
 #[derive(Debug, Clone)]
@@ -23,13 +26,15 @@ pub struct ClientSide {
     pub scheme: &'static str,
     /// The port the client connected to.
     pub local_port: u16,
-    /// The host the client asked for (Host header or :authority), as sent.
+    /// The host the client asked for, settled (see [`crate::request_head`]): sent upstream
+    /// as `Host` and `X-Forwarded-Host`; with none, neither is sent.
     pub host: Option<HeaderValue>,
 }
 
-/// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in `Connection`.
-/// For an upgrade request, `Upgrade` stays and `Connection: upgrade` is set again.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in `Connection`, and
+/// `HTTP2-Settings`. For an upgrade we tunnel, `Upgrade` is set to that protocol alone and
+/// `Connection: upgrade` is set again.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<UpgradeProtocol>) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -38,9 +43,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
     for name in named {
-        if !(keep_upgrade && name == header::UPGRADE) {
-            headers.remove(name);
-        }
+        headers.remove(name);
     }
     headers.remove(header::CONNECTION);
     headers.remove(&KEEP_ALIVE);
@@ -48,10 +51,15 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     headers.remove(header::TE);
     headers.remove(header::TRAILER);
     headers.remove(header::TRANSFER_ENCODING);
-    if keep_upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(header::UPGRADE);
+    headers.remove(&HTTP2_SETTINGS);
+    match upgrade {
+        Some(protocol) => {
+            headers.insert(header::UPGRADE, protocol.header_value());
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        None => {
+            headers.remove(header::UPGRADE);
+        }
     }
 }
 
@@ -73,12 +81,11 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: ClientSide) -> HeaderValu
     headers.insert(&X_FORWARDED_PORT, HeaderValue::from(client.local_port));
     match client.host {
         Some(host) => {
-            if !headers.contains_key(header::HOST) {
-                headers.insert(header::HOST, host.clone());
-            }
+            headers.insert(header::HOST, host.clone());
             headers.insert(&X_FORWARDED_HOST, host);
         }
         None => {
+            headers.remove(header::HOST);
             headers.remove(&X_FORWARDED_HOST);
         }
     }
@@ -130,17 +137,18 @@ mod tests {
             ("transfer-encoding", "chunked"),
             ("upgrade", "websocket"),
             ("proxy-connection", "keep-alive"),
+            ("http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA"),
             ("accept", "*/*"),
         ]);
-        strip_hop_by_hop(&mut headers, false);
+        strip_hop_by_hop(&mut headers, None);
         let left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["accept"]);
     }
 
     #[test]
     fn keeps_upgrade_for_upgrade_requests() {
-        let mut headers = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
-        strip_hop_by_hop(&mut headers, true);
+        let mut headers = map(&[("connection", "Upgrade"), ("upgrade", "h2c, websocket")]);
+        strip_hop_by_hop(&mut headers, Some(UpgradeProtocol::WebSocket));
         assert_eq!(headers["upgrade"], "websocket");
         assert_eq!(headers["connection"], "upgrade");
     }
@@ -157,6 +165,7 @@ mod tests {
             ("x-forwarded-for", "192.0.2.1"),
             ("x-forwarded-proto", "https"),
             ("x-request-id", "abc"),
+            ("host", "admin.internal"),
         ]);
         let id = add_forwarding(&mut headers, client.clone());
         assert_eq!(id, "abc");

@@ -151,6 +151,14 @@ pub struct ProxyMetrics {
     pub upstream_retries: AtomicU64,
     /// Upstream requests that timed out (answered 504).
     pub upstream_timeouts: AtomicU64,
+    /// Requests refused before routing: bad or repeated Host, unsafe path (answered 400).
+    pub bad_requests: AtomicU64,
+    /// Requests whose client body was malformed or stalled (answered 400 or 408).
+    pub client_body_failures: AtomicU64,
+    /// Upstream responses refused as malformed (answered 502).
+    pub upstream_invalid_responses: AtomicU64,
+    /// Client connections dropped because they took no response bytes for the send timeout.
+    pub send_timeouts: AtomicU64,
 }
 
 impl Metrics {
@@ -247,7 +255,7 @@ impl Metrics {
         }
 
         let table = &self.table;
-        let counters: [(&str, &str, &str, &AtomicU64); 10] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 14] = [
             (
                 "portcullis_table_rebuilds_total",
                 "counter",
@@ -307,6 +315,30 @@ impl Metrics {
                 "counter",
                 "Upstream requests that timed out.",
                 &self.proxy.upstream_timeouts,
+            ),
+            (
+                "portcullis_bad_requests_total",
+                "counter",
+                "Requests refused before routing (bad or repeated Host, unsafe path).",
+                &self.proxy.bad_requests,
+            ),
+            (
+                "portcullis_client_body_failures_total",
+                "counter",
+                "Requests whose client body was malformed or stalled.",
+                &self.proxy.client_body_failures,
+            ),
+            (
+                "portcullis_upstream_invalid_responses_total",
+                "counter",
+                "Upstream responses refused as malformed.",
+                &self.proxy.upstream_invalid_responses,
+            ),
+            (
+                "portcullis_send_timeouts_total",
+                "counter",
+                "Client connections dropped because they stopped reading.",
+                &self.proxy.send_timeouts,
             ),
         ];
         for (name, kind, help, value) in counters {

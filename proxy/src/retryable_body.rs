@@ -1,19 +1,82 @@
-//! A request body that can be sent again when the first connect attempt fails.
+//! A client's request body on its way upstream: handed back when a connect fails before any of
+//! it was sent, bounded in how long it may stall, and telling the forwarder how it went.
 //!
 //! The upstream client takes the request by value, so a failed connect would lose the body.
 //! The body is wrapped: if the wrapper is dropped before anyone read from it (nothing was sent),
 //! it hands the body back through a shared slot and the request can go to the next endpoint.
+//! The same slot records when the body was fully sent (the upstream's response time is counted
+//! from then, so a slow client is not an upstream timeout) and whether it failed by the
+//! client's fault (bad framing, or silent for longer than the body timeout).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use tokio::time::Sleep;
 
-/// Where an unsent body comes back to.
-pub type ReturnSlot = Arc<Mutex<Option<Incoming>>>;
+/// What happened to the body of one attempt, shared with the forwarder.
+pub type ReturnSlot = Arc<Mutex<Attempt>>;
+
+/// How far a request body got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyProgress {
+    /// Not fully sent yet.
+    Sending,
+    /// Fully sent at this instant.
+    Sent(Instant),
+    /// The client's framing was malformed or the body was cut short.
+    Malformed,
+    /// The client sent nothing for longer than the body timeout.
+    TimedOut,
+}
+
+/// The shared state of one attempt.
+#[derive(Debug)]
+pub struct Attempt {
+    unsent: Option<Incoming>,
+    progress: BodyProgress,
+}
+
+impl Attempt {
+    /// A slot for `body`'s next attempt: an empty body counts as sent from the start.
+    pub fn slot(body: &Incoming) -> ReturnSlot {
+        let progress = if body.is_end_stream() {
+            BodyProgress::Sent(Instant::now())
+        } else {
+            BodyProgress::Sending
+        };
+        Arc::new(Mutex::new(Attempt {
+            unsent: None,
+            progress,
+        }))
+    }
+
+    /// How far the body got.
+    pub fn progress(slot: &ReturnSlot) -> BodyProgress {
+        lock(slot).progress
+    }
+}
+
+fn lock(slot: &ReturnSlot) -> std::sync::MutexGuard<'_, Attempt> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why the client's body could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientBodyError {
+    /// hyper refused the client's framing or the client went away mid-body.
+    #[error("the client's request body failed: {0}")]
+    Malformed(#[source] hyper::Error),
+    /// No body bytes arrived for the body timeout.
+    #[error("the client sent no request body bytes for {0:?}")]
+    TimedOut(Duration),
+}
 
 /// Wraps a client's request body for one upstream attempt.
 #[derive(Debug)]
@@ -21,37 +84,84 @@ pub struct RetryableBody {
     inner: Option<Incoming>,
     slot: ReturnSlot,
     read: bool,
+    timeout: Duration,
+    /// Armed on the first wait; pushed back on the first wait after progress.
+    stall: Option<Pin<Box<Sleep>>>,
+    progressed: bool,
 }
 
 impl RetryableBody {
-    /// Wraps `body`; if it is never read, it goes back into `slot` on drop.
-    pub fn new(body: Incoming, slot: ReturnSlot) -> Self {
+    /// Wraps `body`; if it is never read, it goes back into `slot` on drop. A body that
+    /// sends nothing for `timeout` fails.
+    pub fn new(body: Incoming, slot: ReturnSlot, timeout: Duration) -> Self {
         RetryableBody {
             inner: Some(body),
             slot,
             read: false,
+            timeout,
+            stall: None,
+            progressed: false,
         }
     }
 
     /// Takes back a body that was never read, if the attempt that held it has ended.
     pub fn reclaim(slot: &ReturnSlot) -> Option<Incoming> {
-        slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+        lock(slot).unsent.take()
+    }
+
+    fn set_progress(&self, progress: BodyProgress) {
+        lock(&self.slot).progress = progress;
     }
 }
 
 impl Body for RetryableBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ClientBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
         let this = self.get_mut();
         this.read = true;
-        match this.inner.as_mut() {
-            Some(inner) => Pin::new(inner).poll_frame(cx),
-            None => Poll::Ready(None),
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(&mut *inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.progressed = true;
+                if inner.is_end_stream() {
+                    this.set_progress(BodyProgress::Sent(Instant::now()));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                this.set_progress(BodyProgress::Malformed);
+                Poll::Ready(Some(Err(ClientBodyError::Malformed(error))))
+            }
+            Poll::Ready(None) => {
+                this.set_progress(BodyProgress::Sent(Instant::now()));
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let stall = match &mut this.stall {
+                    Some(stall) => {
+                        if std::mem::take(&mut this.progressed) {
+                            stall.as_mut().reset(tokio::time::Instant::now() + timeout);
+                        }
+                        stall
+                    }
+                    None => this.stall.insert(Box::pin(tokio::time::sleep(timeout))),
+                };
+                match stall.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.set_progress(BodyProgress::TimedOut);
+                        Poll::Ready(Some(Err(ClientBodyError::TimedOut(timeout))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
@@ -72,7 +182,7 @@ impl Drop for RetryableBody {
         if !self.read
             && let Some(body) = self.inner.take()
         {
-            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(body);
+            lock(&self.slot).unsent = Some(body);
         }
     }
 }

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -26,6 +26,7 @@ use crate::forward::{Downstream, Forwarder, UpstreamClient};
 use crate::live::LiveTable;
 use crate::metrics::{HandshakeFailure, Metrics};
 use crate::tls_listener::{handshake_failure, tls_acceptor};
+use crate::write_stall::{WatchedIo, WriteStall};
 
 /// Timeouts of the proxy. Defaults follow what ingress-nginx users know.
 #[derive(Debug, Clone)]
@@ -46,7 +47,32 @@ pub struct ProxyConfig {
     pub upstream_idle_timeout: Duration,
     /// A TLS client must finish its handshake within this.
     pub tls_handshake_timeout: Duration,
+    /// A client sending a request body must send some of it at least this often, else 408
+    /// (nginx's `client_body_timeout`).
+    pub client_body_timeout: Duration,
+    /// A client whose connection takes no response bytes for this long is disconnected
+    /// (nginx's `send_timeout`): what it would have received stops being buffered.
+    pub send_timeout: Duration,
+    /// The largest request head: an HTTP/1 request line and headers, an HTTP/2 header list
+    /// (ingress-nginx's `large-client-header-buffers`, 4 × 8k). Above it: 431.
+    pub max_request_header_bytes: usize,
+    /// Streams one HTTP/2 client connection may have open at once (nginx's
+    /// `http2_max_concurrent_streams`).
+    pub http2_max_concurrent_streams: u32,
+    /// Upstream exchanges one HTTP/2 client connection may have at once; further streams wait
+    /// for one to finish. Bounds the upstream connections and the buffered response bytes one
+    /// client can tie up.
+    pub http2_upstream_requests: usize,
+    /// Response bytes buffered per HTTP/2 stream before the upstream is read no further.
+    pub http2_stream_send_buffer: usize,
 }
+
+/// The smallest request head limit: hyper cannot read HTTP/1 with less.
+pub const MIN_REQUEST_HEADER_BYTES: usize = 8192;
+
+/// How long a connection told to close because it is idle may take to do so; a client that
+/// ignores the GOAWAY or `Connection: close` is then dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 impl Default for ProxyConfig {
     fn default() -> Self {
@@ -58,6 +84,12 @@ impl Default for ProxyConfig {
             drain_timeout: Duration::from_secs(30),
             upstream_idle_timeout: Duration::from_secs(90),
             tls_handshake_timeout: Duration::from_secs(10),
+            client_body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            max_request_header_bytes: 32 * 1024,
+            http2_max_concurrent_streams: 128,
+            http2_upstream_requests: 32,
+            http2_stream_send_buffer: 64 * 1024,
         }
     }
 }
@@ -121,16 +153,25 @@ async fn serve_listener(
         Arc::clone(&metrics),
         client,
         config.upstream_response_timeout,
+        config.client_body_timeout,
     ));
+    let header_bytes = config
+        .max_request_header_bytes
+        .max(MIN_REQUEST_HEADER_BYTES);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
+        // The read buffer bounds the request head: a head that does not fit is answered 431.
+        .max_buf_size(header_bytes)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(config.http2_max_concurrent_streams)
+        .max_send_buf_size(config.http2_stream_send_buffer)
         .keep_alive_interval(Some(Duration::from_secs(30)));
     let builder = Arc::new(builder);
     let (drain, draining) = watch::channel(false);
@@ -143,11 +184,13 @@ async fn serve_listener(
                     let _ = stream.set_nodelay(true);
                     metrics.proxy.connections_accepted.fetch_add(1, Ordering::Relaxed);
                     let connection = Connection {
-                        downstream: Downstream { peer, local_port, scheme },
+                        downstream: Downstream { peer, local_port, scheme, upstream_share: None },
                         builder: Arc::clone(&builder),
                         forwarder: Arc::clone(&forwarder),
                         metrics: Arc::clone(&metrics),
                         idle_timeout: config.idle_timeout,
+                        send_timeout: config.send_timeout,
+                        upstream_share: config.http2_upstream_requests.max(1),
                         draining: draining.clone(),
                     };
                     connections.spawn(accept(stream, transport.clone(), connection));
@@ -205,7 +248,9 @@ async fn accept(stream: TcpStream, transport: Transport, connection: Connection)
     }
 }
 
-/// The pooled upstream client: keep-alive per endpoint, TCP_NODELAY, connect timeout.
+/// The pooled upstream client: keep-alive per endpoint, TCP_NODELAY, connect timeout; the
+/// forwarder sets `Host` itself (never the endpoint's address); a bounded read buffer per
+/// upstream connection.
 pub fn upstream_client(config: &ProxyConfig) -> UpstreamClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -213,8 +258,13 @@ pub fn upstream_client(config: &ProxyConfig) -> UpstreamClient {
     Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(config.upstream_idle_timeout)
+        .set_host(false)
+        .http1_max_buf_size(UPSTREAM_READ_BUFFER)
         .build(connector)
 }
+
+/// The most an upstream connection's read buffer holds.
+const UPSTREAM_READ_BUFFER: usize = 64 * 1024;
 
 /// Requests in flight on one connection and when the last one ended.
 struct Activity {
@@ -266,6 +316,8 @@ struct Connection {
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
     idle_timeout: Duration,
+    send_timeout: Duration,
+    upstream_share: usize,
     draining: watch::Receiver<bool>,
 }
 
@@ -275,13 +327,20 @@ impl Connection {
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
         let Connection {
-            downstream,
+            mut downstream,
             builder,
             forwarder,
             metrics,
             idle_timeout,
+            send_timeout,
+            upstream_share,
             mut draining,
         } = self;
+        // Every stream of an HTTP/2 connection shares one budget (HTTP/1 requests skip it).
+        downstream.upstream_share = Some(Arc::new(Semaphore::new(upstream_share)));
+        let downstream = Arc::new(downstream);
+        let stall = WriteStall::new();
+        let io = WatchedIo::new(io, Arc::clone(&stall));
         metrics
             .proxy
             .connections_open
@@ -293,11 +352,13 @@ impl Connection {
         });
         let service = {
             let activity = Arc::clone(&activity);
+            let downstream = Arc::clone(&downstream);
             service_fn(move |request: hyper::Request<Incoming>| {
                 let forwarder = Arc::clone(&forwarder);
+                let downstream = Arc::clone(&downstream);
                 let in_flight = activity.begin();
                 async move {
-                    let response = forwarder.handle(request, downstream).await;
+                    let response = forwarder.handle(request, &downstream).await;
                     drop(in_flight);
                     Ok::<_, Infallible>(response)
                 }
@@ -306,6 +367,7 @@ impl Connection {
         let connection = builder.serve_connection_with_upgrades(io, service);
         tokio::pin!(connection);
         let mut closing = false;
+        let mut closing_idle = false;
         loop {
             tokio::select! {
                 result = connection.as_mut() => {
@@ -318,6 +380,17 @@ impl Connection {
                     debug!(peer = %downstream.peer, "closing idle connection");
                     connection.as_mut().graceful_shutdown();
                     closing = true;
+                    closing_idle = true;
+                }
+                // Told to go away while idle and still here: nothing is in flight to lose.
+                () = activity.idle_for(CLOSE_GRACE), if closing_idle => {
+                    debug!(peer = %downstream.peer, "dropping a connection that ignored the close");
+                    break;
+                }
+                () = stall.exceeded(send_timeout) => {
+                    debug!(peer = %downstream.peer, "dropping a client that stopped reading");
+                    metrics.proxy.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                    break;
                 }
                 // A dropped sender means the server is gone: drain as well.
                 _ = draining.wait_for(|drain| *drain), if !closing => {

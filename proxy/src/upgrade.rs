@@ -1,17 +1,48 @@
-//! Upgrade requests (WebSocket and others): forwarded, then tunnelled byte for byte.
+//! Upgrade requests: only the protocols we mean to tunnel (WebSocket) are forwarded and then
+//! tunnelled byte for byte. Any other `Upgrade` (`h2c` above all, which would turn the
+//! connection into a tunnel carrying requests no rule exposes) is stripped, and the request is
+//! forwarded as a plain one.
 
-use http::header::{self, HeaderMap};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
-/// True for an HTTP/1.1 request asking to switch protocols (`Connection: upgrade` plus an
-/// `Upgrade` header).
-pub fn is_upgrade_request<B>(request: &Request<B>) -> bool {
-    request.version() == Version::HTTP_11
-        && request.headers().contains_key(header::UPGRADE)
-        && connection_has_upgrade(request.headers())
+/// A protocol the proxy tunnels after a `101 Switching Protocols`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpgradeProtocol {
+    /// RFC 6455.
+    WebSocket,
+}
+
+impl UpgradeProtocol {
+    /// The `Upgrade` header value sent upstream.
+    pub fn header_value(self) -> HeaderValue {
+        match self {
+            UpgradeProtocol::WebSocket => HeaderValue::from_static("websocket"),
+        }
+    }
+}
+
+/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` plus an
+/// `Upgrade` header), if it is one we tunnel.
+pub fn upgrade_protocol<B>(request: &Request<B>) -> Option<UpgradeProtocol> {
+    if request.version() != Version::HTTP_11 || !connection_has_upgrade(request.headers()) {
+        return None;
+    }
+    request
+        .headers()
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| {
+            let name = token.trim().split('/').next().unwrap_or("");
+            name.eq_ignore_ascii_case("websocket")
+        })
+        .then_some(UpgradeProtocol::WebSocket)
 }
 
 fn connection_has_upgrade(headers: &HeaderMap) -> bool {
@@ -47,18 +78,38 @@ pub async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
 mod tests {
     use super::*;
 
+    fn request(connection: &str, upgrade: &str) -> Request<()> {
+        Request::get("/ws")
+            .header("connection", connection)
+            .header("upgrade", upgrade)
+            .body(())
+            .expect("request")
+    }
+
     #[test]
-    fn detects_upgrade_requests() {
-        let upgrade = Request::get("/ws")
-            .header("connection", "keep-alive, Upgrade")
-            .header("upgrade", "websocket")
-            .body(())
-            .expect("request");
-        assert!(is_upgrade_request(&upgrade));
-        let plain = Request::get("/")
-            .header("upgrade", "websocket")
-            .body(())
-            .expect("request");
-        assert!(!is_upgrade_request(&plain));
+    fn tunnels_websocket_only() {
+        let cases = [
+            (
+                "keep-alive, Upgrade",
+                "websocket",
+                Some(UpgradeProtocol::WebSocket),
+            ),
+            ("upgrade", "WebSocket", Some(UpgradeProtocol::WebSocket)),
+            (
+                "upgrade",
+                "h2c, websocket",
+                Some(UpgradeProtocol::WebSocket),
+            ),
+            ("Upgrade, HTTP2-Settings", "h2c", None),
+            ("upgrade", "TLS/1.2", None),
+            ("keep-alive", "websocket", None),
+        ];
+        for (connection, upgrade, want) in cases {
+            assert_eq!(
+                upgrade_protocol(&request(connection, upgrade)),
+                want,
+                "{connection} / {upgrade}"
+            );
+        }
     }
 }

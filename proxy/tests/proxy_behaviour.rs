@@ -237,7 +237,7 @@ async fn upgrade_requests_are_tunnelled() {
     .await;
     let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
     stream
-        .write_all(b"GET /upgrade HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .write_all(b"GET /upgrade HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         .await
         .expect("write");
     let mut head = Vec::new();
@@ -248,7 +248,7 @@ async fn upgrade_requests_are_tunnelled() {
     }
     let head = String::from_utf8_lossy(&head).to_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
-    assert!(head.contains("upgrade: echo"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
     for message in [&b"ping"[..], b"second message"] {
         stream.write_all(message).await.expect("write");
         let mut echoed = vec![0u8; message.len()];

@@ -9,5 +9,6 @@
 pub mod counters;
 pub mod host;
 pub mod path_patterns;
+pub mod request_target;
 pub mod spec;
 pub mod table;

@@ -15,7 +15,7 @@ use super::listeners::Listeners;
 use crate::args::IngressArgs;
 use crate::reconcile::CertificateTarget;
 
-/// The proxy's timeouts, from the flags.
+/// The proxy's timeouts and limits, from the flags.
 pub(super) fn proxy_config(args: &IngressArgs) -> ProxyConfig {
     let mut config = ProxyConfig::default();
     config.header_read_timeout = args.header_read_timeout;
@@ -23,6 +23,11 @@ pub(super) fn proxy_config(args: &IngressArgs) -> ProxyConfig {
     config.upstream_response_timeout = args.upstream_response_timeout;
     config.idle_timeout = args.idle_timeout;
     config.drain_timeout = args.drain_timeout;
+    config.client_body_timeout = args.client_body_timeout;
+    config.send_timeout = args.send_timeout;
+    config.max_request_header_bytes = args.max_request_header_bytes as usize;
+    config.http2_max_concurrent_streams = args.http2_max_concurrent_streams;
+    config.http2_upstream_requests = args.http2_upstream_requests as usize;
     config
 }
 

@@ -26,7 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// A backend named `name`: `/sleep/MS` waits, `/headers` lists the request headers, `/body`
-/// echoes the request body, `/upgrade` switches protocols and echoes bytes; else `name path`.
+/// echoes the request body, `/upgrade` switches to the asked protocol (any: it is the proxy's job to refuse) and echoes
+/// bytes; else `name path`.
 pub async fn backend(name: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -72,10 +73,15 @@ pub async fn backend(name: &'static str) -> SocketAddr {
                                     }
                                 }
                             });
+                            let protocol = request
+                                .headers()
+                                .get("upgrade")
+                                .cloned()
+                                .unwrap_or(http::HeaderValue::from_static("none"));
                             let response = Response::builder()
                                 .status(StatusCode::SWITCHING_PROTOCOLS)
                                 .header("connection", "upgrade")
-                                .header("upgrade", "echo")
+                                .header("upgrade", protocol)
                                 .body(Full::new(Bytes::new()))
                                 .expect("response");
                             return Ok::<_, Infallible>(response);
