@@ -111,11 +111,13 @@ struct RawRoute {
 }
 
 /// The `cniVersion` of a configuration, read before anything else so that even an error about
-/// the rest can be answered in the runtime's version. Falls back to the newest supported.
+/// the rest can be answered in the runtime's version. Falls back to the newest supported when
+/// there is none (no text, or an empty one: an answer must name some version).
 pub fn cni_version_of(stdin: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(stdin)
         .ok()
         .and_then(|v| v.get("cniVersion")?.as_str().map(str::to_string))
+        .filter(|version| !version.is_empty())
         .unwrap_or_else(|| SUPPORTED[SUPPORTED.len() - 1].to_string())
 }
 

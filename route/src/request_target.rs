@@ -181,15 +181,15 @@ pub fn normalise_path(path: &str) -> Result<Cow<'_, str>, PathRejection> {
     Ok(Cow::Owned(out))
 }
 
-/// True when nothing needs decoding or resolving: no `%`, no backslash, no segment starting
-/// with a dot and no `;` right after a dot.
+/// True when nothing needs decoding or resolving: no `%`, no backslash, no segment or `;`
+/// parameter starting with a dot.
 #[inline]
 fn is_normal(path: &[u8]) -> bool {
     let mut previous = b'/';
     for &b in path {
         match b {
             b'%' | b'\\' => return false,
-            b'.' if previous == b'/' => return false,
+            b'.' if previous == b'/' || previous == b';' => return false,
             _ => {}
         }
         previous = b;
@@ -306,6 +306,9 @@ mod tests {
             ("/api/..%5cadmin", PathRejection::HiddenDotSegment),
             ("/api/..\\admin", PathRejection::HiddenDotSegment),
             ("/api/..;/admin", PathRejection::HiddenDotSegment),
+            ("/x;../admin", PathRejection::HiddenDotSegment),
+            ("/%78;../admin", PathRejection::HiddenDotSegment),
+            ("/x;./a", PathRejection::HiddenDotSegment),
             ("/api/x%2f..", PathRejection::HiddenDotSegment),
             ("/a%zz", PathRejection::BadEscape),
             ("/a%2", PathRejection::BadEscape),

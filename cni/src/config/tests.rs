@@ -94,6 +94,11 @@ fn the_version_of_a_broken_config_is_still_found() {
         "0.4.0"
     );
     assert_eq!(cni_version_of(b"garbage"), "1.1.0");
+    // Found by the cni_config fuzz target: an empty cniVersion was echoed into the answer.
+    assert_eq!(
+        cni_version_of(br#"{"cniVersion":"","ipam":{"subnet":"192.1false.0/28"}}"#),
+        "1.1.0"
+    );
 }
 
 #[test]

@@ -235,13 +235,17 @@ impl Document<'_> {
         Ok(Arc::new(object))
     }
 
-    /// An error at `line` inside this document (1-based), or at its first line.
+    /// An error at `line` inside this document (1-based), or at its first line. The line is
+    /// kept inside the document: at the end of a text without a final newline the YAML scanner
+    /// reports the line after it, which the file does not have.
     fn error(&self, line: Option<usize>, object: Option<String>, message: String) -> ParseError {
+        let last = self.start_line + self.text.matches('\n').count();
         let line = if self.json {
-            line.unwrap_or(1)
+            line.unwrap_or(1).max(1)
         } else {
             self.start_line + line.unwrap_or(1).saturating_sub(1)
-        };
+        }
+        .min(last);
         ParseError {
             file: self.file.to_string(),
             line,

@@ -148,6 +148,18 @@ fn a_bad_document_fails_the_whole_file() {
 }
 
 #[test]
+fn an_error_at_the_end_of_a_file_without_a_final_newline_names_its_last_line() {
+    // Found by the manifests_yaml fuzz target: the YAML scanner reports the end of such a
+    // file on the line after it, so the error named line 4 of a 3-line file.
+    let text = "# a comment\napiVersion: networking.k8s# An...\nr";
+    let error = parse_manifest("f.yaml", text).expect_err("`r` is not a key");
+    assert_eq!(error.line, 3, "{error}");
+    let text = format!("{SERVICE}---\napiVersion: v1\nkind");
+    let error = parse_manifest("two.yaml", &text).expect_err("`kind` is not a key");
+    assert_eq!(error.line, text.lines().count(), "{error}");
+}
+
+#[test]
 fn json_errors_carry_the_line() {
     let json =
         "{\n \"apiVersion\": \"v1\",\n \"kind\": \"Service\",\n \"metadata\": {\"name\": 7}\n}";
