@@ -30,6 +30,7 @@ pub fn config() -> TranslateConfig {
             controller_name: "portcullis.dev/ingress-controller".into(),
         },
         default_backend_service: None,
+        default_body_size: None,
         tls: None,
     }
 }

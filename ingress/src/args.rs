@@ -126,4 +126,29 @@ pub struct IngressArgs {
     /// streams wait. Bounds the upstream connections and buffered bytes one client ties up.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub http2_upstream_requests: u32,
+
+    /// Largest request body where an Ingress sets no `proxy-body-size` (8m, 512k, bytes; 0
+    /// for none); larger ones get 413. Default: 1m, ingress-nginx's, when --ingress-class is
+    /// nginx; else no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_body_size)]
+    pub default_body_size: Option<BodySizeFlag>,
+}
+
+/// `--default-body-size` as given: `Some(bytes)`, or `None` for no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodySizeFlag(pub Option<u64>);
+
+fn parse_body_size(text: &str) -> Result<BodySizeFlag, String> {
+    crate::translate::parse_size(text).map(BodySizeFlag)
+}
+
+impl IngressArgs {
+    /// The body limit for Ingresses without `proxy-body-size`.
+    pub fn default_body_size(&self) -> Option<u64> {
+        match self.default_body_size {
+            Some(BodySizeFlag(limit)) => limit,
+            None if self.ingress_class == "nginx" => Some(1 << 20),
+            None => None,
+        }
+    }
 }

@@ -25,6 +25,7 @@ fn config_for(text: &str) -> TranslateConfig {
             controller_name: "portcullis.dev/ingress-controller".into(),
         },
         default_backend_service: None,
+        default_body_size: None,
         tls: None,
     };
     for line in text.lines().take_while(|l| l.starts_with('#')) {
@@ -32,6 +33,10 @@ fn config_for(text: &str) -> TranslateConfig {
             for flag in flags.split_whitespace() {
                 if let Some(value) = flag.strip_prefix("--default-backend-service=") {
                     config.default_backend_service = Some(value.parse().expect("valid flag"));
+                }
+                if let Some(value) = flag.strip_prefix("--default-body-size=") {
+                    config.default_body_size =
+                        portcullis_ingress::translate::parse_size(value).expect("valid flag");
                 }
                 if flag == "--https" {
                     config.tls.get_or_insert_with(TlsConfig::default);

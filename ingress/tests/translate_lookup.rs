@@ -21,6 +21,7 @@ fn compile_case(case: &str) -> RoutingTable {
             controller_name: "portcullis.dev/ingress-controller".into(),
         },
         default_backend_service: None,
+        default_body_size: None,
         tls: None,
     };
     let translation = translate(&Snapshot::from_objects(parsed.objects), &config);
@@ -31,7 +32,11 @@ fn compile_case(case: &str) -> RoutingTable {
 
 /// What a lookup reached: the first endpoint's IP, "404", or "503".
 fn outcome(table: &RoutingTable, host: &str, path: &str) -> String {
-    match &table.find(host, path).target {
+    let route = table.find(host, path);
+    let Some(upstream) = route.single_upstream() else {
+        return "split".into();
+    };
+    match &upstream.target {
         RouteTarget::Endpoints(set) if !set.is_empty() => set
             .round_robin()
             .next()

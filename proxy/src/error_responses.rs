@@ -17,6 +17,10 @@ pub enum ProxyAnswer {
     BadClientBody,
     /// The client stopped sending its request body for longer than the body timeout.
     ClientBodyTimedOut,
+    /// The request body is longer than the route allows.
+    BodyTooLarge,
+    /// The route's rewrite or redirect produced no valid URL (see the controller log).
+    RouteMisconfigured,
     /// No Ingress routes this host and path.
     NoRoute,
     /// The route's Service has no ready endpoint.
@@ -40,6 +44,8 @@ impl ProxyAnswer {
                 StatusCode::BAD_REQUEST
             }
             ProxyAnswer::ClientBodyTimedOut => StatusCode::REQUEST_TIMEOUT,
+            ProxyAnswer::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyAnswer::RouteMisconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyAnswer::NoRoute => StatusCode::NOT_FOUND,
             ProxyAnswer::NoReadyEndpoint | ProxyAnswer::BackendMisconfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -59,6 +65,12 @@ impl ProxyAnswer {
             }
             ProxyAnswer::UpstreamInvalid => {
                 "502 Bad Gateway: the upstream sent a malformed response\n"
+            }
+            ProxyAnswer::BodyTooLarge => {
+                "413 Content Too Large: the request body is longer than this route allows\n"
+            }
+            ProxyAnswer::RouteMisconfigured => {
+                "500 Internal Server Error: this route's rewrite produced no valid URL (see the ingress controller log)\n"
             }
             ProxyAnswer::NoRoute => "404 Not Found: no Ingress rule matches this host and path\n",
             ProxyAnswer::NoReadyEndpoint => {
@@ -102,6 +114,8 @@ mod tests {
             (ProxyAnswer::BadPath(PathRejection::HiddenDotSegment), 400),
             (ProxyAnswer::BadClientBody, 400),
             (ProxyAnswer::ClientBodyTimedOut, 408),
+            (ProxyAnswer::BodyTooLarge, 413),
+            (ProxyAnswer::RouteMisconfigured, 500),
             (ProxyAnswer::UpstreamInvalid, 502),
             (ProxyAnswer::NoRoute, 404),
             (ProxyAnswer::NoReadyEndpoint, 503),

@@ -26,8 +26,12 @@ use crate::request_head::{Target, settle};
 use crate::retryable_body::{Attempt, BodyProgress, RetryableBody, ReturnSlot};
 use crate::upgrade::{tunnel, upgrade_protocol};
 use crate::upstream_body::UpstreamBody;
+use portcullis_route::counters::RouteMetrics;
 use portcullis_route::host::strip_port;
-use portcullis_route::table::{EndpointSet, Route, RouteTarget};
+use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
+use portcullis_route::table::{
+    CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction, RouteTarget,
+};
 
 /// What the proxy sends back: an upstream's body, or one of its own small answers.
 pub type ProxyBody = Either<UpstreamBody, Full<Bytes>>;
@@ -96,41 +100,98 @@ impl Forwarder {
             }
         };
         let route: Arc<Route> = {
+            let facts = RequestFacts {
+                method: Some(request.method()),
+                headers: Some(request.headers()),
+                query: target.path_and_query.query(),
+            };
             let table = self.table.load();
-            Arc::clone(table.find(target.host_str(), target.path_and_query.path()))
+            Arc::clone(table.find_request(target.host_str(), target.path_and_query.path(), &facts))
         };
-        let redirect = match (
-            &target.host,
-            route.https_redirect && downstream.scheme == "http",
-        ) {
-            (Some(host), true) => https_redirect(host, &target.path_and_query),
-            _ => None,
-        };
-        let response = match (redirect, &route.target) {
-            (Some(redirect), _) => redirect,
-            (None, RouteTarget::Endpoints(endpoints)) if !endpoints.is_empty() => {
-                self.forward(request, endpoints, downstream, target).await
+        let (response, counters) = self.serve(request, &route, downstream, target).await;
+        counters.record(response.status().as_u16(), started.elapsed());
+        response
+    }
+
+    /// Applies the route's filters and action, in the order `RouteSpec` documents; returns
+    /// the answer and the counters it counts into (the chosen upstream's, or the route's for
+    /// its own answers).
+    async fn serve<'r>(
+        &self,
+        request: Request<Incoming>,
+        route: &'r Route,
+        downstream: &Downstream,
+        target: Target,
+    ) -> (Response<ProxyBody>, &'r RouteMetrics) {
+        let own_answer = |response| (response, &*route.metrics);
+        // nginx's order: the body limit on the declared length (its find-config phase), the
+        // route's redirect (rewrite phase), then the HTTPS redirect (ingress-nginx's Lua).
+        if let Some(limit) = route.body_limit
+            && declared_length(&request).is_some_and(|length| length > limit)
+        {
+            return own_answer(own(ProxyAnswer::BodyTooLarge));
+        }
+        let (split, response_timeout) = match &route.action {
+            RouteAction::Redirect(redirect) => {
+                return own_answer(redirect_answer(redirect, downstream, &target));
             }
-            (None, RouteTarget::Endpoints(_)) => own(ProxyAnswer::NoReadyEndpoint),
-            (None, RouteTarget::Unavailable(reason)) => {
-                debug!(origin = ?route.origin, "503: {reason}");
+            RouteAction::Forward {
+                split,
+                response_timeout,
+            } => (split, response_timeout.unwrap_or(self.response_timeout)),
+        };
+        if let (Some(status), Some(host), "http") =
+            (route.https_redirect, &target.host, downstream.scheme)
+            && let Some(redirect) = https_redirect(status, host, &target.path_and_query)
+        {
+            return own_answer(redirect);
+        }
+        let Some(upstream) = split.choose() else {
+            debug!(origin = ?route.origin, "503: every backend has weight 0");
+            return own_answer(own(ProxyAnswer::BackendMisconfigured));
+        };
+        let response = match &upstream.target {
+            RouteTarget::Endpoints(endpoints) if !endpoints.is_empty() => {
+                let exchange = Exchange {
+                    route,
+                    endpoints,
+                    response_timeout,
+                };
+                self.forward(request, exchange, downstream, target).await
+            }
+            RouteTarget::Endpoints(_) => own(ProxyAnswer::NoReadyEndpoint),
+            RouteTarget::Unavailable(reason) => {
+                debug!(origin = ?upstream.origin, "503: {reason}");
                 own(ProxyAnswer::BackendMisconfigured)
             }
-            (None, _) => own(ProxyAnswer::NoRoute),
+            _ => own(ProxyAnswer::NoRoute),
         };
-        route
-            .metrics
-            .record(response.status().as_u16(), started.elapsed());
-        response
+        (response, &*upstream.metrics)
     }
 
     async fn forward(
         &self,
         mut request: Request<Incoming>,
-        endpoints: &EndpointSet,
+        exchange: Exchange<'_>,
         downstream: &Downstream,
         target: Target,
     ) -> Response<ProxyBody> {
+        let Exchange {
+            route,
+            endpoints,
+            response_timeout,
+        } = exchange;
+        let path_and_query = match route.rewrite.as_ref().and_then(|r| r.path.as_ref()) {
+            Some(rewrite) => match rewrite_path(rewrite, &target.path_and_query) {
+                Some(Ok(rewritten)) => rewritten,
+                Some(Err(error)) => {
+                    debug!(origin = ?route.origin, "500: {error}");
+                    return own(ProxyAnswer::RouteMisconfigured);
+                }
+                None => target.path_and_query.clone(),
+            },
+            None => target.path_and_query.clone(),
+        };
         let upgrade = upgrade_protocol(&request);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
@@ -142,6 +203,12 @@ impl Forwarder {
             host: target.host,
         };
         let request_id = add_forwarding(&mut parts.headers, client);
+        if let Some(host) = route.rewrite.as_ref().and_then(|r| r.host.as_ref()) {
+            parts.headers.insert(header::HOST, host.clone());
+        }
+        if !route.request_headers.is_empty() {
+            route.request_headers.apply(&mut parts.headers);
+        }
         let permit = match &downstream.upstream_share {
             // The semaphore is never closed, so acquiring fails only if it were.
             Some(share) if parts.version == Version::HTTP_2 => {
@@ -162,19 +229,23 @@ impl Forwarder {
                 parts.headers.clone()
             };
             let slot = Attempt::slot(&this_body);
-            let this_body =
-                RetryableBody::new(this_body, Arc::clone(&slot), self.client_body_timeout);
+            let this_body = RetryableBody::new(
+                this_body,
+                Arc::clone(&slot),
+                self.client_body_timeout,
+                route.body_limit,
+            );
             let mut upstream = Request::new(this_body);
             *upstream.method_mut() = parts.method.clone();
-            *upstream.uri_mut() = upstream_uri(&endpoint.authority, &target.path_and_query);
+            *upstream.uri_mut() = upstream_uri(&endpoint.authority, &path_and_query);
             *upstream.version_mut() = Version::HTTP_11;
             *upstream.headers_mut() = headers;
-            match self.exchange(upstream, &slot).await {
-                Exchange::Answered(response) => {
+            match self.exchange(upstream, &slot, response_timeout).await {
+                Attempted::Answered(response) => {
                     outcome = Ok(response);
                     break;
                 }
-                Exchange::Failed(error) if error.is_connect() => {
+                Attempted::Failed(error) if error.is_connect() => {
                     self.metrics
                         .proxy
                         .upstream_connect_failures
@@ -188,10 +259,11 @@ impl Forwarder {
                             .fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                Exchange::Failed(error) => {
+                Attempted::Failed(error) => {
                     outcome = Err(match Attempt::progress(&slot) {
                         BodyProgress::Malformed => ProxyAnswer::BadClientBody,
                         BodyProgress::TimedOut => ProxyAnswer::ClientBodyTimedOut,
+                        BodyProgress::TooLarge => ProxyAnswer::BodyTooLarge,
                         BodyProgress::Sending | BodyProgress::Sent(_) => {
                             ProxyAnswer::UpstreamFailed
                         }
@@ -199,7 +271,7 @@ impl Forwarder {
                     debug!(endpoint = %endpoint.address, "upstream request failed: {error}");
                     break;
                 }
-                Exchange::TimedOut => {
+                Attempted::TimedOut => {
                     self.metrics
                         .proxy
                         .upstream_timeouts
@@ -243,36 +315,54 @@ impl Forwarder {
         // The client gets our HTTP version, whatever the upstream spoke (RFC 9110 §6.2).
         *response.version_mut() = Version::HTTP_11;
         set_request_id(response.headers_mut(), request_id);
+        if !route.response_headers.is_empty() {
+            route.response_headers.apply(response.headers_mut());
+        }
         response.map(|body| Either::Left(UpstreamBody::new(body, permit)))
     }
 
     /// Sends one attempt and waits for the response head: the response timeout counts from
     /// when the client's body was fully sent, so a slow upload is the body timeout's business.
-    async fn exchange(&self, upstream: Request<RetryableBody>, slot: &ReturnSlot) -> Exchange {
+    async fn exchange(
+        &self,
+        upstream: Request<RetryableBody>,
+        slot: &ReturnSlot,
+        timeout: Duration,
+    ) -> Attempted {
         let response = self.client.request(upstream);
         tokio::pin!(response);
-        let mut deadline = tokio::time::Instant::now() + self.response_timeout;
+        let mut deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, response.as_mut()).await {
-                Ok(Ok(response)) => return Exchange::Answered(response),
-                Ok(Err(error)) => return Exchange::Failed(error),
+                Ok(Ok(response)) => return Attempted::Answered(response),
+                Ok(Err(error)) => return Attempted::Failed(error),
                 Err(_) => match Attempt::progress(slot) {
-                    BodyProgress::Sent(at) if at + self.response_timeout > Instant::now() => {
-                        deadline = tokio::time::Instant::from_std(at + self.response_timeout);
+                    BodyProgress::Sent(at) if at + timeout > Instant::now() => {
+                        deadline = tokio::time::Instant::from_std(at + timeout);
                     }
-                    BodyProgress::Sent(_) | BodyProgress::Malformed | BodyProgress::TimedOut => {
-                        return Exchange::TimedOut;
+                    BodyProgress::Sent(_)
+                    | BodyProgress::Malformed
+                    | BodyProgress::TimedOut
+                    | BodyProgress::TooLarge => {
+                        return Attempted::TimedOut;
                     }
                     // Still uploading: the body timeout bounds a stalled client.
-                    BodyProgress::Sending => deadline += self.response_timeout,
+                    BodyProgress::Sending => deadline += timeout,
                 },
             }
         }
     }
 }
 
+/// What one forward needs from the route.
+struct Exchange<'r> {
+    route: &'r Route,
+    endpoints: &'r EndpointSet,
+    response_timeout: Duration,
+}
+
 /// How one upstream attempt ended.
-enum Exchange {
+enum Attempted {
     Answered(Response<Incoming>),
     Failed(hyper_util::client::legacy::Error),
     TimedOut,
@@ -294,22 +384,59 @@ fn check_response(response: &Response<Incoming>, upgrading: bool) -> Result<(), 
     Ok(())
 }
 
-/// A 308 to the same host (default HTTPS port), path and query over `https://`.
-fn https_redirect(host: &HeaderValue, path: &PathAndQuery) -> Option<Response<ProxyBody>> {
+/// A redirect to the same host (default HTTPS port), path and query over `https://`.
+fn https_redirect(
+    status: StatusCode,
+    host: &HeaderValue,
+    path: &PathAndQuery,
+) -> Option<Response<ProxyBody>> {
     let host = strip_port(host.to_str().ok()?);
     let path = path.as_str();
     let location = HeaderValue::try_from(format!("https://{host}{path}")).ok()?;
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
-        b"308 Permanent Redirect: this host is served over HTTPS\n",
-    ))));
-    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    Some(redirect_response(
+        status,
+        location,
+        "this host is served over HTTPS",
+    ))
+}
+
+/// The answer of a redirect route.
+fn redirect_answer(
+    redirect: &CompiledRedirect,
+    downstream: &Downstream,
+    target: &Target,
+) -> Response<ProxyBody> {
+    let input = RedirectInput {
+        scheme: downstream.scheme,
+        host: target.host_str(),
+        path_and_query: &target.path_and_query,
+    };
+    match redirect_location(redirect, input) {
+        Ok(location) => redirect_response(redirect.status, location, "see Location"),
+        Err(error) => {
+            debug!("500: {error}");
+            own(ProxyAnswer::RouteMisconfigured)
+        }
+    }
+}
+
+fn redirect_response(status: StatusCode, location: HeaderValue, why: &str) -> Response<ProxyBody> {
+    let reason = status.canonical_reason().unwrap_or("Redirect");
+    let body = format!("{} {reason}: {why}\n", status.as_u16());
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::LOCATION, location);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    Some(response)
+    response
+}
+
+/// The body length the request declares, if it declares one.
+fn declared_length(request: &Request<Incoming>) -> Option<u64> {
+    http_body::Body::size_hint(request.body()).exact()
 }
 
 fn upstream_uri(authority: &http::uri::Authority, path: &PathAndQuery) -> Uri {

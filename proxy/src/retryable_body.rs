@@ -33,6 +33,8 @@ pub enum BodyProgress {
     Malformed,
     /// The client sent nothing for longer than the body timeout.
     TimedOut,
+    /// The body grew past the route's limit.
+    TooLarge,
 }
 
 /// The shared state of one attempt.
@@ -76,6 +78,9 @@ pub enum ClientBodyError {
     /// No body bytes arrived for the body timeout.
     #[error("the client sent no request body bytes for {0:?}")]
     TimedOut(Duration),
+    /// More bytes than the route allows.
+    #[error("the client's request body is longer than {0} bytes")]
+    TooLarge(u64),
 }
 
 /// Wraps a client's request body for one upstream attempt.
@@ -88,12 +93,15 @@ pub struct RetryableBody {
     /// Armed on the first wait; pushed back on the first wait after progress.
     stall: Option<Pin<Box<Sleep>>>,
     progressed: bool,
+    /// Most bytes allowed, and how many came so far.
+    limit: Option<u64>,
+    received: u64,
 }
 
 impl RetryableBody {
     /// Wraps `body`; if it is never read, it goes back into `slot` on drop. A body that
-    /// sends nothing for `timeout` fails.
-    pub fn new(body: Incoming, slot: ReturnSlot, timeout: Duration) -> Self {
+    /// sends nothing for `timeout`, or more than `limit` bytes, fails.
+    pub fn new(body: Incoming, slot: ReturnSlot, timeout: Duration, limit: Option<u64>) -> Self {
         RetryableBody {
             inner: Some(body),
             slot,
@@ -101,6 +109,8 @@ impl RetryableBody {
             timeout,
             stall: None,
             progressed: false,
+            limit,
+            received: 0,
         }
     }
 
@@ -130,6 +140,13 @@ impl Body for RetryableBody {
         match Pin::new(&mut *inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.progressed = true;
+                if let (Some(limit), Some(data)) = (this.limit, frame.data_ref()) {
+                    this.received += data.len() as u64;
+                    if this.received > limit {
+                        this.set_progress(BodyProgress::TooLarge);
+                        return Poll::Ready(Some(Err(ClientBodyError::TooLarge(limit))));
+                    }
+                }
                 if inner.is_end_stream() {
                     this.set_progress(BodyProgress::Sent(Instant::now()));
                 }

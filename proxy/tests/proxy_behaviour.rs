@@ -18,7 +18,7 @@ use portcullis_proxy::admin::{Readiness, serve_admin};
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::server::ProxyConfig;
 use portcullis_route::spec::{
-    Backend, HostMatch, PathKind, PathRule, TableSpec, Target, VirtualHost,
+    Backend, HostMatch, PathKind, PathRule, RouteSpec, TableSpec, Target, VirtualHost,
 };
 use portcullis_route::table::RoutingTable;
 use support::{backend, backend_to, closed_port, get, send, spec, start};
@@ -81,7 +81,6 @@ async fn error_answers_are_small_and_say_what_happened() {
     let unavailable = Arc::new(Backend {
         origin: None,
         target: Target::Unavailable("no such Service".into()),
-        https_redirect: false,
     });
     let table = spec(vec![
         ("/down", backend_to(&[closed_port(), closed_port()], "down")),
@@ -184,24 +183,24 @@ async fn h2c_clients_are_served_and_routed_by_authority() {
         hosts: vec![
             Arc::new(VirtualHost {
                 host: HostMatch::Exact("a.test".into()),
-                paths: vec![PathRule {
-                    path: "/".into(),
-                    kind: PathKind::Prefix,
-                    backend: backend_to(&[a], "a"),
-                }],
+                paths: vec![PathRule::new(
+                    "/",
+                    PathKind::Prefix,
+                    Arc::new(RouteSpec::forward(backend_to(&[a], "a"))),
+                )],
                 default_backend: None,
             }),
             Arc::new(VirtualHost {
                 host: HostMatch::Exact("b.test".into()),
-                paths: vec![PathRule {
-                    path: "/".into(),
-                    kind: PathKind::Prefix,
-                    backend: backend_to(&[b], "b"),
-                }],
+                paths: vec![PathRule::new(
+                    "/",
+                    PathKind::Prefix,
+                    Arc::new(RouteSpec::forward(backend_to(&[b], "b"))),
+                )],
                 default_backend: None,
             }),
         ],
-        default_backend: Arc::new(Backend::not_found()),
+        default_backend: support::not_found(),
     };
     let proxy = start(&table, ProxyConfig::default()).await;
     let stream = TcpStream::connect(proxy.addr).await.expect("connect");

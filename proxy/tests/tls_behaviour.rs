@@ -22,14 +22,14 @@ use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::{HandshakeFailure, Metrics};
 use portcullis_proxy::server::{ProxyConfig, serve_proxy, serve_tls_proxy};
 use portcullis_route::spec::{
-    Backend, CertificateSpec, HostMatch, Origin, TableSpec, Target, TlsSpec,
+    Backend, CertificateSpec, HostMatch, Origin, RouteSpec, TableSpec, Target, TlsSpec,
 };
 use portcullis_route::table::RoutingTable;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::RootCertStore;
 use rustls::client::ClientConfig;
 use rustls_pki_types::{CertificateDer, ServerName};
-use support::{backend, spec};
+use support::backend;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
@@ -223,9 +223,12 @@ fn routed(addr: SocketAddr, redirect: bool) -> TableSpec {
             port: "80".into(),
         }),
         target: Target::Endpoints(vec![addr]),
-        https_redirect: redirect,
     });
-    spec(vec![("/", backend)])
+    let route = RouteSpec {
+        https_redirect: redirect.then_some(308),
+        ..RouteSpec::forward(backend)
+    };
+    support::spec_of_routes(vec![("/", Arc::new(route))])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,8 @@
 pub mod counters;
 pub mod host;
 pub mod path_patterns;
+pub mod pattern;
 pub mod request_target;
+pub mod rewrite;
 pub mod spec;
 pub mod table;

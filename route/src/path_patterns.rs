@@ -14,9 +14,11 @@ pub fn canonical_prefix(path: &str) -> &str {
     if trimmed.is_empty() { "/" } else { trimmed }
 }
 
-/// The matchit patterns of one rule, each escaped so `{` and `}` in a path stay literal.
+/// The matchit patterns of one rule, each escaped so `{` and `}` in a path stay literal; none
+/// for a regex rule, which matchit does not hold.
 pub fn patterns(path: &str, kind: PathKind) -> Vec<String> {
     match kind {
+        PathKind::Regex { .. } => Vec::new(),
         PathKind::Exact => vec![escape(path)],
         PathKind::Prefix => {
             let base = canonical_prefix(path);

@@ -8,6 +8,15 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod conditions;
+mod route_spec;
+
+pub use conditions::{Conditions, HeaderCondition, NamedCondition, ValueMatch};
+pub use route_spec::{
+    Action, Forward, HeaderEdits, PathRewrite, Redirect, RedirectLocation, RedirectPort, Rewrite,
+    RouteSpec, WeightedBackend,
+};
+
 /// Every virtual host and the fallback for requests no host claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
@@ -16,7 +25,7 @@ pub struct TableSpec {
     pub hosts: Vec<Arc<VirtualHost>>,
     /// What answers requests that match no host, or a host with no matching path and no
     /// default of its own.
-    pub default_backend: Arc<Backend>,
+    pub default_backend: Arc<RouteSpec>,
 }
 
 /// Which `Host` header values a virtual host answers.
@@ -30,15 +39,16 @@ pub enum HostMatch {
     Any,
 }
 
-/// The paths of one host and what answers the rest.
+/// The rules of one host and what answers the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualHost {
     /// Which hosts this is.
     pub host: HostMatch,
-    /// Path rules; at most one per (path, kind).
+    /// Path rules in precedence order among rules on the same path (the first whose
+    /// conditions hold wins); between paths the most specific wins (see [`crate::table`]).
     pub paths: Vec<PathRule>,
-    /// `spec.defaultBackend` of the Ingress that defined this host, if any.
-    pub default_backend: Option<Arc<Backend>>,
+    /// What answers a request no rule matches (an Ingress's `spec.defaultBackend`).
+    pub default_backend: Option<Arc<RouteSpec>>,
 }
 
 /// How a rule's path is compared with the request path.
@@ -48,30 +58,49 @@ pub enum PathKind {
     Exact,
     /// The rule path's elements are a prefix of the request path's elements.
     Prefix,
+    /// The rule path is a regular expression matched from the start of the request path
+    /// (add `$` to match the whole path); a host with one regex rule is matched rule by rule,
+    /// in order.
+    Regex {
+        /// Letters match either case (ingress-nginx's `~*` locations).
+        case_insensitive: bool,
+    },
 }
 
-/// One path of one host.
+/// One path of one host: a path, optional further conditions, and what answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathRule {
-    /// Starts with `/`. For [`PathKind::Prefix`] a trailing slash is ignored.
+    /// Starts with `/` for Exact and Prefix; for [`PathKind::Prefix`] a trailing slash is
+    /// ignored. A pattern for [`PathKind::Regex`].
     pub path: String,
-    /// Exact or element-wise prefix.
+    /// Exact, element-wise prefix or regex.
     pub kind: PathKind,
-    /// What serves matching requests. Shared: every path of one Ingress that names the same
-    /// Service port holds the same `Arc`, so they share one route and one round-robin cursor.
-    pub backend: Arc<Backend>,
+    /// What else the request must carry; empty means nothing.
+    pub conditions: Conditions,
+    /// What answers matching requests. Shared: every rule with the same behaviour holds the
+    /// same `Arc`, so they share one compiled route (and its round-robin cursors).
+    pub route: Arc<RouteSpec>,
 }
 
-/// What serves a route, and where the route came from (for metrics and logs).
+impl PathRule {
+    /// A rule with no conditions.
+    pub fn new(path: impl Into<String>, kind: PathKind, route: Arc<RouteSpec>) -> Self {
+        PathRule {
+            path: path.into(),
+            kind,
+            conditions: Conditions::default(),
+            route,
+        }
+    }
+}
+
+/// One upstream of a route, and where it came from (for metrics and logs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Backend {
     /// The Ingress and Service behind this backend; `None` for the built-in default.
     pub origin: Option<Origin>,
     /// Where requests go.
     pub target: Target,
-    /// Plain-HTTP requests get a 308 to `https://` instead (the host is under the Ingress's
-    /// `spec.tls` and its `portcullis.dev/ssl-redirect` annotation is not `"false"`).
-    pub https_redirect: bool,
 }
 
 /// The Kubernetes objects a route came from.
@@ -87,7 +116,7 @@ pub struct Origin {
     pub port: String,
 }
 
-/// Where requests of a route go.
+/// Where requests of a backend go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Target {
@@ -105,7 +134,6 @@ impl Backend {
         Backend {
             origin: None,
             target: Target::NotFound,
-            https_redirect: false,
         }
     }
 }
@@ -115,7 +143,7 @@ impl TableSpec {
     pub fn empty() -> Self {
         TableSpec {
             hosts: Vec::new(),
-            default_backend: Arc::new(Backend::not_found()),
+            default_backend: Arc::new(RouteSpec::forward(Arc::new(Backend::not_found()))),
         }
     }
 }
@@ -135,6 +163,12 @@ impl fmt::Display for PathKind {
         f.write_str(match self {
             PathKind::Exact => "Exact",
             PathKind::Prefix => "Prefix",
+            PathKind::Regex {
+                case_insensitive: false,
+            } => "Regex",
+            PathKind::Regex {
+                case_insensitive: true,
+            } => "Regex(i)",
         })
     }
 }
@@ -178,9 +212,6 @@ impl fmt::Display for Backend {
         if let Some(origin) = &self.origin {
             write!(f, " <- {origin}")?;
         }
-        if self.https_redirect {
-            f.write_str(" (http redirects to https)")?;
-        }
         Ok(())
     }
 }
@@ -191,7 +222,11 @@ impl fmt::Display for TableSpec {
         for host in &self.hosts {
             writeln!(f, "host {}", host.host)?;
             for rule in &host.paths {
-                writeln!(f, "  {:<6} {} -> {}", rule.kind, rule.path, rule.backend)?;
+                writeln!(
+                    f,
+                    "  {:<6} {}{} -> {}",
+                    rule.kind, rule.path, rule.conditions, rule.route
+                )?;
             }
             if let Some(default) = &host.default_backend {
                 writeln!(f, "  default -> {default}")?;

@@ -3,20 +3,37 @@
 //! Built once from a [`TableSpec`] and never changed; a new configuration is a new table,
 //! swapped in whole (the proxy's `LiveTable`). Requests in flight keep the `Arc<Route>`
 //! they picked, so a swap never cuts them off.
+//!
+//! A host's Exact and Prefix rules go into a matchit tree: the most specific path wins
+//! (Exact before Prefix on the same path, longer prefixes first), and where several rules
+//! cover the request's path they are tried in that order, each with its conditions, the first
+//! that holds winning. A host with a regex rule is matched rule by rule in the spec's order.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use foldhash::fast::RandomState;
-use http::uri::Authority;
 
-use crate::counters::{CounterSource, RouteMetrics};
+use crate::counters::CounterSource;
 use crate::host::{normalize_host, wildcard_suffix};
-use crate::path_patterns::patterns;
-use crate::spec::{Backend, HostMatch, Origin, PathKind, TableSpec, Target, VirtualHost};
+use crate::spec::{HostMatch, Origin, PathKind, TableSpec, VirtualHost};
+
+mod compile_host;
+mod conditions;
+mod path_index;
+mod route;
+mod split;
+
+pub use conditions::RequestFacts;
+pub use route::{
+    CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect, CompiledRewrite, Endpoint,
+    EndpointSet, Route, RouteAction, RouteTarget, Upstream,
+};
+pub use split::Split;
+
+use compile_host::{Compiler, compile_host};
+use conditions::CompiledConditions;
+use path_index::PathIndex;
 
 /// Host → path → route, ready for lookup.
 #[derive(Debug)]
@@ -28,49 +45,8 @@ pub struct RoutingTable {
     path_count: usize,
 }
 
-/// What a request is sent to: a backend plus the counters of its route.
-#[derive(Debug)]
-pub struct Route {
-    /// The Ingress and Service this route came from; `None` for the built-in default.
-    pub origin: Option<Origin>,
-    /// Where the request goes.
-    pub target: RouteTarget,
-    /// Request counters shared by every table that holds this route.
-    pub metrics: Arc<RouteMetrics>,
-    /// Plain-HTTP requests get a 308 to `https://`.
-    pub https_redirect: bool,
-}
-
-/// Where a route's requests go, with the state load balancing needs.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum RouteTarget {
-    /// Ready endpoints, picked round robin. Empty means 503.
-    Endpoints(EndpointSet),
-    /// A misconfigured backend: 503, with the reason in the log.
-    Unavailable(Box<str>),
-    /// The built-in default backend: 404.
-    NotFound,
-}
-
-/// Ready endpoints of one backend and the round-robin cursor over them.
-#[derive(Debug)]
-pub struct EndpointSet {
-    endpoints: Box<[Endpoint]>,
-    next: AtomicUsize,
-}
-
-/// One upstream address, with its URI authority built once at compile time instead of per
-/// request.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    /// Where to connect.
-    pub address: SocketAddr,
-    /// `ip:port` as a URI authority, for the upstream request URI.
-    pub authority: Authority,
-}
-
-/// A path rule the matcher rejected: the rule is skipped, the rest of the table still applies.
+/// A rule the compiler could not hold: the rule is skipped, the rest of the table still
+/// applies.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("host {host}: path {path} ({kind}) skipped: {reason}")]
 pub struct CompileWarning {
@@ -78,10 +54,12 @@ pub struct CompileWarning {
     pub host: String,
     /// The path of the rule.
     pub path: String,
-    /// Exact or Prefix.
+    /// Exact, Prefix or Regex.
     pub kind: PathKind,
-    /// What the matcher said.
+    /// What the compiler said.
     pub reason: String,
+    /// The rule's origin, when it has one (to name the object in a diagnostic).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Debug)]
@@ -89,18 +67,26 @@ struct CompiledHost {
     /// What this was compiled from: a later compile reuses this host when its spec holds the
     /// very same `Arc`, and holding it keeps the pointer from being recycled meanwhile.
     source: Arc<VirtualHost>,
-    /// What the matcher rejected when this host was compiled, repeated when it is reused.
+    /// What the compiler rejected when this host was compiled, repeated when it is reused.
     warnings: Vec<CompileWarning>,
-    /// Shared by every host with the same rule list: most hosts have identical path layouts,
+    /// Shared by every host with the same path layout: most hosts have identical layouts,
     /// so sharing keeps the table small and the matcher hot in cache.
-    paths: Arc<matchit::Router<usize>>,
-    routes: Box<[Arc<Route>]>,
+    index: Arc<PathIndex>,
+    rules: Box<[CompiledRule]>,
     default: Option<Arc<Route>>,
+}
+
+/// One rule: what else it checks, and what answers.
+#[derive(Debug)]
+struct CompiledRule {
+    /// `None` when the path is all there is to check (the common case).
+    conditions: Option<Box<CompiledConditions>>,
+    route: Arc<Route>,
 }
 
 impl RoutingTable {
     /// Compiles a spec, taking each route's counters from `metrics` (which may intern them so
-    /// they survive rebuilds). Rules the matcher cannot hold are skipped and returned as
+    /// they survive rebuilds). Rules the compiler cannot hold are skipped and returned as
     /// warnings.
     pub fn compile(
         spec: &TableSpec,
@@ -117,24 +103,21 @@ impl RoutingTable {
         metrics: &dyn CounterSource,
         previous: Option<&RoutingTable>,
     ) -> (RoutingTable, Vec<CompileWarning>) {
-        let mut routes = RouteInterner {
-            metrics,
-            seen: HashMap::default(),
-        };
-        let mut routers = RouterInterner::default();
+        let mut compiler = Compiler::new(metrics);
         let mut warnings = Vec::new();
+        let default = compiler.route(&spec.default_backend, &mut warnings, "*");
         let mut table = RoutingTable {
             exact: HashMap::with_capacity_and_hasher(spec.hosts.len(), RandomState::default()),
             wildcard: HashMap::default(),
             any: None,
-            default: routes.route(&spec.default_backend),
+            default,
             path_count: 0,
         };
         for host in &spec.hosts {
             table.path_count += host.paths.len();
             let compiled = match previous.and_then(|p| p.compiled(&host.host)) {
                 Some(old) if Arc::ptr_eq(&old.source, host) => Arc::clone(old),
-                _ => Arc::new(compile_host(host, &mut routes, &mut routers)),
+                _ => Arc::new(compile_host(host, &mut compiler)),
             };
             warnings.extend(compiled.warnings.iter().cloned());
             match &host.host {
@@ -158,10 +141,18 @@ impl RoutingTable {
         }
     }
 
-    /// The route for a request. `host` is the raw `Host` header or `:authority` (case and
-    /// port do not matter); `path` is the request path without the query.
+    /// The route for a request known only by host and path: rules with conditions on the
+    /// method, headers, query or cookies do not match.
     #[inline]
     pub fn find(&self, host: &str, path: &str) -> &Arc<Route> {
+        self.find_request(host, path, &RequestFacts::default())
+    }
+
+    /// The route for a request. `host` is the raw `Host` header or `:authority` (case and
+    /// port do not matter); `path` is the request path without the query; `facts` is what
+    /// conditions may read.
+    #[inline]
+    pub fn find_request(&self, host: &str, path: &str, facts: &RequestFacts<'_>) -> &Arc<Route> {
         let host = normalize_host(host);
         let compiled = self
             .exact
@@ -169,7 +160,7 @@ impl RoutingTable {
             .or_else(|| wildcard_suffix(&host).and_then(|suffix| self.wildcard.get(suffix)))
             .or(self.any.as_ref());
         compiled
-            .and_then(|compiled| compiled.find(path))
+            .and_then(|compiled| compiled.find(path, facts))
             .unwrap_or(&self.default)
     }
 
@@ -186,154 +177,17 @@ impl RoutingTable {
 
 impl CompiledHost {
     #[inline]
-    fn find(&self, path: &str) -> Option<&Arc<Route>> {
-        match self.paths.at(path) {
-            Ok(found) => self.routes.get(*found.value),
-            Err(_) => self.default.as_ref(),
-        }
+    fn find(&self, path: &str, facts: &RequestFacts<'_>) -> Option<&Arc<Route>> {
+        let found = self.index.candidates(path).find_map(|index| {
+            let rule = self.rules.get(index)?;
+            let holds = rule
+                .conditions
+                .as_ref()
+                .is_none_or(|conditions| conditions.hold(facts));
+            holds.then_some(&rule.route)
+        });
+        found.or(self.default.as_ref())
     }
-}
-
-impl EndpointSet {
-    /// Builds a set from addresses; the cursor starts at the first.
-    pub fn new(addresses: &[SocketAddr]) -> Self {
-        let mut text = String::with_capacity(48);
-        let endpoints = addresses
-            .iter()
-            .filter_map(|address| {
-                text.clear();
-                // Writing to a String cannot fail.
-                let _ = write!(text, "{address}");
-                // An ip:port always renders as a valid authority; filter_map only to avoid a panic path.
-                let authority = Authority::try_from(text.as_str()).ok()?;
-                Some(Endpoint {
-                    address: *address,
-                    authority,
-                })
-            })
-            .collect();
-        EndpointSet {
-            endpoints,
-            next: AtomicUsize::new(0),
-        }
-    }
-
-    /// How many endpoints there are.
-    pub fn len(&self) -> usize {
-        self.endpoints.len()
-    }
-
-    /// True when no endpoint is ready.
-    pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty()
-    }
-
-    /// Every endpoint once, starting at the next one in round-robin order: try the first,
-    /// and on a connect failure the next.
-    #[inline]
-    pub fn round_robin(&self) -> impl Iterator<Item = &Endpoint> + '_ {
-        let len = self.endpoints.len();
-        let start = if len == 0 {
-            0
-        } else {
-            self.next.fetch_add(1, Ordering::Relaxed) % len
-        };
-        (0..len).map(move |offset| &self.endpoints[(start + offset) % len])
-    }
-}
-
-/// Gives every distinct `Arc<Backend>` of the spec one `Arc<Route>`: rules that share a
-/// backend share a round-robin cursor.
-struct RouteInterner<'a> {
-    metrics: &'a dyn CounterSource,
-    seen: HashMap<usize, Arc<Route>, RandomState>,
-}
-
-impl RouteInterner<'_> {
-    fn route(&mut self, backend: &Arc<Backend>) -> Arc<Route> {
-        let metrics = self.metrics;
-        let route = self
-            .seen
-            .entry(Arc::as_ptr(backend) as usize)
-            .or_insert_with(|| {
-                let target = match &backend.target {
-                    Target::Endpoints(addresses) => {
-                        RouteTarget::Endpoints(EndpointSet::new(addresses))
-                    }
-                    Target::Unavailable(reason) => RouteTarget::Unavailable(reason.as_str().into()),
-                    Target::NotFound => RouteTarget::NotFound,
-                };
-                Arc::new(Route {
-                    origin: backend.origin.clone(),
-                    target,
-                    metrics: metrics.route_counters(backend.origin.as_ref()),
-                    https_redirect: backend.https_redirect,
-                })
-            });
-        Arc::clone(route)
-    }
-}
-
-/// One matcher per distinct rule list (paths and kinds, in order).
-type RouterInterner<'a> =
-    HashMap<Vec<(&'a str, PathKind)>, Arc<matchit::Router<usize>>, RandomState>;
-
-fn compile_host<'a>(
-    host: &'a Arc<VirtualHost>,
-    routes: &mut RouteInterner<'_>,
-    routers: &mut RouterInterner<'a>,
-) -> CompiledHost {
-    let mut warnings = Vec::new();
-    let layout: Vec<(&str, PathKind)> = host
-        .paths
-        .iter()
-        .map(|rule| (rule.path.as_str(), rule.kind))
-        .collect();
-    let paths = match routers.get(&layout) {
-        Some(shared) => Arc::clone(shared),
-        None => {
-            let router = Arc::new(build_router(host, &mut warnings));
-            routers.insert(layout, Arc::clone(&router));
-            router
-        }
-    };
-    CompiledHost {
-        source: Arc::clone(host),
-        warnings,
-        paths,
-        routes: host
-            .paths
-            .iter()
-            .map(|rule| routes.route(&rule.backend))
-            .collect(),
-        default: host.default_backend.as_ref().map(|b| routes.route(b)),
-    }
-}
-
-/// A matcher from patterns to rule index. On the same pattern an Exact rule wins over a
-/// Prefix rule; between rules of one kind the first wins.
-fn build_router(host: &VirtualHost, warnings: &mut Vec<CompileWarning>) -> matchit::Router<usize> {
-    let mut by_pattern: BTreeMap<String, (PathKind, usize)> = BTreeMap::new();
-    for (index, rule) in host.paths.iter().enumerate() {
-        for pattern in patterns(&rule.path, rule.kind) {
-            let entry = by_pattern.entry(pattern).or_insert((rule.kind, index));
-            if rule.kind == PathKind::Exact && entry.0 == PathKind::Prefix {
-                *entry = (rule.kind, index);
-            }
-        }
-    }
-    let mut router = matchit::Router::new();
-    for (pattern, (kind, index)) in by_pattern {
-        if let Err(error) = router.insert(pattern.clone(), index) {
-            warnings.push(CompileWarning {
-                host: host.host.to_string(),
-                path: pattern,
-                kind,
-                reason: error.to_string(),
-            });
-        }
-    }
-    router
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ fn translate_config(args: &IngressArgs) -> TranslateConfig {
             controller_name: args.controller_name.clone(),
         },
         default_backend_service: args.default_backend_service.clone(),
+        default_body_size: args.default_body_size(),
         tls: args.https_addr.map(|_| TlsConfig {
             default_certificate: args.default_ssl_certificate.clone(),
         }),

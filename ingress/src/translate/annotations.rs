@@ -13,11 +13,41 @@ use portcullis_kube::objects::ObjectKey;
 
 use super::diagnostic::{Diagnostic, Reason};
 
-/// The prefixes our annotations live under.
+mod route_annotations;
+mod values;
+
+pub(super) use route_annotations::{BodySize, Canary, RouteAnnotations, parse};
+pub(super) use values::size as parse_size;
+
+/// The prefixes our annotations live under; the first wins when both are set.
 pub const ANNOTATION_PREFIXES: [&str; 2] = ["portcullis.dev/", "nginx.ingress.kubernetes.io/"];
 
-/// Annotation names (after the prefix) that are honoured.
-const HONOURED: &[&str] = &["ssl-redirect"];
+/// The controller annotations of one Ingress, looked up by name after the prefix.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Annotations<'a> {
+    map: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> Annotations<'a> {
+    pub(super) fn new(map: Option<&'a BTreeMap<String, String>>) -> Self {
+        Annotations { map }
+    }
+
+    /// The full key and value of annotation `name`, under our prefix if it is set there, else
+    /// under ingress-nginx's. An empty value counts as not set, as in ingress-nginx.
+    pub(super) fn get(&self, name: &str) -> Option<(&'a str, &'a str)> {
+        let map = self.map?;
+        ANNOTATION_PREFIXES.iter().find_map(|prefix| {
+            let (key, value) = map.get_key_value(&format!("{prefix}{name}"))?;
+            (!value.trim().is_empty()).then_some((key.as_str(), value.as_str()))
+        })
+    }
+}
+
+/// True when annotation `name` (after the prefix) is honoured.
+fn honoured(name: &str) -> bool {
+    name == "ssl-redirect" || route_annotations::NAMES.contains(&name)
+}
 
 /// Annotation names (after the prefix) that restrict who may reach a backend, or inject
 /// configuration that may: serving the Ingress without enforcing them would open it.
@@ -59,7 +89,7 @@ pub(super) fn review(
         else {
             continue;
         };
-        if HONOURED.contains(&name) {
+        if honoured(name) {
             continue;
         }
         let field = format!("metadata.annotations[{full}]");
@@ -118,8 +148,8 @@ mod tests {
             ("nginx.ingress.kubernetes.io/denylist-source-range", true),
             ("nginx.ingress.kubernetes.io/configuration-snippet", true),
             ("nginx.ingress.kubernetes.io/server-snippet", true),
-            ("nginx.ingress.kubernetes.io/rewrite-target", false),
-            ("portcullis.dev/proxy-body-size", false),
+            ("nginx.ingress.kubernetes.io/enable-cors", false),
+            ("portcullis.dev/proxy-send-timeout", false),
             ("nginx.ingress.kubernetes.io/limit-rps", false),
         ];
         for (name, closed) in cases {
@@ -139,6 +169,8 @@ mod tests {
         let (review, diagnostics) = run(&[
             ("nginx.ingress.kubernetes.io/ssl-redirect", "false"),
             ("portcullis.dev/ssl-redirect", "true"),
+            ("nginx.ingress.kubernetes.io/rewrite-target", "/$2"),
+            ("portcullis.dev/canary-weight", "10"),
             ("kubernetes.io/ingress.class", "nginx"),
             ("cert-manager.io/cluster-issuer", "letsencrypt"),
         ]);

@@ -50,6 +50,8 @@ pub enum Reason {
     /// A controller annotation is not supported (ignored), or restricts access in a way not
     /// enforced yet (the Ingress is not served).
     UnsupportedAnnotation,
+    /// A controller annotation's value cannot be used; its default applies.
+    InvalidAnnotation,
     /// Anything else wrong with an Ingress.
     InvalidIngress,
 }
@@ -65,6 +67,7 @@ impl Reason {
             Reason::InvalidHost => "InvalidHost",
             Reason::IngressClassMissing => "IngressClassMissing",
             Reason::UnsupportedAnnotation => "UnsupportedAnnotation",
+            Reason::InvalidAnnotation => "InvalidAnnotation",
             Reason::InvalidIngress => "InvalidIngress",
         }
     }

@@ -8,12 +8,16 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use http::HeaderName;
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use portcullis_route::spec::{Backend, HostMatch, Origin, PathKind, Target};
+use portcullis_route::spec::{
+    Action, Backend, Forward, HeaderEdits, HostMatch, Origin, PathKind, PathRewrite, Redirect,
+    RedirectLocation, Rewrite, RouteSpec, Target, WeightedBackend,
+};
 
 use super::TranslateConfig;
-use super::annotations;
+use super::annotations::{self, Annotations, BodySize, Canary, RouteAnnotations};
 use super::backend::{BackendProblem, BackendResolver, PortRef};
 use super::class::ClassFilter;
 use super::diagnostic::{Diagnostic, Reason};
@@ -45,7 +49,7 @@ pub(super) struct Fragment {
     /// Per host, in the order the rules first name it.
     pub(super) hosts: Vec<(HostMatch, HostContribution)>,
     /// `spec.defaultBackend` of an Ingress without rules: a candidate for the table default.
-    pub(super) global_default: Option<Arc<Backend>>,
+    pub(super) global_default: Option<Arc<RouteSpec>>,
     /// The Services (in the Ingress's namespace) whose changes change this fragment.
     pub(super) services: Vec<String>,
     /// Has `spec.tls` entries: the certificate pass must run again when it changes.
@@ -58,7 +62,22 @@ pub(super) struct HostContribution {
     /// Paths in the order written.
     pub(super) paths: Vec<PathClaim>,
     /// The Ingress's `spec.defaultBackend`, for this host's unmatched paths.
-    pub(super) default: Option<Arc<Backend>>,
+    pub(super) default: Option<Arc<RouteSpec>>,
+    /// What the Ingress's annotations do to the whole host.
+    pub(super) effects: Arc<HostEffects>,
+}
+
+/// What one Ingress's annotations do beyond its own paths (ingress-nginx applies these per
+/// host, across Ingresses).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct HostEffects {
+    /// Every path of the host is a case-insensitive regex (`use-regex`, or a
+    /// `rewrite-target` that differs from a path).
+    pub(super) regex: bool,
+    /// `app-root`: `/` on this host redirects (302) here.
+    pub(super) app_root: Option<String>,
+    /// This is a canary Ingress: its paths add to the main Ingress's instead of claiming.
+    pub(super) canary: Option<Canary>,
 }
 
 /// One valid path of one rule.
@@ -68,6 +87,9 @@ pub(super) struct PathClaim {
     pub(super) kind: PathKind,
     /// As written.
     pub(super) path: String,
+    /// What answers the path, made of its backend and the Ingress's annotations.
+    pub(super) route: Arc<RouteSpec>,
+    /// The backend alone, for a canary to attach to the main Ingress's route.
     pub(super) backend: Arc<Backend>,
 }
 
@@ -87,9 +109,92 @@ impl fmt::Display for Field {
     }
 }
 
-/// Backends already resolved for one Ingress, by (service, port number, port name, redirect):
-/// every path naming the same Service port shares one `Arc<Backend>`.
-type BackendCache<'s> = Vec<((&'s str, Option<i32>, Option<&'s str>, bool), Arc<Backend>)>;
+/// Backends already resolved for one Ingress, by (service, port number, port name), and the
+/// routes made of them, by (backend, redirect): every path naming the same Service port shares
+/// one `Arc<Backend>`, and with the same behaviour one `Arc<RouteSpec>`.
+struct BackendCache<'s> {
+    backends: Vec<(ServicePortKey<'s>, Arc<Backend>)>,
+    routes: Vec<(RouteKey, Arc<RouteSpec>)>,
+    annotations: &'s RouteAnnotations,
+    default_body_size: Option<u64>,
+}
+
+/// A Service port as an Ingress names it: (service, port number, port name).
+type ServicePortKey<'s> = (&'s str, Option<i32>, Option<&'s str>);
+
+/// A route of one Ingress: (its backend's address, redirect, the path when it is rewritten).
+type RouteKey = (usize, bool, Option<String>);
+
+static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+
+impl BackendCache<'_> {
+    /// The route of `path` forwarding to `backend` with the Ingress's annotations,
+    /// redirecting plain HTTP when `https_redirect`. `path` is `None` for a default backend
+    /// (no rewrite applies).
+    fn route(
+        &mut self,
+        backend: &Arc<Backend>,
+        https_redirect: bool,
+        path: Option<&str>,
+    ) -> Arc<RouteSpec> {
+        let a = self.annotations;
+        // As ingress-nginx: a target equal to the path is no rewrite.
+        let rewritten = match (&a.rewrite_target, path) {
+            (Some(target), Some(path)) if target != path => Some((path, target)),
+            _ => None,
+        };
+        let key = (
+            Arc::as_ptr(backend) as usize,
+            https_redirect,
+            rewritten.map(|(path, _)| path.to_owned()),
+        );
+        if let Some((_, route)) = self.routes.iter().find(|(k, _)| *k == key) {
+            return Arc::clone(route);
+        }
+        let mut request_headers = HeaderEdits::default();
+        // ingress-nginx sends X-Forwarded-Prefix only with a rewrite.
+        if let (Some(prefix), Some(_)) = (&a.forwarded_prefix, rewritten) {
+            request_headers
+                .set
+                .push((X_FORWARDED_PREFIX.clone(), prefix.clone()));
+        }
+        let action = match &a.redirect {
+            Some((status, url)) => Action::Redirect(Redirect {
+                status: *status,
+                location: RedirectLocation::Fixed(url.clone()),
+            }),
+            None => Action::Forward(Forward {
+                backends: vec![WeightedBackend {
+                    weight: 1,
+                    backend: Arc::clone(backend),
+                }],
+                response_timeout: a.read_timeout,
+            }),
+        };
+        let route = Arc::new(RouteSpec {
+            origin: backend.origin.clone(),
+            https_redirect: (https_redirect || a.force_ssl_redirect).then_some(308),
+            body_limit: match a.body_size {
+                Some(BodySize::Bytes(limit)) => Some(limit),
+                Some(BodySize::Unlimited) => None,
+                None => self.default_body_size,
+            },
+            rewrite: Rewrite {
+                host: a.upstream_vhost.clone(),
+                path: rewritten.map(|(path, target)| PathRewrite::Regex {
+                    pattern: path.to_owned(),
+                    case_insensitive: true,
+                    replacement: target.clone(),
+                }),
+            },
+            request_headers,
+            response_headers: HeaderEdits::default(),
+            action,
+        });
+        self.routes.push((key, Arc::clone(&route)));
+        route
+    }
+}
 
 impl Precedence {
     /// The precedence of an Ingress.
@@ -132,7 +237,12 @@ pub(super) fn fragment(
             ingress.metadata.annotations.as_ref(),
             &mut fragment.diagnostics,
         );
-        fragment.add_rules(ingress, resolver, config);
+        let behaviour = annotations::parse(
+            &fragment.precedence.owner,
+            &Annotations::new(ingress.metadata.annotations.as_ref()),
+            &mut fragment.diagnostics,
+        );
+        fragment.add_rules(ingress, resolver, config, &behaviour);
         if let Some(annotation) = review.fail_closed {
             fragment.close(&annotation);
         }
@@ -144,18 +254,21 @@ impl Fragment {
     /// Keeps every path and default of this Ingress claimed, so no other rule answers them,
     /// but answering 503: `annotation` asks for access control that is not enforced.
     fn close(&mut self, annotation: &str) {
-        let closed = |backend: &Arc<Backend>| {
+        let closed_backend = |origin: &Option<Origin>| {
             Arc::new(Backend {
-                origin: backend.origin.clone(),
+                origin: origin.clone(),
                 target: Target::Unavailable(format!(
                     "not served: annotation {annotation} is not enforced (fail closed)"
                 )),
-                https_redirect: false,
             })
         };
+        let closed =
+            |route: &Arc<RouteSpec>| Arc::new(RouteSpec::forward(closed_backend(&route.origin)));
         for (_, contribution) in &mut self.hosts {
             for claim in &mut contribution.paths {
-                claim.backend = closed(&claim.backend);
+                claim.route = closed(&claim.route);
+                // A canary carrying it must not take traffic unprotected either.
+                claim.backend = closed_backend(&claim.backend.origin);
             }
             if let Some(default) = &mut contribution.default {
                 *default = closed(default);
@@ -176,6 +289,7 @@ impl Fragment {
         ingress: &Ingress,
         resolver: BackendResolver<'_>,
         config: &TranslateConfig,
+        behaviour: &RouteAnnotations,
     ) {
         let key = Arc::clone(self.owner());
         let Some(spec) = ingress.spec.as_ref() else {
@@ -193,7 +307,17 @@ impl Fragment {
             Some(_) => redirect_hosts(&key, ingress, &mut self.diagnostics),
             None => HashSet::new(),
         };
-        let mut cache = BackendCache::default();
+        let mut cache = BackendCache {
+            backends: Vec::new(),
+            routes: Vec::new(),
+            annotations: behaviour,
+            default_body_size: config.default_body_size,
+        };
+        let effects = Arc::new(HostEffects {
+            regex: behaviour.regex || rewrites_a_path(ingress, behaviour),
+            app_root: behaviour.app_root.clone(),
+            canary: behaviour.canary.clone(),
+        });
         let default = spec.default_backend.as_ref().map(|backend| {
             resolve_backend(
                 resolver,
@@ -201,14 +325,13 @@ impl Fragment {
                 &key,
                 backend,
                 Field::DefaultBackend,
-                false,
                 &mut cache,
             )
         });
         let rules = spec.rules.as_deref().unwrap_or_default();
         if rules.is_empty() {
             match default {
-                Some(backend) => self.global_default = Some(backend),
+                Some(backend) => self.global_default = Some(cache.route(&backend, false, None)),
                 None => self.diagnostics.push(Diagnostic::error(
                     Reason::InvalidIngress,
                     &key,
@@ -235,21 +358,15 @@ impl Fragment {
             let slot = match self.hosts.iter().position(|(h, _)| *h == host) {
                 Some(found) => found,
                 None => {
-                    let default = default.as_ref().map(|backend| {
-                        if redirect {
-                            Arc::new(Backend {
-                                https_redirect: true,
-                                ..(**backend).clone()
-                            })
-                        } else {
-                            Arc::clone(backend)
-                        }
-                    });
+                    let default = default
+                        .as_ref()
+                        .map(|backend| cache.route(backend, redirect, None));
                     self.hosts.push((
                         host.clone(),
                         HostContribution {
                             paths: Vec::new(),
                             default,
+                            effects: Arc::clone(&effects),
                         },
                     ));
                     self.hosts.len() - 1
@@ -272,18 +389,34 @@ impl Fragment {
                     &key,
                     &path.backend,
                     field,
-                    redirect,
                     &mut cache,
                 );
+                let route = cache.route(&backend, redirect, Some(text));
                 self.hosts[slot].1.paths.push(PathClaim {
                     field,
                     kind,
                     path: text.to_string(),
+                    route,
                     backend,
                 });
             }
         }
     }
+}
+
+/// True when the Ingress's `rewrite-target` differs from one of its paths: ingress-nginx then
+/// makes every path of the host a regex.
+fn rewrites_a_path(ingress: &Ingress, behaviour: &RouteAnnotations) -> bool {
+    let Some(target) = &behaviour.rewrite_target else {
+        return false;
+    };
+    ingress
+        .spec
+        .iter()
+        .flat_map(|spec| spec.rules.iter().flatten())
+        .filter_map(|rule| rule.http.as_ref())
+        .flat_map(|http| http.paths.iter())
+        .any(|path| path.path.as_deref().unwrap_or("/") != target)
 }
 
 /// The Services an Ingress names, sorted and without duplicates.
@@ -379,7 +512,6 @@ fn resolve_backend<'s>(
     key: &ObjectKey,
     backend: &'s IngressBackend,
     field: Field,
-    https_redirect: bool,
     cache: &mut BackendCache<'s>,
 ) -> Arc<Backend> {
     let service = match (&backend.service, &backend.resource) {
@@ -411,9 +543,8 @@ fn resolve_backend<'s>(
         service.name.as_str(),
         port.and_then(|p| p.number),
         port.and_then(|p| p.name.as_deref()),
-        https_redirect,
     );
-    if let Some((_, cached)) = cache.iter().find(|(k, _)| *k == cache_key) {
+    if let Some((_, cached)) = cache.backends.iter().find(|(k, _)| *k == cache_key) {
         return Arc::clone(cached);
     }
     let port = BackendResolver::port_ref(service);
@@ -445,9 +576,8 @@ fn resolve_backend<'s>(
     let resolved = Arc::new(Backend {
         origin: Some(origin),
         target,
-        https_redirect,
     });
-    cache.push((cache_key, Arc::clone(&resolved)));
+    cache.backends.push((cache_key, Arc::clone(&resolved)));
     resolved
 }
 
@@ -468,6 +598,5 @@ fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
             port: String::new(),
         }),
         target: Target::Unavailable(reason.to_string()),
-        https_redirect: false,
     })
 }

@@ -39,6 +39,10 @@ pub struct TranslateConfig {
     pub default_backend_service: Option<ServiceRef>,
     /// Set when an HTTPS listener runs: read `spec.tls`, redirect plain HTTP on TLS hosts.
     pub tls: Option<TlsConfig>,
+    /// Request bodies longer than this get 413 where no `proxy-body-size` says otherwise
+    /// (`--default-body-size`; 1 MiB, ingress-nginx's default, when serving the `nginx`
+    /// class); `None` is no limit.
+    pub default_body_size: Option<u64>,
 }
 
 /// TLS settings of the translation.
@@ -81,6 +85,11 @@ pub struct Translation {
     /// The Ingresses of our class in precedence order (oldest first, then namespace/name):
     /// the ones whose status this controller owns.
     pub ingresses: Arc<[ObjectKey]>,
+}
+
+/// Parses an nginx size (`8m`, `512k`, `1g`, bytes); `0` is `None`, no limit.
+pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
+    annotations::parse_size(text)
 }
 
 /// Builds the routing table for a snapshot. Pure and deterministic: the same snapshot and

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
-use portcullis_route::spec::{Backend, HostMatch, TableSpec, Target, TlsSpec, VirtualHost};
+use portcullis_route::spec::{
+    Backend, HostMatch, RouteSpec, TableSpec, Target, TlsSpec, VirtualHost,
+};
 
 use super::backend::{BackendResolver, SliceIndex};
 use super::class::ClassFilter;
@@ -375,7 +377,7 @@ impl Translator {
         &self,
         snapshot: &Snapshot,
         diagnostics: &mut Vec<Diagnostic>,
-    ) -> Arc<Backend> {
+    ) -> Arc<RouteSpec> {
         let mut candidates = self
             .global_defaults
             .iter()
@@ -393,7 +395,7 @@ impl Translator {
             return Arc::clone(backend);
         }
         let Some(service) = &self.config.default_backend_service else {
-            return Arc::new(Backend::not_found());
+            return Arc::new(RouteSpec::forward(Arc::new(Backend::not_found())));
         };
         let resolver = BackendResolver::new(snapshot, &self.slices);
         let key = ObjectKey {
@@ -425,11 +427,10 @@ impl Translator {
                 Target::Unavailable(problem.to_string())
             }
         };
-        Arc::new(Backend {
+        Arc::new(RouteSpec::forward(Arc::new(Backend {
             origin: Some(origin),
             target,
-            https_redirect: false,
-        })
+        })))
     }
 }
 

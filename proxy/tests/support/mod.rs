@@ -18,7 +18,7 @@ use portcullis_proxy::live::LiveTable;
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::server::{ProxyConfig, serve_proxy};
 use portcullis_route::spec::{
-    Backend, HostMatch, Origin, PathKind, PathRule, TableSpec, Target, VirtualHost,
+    Backend, HostMatch, Origin, PathKind, PathRule, RouteSpec, TableSpec, Target, VirtualHost,
 };
 use portcullis_route::table::RoutingTable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -120,26 +120,37 @@ pub fn backend_to(addresses: &[SocketAddr], service: &str) -> Arc<Backend> {
             port: "80".into(),
         }),
         target: Target::Endpoints(addresses.to_vec()),
-        https_redirect: false,
     })
 }
 
+/// A table of Prefix paths on any host, each forwarding to one backend.
 pub fn spec(routes: Vec<(&str, Arc<Backend>)>) -> TableSpec {
+    spec_of_routes(
+        routes
+            .into_iter()
+            .map(|(path, backend)| (path, Arc::new(RouteSpec::forward(backend))))
+            .collect(),
+    )
+}
+
+/// A table of Prefix paths on any host, each with its route.
+pub fn spec_of_routes(routes: Vec<(&str, Arc<RouteSpec>)>) -> TableSpec {
     TableSpec {
         hosts: vec![Arc::new(VirtualHost {
             host: HostMatch::Any,
             paths: routes
                 .into_iter()
-                .map(|(path, backend)| PathRule {
-                    path: path.into(),
-                    kind: PathKind::Prefix,
-                    backend,
-                })
+                .map(|(path, route)| PathRule::new(path, PathKind::Prefix, route))
                 .collect(),
             default_backend: None,
         })],
-        default_backend: Arc::new(Backend::not_found()),
+        default_backend: not_found(),
     }
+}
+
+/// The built-in 404 as a route.
+pub fn not_found() -> Arc<RouteSpec> {
+    Arc::new(RouteSpec::forward(Arc::new(Backend::not_found())))
 }
 
 pub struct Proxy {

@@ -3,8 +3,12 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use super::*;
+use crate::counters::RouteMetrics;
 use crate::counters::Unshared;
-use crate::spec::{PathRule, VirtualHost};
+use crate::spec::{
+    Backend, Conditions, HeaderCondition, PathRule, RouteSpec, Target, ValueMatch, VirtualHost,
+    WeightedBackend,
+};
 
 /// Interns counters by origin, as the proxy's registry does.
 #[derive(Default)]
@@ -21,29 +25,36 @@ fn backend(port: u16) -> Arc<Backend> {
     Arc::new(Backend {
         origin: None,
         target: Target::Endpoints(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
-        https_redirect: false,
     })
 }
 
+fn route(port: u16) -> Arc<RouteSpec> {
+    Arc::new(RouteSpec::forward(backend(port)))
+}
+
 fn rule(path: &str, kind: PathKind, port: u16) -> PathRule {
-    PathRule {
-        path: path.into(),
-        kind,
-        backend: backend(port),
-    }
+    PathRule::new(path, kind, route(port))
+}
+
+fn target_of(route: &Route) -> &RouteTarget {
+    &route.single_upstream().expect("one upstream").target
 }
 
 fn port_of(route: &Route) -> Option<u16> {
-    match &route.target {
+    match target_of(route) {
         RouteTarget::Endpoints(set) => set.round_robin().next().map(|e| e.address.port()),
         _ => None,
     }
 }
 
+fn not_found() -> Arc<RouteSpec> {
+    Arc::new(RouteSpec::forward(Arc::new(Backend::not_found())))
+}
+
 fn table(hosts: Vec<VirtualHost>) -> RoutingTable {
     let spec = TableSpec {
         hosts: hosts.into_iter().map(Arc::new).collect(),
-        default_backend: Arc::new(Backend::not_found()),
+        default_backend: not_found(),
     };
     let (table, warnings) = RoutingTable::compile(&spec, &Unshared);
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -96,7 +107,7 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
         VirtualHost {
             host: HostMatch::Exact("a.test".into()),
             paths: vec![rule("/api", PathKind::Prefix, 1)],
-            default_backend: Some(backend(9)),
+            default_backend: Some(route(9)),
         },
         VirtualHost {
             host: HostMatch::Exact("b.test".into()),
@@ -106,7 +117,7 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
     ]);
     assert_eq!(port_of(t.find("a.test", "/other")), Some(9));
     assert!(matches!(
-        t.find("b.test", "/other").target,
+        target_of(t.find("b.test", "/other")),
         RouteTarget::NotFound
     ));
     assert_eq!(t.host_count(), 2);
@@ -115,27 +126,18 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
 
 #[test]
 fn rules_sharing_a_backend_share_one_round_robin_cursor() {
-    let two = Arc::new(Backend {
+    let two = Arc::new(RouteSpec::forward(Arc::new(Backend {
         origin: None,
         target: Target::Endpoints(vec![
             SocketAddr::from(([127, 0, 0, 1], 1)),
             SocketAddr::from(([127, 0, 0, 1], 2)),
         ]),
-        https_redirect: false,
-    });
+    })));
     let t = table(vec![VirtualHost {
         host: HostMatch::Any,
         paths: vec![
-            PathRule {
-                path: "/a".into(),
-                kind: PathKind::Prefix,
-                backend: two.clone(),
-            },
-            PathRule {
-                path: "/b".into(),
-                kind: PathKind::Prefix,
-                backend: two,
-            },
+            PathRule::new("/a", PathKind::Prefix, two.clone()),
+            PathRule::new("/b", PathKind::Prefix, two),
         ],
         default_backend: None,
     }]);
@@ -176,11 +178,10 @@ fn route_metrics_are_shared_across_rebuilds() {
     };
     let spec = TableSpec {
         hosts: vec![],
-        default_backend: Arc::new(Backend {
+        default_backend: Arc::new(RouteSpec::forward(Arc::new(Backend {
             origin: Some(origin),
             target: Target::Endpoints(vec![]),
-            https_redirect: false,
-        }),
+        }))),
     };
     let (first, _) = RoutingTable::compile(&spec, &metrics);
     let (second, _) = RoutingTable::compile(&spec, &metrics);
@@ -202,7 +203,7 @@ fn hosts_with_the_same_rule_list_share_one_matcher() {
     };
     let t = table(vec![host("one.test", 1), host("two.test", 2)]);
     let (one, two) = (&t.exact["one.test"], &t.exact["two.test"]);
-    assert!(Arc::ptr_eq(&one.paths, &two.paths));
+    assert!(Arc::ptr_eq(&one.index, &two.index));
     assert_eq!(port_of(t.find("one.test", "/a/x")), Some(1));
     assert_eq!(port_of(t.find("two.test", "/a/x")), Some(2));
     assert_eq!(port_of(t.find("two.test", "/b")), Some(2));
@@ -221,7 +222,7 @@ fn compile_reusing_takes_over_unchanged_hosts_and_compiles_changed_ones() {
     let kept = host("kept.test", "/", 1);
     let first_spec = TableSpec {
         hosts: vec![Arc::clone(&kept), host("changed.test", "/old", 2)],
-        default_backend: Arc::new(Backend::not_found()),
+        default_backend: not_found(),
     };
     let (first, _) = RoutingTable::compile(&first_spec, &metrics);
     // Same content but a new Arc: compiled again, since only identity says "unchanged".
@@ -232,7 +233,7 @@ fn compile_reusing_takes_over_unchanged_hosts_and_compiles_changed_ones() {
             host("changed.test", "/new", 2),
             Arc::clone(&lookalike),
         ],
-        default_backend: Arc::new(Backend::not_found()),
+        default_backend: not_found(),
     };
     let (second, _) = RoutingTable::compile_reusing(&second_spec, &metrics, Some(&first));
     assert!(Arc::ptr_eq(
@@ -245,7 +246,7 @@ fn compile_reusing_takes_over_unchanged_hosts_and_compiles_changed_ones() {
     ));
     assert_eq!(port_of(second.find("changed.test", "/new")), Some(2));
     assert!(matches!(
-        second.find("changed.test", "/old").target,
+        target_of(second.find("changed.test", "/old")),
         RouteTarget::NotFound
     ));
     assert_eq!(port_of(second.find("lookalike.test", "/")), Some(3));
@@ -255,11 +256,162 @@ fn compile_reusing_takes_over_unchanged_hosts_and_compiles_changed_ones() {
     // A host missing from the new spec is gone from the new table.
     let third_spec = TableSpec {
         hosts: vec![Arc::clone(&kept)],
-        default_backend: Arc::new(Backend::not_found()),
+        default_backend: not_found(),
     };
     let (third, _) = RoutingTable::compile_reusing(&third_spec, &metrics, Some(&second));
     assert!(matches!(
-        third.find("changed.test", "/new").target,
+        target_of(third.find("changed.test", "/new")),
         RouteTarget::NotFound
     ));
+}
+
+fn header_is(name: &'static str, value: &str) -> Conditions {
+    Conditions {
+        headers: vec![HeaderCondition {
+            name: http::HeaderName::from_static(name),
+            value: ValueMatch::Exact(value.into()),
+        }],
+        ..Conditions::default()
+    }
+}
+
+#[test]
+fn a_rule_whose_conditions_fail_falls_through_to_the_next_covering_rule() {
+    let canary = PathRule {
+        conditions: header_is("x-canary", "always"),
+        ..rule("/api", PathKind::Prefix, 2)
+    };
+    let exact = PathRule {
+        conditions: header_is("x-exact", "1"),
+        ..rule("/api/v1", PathKind::Exact, 3)
+    };
+    let t = table(vec![VirtualHost {
+        host: HostMatch::Any,
+        paths: vec![
+            canary,
+            rule("/api", PathKind::Prefix, 1),
+            exact,
+            rule("/", PathKind::Prefix, 4),
+        ],
+        default_backend: None,
+    }]);
+    let mut headers = http::HeaderMap::new();
+    let find = |headers: &http::HeaderMap, path: &str| {
+        port_of(t.find_request(
+            "h",
+            path,
+            &RequestFacts {
+                headers: Some(headers),
+                ..RequestFacts::default()
+            },
+        ))
+    };
+    assert_eq!(find(&headers, "/api/x"), Some(1));
+    assert_eq!(find(&headers, "/api/v1"), Some(1));
+    assert_eq!(find(&headers, "/other"), Some(4));
+    headers.insert("x-canary", http::HeaderValue::from_static("always"));
+    assert_eq!(find(&headers, "/api/x"), Some(2));
+    assert_eq!(find(&headers, "/api/v1"), Some(2));
+    headers.insert("x-exact", http::HeaderValue::from_static("1"));
+    assert_eq!(find(&headers, "/api/v1"), Some(3));
+    assert_eq!(port_of(t.find("h", "/api/v1")), Some(1));
+}
+
+#[test]
+fn a_host_with_a_regex_rule_is_matched_in_order() {
+    let regex = PathKind::Regex {
+        case_insensitive: true,
+    };
+    let t = table(vec![VirtualHost {
+        host: HostMatch::Exact("r.test".into()),
+        paths: vec![
+            rule("/user/[0-9]+", regex, 1),
+            rule("/user", regex, 2),
+            rule("/", PathKind::Prefix, 3),
+        ],
+        default_backend: None,
+    }]);
+    assert_eq!(port_of(t.find("r.test", "/USER/42/x")), Some(1));
+    assert_eq!(port_of(t.find("r.test", "/user/me")), Some(2));
+    assert_eq!(port_of(t.find("r.test", "/users")), Some(2));
+    assert_eq!(port_of(t.find("r.test", "/x")), Some(3));
+}
+
+#[test]
+fn a_rule_that_does_not_compile_is_a_warning_and_the_rest_is_served() {
+    let spec = TableSpec {
+        hosts: vec![Arc::new(VirtualHost {
+            host: HostMatch::Any,
+            paths: vec![
+                rule(
+                    "/(",
+                    PathKind::Regex {
+                        case_insensitive: false,
+                    },
+                    1,
+                ),
+                PathRule {
+                    conditions: Conditions {
+                        headers: vec![HeaderCondition {
+                            name: http::HeaderName::from_static("x"),
+                            value: ValueMatch::Regex("[".into()),
+                        }],
+                        ..Conditions::default()
+                    },
+                    ..rule("/b", PathKind::Prefix, 2)
+                },
+                rule("/", PathKind::Prefix, 3),
+            ],
+            default_backend: None,
+        })],
+        default_backend: not_found(),
+    };
+    let (t, warnings) = RoutingTable::compile(&spec, &Unshared);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(port_of(t.find("h", "/(")), Some(3));
+    assert_eq!(port_of(t.find("h", "/b")), Some(3));
+}
+
+#[test]
+fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
+    let main = backend(1);
+    let canary = backend(2);
+    let split = Arc::new(RouteSpec {
+        action: crate::spec::Action::Forward(crate::spec::Forward {
+            backends: vec![
+                WeightedBackend {
+                    weight: 3,
+                    backend: Arc::clone(&main),
+                },
+                WeightedBackend {
+                    weight: 1,
+                    backend: Arc::clone(&canary),
+                },
+            ],
+            response_timeout: None,
+        }),
+        ..RouteSpec::forward(Arc::clone(&main))
+    });
+    let t = table(vec![VirtualHost {
+        host: HostMatch::Any,
+        paths: vec![
+            PathRule::new("/", PathKind::Prefix, split),
+            PathRule::new("/c", PathKind::Prefix, Arc::new(RouteSpec::forward(canary))),
+        ],
+        default_backend: None,
+    }]);
+    let RouteAction::Forward { split, .. } = &t.find("h", "/").action else {
+        panic!("forwards");
+    };
+    let ports: Vec<u16> = (0..8)
+        .map(|_| match &split.choose().expect("one").target {
+            RouteTarget::Endpoints(set) => set.round_robin().next().expect("one").address.port(),
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(ports.iter().filter(|p| **p == 2).count(), 2, "{ports:?}");
+    let from_split = split.upstreams().nth(1).expect("canary");
+    let alone = t.find("h", "/c").single_upstream().expect("one");
+    assert!(Arc::ptr_eq(from_split, alone));
+    let _: &Arc<RouteMetrics> = &alone.metrics;
 }

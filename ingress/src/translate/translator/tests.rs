@@ -16,6 +16,7 @@ fn config(tls: bool) -> TranslateConfig {
             controller_name: "portcullis.dev/ingress-controller".into(),
         },
         default_backend_service: Some("a/s0".parse().unwrap()),
+        default_body_size: None,
         tls: tls.then(|| TlsConfig {
             default_certificate: Some(NamespacedName {
                 namespace: "a".into(),

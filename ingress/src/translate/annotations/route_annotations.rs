@@ -1,0 +1,290 @@
+//! The traffic annotations of one Ingress, parsed into typed values once per translation of
+//! that Ingress. A bad value is a warning naming the annotation and the value, and that
+//! annotation falls back to its default; none of these can open access, so none fails closed.
+
+use std::time::Duration;
+
+use http::HeaderValue;
+use portcullis_kube::objects::ObjectKey;
+use portcullis_route::pattern::{Anchoring, compile};
+
+use super::Annotations;
+use super::values::{boolean, bounded, literal_url, redirect_status, seconds, size};
+use crate::translate::diagnostic::{Diagnostic, Reason};
+
+/// Annotation names (after the prefix) this module reads.
+pub(crate) const NAMES: &[&str] = &[
+    "rewrite-target",
+    "use-regex",
+    "app-root",
+    "x-forwarded-prefix",
+    "upstream-vhost",
+    "permanent-redirect",
+    "permanent-redirect-code",
+    "temporal-redirect",
+    "temporal-redirect-code",
+    "force-ssl-redirect",
+    "proxy-body-size",
+    "proxy-read-timeout",
+    "canary",
+    "canary-weight",
+    "canary-weight-total",
+    "canary-by-header",
+    "canary-by-header-value",
+    "canary-by-header-pattern",
+    "canary-by-cookie",
+];
+
+/// What an Ingress's annotations ask of its routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RouteAnnotations {
+    /// `use-regex`: paths are case-insensitive regexes matched from the start (a
+    /// `rewrite-target` that differs from a path implies it too).
+    pub(crate) regex: bool,
+    /// `rewrite-target`: the new path, with `$1`..`$9` from the path regex.
+    pub(crate) rewrite_target: Option<String>,
+    /// `app-root`: requests for `/` are redirected (302) here.
+    pub(crate) app_root: Option<String>,
+    /// `x-forwarded-prefix`: sent upstream as `X-Forwarded-Prefix`.
+    pub(crate) forwarded_prefix: Option<HeaderValue>,
+    /// `upstream-vhost`: the `Host` sent upstream.
+    pub(crate) upstream_vhost: Option<String>,
+    /// `temporal-redirect` or `permanent-redirect`: every path answers this redirect.
+    pub(crate) redirect: Option<(u16, String)>,
+    /// `force-ssl-redirect`: plain HTTP redirects to HTTPS even without `spec.tls`.
+    pub(crate) force_ssl_redirect: bool,
+    /// `proxy-body-size`: `None` when not set (the configured default applies).
+    pub(crate) body_size: Option<BodySize>,
+    /// `proxy-read-timeout`: how long to wait for the upstream's response head.
+    pub(crate) read_timeout: Option<Duration>,
+    /// `canary: "true"` and its settings.
+    pub(crate) canary: Option<Canary>,
+}
+
+/// A body size as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodySize {
+    /// `0`: no limit.
+    Unlimited,
+    /// At most this many bytes.
+    Bytes(u64),
+}
+
+/// How a canary Ingress takes traffic from the main Ingress of the same host and path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Canary {
+    /// `canary-weight`: share of requests out of `total`.
+    pub(crate) weight: u32,
+    /// `canary-weight-total` (default 100).
+    pub(crate) total: u32,
+    /// `canary-by-header`: the header that routes to the canary.
+    pub(crate) header: Option<http::HeaderName>,
+    /// `canary-by-header-value`: the value that does (instead of `always`).
+    pub(crate) header_value: Option<String>,
+    /// `canary-by-header-pattern`: a regex the value matches (when no exact value is set).
+    pub(crate) header_pattern: Option<String>,
+    /// `canary-by-cookie`: the cookie whose value `always` routes to the canary.
+    pub(crate) cookie: Option<String>,
+}
+
+/// Reads the traffic annotations of Ingress `key`.
+pub(crate) fn parse(
+    key: &ObjectKey,
+    annotations: &Annotations<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> RouteAnnotations {
+    let mut reader = Reader {
+        key,
+        annotations,
+        diagnostics,
+    };
+    let rewrite_target = reader.value("rewrite-target", rewrite_template);
+    let use_regex = reader.value("use-regex", boolean).unwrap_or(false);
+    // ingress-nginx reads the temporal redirect first; the other is then not read at all.
+    let redirect = match reader.value("temporal-redirect", redirect_url) {
+        Some(url) => {
+            let code = reader
+                .value("temporal-redirect-code", |v| redirect_status(v, 307))
+                .unwrap_or(302);
+            Some((code, url))
+        }
+        None => reader.value("permanent-redirect", redirect_url).map(|url| {
+            let code = reader
+                .value("permanent-redirect-code", |v| redirect_status(v, 308))
+                .unwrap_or(301);
+            (code, url)
+        }),
+    };
+    RouteAnnotations {
+        regex: use_regex,
+        rewrite_target,
+        app_root: reader.value("app-root", app_root),
+        forwarded_prefix: reader.value("x-forwarded-prefix", header_value),
+        upstream_vhost: reader.value("upstream-vhost", host_value),
+        redirect,
+        force_ssl_redirect: reader.value("force-ssl-redirect", boolean).unwrap_or(false),
+        body_size: reader.value("proxy-body-size", |v| {
+            size(v).map(|s| s.map_or(BodySize::Unlimited, BodySize::Bytes))
+        }),
+        read_timeout: reader.value("proxy-read-timeout", seconds),
+        canary: canary(&mut reader),
+    }
+}
+
+fn canary(reader: &mut Reader<'_, '_>) -> Option<Canary> {
+    if !reader.value("canary", boolean).unwrap_or(false) {
+        return None;
+    }
+    // As ingress-nginx's balancer: a total of 100 or less counts as 100.
+    let total = reader
+        .value("canary-weight-total", |v| bounded(v, 1, 1_000_000))
+        .unwrap_or(100)
+        .max(100);
+    let weight = reader
+        .value("canary-weight", |v| bounded(v, 0, 1_000_000))
+        .unwrap_or(0)
+        .min(total);
+    let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    Some(Canary {
+        weight: to_u32(weight),
+        total: to_u32(total),
+        header: reader.value("canary-by-header", |v| {
+            http::HeaderName::try_from(v.trim()).map_err(|_| "expected a header name".to_owned())
+        }),
+        header_value: reader.value("canary-by-header-value", |v| Ok(v.to_owned())),
+        header_pattern: reader.value("canary-by-header-pattern", |v| {
+            compile(v, Anchoring::Whole, false)
+                .map(|_| v.to_owned())
+                .map_err(|error| format!("not a regular expression this proxy accepts: {error}"))
+        }),
+        cookie: reader.value("canary-by-cookie", cookie_name),
+    })
+}
+
+struct Reader<'a, 'd> {
+    key: &'a ObjectKey,
+    annotations: &'a Annotations<'a>,
+    diagnostics: &'d mut Vec<Diagnostic>,
+}
+
+impl Reader<'_, '_> {
+    /// The parsed value of annotation `name`, or `None` (with a warning when it was set but
+    /// is invalid).
+    fn value<T>(&mut self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let (full, value) = self.annotations.get(name)?;
+        match parse(value) {
+            Ok(parsed) => Some(parsed),
+            Err(why) => {
+                self.diagnostics.push(Diagnostic::warning(
+                    Reason::InvalidAnnotation,
+                    self.key,
+                    format!("metadata.annotations[{full}]"),
+                    format!("{value:?}: {why}; ignored (its default applies)"),
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// A rewrite target as ingress-nginx validates it (`[-._~a-zA-Z0-9/:$]`, so no query), with
+/// `$1`..`$9` references and no nginx variable (we would send `$host` literally).
+fn rewrite_template(value: &str) -> Result<String, String> {
+    let text = value.trim();
+    if let Some(bad) = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~/:$".contains(*c)))
+    {
+        return Err(format!(
+            "contains {bad:?}: a rewrite target is a path of letters, digits, -._~/: and $1..$9"
+        ));
+    }
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        if !after.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(format!(
+                "contains {:?}: only $1..$9 are filled in, nginx variables are not evaluated",
+                &rest[at..]
+            ));
+        }
+        rest = after;
+    }
+    Ok(text.to_owned())
+}
+
+/// A redirect URL as ingress-nginx validates it (`[-._~a-zA-Z0-9/:,?&=]`) that starts with
+/// `http`.
+fn redirect_url(value: &str) -> Result<String, String> {
+    let text = literal_url(value)?;
+    if let Some(bad) = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~/:,?&=".contains(*c)))
+    {
+        return Err(format!("contains {bad:?}, which a redirect URL may not"));
+    }
+    if text.starts_with("http://") || text.starts_with("https://") {
+        Ok(text)
+    } else {
+        Err("expected an http:// or https:// URL".into())
+    }
+}
+
+fn app_root(value: &str) -> Result<String, String> {
+    let path = literal_url(value)?;
+    if path.starts_with('/') && !path.starts_with("//") {
+        Ok(path)
+    } else {
+        Err("expected a path starting with '/' (not a URL)".into())
+    }
+}
+
+fn header_value(value: &str) -> Result<HeaderValue, String> {
+    let text = literal_url(value)?;
+    HeaderValue::try_from(text).map_err(|_| "not a valid header value".into())
+}
+
+fn host_value(value: &str) -> Result<String, String> {
+    let text = value.trim();
+    let valid = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("expected a host name, optionally with :port".into())
+    }
+}
+
+fn cookie_name(value: &str) -> Result<String, String> {
+    let text = value.trim();
+    let valid = !text.is_empty()
+        && text.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'(' | b')'
+                        | b'<'
+                        | b'>'
+                        | b'@'
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'\\'
+                        | b'"'
+                        | b'/'
+                        | b'['
+                        | b']'
+                        | b'?'
+                        | b'='
+                        | b'{'
+                        | b'}'
+                )
+        });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("expected a cookie name".into())
+    }
+}

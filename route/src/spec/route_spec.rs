@@ -1,0 +1,306 @@
+//! What answers a matched request: filters in a fixed order, then one action. Both front ends
+//! (Ingress with its annotations, Gateway API routes) translate into this; the proxy knows only
+//! this.
+//!
+//! The proxy applies them in nginx's order: the body limit (on a declared length; a longer
+//! streamed body is cut at the limit), the action if it is a redirect, the plain-HTTP-to-HTTPS
+//! redirect, the rewrite (path, then host), request header edits, the forward to a backend
+//! chosen by weight, and response header edits.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+
+use super::{Backend, Origin};
+
+/// The behaviour of one rule (or a host's or the table's default).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteSpec {
+    /// Whose rule this is, for the counters of answers the proxy makes itself (redirects,
+    /// 413s); forwarded requests count on their backend's origin.
+    pub origin: Option<Origin>,
+    /// Plain-HTTP requests get a redirect to `https://` with this status (308 for
+    /// `ssl-redirect`).
+    pub https_redirect: Option<u16>,
+    /// Request bodies longer than this many bytes get 413.
+    pub body_limit: Option<u64>,
+    /// What is rewritten before the request goes upstream.
+    pub rewrite: Rewrite,
+    /// Request header edits, after the proxy's own forwarding headers.
+    pub request_headers: HeaderEdits,
+    /// Response header edits, on the upstream's answer.
+    pub response_headers: HeaderEdits,
+    /// Forward or redirect.
+    pub action: Action,
+}
+
+/// The last step of a route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Send the request to one of the backends.
+    Forward(Forward),
+    /// Answer with a redirect.
+    Redirect(Redirect),
+}
+
+/// Backends by weight, and how long to wait for them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Forward {
+    /// Each request goes to one backend, chosen in proportion to the weights; weights of 0
+    /// get nothing, and all 0 answers 503.
+    pub backends: Vec<WeightedBackend>,
+    /// How long to wait for the response head once the request is sent; `None` is the
+    /// proxy's `--upstream-response-timeout`.
+    pub response_timeout: Option<Duration>,
+}
+
+/// One backend of a split.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WeightedBackend {
+    /// Relative share of requests.
+    pub weight: u32,
+    /// Shared: rules naming the same backend share its round-robin cursor.
+    pub backend: Arc<Backend>,
+}
+
+/// A redirect answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Redirect {
+    /// 301, 302, 303, 307 or 308.
+    pub status: u16,
+    /// Where to.
+    pub location: RedirectLocation,
+}
+
+/// Where a redirect points.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RedirectLocation {
+    /// This URL or path, as written (ingress-nginx's `permanent-redirect`, `app-root`).
+    Fixed(String),
+    /// The request's URL with some parts replaced (HTTPS redirects, Gateway API's
+    /// RequestRedirect).
+    Rebuilt {
+        /// `http` or `https`; `None` keeps the request's.
+        scheme: Option<String>,
+        /// `None` keeps the request's host.
+        host: Option<String>,
+        /// Which port the location names.
+        port: RedirectPort,
+        /// `None` keeps the request's path.
+        path: Option<PathRewrite>,
+        /// Whether the request's query is kept (ingress-nginx's `app-root` drops it).
+        keep_query: bool,
+    },
+}
+
+/// The port of a rebuilt redirect location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RedirectPort {
+    /// The port the request named in its host, if any.
+    Keep,
+    /// None: the scheme's default port.
+    SchemeDefault,
+    /// This port (left out when it is the scheme's default).
+    Number(u16),
+}
+
+/// What of the request is rewritten before it goes upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Rewrite {
+    /// The `Host` sent upstream instead of the request's (ingress-nginx `upstream-vhost`).
+    pub host: Option<String>,
+    /// The path sent upstream.
+    pub path: Option<PathRewrite>,
+}
+
+/// How a path is rewritten. The query string is kept, unless the new path brings its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathRewrite {
+    /// Replace the whole path.
+    Full(String),
+    /// Replace the rule's matched prefix (Gateway API's ReplacePrefixMatch).
+    ReplacePrefix {
+        /// The prefix the rule matched.
+        prefix: String,
+        /// What takes its place.
+        with: String,
+    },
+    /// When `pattern` matches from the start of the path, the path becomes `replacement`
+    /// with `$1`..`$9` filled from the capture groups (ingress-nginx's `rewrite-target`, as
+    /// nginx's `rewrite` does it); a replacement with a `?` brings its own query and the
+    /// request's query is appended after it.
+    Regex {
+        /// The rule's path pattern.
+        pattern: String,
+        /// Letters match either case.
+        case_insensitive: bool,
+        /// The new path, with `$n` references.
+        replacement: String,
+    },
+}
+
+/// Header edits, applied as: remove, then set (replacing every value), then add.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct HeaderEdits {
+    /// Replace every value of the header with this one.
+    pub set: Vec<(HeaderName, HeaderValue)>,
+    /// Append a value, keeping the others.
+    pub add: Vec<(HeaderName, HeaderValue)>,
+    /// Remove every value.
+    pub remove: Vec<HeaderName>,
+}
+
+impl HeaderEdits {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+impl RouteSpec {
+    /// Forwards to one backend, no filters: what a plain Ingress path is.
+    pub fn forward(backend: Arc<Backend>) -> Self {
+        RouteSpec {
+            origin: backend.origin.clone(),
+            https_redirect: None,
+            body_limit: None,
+            rewrite: Rewrite::default(),
+            request_headers: HeaderEdits::default(),
+            response_headers: HeaderEdits::default(),
+            action: Action::Forward(Forward {
+                backends: vec![WeightedBackend { weight: 1, backend }],
+                response_timeout: None,
+            }),
+        }
+    }
+
+    /// The backends this route may send to (none for a redirect).
+    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        let backends = match &self.action {
+            Action::Forward(forward) => forward.backends.as_slice(),
+            Action::Redirect(_) => &[],
+        };
+        backends.iter().map(|weighted| &weighted.backend)
+    }
+}
+
+impl fmt::Display for PathRewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathRewrite::Full(path) => write!(f, "{path:?}"),
+            PathRewrite::ReplacePrefix { prefix, with } => write!(f, "prefix {prefix:?} {with:?}"),
+            PathRewrite::Regex {
+                pattern,
+                case_insensitive,
+                replacement,
+            } => {
+                let flag = if *case_insensitive { "(i)" } else { "" };
+                write!(f, "regex{flag} {pattern:?} {replacement:?}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for RedirectLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedirectLocation::Fixed(location) => write!(f, "{location:?}"),
+            RedirectLocation::Rebuilt {
+                scheme,
+                host,
+                port,
+                path,
+                keep_query,
+            } => {
+                let keep = "(kept)";
+                let port = match port {
+                    RedirectPort::Keep => keep.to_owned(),
+                    RedirectPort::SchemeDefault => "(default)".to_owned(),
+                    RedirectPort::Number(port) => port.to_string(),
+                };
+                write!(
+                    f,
+                    "scheme {} host {} port {port}",
+                    scheme.as_deref().unwrap_or(keep),
+                    host.as_deref().unwrap_or(keep),
+                )?;
+                if let Some(path) = path {
+                    write!(f, " path {path}")?;
+                }
+                if !keep_query {
+                    f.write_str(" without query")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for HeaderEdits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        for (name, value) in &self.set {
+            parts.push(format!("set {name}: {value:?}"));
+        }
+        for (name, value) in &self.add {
+            parts.push(format!("add {name}: {value:?}"));
+        }
+        for name in &self.remove {
+            parts.push(format!("remove {name}"));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Renders the action first (a lone backend as itself, so plain paths read as before), then
+/// each filter in the order the proxy applies them: part of the golden text.
+impl fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.action {
+            Action::Forward(forward) => {
+                match forward.backends.as_slice() {
+                    [only] if only.weight == 1 => write!(f, "{}", only.backend)?,
+                    backends => {
+                        let list: Vec<String> = backends
+                            .iter()
+                            .map(|b| format!("{} x {}", b.weight, b.backend))
+                            .collect();
+                        write!(f, "split {{ {} }}", list.join("; "))?;
+                    }
+                }
+                if let Some(timeout) = forward.response_timeout {
+                    write!(f, " (response timeout {}s)", timeout.as_secs_f64())?;
+                }
+            }
+            Action::Redirect(redirect) => {
+                write!(f, "redirect {} {}", redirect.status, redirect.location)?;
+                if let Some(origin) = &self.origin {
+                    write!(f, " <- {origin}")?;
+                }
+            }
+        }
+        match self.https_redirect {
+            Some(308) => f.write_str(" (http redirects to https)")?,
+            Some(status) => write!(f, " (http redirects to https with {status})")?,
+            None => {}
+        }
+        if let Some(limit) = self.body_limit {
+            write!(f, " (body limit {limit})")?;
+        }
+        if let Some(path) = &self.rewrite.path {
+            write!(f, " (rewrite path {path})")?;
+        }
+        if let Some(host) = &self.rewrite.host {
+            write!(f, " (rewrite host {host:?})")?;
+        }
+        if !self.request_headers.is_empty() {
+            write!(f, " (request headers {})", self.request_headers)?;
+        }
+        if !self.response_headers.is_empty() {
+            write!(f, " (response headers {})", self.response_headers)?;
+        }
+        Ok(())
+    }
+}

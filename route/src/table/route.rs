@@ -1,0 +1,232 @@
+//! A compiled route: its filters in a form the proxy applies without parsing, its action, and
+//! the upstreams with their round-robin state and counters.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::uri::Authority;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use regex::Regex;
+
+use super::split::Split;
+use crate::counters::RouteMetrics;
+use crate::spec::{HeaderEdits, Origin, RedirectLocation};
+
+/// What answers a matched request.
+#[derive(Debug)]
+pub struct Route {
+    /// Whose rule this is; `None` for the built-in default.
+    pub origin: Option<Origin>,
+    /// Counters for the answers the proxy makes itself on this route (redirects, 413s);
+    /// the same counters as the upstream's when they share an origin.
+    pub metrics: Arc<RouteMetrics>,
+    /// Plain-HTTP requests get a redirect to `https://` with this status.
+    pub https_redirect: Option<StatusCode>,
+    /// Bodies longer than this get 413.
+    pub body_limit: Option<u64>,
+    /// `None` when nothing is rewritten (the common case).
+    pub rewrite: Option<Box<CompiledRewrite>>,
+    /// Request header edits; empty when none.
+    pub request_headers: CompiledHeaderEdits,
+    /// Response header edits; empty when none.
+    pub response_headers: CompiledHeaderEdits,
+    /// Forward or redirect.
+    pub action: RouteAction,
+}
+
+/// The last step of a route.
+#[derive(Debug)]
+pub enum RouteAction {
+    /// Send to a backend of the split.
+    Forward {
+        /// The backends by weight.
+        split: Split,
+        /// Overrides the proxy's response timeout.
+        response_timeout: Option<Duration>,
+    },
+    /// Answer with a redirect.
+    Redirect(CompiledRedirect),
+}
+
+/// A redirect ready to answer.
+#[derive(Debug)]
+pub struct CompiledRedirect {
+    /// The status.
+    pub status: StatusCode,
+    /// Where to; built per request by [`crate::rewrite::redirect_location`].
+    pub location: RedirectLocation,
+    /// The compiled path rewrite of a rebuilt location, if any.
+    pub path: Option<CompiledPathRewrite>,
+}
+
+/// The rewrite of a route, compiled.
+#[derive(Debug)]
+pub struct CompiledRewrite {
+    /// The `Host` sent upstream instead of the request's.
+    pub host: Option<HeaderValue>,
+    /// How the path is rewritten.
+    pub path: Option<CompiledPathRewrite>,
+}
+
+/// A path rewrite, compiled (see [`crate::spec::PathRewrite`]).
+#[derive(Debug)]
+pub enum CompiledPathRewrite {
+    /// Replace the whole path.
+    Full(Box<str>),
+    /// Replace the matched prefix.
+    ReplacePrefix {
+        /// The canonical prefix the rule matched.
+        prefix: Box<str>,
+        /// What takes its place.
+        with: Box<str>,
+    },
+    /// Replace the whole path by the template when the pattern matches.
+    Regex {
+        /// Anchored at the start.
+        regex: Regex,
+        /// With `$1`..`$9`.
+        replacement: Box<str>,
+    },
+}
+
+/// Header edits with names and values already validated.
+#[derive(Debug, Default)]
+pub struct CompiledHeaderEdits {
+    set: Box<[(HeaderName, HeaderValue)]>,
+    add: Box<[(HeaderName, HeaderValue)]>,
+    remove: Box<[HeaderName]>,
+}
+
+impl CompiledHeaderEdits {
+    pub(super) fn new(edits: &HeaderEdits) -> Self {
+        CompiledHeaderEdits {
+            set: edits.set.clone().into_boxed_slice(),
+            add: edits.add.clone().into_boxed_slice(),
+            remove: edits.remove.clone().into_boxed_slice(),
+        }
+    }
+
+    /// True when there is nothing to do.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+
+    /// Removes, then sets, then adds.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        for name in &self.remove {
+            headers.remove(name);
+        }
+        for (name, value) in &self.set {
+            headers.insert(name, value.clone());
+        }
+        for (name, value) in &self.add {
+            headers.append(name, value.clone());
+        }
+    }
+}
+
+/// One backend, compiled: where its requests go and whose counters they count into.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The Ingress and Service this backend came from; `None` for the built-in default.
+    pub origin: Option<Origin>,
+    /// Where the request goes.
+    pub target: RouteTarget,
+    /// Request counters shared by every table that holds this backend's origin.
+    pub metrics: Arc<RouteMetrics>,
+}
+
+/// Where a backend's requests go, with the state load balancing needs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RouteTarget {
+    /// Ready endpoints, picked round robin. Empty means 503.
+    Endpoints(EndpointSet),
+    /// A misconfigured backend: 503, with the reason in the log.
+    Unavailable(Box<str>),
+    /// The built-in default backend: 404.
+    NotFound,
+}
+
+/// Ready endpoints of one backend and the round-robin cursor over them.
+#[derive(Debug)]
+pub struct EndpointSet {
+    endpoints: Box<[Endpoint]>,
+    next: AtomicUsize,
+}
+
+/// One upstream address, with its URI authority built once at compile time instead of per
+/// request.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Where to connect.
+    pub address: SocketAddr,
+    /// `ip:port` as a URI authority, for the upstream request URI.
+    pub authority: Authority,
+}
+
+impl Route {
+    /// The only upstream, when the route forwards to exactly one (tests, the plain case).
+    pub fn single_upstream(&self) -> Option<&Arc<Upstream>> {
+        match &self.action {
+            RouteAction::Forward { split, .. } => {
+                let mut all = split.upstreams();
+                let first = all.next()?;
+                all.next().is_none().then_some(first)
+            }
+            RouteAction::Redirect(_) => None,
+        }
+    }
+}
+
+impl EndpointSet {
+    /// Builds a set from addresses; the cursor starts at the first.
+    pub fn new(addresses: &[SocketAddr]) -> Self {
+        let mut text = String::with_capacity(48);
+        let endpoints = addresses
+            .iter()
+            .filter_map(|address| {
+                text.clear();
+                // Writing to a String cannot fail.
+                let _ = write!(text, "{address}");
+                // An ip:port always renders as a valid authority; filter_map only to avoid a panic path.
+                let authority = Authority::try_from(text.as_str()).ok()?;
+                Some(Endpoint {
+                    address: *address,
+                    authority,
+                })
+            })
+            .collect();
+        EndpointSet {
+            endpoints,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many endpoints there are.
+    pub fn len(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    /// True when no endpoint is ready.
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+
+    /// Every endpoint once, starting at the next one in round-robin order: try the first,
+    /// and on a connect failure the next.
+    #[inline]
+    pub fn round_robin(&self) -> impl Iterator<Item = &Endpoint> + '_ {
+        let len = self.endpoints.len();
+        let start = if len == 0 {
+            0
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % len
+        };
+        (0..len).map(move |offset| &self.endpoints[(start + offset) % len])
+    }
+}

@@ -1,0 +1,536 @@
+//! The real `portcullis ingress` binary serving Ingresses written for ingress-nginx, with their
+//! `nginx.ingress.kubernetes.io/*` annotations, against real backends on loopback: each
+//! annotation group behaves as ingress-nginx's documentation and e2e tests show (the cases
+//! name the e2e test they follow), and the `nginx` IngressClass is served with flags alone.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use portcullis_testkit::ingress_process::Portcullis;
+use tokio::net::TcpListener;
+
+/// A backend answering `<name> <method> <path?query>` and then each request header as
+/// `name: value` lines; `/slow` answers after 3 s.
+async fn echo(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |request: Request<Incoming>| async move {
+                        Ok::<_, Infallible>(echo_answer(name, request).await)
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn echo_answer(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let target = request.uri().path_and_query().map_or("", |p| p.as_str());
+    if target.starts_with("/slow") {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let mut text = format!("{name} {} {target}\n", request.method());
+    for (header, value) in request.headers() {
+        text.push_str(&format!("{header}: {}\n", value.to_str().unwrap_or("?")));
+    }
+    let length = request
+        .into_body()
+        .collect()
+        .await
+        .map_or(0, |b| b.to_bytes().len());
+    text.push_str(&format!("body: {length}\n"));
+    Response::new(Full::new(Bytes::from(text)))
+}
+
+/// Services `main` and `canary` (namespace `store`), each on its own echo backend.
+fn endpoints(main: SocketAddr, canary: SocketAddr) -> String {
+    let mut out = String::new();
+    for (service, addr) in [("main", main), ("canary", canary)] {
+        out.push_str(&format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {service}, namespace: store}}\n\
+             spec: {{ports: [{{name: http, port: 80}}]}}\n\
+             ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+             metadata: {{name: {service}-1, namespace: store, labels: {{kubernetes.io/service-name: {service}}}}}\n\
+             addressType: IPv4\nports: [{{name: http, port: {}}}]\n\
+             endpoints: [{{addresses: [\"{}\"], conditions: {{ready: true}}}}]\n",
+            addr.port(),
+            addr.ip()
+        ));
+    }
+    out
+}
+
+/// An Ingress of class `class` named `name` on `host`, with `annotations` (YAML lines) and
+/// `paths` (`(path, pathType, service)`).
+fn ingress(
+    class: &str,
+    name: &str,
+    annotations: &[(&str, &str)],
+    host: &str,
+    paths: &[(&str, &str, &str)],
+) -> String {
+    let mut out = format!(
+        "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: store\n"
+    );
+    if !annotations.is_empty() {
+        out.push_str("  annotations:\n");
+        for (key, value) in annotations {
+            out.push_str(&format!("    {key}: {value:?}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "spec:\n  ingressClassName: {class}\n  rules:\n  - host: {host}\n    http:\n      paths:\n"
+    ));
+    for (path, kind, service) in paths {
+        out.push_str(&format!(
+            "      - {{path: {path:?}, pathType: {kind}, backend: {{service: {{name: {service}, port: {{name: http}}}}}}}}\n"
+        ));
+    }
+    out
+}
+
+const NGINX: &str = "nginx.ingress.kubernetes.io";
+
+struct Fixture {
+    proxy: Portcullis,
+    _dir: tempfile::TempDir,
+}
+
+/// Portcullis serving `objects` (plus the two Services) with `flags`, behind an IngressClass
+/// `portcullis`.
+async fn serve(objects: &[String], flags: &[&str]) -> Fixture {
+    let (main, canary) = (echo("main").await, echo("canary").await);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from(
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portcullis}\n\
+         spec: {controller: portcullis.dev/ingress-controller}\n",
+    );
+    text.push_str(&endpoints(main, canary));
+    for object in objects {
+        text.push_str(object);
+    }
+    std::fs::write(dir.path().join("objects.yaml"), text).expect("write");
+    let proxy = Portcullis::start(dir.path(), flags).await;
+    Fixture { proxy, _dir: dir }
+}
+
+/// What came back.
+struct Answer {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// One request to the proxy with this Host, path and extra headers.
+async fn send(
+    proxy: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Answer {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://{proxy}{path}"))
+        .header("host", host);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(Bytes::from(body))).expect("request");
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .expect("answered in time")
+        .expect("answered");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+async fn get(proxy: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    send(proxy, "GET", host, path, headers, Vec::new()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewrite_target_app_root_and_upstream_vhost() {
+    let rewrite_target = format!("{NGINX}/rewrite-target");
+    let prefix = format!("{NGINX}/x-forwarded-prefix");
+    let app_root = format!("{NGINX}/app-root");
+    let vhost = format!("{NGINX}/upstream-vhost");
+    let f = serve(
+        &[
+            // docs/examples/rewrite: /something(/|$)(.*) -> /$2
+            ingress(
+                "portcullis",
+                "rewrite",
+                &[(&rewrite_target, "/$2"), (&prefix, "/something")],
+                "rewrite.bar.com",
+                &[("/something(/|$)(.*)", "ImplementationSpecific", "main")],
+            ),
+            // e2e rewrite.go: another Ingress's plain path on that host becomes a regex too.
+            ingress(
+                "portcullis",
+                "plain",
+                &[],
+                "rewrite.bar.com",
+                &[("/foo", "Prefix", "canary")],
+            ),
+            ingress(
+                "portcullis",
+                "approot",
+                &[(&app_root, "/app1"), (&vhost, "internal.example")],
+                "approot.bar.com",
+                &[("/", "Prefix", "main")],
+            ),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    for (path, upstream) in [
+        ("/something", "GET /"),
+        ("/something/", "GET /"),
+        ("/something/new", "GET /new"),
+        ("/SomeThing/new?x=1", "GET /new?x=1"),
+    ] {
+        let answer = get(proxy, "rewrite.bar.com", path, &[]).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert!(
+            answer.body.starts_with(&format!("main {upstream}\n")),
+            "{path}: {}",
+            answer.body
+        );
+        assert!(
+            answer.body.contains("x-forwarded-prefix: /something\n"),
+            "{}",
+            answer.body
+        );
+    }
+    // A regex host matches /foo as ^/foo, case-insensitively: /foobar and /FOO too.
+    for path in ["/foo", "/foobar", "/FOO/x"] {
+        let answer = get(proxy, "rewrite.bar.com", path, &[]).await;
+        assert!(
+            answer.body.starts_with(&format!("canary GET {path}\n")),
+            "{path}: {}",
+            answer.body
+        );
+        assert!(
+            !answer.body.contains("x-forwarded-prefix"),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        get(proxy, "rewrite.bar.com", "/other", &[]).await.status,
+        404
+    );
+
+    // e2e approot.go: GET / answers 302 to http://<host>/app1, the query dropped.
+    let port = proxy.port();
+    let host = format!("approot.bar.com:{port}");
+    let answer = get(proxy, &host, "/?a=1", &[]).await;
+    assert_eq!(answer.status, 302);
+    assert_eq!(answer.header("location"), format!("http://{host}/app1"));
+    // Other paths are served, with upstream-vhost as the Host upstream (X-Forwarded-Host kept).
+    let answer = get(proxy, &host, "/app1", &[]).await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer.body.contains("\nhost: internal.example\n"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer
+            .body
+            .contains(&format!("\nx-forwarded-host: {host}\n")),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_as_ingress_nginx_answers_them() {
+    let permanent = format!("{NGINX}/permanent-redirect");
+    let code = format!("{NGINX}/permanent-redirect-code");
+    let temporal = format!("{NGINX}/temporal-redirect");
+    let force = format!("{NGINX}/force-ssl-redirect");
+    let f = serve(
+        &[
+            ingress(
+                "portcullis",
+                "moved",
+                &[(&permanent, "http://redirect.example.com")],
+                "moved.test",
+                &[("/something", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "coded",
+                &[(&permanent, "https://new.example.com/x"), (&code, "308")],
+                "coded.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "temporal",
+                &[
+                    (&temporal, "https://down.example.com"),
+                    (&permanent, "https://no.example.com"),
+                ],
+                "temporal.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "forced",
+                &[(&force, "true")],
+                "forced.test",
+                &[("/", "Prefix", "main")],
+            ),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    // e2e redirect.go: 301 with exactly the URL, nothing appended.
+    let answer = get(proxy, "moved.test", "/something/else?q=1", &[]).await;
+    assert_eq!(answer.status, 301);
+    assert_eq!(answer.header("location"), "http://redirect.example.com");
+    // Paths the Ingress does not have are not redirected.
+    assert_eq!(get(proxy, "moved.test", "/", &[]).await.status, 404);
+    let answer = get(proxy, "coded.test", "/a", &[]).await;
+    assert_eq!(
+        (answer.status, answer.header("location")),
+        (308, "https://new.example.com/x")
+    );
+    let answer = get(proxy, "temporal.test", "/", &[]).await;
+    assert_eq!(
+        (answer.status, answer.header("location")),
+        (302, "https://down.example.com")
+    );
+    // e2e forcesslredirect.go: 308 to https without spec.tls.
+    let answer = get(proxy, "forced.test", "/a?b=1", &[]).await;
+    assert_eq!(answer.status, 308);
+    assert_eq!(answer.header("location"), "https://forced.test/a?b=1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nginx_class_is_served_with_flags_alone_with_its_body_size_and_timeouts() {
+    let body_size = format!("{NGINX}/proxy-body-size");
+    let read_timeout = format!("{NGINX}/proxy-read-timeout");
+    let class = "---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\n\
+                 metadata: {name: nginx}\nspec: {controller: k8s.io/ingress-nginx}\n"
+        .to_owned();
+    let legacy = ingress(
+        "nginx",
+        "legacy",
+        &[],
+        "legacy.test",
+        &[("/", "Prefix", "main")],
+    )
+    .replace(
+        "  namespace: store\n",
+        "  namespace: store\n  annotations:\n    kubernetes.io/ingress.class: nginx\n",
+    )
+    .replace("  ingressClassName: nginx\n", "");
+    let f = serve(
+        &[
+            class,
+            ingress(
+                "nginx",
+                "default-limit",
+                &[],
+                "limits.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "nginx",
+                "bigger",
+                &[(&body_size, "8m"), (&read_timeout, "1")],
+                "bigger.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "nginx",
+                "unlimited",
+                &[(&body_size, "0")],
+                "unlimited.test",
+                &[("/", "Prefix", "main")],
+            ),
+            legacy,
+        ],
+        &[
+            "--ingress-class",
+            "nginx",
+            "--controller-name",
+            "k8s.io/ingress-nginx",
+        ],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    assert!(
+        get(proxy, "legacy.test", "/", &[])
+            .await
+            .body
+            .starts_with("main GET /")
+    );
+    let two_mib = vec![b'x'; 2 << 20];
+    // ingress-nginx's 1m default for the nginx class; 413 before anything reaches the backend.
+    let answer = send(proxy, "POST", "limits.test", "/", &[], two_mib.clone()).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    let answer = send(proxy, "POST", "limits.test", "/", &[], vec![b'x'; 1 << 20]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = send(proxy, "POST", "bigger.test", "/", &[], two_mib.clone()).await;
+    assert!(answer.body.contains("body: 2097152\n"), "{}", answer.body);
+    let answer = send(
+        proxy,
+        "POST",
+        "unlimited.test",
+        "/",
+        &[],
+        vec![b'x'; 9 << 20],
+    )
+    .await;
+    assert!(answer.body.contains("body: 9437184\n"), "{}", answer.body);
+    // proxy-read-timeout: 1 s, the backend takes 3.
+    let answer = get(proxy, "bigger.test", "/slow", &[]).await;
+    assert_eq!(answer.status, 504, "{}", answer.body);
+    assert_eq!(get(proxy, "limits.test", "/slow", &[]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canaries_by_header_cookie_and_weight() {
+    let canary = |extra: &[(&str, &str)]| {
+        let mut all = vec![(format!("{NGINX}/canary"), "true".to_owned())];
+        all.extend(
+            extra
+                .iter()
+                .map(|(k, v)| (format!("{NGINX}/{k}"), (*v).to_owned())),
+        );
+        all
+    };
+    let by_header = canary(&[
+        ("canary-by-header", "CanaryByHeader"),
+        ("canary-by-cookie", "Canary"),
+    ]);
+    let by_value = canary(&[
+        ("canary-by-header", "X-Canary"),
+        ("canary-by-header-value", "DoCanary"),
+    ]);
+    let by_weight = canary(&[("canary-weight", "30")]);
+    let with = |name: &str, pairs: &[(String, String)], host: &str| {
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        ingress(
+            "portcullis",
+            name,
+            &refs,
+            host,
+            &[("/", "Prefix", "canary")],
+        )
+    };
+    let f = serve(
+        &[
+            ingress(
+                "portcullis",
+                "main-a",
+                &[],
+                "a.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "main-b",
+                &[],
+                "b.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "main-c",
+                &[],
+                "c.test",
+                &[("/", "Prefix", "main")],
+            ),
+            with("canary-a", &by_header, "a.test"),
+            with("canary-b", &by_value, "b.test"),
+            with("canary-c", &by_weight, "c.test"),
+            // No main Ingress on this host: ignored, as ingress-nginx ignores it (404).
+            with("orphan", &by_weight, "orphan.test"),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    let served_by = |answer: Answer| answer.body.split(' ').next().unwrap_or("").to_owned();
+    // e2e canary.go "when canaried by header with no value".
+    for (headers, want) in [
+        (vec![("CanaryByHeader", "always")], "canary"),
+        (vec![("CanaryByHeader", "never")], "main"),
+        (vec![("CanaryByHeader", "other")], "main"),
+        (vec![], "main"),
+        // Header before cookie: "never" wins over the cookie.
+        (
+            vec![("CanaryByHeader", "never"), ("cookie", "Canary=always")],
+            "main",
+        ),
+        (vec![("cookie", "a=b; Canary=always")], "canary"),
+        (vec![("cookie", "Canary=never")], "main"),
+    ] {
+        let answer = get(proxy, "a.test", "/", &headers).await;
+        assert_eq!(served_by(answer), want, "{headers:?}");
+    }
+    // "with value": only the value routes to the canary; always and never are plain values.
+    for (value, want) in [
+        ("DoCanary", "canary"),
+        ("always", "main"),
+        ("never", "main"),
+    ] {
+        let answer = get(proxy, "b.test", "/", &[("X-Canary", value)]).await;
+        assert_eq!(served_by(answer), want, "{value}");
+    }
+    // Weight 30 of 100: exactly 30 of every 100 requests.
+    let mut to_canary = 0;
+    for _ in 0..100 {
+        if served_by(get(proxy, "c.test", "/", &[]).await) == "canary" {
+            to_canary += 1;
+        }
+    }
+    assert_eq!(to_canary, 30);
+    assert_eq!(get(proxy, "orphan.test", "/", &[]).await.status, 404);
+}
