@@ -168,6 +168,17 @@ fn route_lookup(c: &mut Criterion) {
             black_box(table.find(black_box(host), black_box(path)));
         })
     });
+    // What the proxy does with the answer: take a reference to the route (reads it).
+    group.bench_function("10k_hosts_x_10_paths_then_clone", |b| {
+        let mut n = 0usize;
+        b.iter(|| {
+            let (host, path) = &requests[n & 4095];
+            n = n.wrapping_add(1);
+            black_box(std::sync::Arc::clone(
+                table.find(black_box(host), black_box(path)),
+            ));
+        })
+    });
     group.bench_function("miss_unknown_host", |b| {
         b.iter(|| black_box(table.find(black_box("nope.example.org"), black_box("/x"))))
     });

@@ -178,12 +178,14 @@ impl RoutingTable {
 impl CompiledHost {
     #[inline]
     fn find(&self, path: &str, facts: &RequestFacts<'_>) -> Option<&Arc<Route>> {
-        let found = self.index.candidates(path).find_map(|index| {
-            let rule = self.rules.get(index)?;
-            let holds = rule
-                .conditions
-                .as_ref()
-                .is_none_or(|conditions| conditions.hold(facts));
+        let found = self.index.candidates(path).find_map(|candidate| {
+            let rule = self.rules.get(candidate.rule)?;
+            // An unconditional rule wins without reading it (only its address is taken).
+            let holds = !candidate.conditional
+                || rule
+                    .conditions
+                    .as_ref()
+                    .is_none_or(|conditions| conditions.hold(facts));
             holds.then_some(&rule.route)
         });
         found.or(self.default.as_ref())

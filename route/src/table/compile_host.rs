@@ -34,7 +34,7 @@ pub(super) struct Compiler<'a> {
     /// Keeps every interned spec alive for the build, so no pointer key is reused.
     held_routes: Vec<Arc<RouteSpec>>,
     held_backends: Vec<Arc<Backend>>,
-    indexes: HashMap<Vec<(String, PathKind)>, Indexed, RandomState>,
+    indexes: HashMap<Vec<(String, PathKind, bool)>, Indexed, RandomState>,
 }
 
 impl<'a> Compiler<'a> {
@@ -181,16 +181,18 @@ impl<'a> Compiler<'a> {
 
     /// The path index of a layout, built once per build, with what it could not hold.
     fn index(&mut self, host: &VirtualHost) -> Indexed {
-        let layout: Vec<(String, PathKind)> = host
+        let layout: Vec<(String, PathKind, bool)> = host
             .paths
             .iter()
-            .map(|rule| (rule.path.clone(), rule.kind))
+            .map(|rule| (rule.path.clone(), rule.kind, !rule.conditions.is_empty()))
             .collect();
         if let Some((index, rejected)) = self.indexes.get(&layout) {
             return (Arc::clone(index), rejected.clone());
         }
-        let borrowed: Vec<(&str, PathKind)> =
-            layout.iter().map(|(p, k)| (p.as_str(), *k)).collect();
+        let borrowed: Vec<(&str, PathKind, bool)> = layout
+            .iter()
+            .map(|(p, k, c)| (p.as_str(), *k, *c))
+            .collect();
         let mut rejected = Vec::new();
         let index = Arc::new(PathIndex::build(&borrowed, &mut rejected));
         self.indexes

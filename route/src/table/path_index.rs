@@ -18,10 +18,19 @@ use crate::spec::PathKind;
 pub(super) enum PathIndex {
     Tree {
         router: matchit::Router<usize>,
-        /// Rule indices per router value, in precedence order.
-        candidates: Box<[Box<[usize]>]>,
+        /// Rules per router value, in precedence order.
+        candidates: Box<[Box<[Candidate]>]>,
     },
-    Ordered(Box<[Option<OrderedPath>]>),
+    Ordered(Box<[(Option<OrderedPath>, bool)]>),
+}
+
+/// A rule covering a path, and whether it has conditions to check: a rule without any wins
+/// without its (per-host) data being read, so the plain lookup touches no more memory than a
+/// host/path router would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Candidate {
+    pub(super) rule: usize,
+    pub(super) conditional: bool,
 }
 
 /// One path of a host matched rule by rule; `None` where the rule's path did not compile.
@@ -43,28 +52,31 @@ pub(super) struct Rejected {
 /// The rule indices covering one request path, best first.
 pub(super) enum Candidates<'a> {
     None,
-    Listed(std::iter::Copied<std::slice::Iter<'a, usize>>),
+    Listed(std::iter::Copied<std::slice::Iter<'a, Candidate>>),
     Ordered {
-        paths: &'a [Option<OrderedPath>],
+        paths: &'a [(Option<OrderedPath>, bool)],
         path: &'a str,
         next: usize,
     },
 }
 
 impl Iterator for Candidates<'_> {
-    type Item = usize;
+    type Item = Candidate;
 
     #[inline]
-    fn next(&mut self) -> Option<usize> {
+    fn next(&mut self) -> Option<Candidate> {
         match self {
             Candidates::None => None,
             Candidates::Listed(list) => list.next(),
             Candidates::Ordered { paths, path, next } => {
-                while let Some(entry) = paths.get(*next) {
-                    let index = *next;
+                while let Some((entry, conditional)) = paths.get(*next) {
+                    let rule = *next;
                     *next += 1;
                     if entry.as_ref().is_some_and(|p| p.matches(path)) {
-                        return Some(index);
+                        return Some(Candidate {
+                            rule,
+                            conditional: *conditional,
+                        });
                     }
                 }
                 None
@@ -92,11 +104,12 @@ fn covers(prefix: &str, path: &str) -> bool {
 }
 
 impl PathIndex {
-    /// Indexes `layout` (each rule's path and kind, in the host's order).
-    pub(super) fn build(layout: &[(&str, PathKind)], rejected: &mut Vec<Rejected>) -> Self {
+    /// Indexes `layout` (each rule's path, kind and whether it has conditions, in the host's
+    /// order).
+    pub(super) fn build(layout: &[(&str, PathKind, bool)], rejected: &mut Vec<Rejected>) -> Self {
         if layout
             .iter()
-            .any(|(_, kind)| matches!(kind, PathKind::Regex { .. }))
+            .any(|(_, kind, _)| matches!(kind, PathKind::Regex { .. }))
         {
             return PathIndex::Ordered(ordered(layout, rejected));
         }
@@ -125,30 +138,41 @@ impl PathIndex {
 }
 
 fn ordered(
-    layout: &[(&str, PathKind)],
+    layout: &[(&str, PathKind, bool)],
     rejected: &mut Vec<Rejected>,
-) -> Box<[Option<OrderedPath>]> {
+) -> Box<[(Option<OrderedPath>, bool)]> {
     layout
         .iter()
         .enumerate()
-        .map(|(rule, (path, kind))| match kind {
-            PathKind::Exact => Some(OrderedPath::Exact((*path).into())),
-            PathKind::Prefix => Some(OrderedPath::Prefix(canonical_prefix(path).into())),
-            PathKind::Regex { case_insensitive } => {
-                match compile(path, Anchoring::Start, *case_insensitive) {
-                    Ok(regex) => Some(OrderedPath::Regex(regex)),
-                    Err(error) => {
-                        rejected.push(Rejected {
-                            rule,
-                            path: (*path).to_owned(),
-                            reason: error.to_string(),
-                        });
-                        None
-                    }
-                }
-            }
+        .map(|(rule, (path, kind, conditional))| {
+            (ordered_path(rule, path, *kind, rejected), *conditional)
         })
         .collect()
+}
+
+fn ordered_path(
+    rule: usize,
+    path: &str,
+    kind: PathKind,
+    rejected: &mut Vec<Rejected>,
+) -> Option<OrderedPath> {
+    match kind {
+        PathKind::Exact => Some(OrderedPath::Exact(path.into())),
+        PathKind::Prefix => Some(OrderedPath::Prefix(canonical_prefix(path).into())),
+        PathKind::Regex { case_insensitive } => {
+            match compile(path, Anchoring::Start, case_insensitive) {
+                Ok(regex) => Some(OrderedPath::Regex(regex)),
+                Err(error) => {
+                    rejected.push(Rejected {
+                        rule,
+                        path: path.to_owned(),
+                        reason: error.to_string(),
+                    });
+                    None
+                }
+            }
+        }
+    }
 }
 
 /// What reaches one matchit pattern, to decide which rules cover it.
@@ -159,10 +183,10 @@ enum Reach {
     Below(String),
 }
 
-fn tree(layout: &[(&str, PathKind)], rejected: &mut Vec<Rejected>) -> PathIndex {
+fn tree(layout: &[(&str, PathKind, bool)], rejected: &mut Vec<Rejected>) -> PathIndex {
     // Each pattern with what reaches it; several rules may produce the same pattern.
     let mut reaches: BTreeMap<String, (Reach, usize)> = BTreeMap::new();
-    for (rule, (path, kind)) in layout.iter().enumerate() {
+    for (rule, (path, kind, _)) in layout.iter().enumerate() {
         let base = canonical_prefix(path);
         for pattern in patterns(path, *kind) {
             let reach = if pattern.ends_with("{*rest}") {
@@ -180,16 +204,19 @@ fn tree(layout: &[(&str, PathKind)], rejected: &mut Vec<Rejected>) -> PathIndex 
     let mut router = matchit::Router::new();
     let mut candidates = Vec::new();
     for (pattern, (reach, first_rule)) in reaches {
-        let mut covering: Vec<(usize, usize, usize)> = layout
+        let mut covering: Vec<(usize, usize, usize, bool)> = layout
             .iter()
             .enumerate()
-            .filter_map(|(rule, (path, kind))| {
+            .filter_map(|(rule, (path, kind, conditional))| {
                 let rank = covers_reach(path, *kind, &reach)?;
-                Some((rank.0, rank.1, rule))
+                Some((rank.0, rank.1, rule, *conditional))
             })
             .collect();
         covering.sort_unstable();
-        let list: Box<[usize]> = covering.into_iter().map(|(_, _, rule)| rule).collect();
+        let list: Box<[Candidate]> = covering
+            .into_iter()
+            .map(|(_, _, rule, conditional)| Candidate { rule, conditional })
+            .collect();
         match router.insert(pattern.clone(), candidates.len()) {
             Ok(()) => candidates.push(list),
             Err(error) => rejected.push(Rejected {
@@ -226,11 +253,17 @@ fn covers_reach(path: &str, kind: PathKind, reach: &Reach) -> Option<(usize, usi
 mod tests {
     use super::*;
 
+    fn build(layout: &[(&str, PathKind)], rejected: &mut Vec<Rejected>) -> PathIndex {
+        let layout: Vec<(&str, PathKind, bool)> =
+            layout.iter().map(|(p, k)| (*p, *k, false)).collect();
+        PathIndex::build(&layout, rejected)
+    }
+
     fn lookup(layout: &[(&str, PathKind)], path: &str) -> Vec<usize> {
         let mut rejected = Vec::new();
-        let index = PathIndex::build(layout, &mut rejected);
+        let index = build(layout, &mut rejected);
         assert!(rejected.is_empty());
-        index.candidates(path).collect()
+        index.candidates(path).map(|c| c.rule).collect()
     }
 
     #[test]
@@ -288,9 +321,10 @@ mod tests {
             ),
             ("/", PathKind::Prefix),
         ];
-        let index = PathIndex::build(&layout, &mut rejected);
+        let index = build(&layout, &mut rejected);
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].rule, 0);
-        assert_eq!(index.candidates("/(").collect::<Vec<_>>(), [1]);
+        let found: Vec<usize> = index.candidates("/(").map(|c| c.rule).collect();
+        assert_eq!(found, [1]);
     }
 }
