@@ -534,3 +534,125 @@ async fn canaries_by_header_cookie_and_weight() {
     assert_eq!(to_canary, 30);
     assert_eq!(get(proxy, "orphan.test", "/", &[]).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_and_source_ranges() {
+    let key = |name: &str| format!("{NGINX}/{name}");
+    let (enable, origin, allow, deny) = (
+        key("enable-cors"),
+        key("cors-allow-origin"),
+        key("allowlist-source-range"),
+        key("denylist-source-range"),
+    );
+    let f = serve(
+        &[
+            ingress(
+                "portcullis",
+                "any",
+                &[(&enable, "true")],
+                "any.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "listed",
+                &[
+                    (&enable, "true"),
+                    (&origin, "https://app.example, http://*.example.com:8080"),
+                ],
+                "listed.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "office",
+                &[(&allow, "10.0.0.0/8")],
+                "office.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "local",
+                &[(&allow, "127.0.0.0/8")],
+                "local.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "denied",
+                &[(&allow, "127.0.0.0/8"), (&deny, "127.0.0.1")],
+                "denied.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "broken",
+                &[(&allow, "10.0.0.0/8, office")],
+                "broken.test",
+                &[("/", "Prefix", "main")],
+            ),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    // e2e cors.go: enable-cors alone answers every request with ACAO *, no Origin needed.
+    let answer = get(proxy, "any.test", "/", &[]).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("access-control-allow-origin"), "*");
+    assert_eq!(answer.header("access-control-allow-credentials"), "true");
+    assert_eq!(answer.header("access-control-max-age"), "1728000");
+    // A preflight is answered here (204) and never reaches the backend.
+    let preflight = send(
+        proxy,
+        "OPTIONS",
+        "listed.test",
+        "/",
+        &[("origin", "https://app.example")],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(preflight.status, 204, "{}", preflight.body);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        "GET, PUT, POST, DELETE, PATCH, OPTIONS"
+    );
+    assert!(preflight.body.is_empty());
+    for (origin, allowed) in [
+        ("http://shop.example.com:8080", true),
+        ("http://a.b.example.com:8080", false),
+        ("http://shop.example.com", false),
+        ("https://evil.example", false),
+    ] {
+        let answer = get(proxy, "listed.test", "/", &[("origin", origin)]).await;
+        assert!(
+            answer.body.starts_with("main GET /"),
+            "{origin}: proxied either way"
+        );
+        let acao = answer.header("access-control-allow-origin");
+        assert_eq!(acao == origin, allowed, "{origin}: {acao:?}");
+        assert_eq!(acao.is_empty(), !allowed, "{origin}");
+    }
+    // An OPTIONS from an origin not allowed is proxied, as ingress-nginx does.
+    let answer = send(
+        proxy,
+        "OPTIONS",
+        "listed.test",
+        "/",
+        &[("origin", "https://evil.example")],
+        Vec::new(),
+    )
+    .await;
+    assert!(answer.body.starts_with("main OPTIONS /"), "{}", answer.body);
+
+    // Source ranges on the client address (here 127.0.0.1).
+    assert_eq!(get(proxy, "office.test", "/", &[]).await.status, 403);
+    assert_eq!(get(proxy, "local.test", "/", &[]).await.status, 200);
+    assert_eq!(get(proxy, "denied.test", "/", &[]).await.status, 403);
+    // A range that is not one: not served at all rather than served open.
+    assert_eq!(get(proxy, "broken.test", "/", &[]).await.status, 503);
+}

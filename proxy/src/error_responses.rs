@@ -19,6 +19,8 @@ pub enum ProxyAnswer {
     ClientBodyTimedOut,
     /// The request body is longer than the route allows.
     BodyTooLarge,
+    /// The client's address is outside the route's allowed source ranges.
+    SourceForbidden,
     /// The route's rewrite or redirect produced no valid URL (see the controller log).
     RouteMisconfigured,
     /// No Ingress routes this host and path.
@@ -45,6 +47,7 @@ impl ProxyAnswer {
             }
             ProxyAnswer::ClientBodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             ProxyAnswer::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyAnswer::SourceForbidden => StatusCode::FORBIDDEN,
             ProxyAnswer::RouteMisconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyAnswer::NoRoute => StatusCode::NOT_FOUND,
             ProxyAnswer::NoReadyEndpoint | ProxyAnswer::BackendMisconfigured => {
@@ -68,6 +71,9 @@ impl ProxyAnswer {
             }
             ProxyAnswer::BodyTooLarge => {
                 "413 Content Too Large: the request body is longer than this route allows\n"
+            }
+            ProxyAnswer::SourceForbidden => {
+                "403 Forbidden: this route is not open to the client's address\n"
             }
             ProxyAnswer::RouteMisconfigured => {
                 "500 Internal Server Error: this route's rewrite produced no valid URL (see the ingress controller log)\n"
@@ -115,6 +121,7 @@ mod tests {
             (ProxyAnswer::BadClientBody, 400),
             (ProxyAnswer::ClientBodyTimedOut, 408),
             (ProxyAnswer::BodyTooLarge, 413),
+            (ProxyAnswer::SourceForbidden, 403),
             (ProxyAnswer::RouteMisconfigured, 500),
             (ProxyAnswer::UpstreamInvalid, 502),
             (ProxyAnswer::NoRoute, 404),

@@ -26,6 +26,7 @@ use crate::request_head::{Target, settle};
 use crate::retryable_body::{Attempt, BodyProgress, RetryableBody, ReturnSlot};
 use crate::upgrade::{tunnel, upgrade_protocol};
 use crate::upstream_body::UpstreamBody;
+use portcullis_route::access::{CorsDecision, cors, source_allowed};
 use portcullis_route::counters::RouteMetrics;
 use portcullis_route::host::strip_port;
 use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
@@ -61,6 +62,15 @@ pub struct Downstream {
     /// The connection's share of upstream exchanges at once (see [`UpstreamBody`]), taken
     /// by HTTP/2 requests; HTTP/1 sends one request at a time and skips it.
     pub upstream_share: Option<Arc<Semaphore>>,
+}
+
+impl Downstream {
+    /// The client's address: what source ranges (and, later, rate limits and access logs)
+    /// read. Today the TCP peer; the one place PROXY protocol or trusted forwarded headers
+    /// will change.
+    pub fn client_address(&self) -> std::net::IpAddr {
+        self.peer.ip()
+    }
 }
 
 impl Forwarder {
@@ -124,13 +134,46 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        // nginx's order: the body limit on the declared length (its find-config phase), the
-        // route's redirect (rewrite phase), then the HTTPS redirect (ingress-nginx's Lua).
+        // nginx's order: the body limit on the declared length (its find-config phase), a CORS
+        // preflight and the route's redirect (rewrite phase), the HTTPS redirect
+        // (ingress-nginx's Lua), then source ranges (access phase).
         if let Some(limit) = route.body_limit
             && declared_length(&request).is_some_and(|length| length > limit)
         {
             return own_answer(own(ProxyAnswer::BodyTooLarge));
         }
+        let cors = match &route.cors {
+            Some(policy) => cors(
+                policy,
+                request.method(),
+                request.headers().get(header::ORIGIN),
+            ),
+            None => CorsDecision::None,
+        };
+        let cors_headers = match cors {
+            CorsDecision::Preflight(headers) => return own_answer(preflight_answer(headers)),
+            CorsDecision::Annotate(headers) => Some(headers),
+            CorsDecision::None => None,
+        };
+        let (mut response, counters) = self.serve_allowed(request, route, downstream, target).await;
+        if let Some(headers) = cors_headers {
+            let map = response.headers_mut();
+            for (name, value) in headers {
+                map.insert(name, value);
+            }
+        }
+        (response, counters)
+    }
+
+    /// [`Forwarder::serve`] after the body limit and CORS.
+    async fn serve_allowed<'r>(
+        &self,
+        request: Request<Incoming>,
+        route: &'r Route,
+        downstream: &Downstream,
+        target: Target,
+    ) -> (Response<ProxyBody>, &'r RouteMetrics) {
+        let own_answer = |response| (response, &*route.metrics);
         let (split, response_timeout) = match &route.action {
             RouteAction::Redirect(redirect) => {
                 return own_answer(redirect_answer(redirect, downstream, &target));
@@ -145,6 +188,12 @@ impl Forwarder {
             && let Some(redirect) = https_redirect(status, host, &target.path_and_query)
         {
             return own_answer(redirect);
+        }
+        if let Some(ranges) = &route.source_ranges
+            && !source_allowed(ranges, downstream.client_address())
+        {
+            debug!(client = %downstream.client_address(), origin = ?route.origin, "403: source range");
+            return own_answer(own(ProxyAnswer::SourceForbidden));
         }
         let Some(upstream) = split.choose() else {
             debug!(origin = ?route.origin, "503: every backend has weight 0");
@@ -430,6 +479,21 @@ fn redirect_response(status: StatusCode, location: HeaderValue, why: &str) -> Re
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// ingress-nginx's preflight answer: 204 with the CORS headers, nothing upstream.
+fn preflight_answer(headers: Vec<(header::HeaderName, HeaderValue)>) -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        map.insert(name, value);
+    }
+    map.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain charset=UTF-8"),
     );
     response
 }

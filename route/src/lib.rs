@@ -6,6 +6,7 @@
 //! sockets, Kubernetes or tokio, so both sides can be tested (and benchmarked) alone.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod counters;
 pub mod host;
 pub mod path_patterns;

@@ -54,14 +54,7 @@ fn honoured(name: &str) -> bool {
 fn restricts_access(name: &str) -> bool {
     name.starts_with("auth-")
         || name.ends_with("-snippet")
-        || matches!(
-            name,
-            "satisfy"
-                | "whitelist-source-range"
-                | "allowlist-source-range"
-                | "denylist-source-range"
-                | "enable-global-auth"
-        )
+        || matches!(name, "satisfy" | "enable-global-auth")
 }
 
 /// What the review found.
@@ -143,12 +136,12 @@ mod tests {
             ("nginx.ingress.kubernetes.io/auth-type", true),
             ("portcullis.dev/auth-tls-secret", true),
             ("nginx.ingress.kubernetes.io/satisfy", true),
-            ("nginx.ingress.kubernetes.io/whitelist-source-range", true),
-            ("nginx.ingress.kubernetes.io/allowlist-source-range", true),
-            ("nginx.ingress.kubernetes.io/denylist-source-range", true),
+            ("nginx.ingress.kubernetes.io/enable-global-auth", true),
+            ("nginx.ingress.kubernetes.io/auth-signin", true),
             ("nginx.ingress.kubernetes.io/configuration-snippet", true),
             ("nginx.ingress.kubernetes.io/server-snippet", true),
-            ("nginx.ingress.kubernetes.io/enable-cors", false),
+            ("nginx.ingress.kubernetes.io/stream-snippet", true),
+            ("nginx.ingress.kubernetes.io/session-cookie-name", false),
             ("portcullis.dev/proxy-send-timeout", false),
             ("nginx.ingress.kubernetes.io/limit-rps", false),
         ];
@@ -171,6 +164,8 @@ mod tests {
             ("portcullis.dev/ssl-redirect", "true"),
             ("nginx.ingress.kubernetes.io/rewrite-target", "/$2"),
             ("portcullis.dev/canary-weight", "10"),
+            ("nginx.ingress.kubernetes.io/whitelist-source-range", "10.0.0.0/8"),
+            ("nginx.ingress.kubernetes.io/enable-cors", "true"),
             ("kubernetes.io/ingress.class", "nginx"),
             ("cert-manager.io/cluster-issuer", "letsencrypt"),
         ]);

@@ -189,6 +189,8 @@ impl BackendCache<'_> {
             },
             request_headers,
             response_headers: HeaderEdits::default(),
+            cors: a.cors.clone(),
+            source_ranges: a.source_ranges.clone(),
             action,
         });
         self.routes.push((key, Arc::clone(&route)));
@@ -243,7 +245,7 @@ pub(super) fn fragment(
             &mut fragment.diagnostics,
         );
         fragment.add_rules(ingress, resolver, config, &behaviour);
-        if let Some(annotation) = review.fail_closed {
+        if let Some(annotation) = review.fail_closed.or(behaviour.fail_closed) {
             fragment.close(&annotation);
         }
     }

@@ -32,8 +32,49 @@ pub struct RouteSpec {
     pub request_headers: HeaderEdits,
     /// Response header edits, on the upstream's answer.
     pub response_headers: HeaderEdits,
+    /// Cross-origin requests: preflights answered here, CORS headers added to answers.
+    pub cors: Option<CorsPolicy>,
+    /// Which client addresses may use the route (403 for others).
+    pub source_ranges: Option<SourceRanges>,
     /// Forward or redirect.
     pub action: Action,
+}
+
+/// A CORS policy as ingress-nginx's `enable-cors` and `cors-*` annotations give it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CorsPolicy {
+    /// Which origins are allowed.
+    pub origins: CorsOrigins,
+    /// `Access-Control-Allow-Methods`.
+    pub allow_methods: HeaderValue,
+    /// `Access-Control-Allow-Headers`.
+    pub allow_headers: HeaderValue,
+    /// `Access-Control-Expose-Headers`, when set.
+    pub expose_headers: Option<HeaderValue>,
+    /// Sends `Access-Control-Allow-Credentials: true`.
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age`, seconds.
+    pub max_age: u64,
+}
+
+/// The origins a CORS policy allows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CorsOrigins {
+    /// `*`: every request gets CORS headers with `Access-Control-Allow-Origin: *`.
+    Any,
+    /// These origins, lower case: `scheme://host[:port]`, where the host may start with `*.`
+    /// for exactly one label.
+    List(Vec<String>),
+}
+
+/// Client address ranges: a denied address gets 403; with an allow list, so does every
+/// address outside it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SourceRanges {
+    /// Addresses that may (when empty: every address not denied).
+    pub allow: Vec<ipnet::IpNet>,
+    /// Addresses that may not, whatever `allow` says.
+    pub deny: Vec<ipnet::IpNet>,
 }
 
 /// The last step of a route.
@@ -169,6 +210,8 @@ impl RouteSpec {
             rewrite: Rewrite::default(),
             request_headers: HeaderEdits::default(),
             response_headers: HeaderEdits::default(),
+            cors: None,
+            source_ranges: None,
             action: Action::Forward(Forward {
                 backends: vec![WeightedBackend { weight: 1, backend }],
                 response_timeout: None,
@@ -300,6 +343,31 @@ impl fmt::Display for RouteSpec {
         }
         if !self.response_headers.is_empty() {
             write!(f, " (response headers {})", self.response_headers)?;
+        }
+        if let Some(cors) = &self.cors {
+            let origins = match &cors.origins {
+                CorsOrigins::Any => "*".to_owned(),
+                CorsOrigins::List(list) => list.join(" "),
+            };
+            write!(
+                f,
+                " (cors {origins}; methods {:?}; headers {:?}; credentials {}; max-age {})",
+                cors.allow_methods, cors.allow_headers, cors.allow_credentials, cors.max_age
+            )?;
+        }
+        if let Some(ranges) = &self.source_ranges {
+            let list = |nets: &[ipnet::IpNet]| {
+                nets.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            write!(
+                f,
+                " (source allow [{}] deny [{}])",
+                list(&ranges.allow),
+                list(&ranges.deny)
+            )?;
         }
         Ok(())
     }

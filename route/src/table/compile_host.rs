@@ -94,6 +94,8 @@ impl<'a> Compiler<'a> {
             rewrite: None,
             request_headers: CompiledHeaderEdits::default(),
             response_headers: CompiledHeaderEdits::default(),
+            cors: None,
+            source_ranges: None,
             action: RouteAction::Forward {
                 split: Split::new(vec![(1, upstream)]),
                 response_timeout: None,
@@ -153,6 +155,8 @@ impl<'a> Compiler<'a> {
             rewrite,
             request_headers: CompiledHeaderEdits::new(&spec.request_headers),
             response_headers: CompiledHeaderEdits::new(&spec.response_headers),
+            cors: spec.cors.clone().map(Box::new),
+            source_ranges: spec.source_ranges.clone().map(Box::new),
             action,
         })
     }

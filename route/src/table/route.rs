@@ -13,7 +13,7 @@ use regex::Regex;
 
 use super::split::Split;
 use crate::counters::RouteMetrics;
-use crate::spec::{HeaderEdits, Origin, RedirectLocation};
+use crate::spec::{CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges};
 
 /// What answers a matched request.
 #[derive(Debug)]
@@ -33,6 +33,10 @@ pub struct Route {
     pub request_headers: CompiledHeaderEdits,
     /// Response header edits; empty when none.
     pub response_headers: CompiledHeaderEdits,
+    /// CORS, decided per request by [`crate::access::cors`].
+    pub cors: Option<Box<CorsPolicy>>,
+    /// Client address ranges, checked by [`crate::access::source_allowed`].
+    pub source_ranges: Option<Box<SourceRanges>>,
     /// Forward or redirect.
     pub action: RouteAction,
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use portcullis_kube::objects::ObjectKey;
 use portcullis_route::pattern::{Anchoring, compile};
+use portcullis_route::spec::{CorsOrigins, CorsPolicy, SourceRanges};
 
 use super::Annotations;
 use super::values::{boolean, bounded, literal_url, redirect_status, seconds, size};
@@ -33,6 +34,16 @@ pub(crate) const NAMES: &[&str] = &[
     "canary-by-header-value",
     "canary-by-header-pattern",
     "canary-by-cookie",
+    "enable-cors",
+    "cors-allow-origin",
+    "cors-allow-methods",
+    "cors-allow-headers",
+    "cors-expose-headers",
+    "cors-allow-credentials",
+    "cors-max-age",
+    "allowlist-source-range",
+    "whitelist-source-range",
+    "denylist-source-range",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -59,6 +70,13 @@ pub(crate) struct RouteAnnotations {
     pub(crate) read_timeout: Option<Duration>,
     /// `canary: "true"` and its settings.
     pub(crate) canary: Option<Canary>,
+    /// `enable-cors` and its settings.
+    pub(crate) cors: Option<CorsPolicy>,
+    /// `allowlist-source-range` (or `whitelist-`) and `denylist-source-range`.
+    pub(crate) source_ranges: Option<SourceRanges>,
+    /// An access-control annotation whose value cannot be enforced as written (its full
+    /// name): the Ingress is not served rather than served open.
+    pub(crate) fail_closed: Option<String>,
 }
 
 /// A body size as written.
@@ -98,6 +116,7 @@ pub(crate) fn parse(
         annotations,
         diagnostics,
     };
+    let mut fail_closed = None;
     let rewrite_target = reader.value("rewrite-target", rewrite_template);
     let use_regex = reader.value("use-regex", boolean).unwrap_or(false);
     // ingress-nginx reads the temporal redirect first; the other is then not read at all.
@@ -128,7 +147,158 @@ pub(crate) fn parse(
         }),
         read_timeout: reader.value("proxy-read-timeout", seconds),
         canary: canary(&mut reader),
+        cors: cors(&mut reader),
+        source_ranges: source_ranges(&mut reader, &mut fail_closed),
+        fail_closed,
     }
+}
+
+const DEFAULT_CORS_METHODS: &str = "GET, PUT, POST, DELETE, PATCH, OPTIONS";
+const DEFAULT_CORS_HEADERS: &str = "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization";
+
+fn cors(reader: &mut Reader<'_, '_>) -> Option<CorsPolicy> {
+    if !reader.value("enable-cors", boolean).unwrap_or(false) {
+        return None;
+    }
+    let listed = |v: &str, allowed: fn(char) -> bool| -> Result<http::HeaderValue, String> {
+        if v.chars().all(allowed) {
+            http::HeaderValue::try_from(v.trim()).map_err(|_| "not a valid header value".into())
+        } else {
+            Err("contains characters ingress-nginx does not accept here (no *)".into())
+        }
+    };
+    let origins = match reader.annotations.get("cors-allow-origin") {
+        None => CorsOrigins::Any,
+        Some((full, value)) => {
+            let (origins, skipped) = cors_origins(value);
+            if !skipped.is_empty() {
+                reader.diagnostics.push(Diagnostic::warning(
+                    Reason::InvalidAnnotation,
+                    reader.key,
+                    format!("metadata.annotations[{full}]"),
+                    format!(
+                        "{skipped:?} are not scheme://host[:port] and are skipped, as \
+                         ingress-nginx skips them; the other origins apply"
+                    ),
+                ));
+            }
+            origins
+        }
+    };
+    Some(CorsPolicy {
+        origins,
+        allow_methods: reader
+            .value("cors-allow-methods", |v| {
+                listed(v, |c| c.is_ascii_alphabetic() || c == ',' || c == ' ')
+            })
+            .unwrap_or_else(|| http::HeaderValue::from_static(DEFAULT_CORS_METHODS)),
+        allow_headers: reader
+            .value("cors-allow-headers", |v| {
+                listed(v, |c| c.is_ascii_alphanumeric() || "-_, ".contains(c))
+            })
+            .unwrap_or_else(|| http::HeaderValue::from_static(DEFAULT_CORS_HEADERS)),
+        expose_headers: reader.value("cors-expose-headers", |v| {
+            listed(v, |c| c.is_ascii_alphanumeric() || "-_, *".contains(c))
+        }),
+        allow_credentials: reader
+            .value("cors-allow-credentials", boolean)
+            .unwrap_or(true),
+        max_age: reader
+            .value("cors-max-age", |v| bounded(v, 0, u64::from(u32::MAX)))
+            .unwrap_or(1_728_000),
+    })
+}
+
+/// `cors-allow-origin`: `*`, or a comma list of `scheme://host[:port]` (a host may start
+/// with `*.`), and the entries skipped. As ingress-nginx: `*` anywhere allows every origin;
+/// entries without a scheme are skipped (never widened to `*`), and a list left empty
+/// allows none.
+fn cors_origins(value: &str) -> (CorsOrigins, Vec<&str>) {
+    let entries: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if entries.contains(&"*") {
+        return (CorsOrigins::Any, Vec::new());
+    }
+    let mut list = Vec::new();
+    let mut skipped = Vec::new();
+    for entry in entries {
+        let lower = entry.to_ascii_lowercase();
+        let valid = lower.split_once("://").is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && scheme.bytes().all(|b| b.is_ascii_lowercase())
+                && !rest.is_empty()
+                && !rest.contains('/')
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:*[]".contains(&b))
+        });
+        if valid || lower == "null" {
+            list.push(lower);
+        } else {
+            skipped.push(entry);
+        }
+    }
+    (CorsOrigins::List(list), skipped)
+}
+
+/// The source ranges; an entry that is not an address or CIDR makes the Ingress fail closed
+/// (ingress-nginx answers 503 for it too).
+fn source_ranges(
+    reader: &mut Reader<'_, '_>,
+    fail_closed: &mut Option<String>,
+) -> Option<SourceRanges> {
+    let mut ranges = SourceRanges::default();
+    // ingress-nginx reads whitelist- only when allowlist- is not set.
+    let allow_name = if reader.annotations.get("allowlist-source-range").is_some() {
+        "allowlist-source-range"
+    } else {
+        "whitelist-source-range"
+    };
+    for (name, list) in [
+        (allow_name, &mut ranges.allow),
+        ("denylist-source-range", &mut ranges.deny),
+    ] {
+        let Some((full, value)) = reader.annotations.get(name) else {
+            continue;
+        };
+        match parse_ranges(value) {
+            Ok(parsed) => *list = parsed,
+            Err(why) => {
+                reader.diagnostics.push(Diagnostic::error(
+                    Reason::InvalidAnnotation,
+                    reader.key,
+                    format!("metadata.annotations[{full}]"),
+                    format!(
+                        "{value:?}: {why}; the Ingress is not served (its paths answer 503) \
+                         rather than served open"
+                    ),
+                ));
+                fail_closed.get_or_insert_with(|| full.to_owned());
+            }
+        }
+    }
+    (!ranges.allow.is_empty() || !ranges.deny.is_empty()).then_some(ranges)
+}
+
+/// A comma list of addresses and CIDRs, normalised (`10.0.0.1/24` is `10.0.0.0/24`).
+fn parse_ranges(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    let mut nets = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let net = match entry.parse::<ipnet::IpNet>() {
+            Ok(net) => net.trunc(),
+            Err(_) => match entry.parse::<std::net::IpAddr>() {
+                Ok(ip) => ipnet::IpNet::from(ip),
+                Err(_) => return Err(format!("{entry:?} is not an IP address or CIDR")),
+            },
+        };
+        nets.push(net);
+    }
+    nets.sort();
+    nets.dedup();
+    Ok(nets)
 }
 
 fn canary(reader: &mut Reader<'_, '_>) -> Option<Canary> {
