@@ -9,6 +9,8 @@ pub mod args;
 pub mod event_writer;
 pub mod ingress_command;
 pub mod leader;
+pub mod migrate_command;
+pub mod migration;
 pub mod reconcile;
 pub mod status_writer;
 pub mod translate;

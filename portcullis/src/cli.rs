@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use portcullis_ingress::args::IngressArgs;
+use portcullis_ingress::migrate_command::MigrateCheckArgs;
 use portcullis_node::args::NodeArgs;
 
 /// Portcullis: Kubernetes ingress controller with a built-in proxy.
@@ -21,6 +22,9 @@ pub enum Command {
     Ingress(IngressArgs),
     /// Run the node agent: routes to other nodes' pods, forwarding, this node's CNI config.
     Node(NodeArgs),
+    /// Report what Portcullis would do with existing ingress-nginx Ingresses and ConfigMap;
+    /// exit code 1 when something is unsupported, invalid or would fail closed.
+    MigrateCheck(MigrateCheckArgs),
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::{Cli, Command};
 use portcullis_ingress::ingress_command::run_ingress;
+use portcullis_ingress::migrate_command::run_migrate_check;
 use portcullis_node::node_command::run_node;
 use tracing_subscriber::EnvFilter;
 
@@ -38,12 +39,15 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Ingress(args) => run_ingress(args).await,
-            Command::Node(args) => run_node(args).await,
+            Command::Ingress(args) => run_ingress(args).await.map(|()| true),
+            Command::Node(args) => run_node(args).await.map(|()| true),
+            Command::MigrateCheck(args) => run_migrate_check(args).await,
         }
     });
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        // migrate-check: the report says what blocks the migration.
+        Ok(false) => ExitCode::FAILURE,
         Err(problem) => {
             eprintln!("portcullis: {problem:#}");
             ExitCode::FAILURE

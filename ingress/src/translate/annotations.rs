@@ -13,8 +13,11 @@ use portcullis_kube::objects::ObjectKey;
 
 use super::diagnostic::{Diagnostic, Reason};
 
+pub mod catalogue;
 mod route_annotations;
 mod values;
+
+use catalogue::{Support, support};
 
 pub(super) use route_annotations::{BodySize, Canary, RouteAnnotations, parse};
 pub(super) use values::size as parse_size;
@@ -44,19 +47,6 @@ impl<'a> Annotations<'a> {
     }
 }
 
-/// True when annotation `name` (after the prefix) is honoured.
-fn honoured(name: &str) -> bool {
-    name == "ssl-redirect" || route_annotations::NAMES.contains(&name)
-}
-
-/// Annotation names (after the prefix) that restrict who may reach a backend, or inject
-/// configuration that may: serving the Ingress without enforcing them would open it.
-fn restricts_access(name: &str) -> bool {
-    name.starts_with("auth-")
-        || name.ends_with("-snippet")
-        || matches!(name, "satisfy" | "enable-global-auth")
-}
-
 /// What the review found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Review {
@@ -82,26 +72,25 @@ pub(super) fn review(
         else {
             continue;
         };
-        if honoured(name) {
-            continue;
-        }
         let field = format!("metadata.annotations[{full}]");
-        if restricts_access(name) {
-            diagnostics.push(Diagnostic::error(
-                Reason::UnsupportedAnnotation,
-                key,
-                field,
-                "restricts access in a way Portcullis does not enforce yet; the Ingress is not \
-                 served (its paths answer 503) rather than served open",
-            ));
-            review.fail_closed.get_or_insert_with(|| full.clone());
-        } else {
-            diagnostics.push(Diagnostic::warning(
+        match support(name) {
+            Support::Honoured | Support::HonouredWithDifference(_) => {}
+            Support::FailsClosed => {
+                diagnostics.push(Diagnostic::error(
+                    Reason::UnsupportedAnnotation,
+                    key,
+                    field,
+                    "restricts access in a way Portcullis does not enforce yet; the Ingress is \
+                     not served (its paths answer 503) rather than served open",
+                ));
+                review.fail_closed.get_or_insert_with(|| full.clone());
+            }
+            Support::Unsupported => diagnostics.push(Diagnostic::warning(
                 Reason::UnsupportedAnnotation,
                 key,
                 field,
                 "not supported; ignored (the Ingress is served without it)",
-            ));
+            )),
         }
     }
     review
@@ -164,7 +153,10 @@ mod tests {
             ("portcullis.dev/ssl-redirect", "true"),
             ("nginx.ingress.kubernetes.io/rewrite-target", "/$2"),
             ("portcullis.dev/canary-weight", "10"),
-            ("nginx.ingress.kubernetes.io/whitelist-source-range", "10.0.0.0/8"),
+            (
+                "nginx.ingress.kubernetes.io/whitelist-source-range",
+                "10.0.0.0/8",
+            ),
             ("nginx.ingress.kubernetes.io/enable-cors", "true"),
             ("kubernetes.io/ingress.class", "nginx"),
             ("cert-manager.io/cluster-issuer", "letsencrypt"),

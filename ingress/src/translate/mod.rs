@@ -16,6 +16,8 @@ mod status;
 mod tls;
 mod translator;
 
+pub use annotations::ANNOTATION_PREFIXES;
+pub use annotations::catalogue::{Support, support as annotation_support};
 pub use backend::{BackendProblem, PortRef};
 pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 pub use diagnostic::{Diagnostic, Reason, Severity};
