@@ -656,3 +656,50 @@ async fn cors_and_source_ranges() {
     // A range that is not one: not served at all rather than served open.
     assert_eq!(get(proxy, "broken.test", "/", &[]).await.status, 503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_snippets_are_typed_edits_and_anything_else_is_not_served() {
+    let snippet = format!("{NGINX}/configuration-snippet");
+    let headers = "more_set_headers \"X-Frame-Options: DENY\";\nproxy_set_header X-Tenant blue;\nproxy_set_header User-Agent \"\";\n";
+    let f = serve(
+        &[
+            ingress(
+                "portcullis",
+                "headers",
+                &[(&snippet, headers)],
+                "headers.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "nightmare",
+                &[(&snippet, "content_by_lua_block { ngx.say('pwned') }")],
+                "nightmare.test",
+                &[("/", "Prefix", "main")],
+            ),
+            ingress(
+                "portcullis",
+                "neighbour",
+                &[],
+                "neighbour.test",
+                &[("/", "Prefix", "main")],
+            ),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    let answer = get(proxy, "headers.test", "/", &[("user-agent", "curl/8")]).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("x-frame-options"), "DENY");
+    assert!(
+        answer.body.contains("\nx-tenant: blue\n"),
+        "{}",
+        answer.body
+    );
+    assert!(!answer.body.contains("user-agent"), "{}", answer.body);
+    let answer = get(proxy, "nightmare.test", "/", &[]).await;
+    assert_eq!(answer.status, 503);
+    assert!(!answer.body.contains("pwned"));
+    assert_eq!(get(proxy, "neighbour.test", "/", &[]).await.status, 200);
+}

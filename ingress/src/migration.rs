@@ -173,9 +173,7 @@ fn finding(
             Verdict::Unsupported,
             "not served under these class flags".to_owned(),
         ),
-        (Some(d), _) if d.reason == Reason::InvalidAnnotation && d.severity == Severity::Error => {
-            (Verdict::FailsClosed, d.message.clone())
-        }
+        (Some(d), _) if d.severity == Severity::Error => (Verdict::FailsClosed, d.message.clone()),
         (Some(d), _) if d.reason == Reason::InvalidAnnotation => {
             (Verdict::Invalid, d.message.clone())
         }

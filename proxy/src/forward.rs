@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{Request, Response, StatusCode, Version};
-use http_body_util::{Either, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -140,7 +140,7 @@ impl Forwarder {
         if let Some(limit) = route.body_limit
             && declared_length(&request).is_some_and(|length| length > limit)
         {
-            return own_answer(own(ProxyAnswer::BodyTooLarge));
+            return own_answer(too_large(request));
         }
         let cors = match &route.cors {
             Some(policy) => cors(
@@ -480,6 +480,35 @@ fn redirect_response(status: StatusCode, location: HeaderValue, why: &str) -> Re
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    response
+}
+
+/// Most bytes of a refused body read and thrown away so the client sees the 413 (nginx's
+/// lingering close does the same), and for how long.
+const DISCARD_BYTES: u64 = 64 << 20;
+const DISCARD_TIME: Duration = Duration::from_secs(5);
+
+/// The 413 for a body declared too long, with `Connection: close`. The body is read and
+/// dropped in the background, up to [`DISCARD_BYTES`] for [`DISCARD_TIME`]: closing on a
+/// client still sending would reset the connection before it reads the answer.
+fn too_large(request: Request<Incoming>) -> Response<ProxyBody> {
+    let mut body = request.into_body();
+    tokio::spawn(async move {
+        let discard = async {
+            let mut read = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if read > DISCARD_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DISCARD_TIME, discard).await;
+    });
+    let mut response = own(ProxyAnswer::BodyTooLarge);
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

@@ -15,6 +15,7 @@ use super::diagnostic::{Diagnostic, Reason};
 
 pub mod catalogue;
 mod route_annotations;
+mod snippet;
 mod values;
 
 use catalogue::{Support, support};
@@ -127,8 +128,8 @@ mod tests {
             ("nginx.ingress.kubernetes.io/satisfy", true),
             ("nginx.ingress.kubernetes.io/enable-global-auth", true),
             ("nginx.ingress.kubernetes.io/auth-signin", true),
-            ("nginx.ingress.kubernetes.io/configuration-snippet", true),
-            ("nginx.ingress.kubernetes.io/server-snippet", true),
+            ("nginx.ingress.kubernetes.io/modsecurity-snippet", true),
+            ("nginx.ingress.kubernetes.io/auth-snippet", true),
             ("nginx.ingress.kubernetes.io/stream-snippet", true),
             ("nginx.ingress.kubernetes.io/session-cookie-name", false),
             ("portcullis.dev/proxy-send-timeout", false),

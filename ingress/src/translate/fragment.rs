@@ -12,8 +12,8 @@ use http::HeaderName;
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use portcullis_route::spec::{
-    Action, Backend, Forward, HeaderEdits, HostMatch, Origin, PathKind, PathRewrite, Redirect,
-    RedirectLocation, Rewrite, RouteSpec, Target, WeightedBackend,
+    Action, Backend, Forward, HostMatch, Origin, PathKind, PathRewrite, Redirect, RedirectLocation,
+    Rewrite, RouteSpec, Target, WeightedBackend,
 };
 
 use super::TranslateConfig;
@@ -151,7 +151,7 @@ impl BackendCache<'_> {
         if let Some((_, route)) = self.routes.iter().find(|(k, _)| *k == key) {
             return Arc::clone(route);
         }
-        let mut request_headers = HeaderEdits::default();
+        let mut request_headers = a.snippet.request.clone();
         // ingress-nginx sends X-Forwarded-Prefix only with a rewrite.
         if let (Some(prefix), Some(_)) = (&a.forwarded_prefix, rewritten) {
             request_headers
@@ -188,7 +188,7 @@ impl BackendCache<'_> {
                 }),
             },
             request_headers,
-            response_headers: HeaderEdits::default(),
+            response_headers: a.snippet.response.clone(),
             cors: a.cors.clone(),
             source_ranges: a.source_ranges.clone(),
             action,

@@ -63,6 +63,16 @@ const HONOURED: &[(&str, Option<&str>)] = &[
     ("cors-allow-credentials", None),
     ("cors-max-age", None),
     (
+        "configuration-snippet",
+        Some(
+            "never executed: only header directives (more_set_headers, add_header, proxy_set_header, more_set_input_headers) without variables; anything else fails the Ingress closed",
+        ),
+    ),
+    (
+        "server-snippet",
+        Some("as configuration-snippet, applied to this Ingress's paths only"),
+    ),
+    (
         "allowlist-source-range",
         Some("not applied to a host's paths no Ingress claims"),
     ),
@@ -115,7 +125,8 @@ mod tests {
             assert!(read, "{name} is listed as honoured but nothing reads it");
         }
         assert_eq!(support("auth-url"), Support::FailsClosed);
-        assert_eq!(support("server-snippet"), Support::FailsClosed);
+        assert_eq!(support("stream-snippet"), Support::FailsClosed);
+        assert_eq!(support("auth-snippet"), Support::FailsClosed);
         assert_eq!(support("limit-rps"), Support::Unsupported);
     }
 }

@@ -10,6 +10,7 @@ use portcullis_route::pattern::{Anchoring, compile};
 use portcullis_route::spec::{CorsOrigins, CorsPolicy, SourceRanges};
 
 use super::Annotations;
+use super::snippet::{SnippetEdits, parse_snippet};
 use super::values::{boolean, bounded, literal_url, redirect_status, seconds, size};
 use crate::translate::diagnostic::{Diagnostic, Reason};
 
@@ -46,6 +47,8 @@ pub(crate) const NAMES: &[&str] = &[
     "allowlist-source-range",
     "whitelist-source-range",
     "denylist-source-range",
+    "configuration-snippet",
+    "server-snippet",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -76,8 +79,10 @@ pub(crate) struct RouteAnnotations {
     pub(crate) cors: Option<CorsPolicy>,
     /// `allowlist-source-range` (or `whitelist-`) and `denylist-source-range`.
     pub(crate) source_ranges: Option<SourceRanges>,
-    /// An access-control annotation whose value cannot be enforced as written (its full
-    /// name): the Ingress is not served rather than served open.
+    /// Header edits from `configuration-snippet` and `server-snippet`.
+    pub(crate) snippet: SnippetEdits,
+    /// An annotation whose value cannot be enforced as written (its full name): the Ingress
+    /// is not served rather than served open or served differently.
     pub(crate) fail_closed: Option<String>,
 }
 
@@ -151,8 +156,43 @@ pub(crate) fn parse(
         canary: canary(&mut reader),
         cors: cors(&mut reader),
         source_ranges: source_ranges(&mut reader, &mut fail_closed),
+        snippet: snippets(&mut reader, &mut fail_closed),
         fail_closed,
     }
+}
+
+/// The header edits of the snippets; anything else in them fails the Ingress closed.
+fn snippets(reader: &mut Reader<'_, '_>, fail_closed: &mut Option<String>) -> SnippetEdits {
+    let mut all = SnippetEdits::default();
+    for name in ["server-snippet", "configuration-snippet"] {
+        let Some((full, value)) = reader.annotations.get(name) else {
+            continue;
+        };
+        match parse_snippet(value) {
+            Ok(edits) => {
+                all.request.set.extend(edits.request.set);
+                all.request.add.extend(edits.request.add);
+                all.request.remove.extend(edits.request.remove);
+                all.response.set.extend(edits.response.set);
+                all.response.add.extend(edits.response.add);
+                all.response.remove.extend(edits.response.remove);
+            }
+            Err(why) => {
+                reader.diagnostics.push(Diagnostic::error(
+                    Reason::UnsupportedAnnotation,
+                    reader.key,
+                    format!("metadata.annotations[{full}]"),
+                    format!(
+                        "{why}; nginx configuration is never executed, and only header \
+                         directives are understood, so the Ingress is not served (its paths \
+                         answer 503) rather than served without it"
+                    ),
+                ));
+                fail_closed.get_or_insert_with(|| full.to_owned());
+            }
+        }
+    }
+    all
 }
 
 const DEFAULT_CORS_METHODS: &str = "GET, PUT, POST, DELETE, PATCH, OPTIONS";
