@@ -703,3 +703,117 @@ async fn header_snippets_are_typed_edits_and_anything_else_is_not_served() {
     assert!(!answer.body.contains("pwned"));
     assert_eq!(get(proxy, "neighbour.test", "/", &[]).await.status, 200);
 }
+
+/// Service `pair` in namespace `store` with these endpoints.
+fn pair(endpoints: &[SocketAddr]) -> String {
+    let list: Vec<String> = endpoints
+        .iter()
+        .map(|a| {
+            format!(
+                "{{addresses: [\"{}\"], conditions: {{ready: true}}}}",
+                a.ip()
+            )
+        })
+        .collect();
+    let port = endpoints.first().map_or(80, SocketAddr::port);
+    format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata: {{name: pair, namespace: store}}\n\
+         spec: {{ports: [{{name: http, port: 80}}]}}\n\
+         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+         metadata: {{name: pair-1, namespace: store, labels: {{kubernetes.io/service-name: pair}}}}\n\
+         addressType: IPv4\nports: [{{name: http, port: {port}}}]\nendpoints: [{}]\n",
+        list.join(", ")
+    )
+}
+
+/// An echo backend named `name` on `ip` and `port`.
+async fn echo_on(name: &'static str, ip: [u8; 4], port: u16) -> SocketAddr {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::from(ip), port))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |request: Request<Incoming>| async move {
+                        Ok::<_, Infallible>(echo_answer(name, request).await)
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_affinity_keeps_a_client_on_its_endpoint_until_it_goes() {
+    // One EndpointSlice port for both: two loopback addresses, one port.
+    let first = echo_on("one", [127, 0, 0, 1], 0).await;
+    let second = echo_on("two", [127, 0, 0, 2], first.port()).await;
+    let affinity = [
+        (format!("{NGINX}/affinity"), "cookie".to_owned()),
+        (format!("{NGINX}/session-cookie-name"), "route".to_owned()),
+        (format!("{NGINX}/session-cookie-max-age"), "3600".to_owned()),
+    ];
+    let refs: Vec<(&str, &str)> = affinity
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let sticky = ingress(
+        "portcullis",
+        "sticky",
+        &refs,
+        "sticky.test",
+        &[("/app", "Prefix", "pair")],
+    );
+    let f = serve(&[pair(&[first, second]), sticky.clone()], &[]).await;
+    let proxy = f.proxy.http;
+    let served_by = |answer: &Answer| answer.body.split(' ').next().unwrap_or("").to_owned();
+
+    // Without a cookie: round robin, and each answer sets one.
+    let a = get(proxy, "sticky.test", "/app", &[]).await;
+    let b = get(proxy, "sticky.test", "/app", &[]).await;
+    assert_ne!(served_by(&a), served_by(&b), "{} | {}", a.body, b.body);
+    let cookie = a.header("set-cookie").to_owned();
+    assert!(cookie.starts_with("route="), "{cookie}");
+    assert!(
+        cookie.contains("; Path=/app; Max-Age=3600; HttpOnly"),
+        "{cookie}"
+    );
+    let pair_value = cookie.split(';').next().expect("name=value").to_owned();
+
+    // With it: always the same endpoint, and no new cookie.
+    for _ in 0..6 {
+        let again = get(proxy, "sticky.test", "/app", &[("cookie", &pair_value)]).await;
+        assert_eq!(served_by(&again), served_by(&a));
+        assert_eq!(again.header("set-cookie"), "");
+    }
+
+    // Its endpoint goes: the client moves to the other one and gets a new cookie.
+    let remaining = if served_by(&a) == "one" {
+        second
+    } else {
+        first
+    };
+    let dir = f._dir.path();
+    let mut text = std::fs::read_to_string(dir.join("objects.yaml")).expect("read");
+    text = text.replace(&pair(&[first, second]), &pair(&[remaining]));
+    portcullis_testkit::ingress_process::write_atomically(&dir.join("objects.yaml"), &text);
+    let moved =
+        portcullis_testkit::ingress_process::wait_until(Duration::from_secs(10), || async {
+            served_by(&get(proxy, "sticky.test", "/app", &[("cookie", &pair_value)]).await)
+                != served_by(&a)
+        })
+        .await;
+    assert!(moved, "the client moved off the endpoint that left");
+    let after = get(proxy, "sticky.test", "/app", &[("cookie", &pair_value)]).await;
+    assert_ne!(served_by(&after), served_by(&a));
+    assert!(
+        after.header("set-cookie").starts_with("route="),
+        "a new cookie"
+    );
+    assert_ne!(after.header("set-cookie"), cookie);
+}

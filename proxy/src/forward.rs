@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -30,6 +30,8 @@ use portcullis_route::access::{CorsDecision, cors, source_allowed};
 use portcullis_route::counters::RouteMetrics;
 use portcullis_route::host::strip_port;
 use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
+use portcullis_route::spec::Affinity;
+use portcullis_route::sticky::{cookie_token, set_cookie};
 use portcullis_route::table::{
     CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction, RouteTarget,
 };
@@ -174,14 +176,19 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        let (split, response_timeout) = match &route.action {
+        let (split, response_timeout, affinity) = match &route.action {
             RouteAction::Redirect(redirect) => {
                 return own_answer(redirect_answer(redirect, downstream, &target));
             }
             RouteAction::Forward {
                 split,
                 response_timeout,
-            } => (split, response_timeout.unwrap_or(self.response_timeout)),
+                affinity,
+            } => (
+                split,
+                response_timeout.unwrap_or(self.response_timeout),
+                affinity.as_deref(),
+            ),
         };
         if let (Some(status), Some(host), "http") =
             (route.https_redirect, &target.host, downstream.scheme)
@@ -195,7 +202,10 @@ impl Forwarder {
             debug!(client = %downstream.client_address(), origin = ?route.origin, "403: source range");
             return own_answer(own(ProxyAnswer::SourceForbidden));
         }
-        let Some(upstream) = split.choose() else {
+        // A sticky cookie naming a ready endpoint of this split wins over the weights.
+        let cookie = affinity.and_then(|a| cookie_token(request.headers(), &a.cookie));
+        let sticky = cookie.and_then(|token| split.find_token(token));
+        let Some(upstream) = sticky.map(|(u, _)| u).or_else(|| split.choose()) else {
             debug!(origin = ?route.origin, "503: every backend has weight 0");
             return own_answer(own(ProxyAnswer::BackendMisconfigured));
         };
@@ -205,6 +215,11 @@ impl Forwarder {
                     route,
                     endpoints,
                     response_timeout,
+                    sticky: affinity.map(|affinity| Sticky {
+                        affinity,
+                        start: sticky.map(|(_, index)| index),
+                        cookie,
+                    }),
                 };
                 self.forward(request, exchange, downstream, target).await
             }
@@ -229,6 +244,7 @@ impl Forwarder {
             route,
             endpoints,
             response_timeout,
+            sticky,
         } = exchange;
         let path_and_query = match route.rewrite.as_ref().and_then(|r| r.path.as_ref()) {
             Some(rewrite) => match rewrite_path(rewrite, &target.path_and_query) {
@@ -269,7 +285,12 @@ impl Forwarder {
         let attempts = endpoints.len();
         let mut body = Some(body);
         let mut outcome = Err(ProxyAnswer::UpstreamFailed);
-        for (attempt, endpoint) in endpoints.round_robin().enumerate() {
+        let start = sticky
+            .as_ref()
+            .and_then(|s| s.start)
+            .unwrap_or_else(|| endpoints.next_start());
+        let mut answered_by = None;
+        for (attempt, endpoint) in endpoints.starting_at(start).enumerate() {
             let Some(this_body) = body.take() else { break };
             let last = attempt + 1 == attempts;
             let headers = if last {
@@ -292,6 +313,7 @@ impl Forwarder {
             match self.exchange(upstream, &slot, response_timeout).await {
                 Attempted::Answered(response) => {
                     outcome = Ok(response);
+                    answered_by = Some(endpoint.token);
                     break;
                 }
                 Attempted::Failed(error) if error.is_connect() => {
@@ -367,6 +389,16 @@ impl Forwarder {
         if !route.response_headers.is_empty() {
             route.response_headers.apply(response.headers_mut());
         }
+        // A new or moved client gets the cookie naming the endpoint that answered.
+        if let (Some(sticky), Some(token)) = (&sticky, answered_by)
+            && sticky.cookie != Some(token)
+        {
+            let https = downstream.scheme == "https";
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(sticky.affinity, token, https, SystemTime::now()),
+            );
+        }
         response.map(|body| Either::Left(UpstreamBody::new(body, permit)))
     }
 
@@ -408,6 +440,16 @@ struct Exchange<'r> {
     route: &'r Route,
     endpoints: &'r EndpointSet,
     response_timeout: Duration,
+    sticky: Option<Sticky<'r>>,
+}
+
+/// A route's cookie affinity for one request.
+struct Sticky<'r> {
+    affinity: &'r Affinity,
+    /// The endpoint the cookie names, when it is one of this backend's.
+    start: Option<usize>,
+    /// The token the request's cookie carried.
+    cookie: Option<u64>,
 }
 
 /// How one upstream attempt ended.

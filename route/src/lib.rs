@@ -14,4 +14,5 @@ pub mod pattern;
 pub mod request_target;
 pub mod rewrite;
 pub mod spec;
+pub mod sticky;
 pub mod table;

@@ -143,10 +143,15 @@ impl BackendCache<'_> {
             (Some(target), Some(path)) if target != path => Some((path, target)),
             _ => None,
         };
+        // The route depends on the path when it rewrites it or names it in a cookie.
+        let by_path = rewritten.is_some()
+            || a.affinity
+                .as_ref()
+                .is_some_and(|affinity| affinity.path.is_empty());
         let key = (
             Arc::as_ptr(backend) as usize,
             https_redirect,
-            rewritten.map(|(path, _)| path.to_owned()),
+            path.filter(|_| by_path).map(str::to_owned),
         );
         if let Some((_, route)) = self.routes.iter().find(|(k, _)| *k == key) {
             return Arc::clone(route);
@@ -169,6 +174,13 @@ impl BackendCache<'_> {
                     backend: Arc::clone(backend),
                 }],
                 response_timeout: a.read_timeout,
+                affinity: a.affinity.clone().map(|mut affinity| {
+                    // ingress-nginx: the Ingress path as written, unless set.
+                    if affinity.path.is_empty() {
+                        affinity.path = path.unwrap_or("/").to_owned();
+                    }
+                    affinity
+                }),
             }),
         };
         let route = Arc::new(RouteSpec {

@@ -234,6 +234,7 @@ fn forwarded_to(main: &Arc<RouteSpec>, canary: &PathClaim) -> Option<Arc<RouteSp
                 backend: Arc::clone(&canary.backend),
             }],
             response_timeout: forward.response_timeout,
+            affinity: forward.affinity.clone(),
         }),
         ..(**main).clone()
     }))
@@ -266,6 +267,7 @@ fn main_route(claim: &Claim<'_>) -> Arc<RouteSpec> {
         action: Action::Forward(Forward {
             backends,
             response_timeout: forward.response_timeout,
+            affinity: forward.affinity.clone(),
         }),
         ..(**claim.route).clone()
     })

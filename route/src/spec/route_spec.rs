@@ -95,6 +95,30 @@ pub struct Forward {
     /// How long to wait for the response head once the request is sent; `None` is the
     /// proxy's `--upstream-response-timeout`.
     pub response_timeout: Option<Duration>,
+    /// Sticky sessions: a cookie names the endpoint that served the client first.
+    pub affinity: Option<Affinity>,
+}
+
+/// Cookie affinity as ingress-nginx's `affinity: cookie` and `session-cookie-*` give it. The
+/// cookie names an endpoint by a stable token (its Service and address), so it keeps working
+/// across table rebuilds and replicas while that endpoint stays ready; when it goes, another
+/// is chosen and the cookie set again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Affinity {
+    /// Cookie name (`INGRESSCOOKIE` by default).
+    pub cookie: String,
+    /// `Path=`.
+    pub path: String,
+    /// `Max-Age=` in seconds.
+    pub max_age: Option<u64>,
+    /// `Expires=` this many seconds after the cookie is set.
+    pub expires: Option<u64>,
+    /// `SameSite=` as written (`None`, `Lax`, `Strict`).
+    pub same_site: Option<String>,
+    /// `Secure`: always (`Some(true)`), never (`Some(false)`), or on HTTPS requests (`None`).
+    pub secure: Option<bool>,
+    /// `Domain=`.
+    pub domain: Option<String>,
 }
 
 /// One backend of a split.
@@ -215,6 +239,7 @@ impl RouteSpec {
             action: Action::Forward(Forward {
                 backends: vec![WeightedBackend { weight: 1, backend }],
                 response_timeout: None,
+                affinity: None,
             }),
         }
     }
@@ -315,6 +340,31 @@ impl fmt::Display for RouteSpec {
                 }
                 if let Some(timeout) = forward.response_timeout {
                     write!(f, " (response timeout {}s)", timeout.as_secs_f64())?;
+                }
+                if let Some(affinity) = &forward.affinity {
+                    write!(
+                        f,
+                        " (sticky cookie {} path {}",
+                        affinity.cookie, affinity.path
+                    )?;
+                    if let Some(max_age) = affinity.max_age {
+                        write!(f, " max-age {max_age}")?;
+                    }
+                    if let Some(expires) = affinity.expires {
+                        write!(f, " expires +{expires}s")?;
+                    }
+                    if let Some(same_site) = &affinity.same_site {
+                        write!(f, " samesite {same_site}")?;
+                    }
+                    match affinity.secure {
+                        Some(true) => f.write_str(" secure")?,
+                        Some(false) => f.write_str(" never-secure")?,
+                        None => {}
+                    }
+                    if let Some(domain) = &affinity.domain {
+                        write!(f, " domain {domain}")?;
+                    }
+                    f.write_str(")")?;
                 }
             }
             Action::Redirect(redirect) => {

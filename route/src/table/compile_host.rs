@@ -99,6 +99,7 @@ impl<'a> Compiler<'a> {
             action: RouteAction::Forward {
                 split: Split::new(vec![(1, upstream)]),
                 response_timeout: None,
+                affinity: None,
             },
         }
     }
@@ -114,6 +115,7 @@ impl<'a> Compiler<'a> {
                         .collect(),
                 ),
                 response_timeout: forward.response_timeout,
+                affinity: forward.affinity.clone().map(Box::new),
             },
             Action::Redirect(redirect) => RouteAction::Redirect(CompiledRedirect {
                 status: StatusCode::from_u16(redirect.status)
@@ -169,7 +171,9 @@ impl<'a> Compiler<'a> {
             return Arc::clone(upstream);
         }
         let target = match &backend.target {
-            Target::Endpoints(addresses) => RouteTarget::Endpoints(EndpointSet::new(addresses)),
+            Target::Endpoints(addresses) => {
+                RouteTarget::Endpoints(EndpointSet::of(backend.origin.as_ref(), addresses))
+            }
             Target::Unavailable(reason) => RouteTarget::Unavailable(reason.as_str().into()),
             Target::NotFound => RouteTarget::NotFound,
         };

@@ -13,7 +13,8 @@ use regex::Regex;
 
 use super::split::Split;
 use crate::counters::RouteMetrics;
-use crate::spec::{CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges};
+use crate::spec::{Affinity, CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges};
+use crate::sticky::endpoint_token;
 
 /// What answers a matched request.
 #[derive(Debug)]
@@ -50,6 +51,8 @@ pub enum RouteAction {
         split: Split,
         /// Overrides the proxy's response timeout.
         response_timeout: Option<Duration>,
+        /// Sticky sessions by cookie.
+        affinity: Option<Box<Affinity>>,
     },
     /// Answer with a redirect.
     Redirect(CompiledRedirect),
@@ -171,6 +174,8 @@ pub struct Endpoint {
     pub address: SocketAddr,
     /// `ip:port` as a URI authority, for the upstream request URI.
     pub authority: Authority,
+    /// What names it in an affinity cookie ([`crate::sticky`]).
+    pub token: u64,
 }
 
 impl Route {
@@ -190,6 +195,11 @@ impl Route {
 impl EndpointSet {
     /// Builds a set from addresses; the cursor starts at the first.
     pub fn new(addresses: &[SocketAddr]) -> Self {
+        EndpointSet::of(None, addresses)
+    }
+
+    /// Builds the set of backend `origin` (whose identity goes into each endpoint's token).
+    pub fn of(origin: Option<&Origin>, addresses: &[SocketAddr]) -> Self {
         let mut text = String::with_capacity(48);
         let endpoints = addresses
             .iter()
@@ -202,6 +212,7 @@ impl EndpointSet {
                 Some(Endpoint {
                     address: *address,
                     authority,
+                    token: endpoint_token(origin, address),
                 })
             })
             .collect();
@@ -225,12 +236,27 @@ impl EndpointSet {
     /// and on a connect failure the next.
     #[inline]
     pub fn round_robin(&self) -> impl Iterator<Item = &Endpoint> + '_ {
+        self.starting_at(self.next_start())
+    }
+
+    /// Where the next round-robin attempt starts (moves the cursor).
+    #[inline]
+    pub fn next_start(&self) -> usize {
+        match self.endpoints.len() {
+            0 => 0,
+            len => self.next.fetch_add(1, Ordering::Relaxed) % len,
+        }
+    }
+
+    /// The index of the endpoint with this token.
+    pub fn position(&self, token: u64) -> Option<usize> {
+        self.endpoints.iter().position(|e| e.token == token)
+    }
+
+    /// Every endpoint once, starting at `index` (a sticky endpoint, then the others to retry
+    /// on), without moving the round-robin cursor.
+    pub fn starting_at(&self, index: usize) -> impl Iterator<Item = &Endpoint> + '_ {
         let len = self.endpoints.len();
-        let start = if len == 0 {
-            0
-        } else {
-            self.next.fetch_add(1, Ordering::Relaxed) % len
-        };
-        (0..len).map(move |offset| &self.endpoints[(start + offset) % len])
+        (0..len).map(move |offset| &self.endpoints[(index + offset) % len])
     }
 }

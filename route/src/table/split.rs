@@ -60,6 +60,18 @@ impl Split {
         }
     }
 
+    /// The backend, and the index in it, of the endpoint with this affinity token.
+    pub fn find_token(&self, token: u64) -> Option<(&Arc<Upstream>, usize)> {
+        self.upstreams
+            .iter()
+            .find_map(|(_, upstream)| match &upstream.target {
+                super::route::RouteTarget::Endpoints(set) => {
+                    set.position(token).map(|index| (upstream, index))
+                }
+                _ => None,
+            })
+    }
+
     /// Every backend that gets requests, in order.
     pub fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
         self.upstreams.iter().map(|(_, upstream)| upstream)

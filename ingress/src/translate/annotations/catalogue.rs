@@ -62,6 +62,20 @@ const HONOURED: &[(&str, Option<&str>)] = &[
     ("cors-expose-headers", None),
     ("cors-allow-credentials", None),
     ("cors-max-age", None),
+    ("affinity", None),
+    (
+        "affinity-mode",
+        Some(
+            "both modes keep a client on its endpoint while it is ready and move it, setting the cookie again, when it goes; balanced does not move sessions when endpoints are added",
+        ),
+    ),
+    ("session-cookie-name", None),
+    ("session-cookie-path", None),
+    ("session-cookie-max-age", None),
+    ("session-cookie-expires", None),
+    ("session-cookie-samesite", None),
+    ("session-cookie-secure", None),
+    ("session-cookie-domain", None),
     (
         "configuration-snippet",
         Some(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use portcullis_kube::objects::ObjectKey;
 use portcullis_route::pattern::{Anchoring, compile};
-use portcullis_route::spec::{CorsOrigins, CorsPolicy, SourceRanges};
+use portcullis_route::spec::{Affinity, CorsOrigins, CorsPolicy, SourceRanges};
 
 use super::Annotations;
 use super::snippet::{SnippetEdits, parse_snippet};
@@ -49,6 +49,15 @@ pub(crate) const NAMES: &[&str] = &[
     "denylist-source-range",
     "configuration-snippet",
     "server-snippet",
+    "affinity",
+    "affinity-mode",
+    "session-cookie-name",
+    "session-cookie-path",
+    "session-cookie-max-age",
+    "session-cookie-expires",
+    "session-cookie-samesite",
+    "session-cookie-secure",
+    "session-cookie-domain",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -79,6 +88,9 @@ pub(crate) struct RouteAnnotations {
     pub(crate) cors: Option<CorsPolicy>,
     /// `allowlist-source-range` (or `whitelist-`) and `denylist-source-range`.
     pub(crate) source_ranges: Option<SourceRanges>,
+    /// `affinity: cookie` and its `session-cookie-*` settings; an empty path means the
+    /// Ingress path.
+    pub(crate) affinity: Option<Affinity>,
     /// Header edits from `configuration-snippet` and `server-snippet`.
     pub(crate) snippet: SnippetEdits,
     /// An annotation whose value cannot be enforced as written (its full name): the Ingress
@@ -157,8 +169,53 @@ pub(crate) fn parse(
         cors: cors(&mut reader),
         source_ranges: source_ranges(&mut reader, &mut fail_closed),
         snippet: snippets(&mut reader, &mut fail_closed),
+        affinity: affinity(&mut reader),
         fail_closed,
     }
+}
+
+fn affinity(reader: &mut Reader<'_, '_>) -> Option<Affinity> {
+    let kind = reader.value("affinity", |v| match v.trim() {
+        "cookie" => Ok(()),
+        _ => Err("only \"cookie\" is supported".to_owned()),
+    });
+    kind?;
+    // Both modes keep a client on its endpoint while it is ready, and move it (setting the
+    // cookie again) when it goes.
+    let _ = reader.value("affinity-mode", |v| match v.trim() {
+        "balanced" | "persistent" => Ok(()),
+        _ => Err("expected balanced or persistent".to_owned()),
+    });
+    let seconds = |v: &str| bounded(v, 0, 10 * 365 * 86_400);
+    Some(Affinity {
+        cookie: reader
+            .value("session-cookie-name", cookie_name)
+            .unwrap_or_else(|| "INGRESSCOOKIE".to_owned()),
+        path: reader
+            .value("session-cookie-path", |v| {
+                literal_url(v).and_then(|p| {
+                    if p.starts_with('/') && !p.contains(';') {
+                        Ok(p)
+                    } else {
+                        Err("expected a path starting with '/'".to_owned())
+                    }
+                })
+            })
+            .unwrap_or_default(),
+        max_age: reader.value("session-cookie-max-age", seconds),
+        expires: reader.value("session-cookie-expires", seconds),
+        same_site: reader.value("session-cookie-samesite", |v| {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "none" | "lax" | "strict" => Ok(v.trim().to_owned()),
+                _ => Err("expected None, Lax or Strict".to_owned()),
+            }
+        }),
+        // ingress-nginx: "false" still means Secure on HTTPS requests.
+        secure: reader
+            .value("session-cookie-secure", boolean)
+            .and_then(|secure| secure.then_some(true)),
+        domain: reader.value("session-cookie-domain", host_value),
+    })
 }
 
 /// The header edits of the snippets; anything else in them fails the Ingress closed.
