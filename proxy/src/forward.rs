@@ -12,8 +12,6 @@ use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tracing::debug;
 
 use tokio::sync::Semaphore;
@@ -26,11 +24,12 @@ use crate::request_head::{Target, settle};
 use crate::retryable_body::{Attempt, BodyProgress, RetryableBody, ReturnSlot};
 use crate::upgrade::{tunnel, upgrade_protocol};
 use crate::upstream_body::UpstreamBody;
+use crate::upstream_clients::UpstreamClients;
 use portcullis_route::access::{CorsDecision, cors, source_allowed};
 use portcullis_route::counters::RouteMetrics;
 use portcullis_route::host::strip_port;
 use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
-use portcullis_route::spec::Affinity;
+use portcullis_route::spec::{Affinity, UpstreamProtocol};
 use portcullis_route::sticky::{cookie_token, set_cookie};
 use portcullis_route::table::{
     CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction, RouteTarget,
@@ -39,15 +38,12 @@ use portcullis_route::table::{
 /// What the proxy sends back: an upstream's body, or one of its own small answers.
 pub type ProxyBody = Either<UpstreamBody, Full<Bytes>>;
 
-/// The upstream HTTP client: pooled keep-alive connections per endpoint.
-pub type UpstreamClient = Client<HttpConnector, RetryableBody>;
-
 /// Everything a request needs that outlives it: the table, the client, the counters.
 #[derive(Debug)]
 pub struct Forwarder {
     table: Arc<LiveTable>,
     metrics: Arc<Metrics>,
-    client: UpstreamClient,
+    clients: UpstreamClients,
     response_timeout: Duration,
     client_body_timeout: Duration,
 }
@@ -80,14 +76,14 @@ impl Forwarder {
     pub fn new(
         table: Arc<LiveTable>,
         metrics: Arc<Metrics>,
-        client: UpstreamClient,
+        clients: UpstreamClients,
         response_timeout: Duration,
         client_body_timeout: Duration,
     ) -> Self {
         Forwarder {
             table,
             metrics,
-            client,
+            clients,
             response_timeout,
             client_body_timeout,
         }
@@ -176,7 +172,7 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        let (split, response_timeout, affinity) = match &route.action {
+        let (split, response_timeout, affinity, protocol) = match &route.action {
             RouteAction::Redirect(redirect) => {
                 return own_answer(redirect_answer(redirect, downstream, &target));
             }
@@ -184,10 +180,12 @@ impl Forwarder {
                 split,
                 response_timeout,
                 affinity,
+                protocol,
             } => (
                 split,
                 response_timeout.unwrap_or(self.response_timeout),
                 affinity.as_deref(),
+                *protocol,
             ),
         };
         if let (Some(status), Some(host), "http") =
@@ -215,6 +213,7 @@ impl Forwarder {
                     route,
                     endpoints,
                     response_timeout,
+                    protocol,
                     sticky: affinity.map(|affinity| Sticky {
                         affinity,
                         start: sticky.map(|(_, index)| index),
@@ -244,6 +243,7 @@ impl Forwarder {
             route,
             endpoints,
             response_timeout,
+            protocol,
             sticky,
         } = exchange;
         let path_and_query = match route.rewrite.as_ref().and_then(|r| r.path.as_ref()) {
@@ -260,7 +260,18 @@ impl Forwarder {
         let upgrade = upgrade_protocol(&request);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
+        // gRPC servers want `TE: trailers`, a hop-by-hop header HTTP/2 allows end to end.
+        let keeps_trailers = protocol.is_grpc()
+            && parts
+                .headers
+                .get(header::TE)
+                .is_some_and(|te| te.as_bytes().eq_ignore_ascii_case(b"trailers"));
         strip_hop_by_hop(&mut parts.headers, upgrade);
+        if keeps_trailers {
+            parts
+                .headers
+                .insert(header::TE, HeaderValue::from_static("trailers"));
+        }
         let client = ClientSide {
             peer: downstream.peer,
             scheme: downstream.scheme,
@@ -307,10 +318,17 @@ impl Forwarder {
             );
             let mut upstream = Request::new(this_body);
             *upstream.method_mut() = parts.method.clone();
-            *upstream.uri_mut() = upstream_uri(&endpoint.authority, &path_and_query);
-            *upstream.version_mut() = Version::HTTP_11;
+            *upstream.uri_mut() = upstream_uri(protocol, &endpoint.authority, &path_and_query);
+            *upstream.version_mut() = if protocol.is_h2() {
+                Version::HTTP_2
+            } else {
+                Version::HTTP_11
+            };
             *upstream.headers_mut() = headers;
-            match self.exchange(upstream, &slot, response_timeout).await {
+            match self
+                .exchange(protocol, upstream, &slot, response_timeout)
+                .await
+            {
                 Attempted::Answered(response) => {
                     outcome = Ok(response);
                     answered_by = Some(endpoint.token);
@@ -406,11 +424,12 @@ impl Forwarder {
     /// when the client's body was fully sent, so a slow upload is the body timeout's business.
     async fn exchange(
         &self,
+        protocol: UpstreamProtocol,
         upstream: Request<RetryableBody>,
         slot: &ReturnSlot,
         timeout: Duration,
     ) -> Attempted {
-        let response = self.client.request(upstream);
+        let response = self.clients.request(protocol, upstream);
         tokio::pin!(response);
         let mut deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -440,6 +459,7 @@ struct Exchange<'r> {
     route: &'r Route,
     endpoints: &'r EndpointSet,
     response_timeout: Duration,
+    protocol: UpstreamProtocol,
     sticky: Option<Sticky<'r>>,
 }
 
@@ -574,9 +594,17 @@ fn declared_length(request: &Request<Incoming>) -> Option<u64> {
     http_body::Body::size_hint(request.body()).exact()
 }
 
-fn upstream_uri(authority: &http::uri::Authority, path: &PathAndQuery) -> Uri {
+fn upstream_uri(
+    protocol: UpstreamProtocol,
+    authority: &http::uri::Authority,
+    path: &PathAndQuery,
+) -> Uri {
     let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
+    parts.scheme = Some(if protocol.is_tls() {
+        Scheme::HTTPS
+    } else {
+        Scheme::HTTP
+    });
     parts.authority = Some(authority.clone());
     parts.path_and_query = Some(path.clone());
     // Scheme, authority and path all come from already-valid values.

@@ -17,4 +17,5 @@ pub mod server;
 pub mod tls_listener;
 pub mod upgrade;
 pub mod upstream_body;
+pub mod upstream_clients;
 pub mod write_stall;

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
@@ -22,10 +20,11 @@ use tracing::{debug, info, warn};
 use tokio_rustls::TlsAcceptor;
 
 use crate::certificates::LiveCertificates;
-use crate::forward::{Downstream, Forwarder, UpstreamClient};
+use crate::forward::{Downstream, Forwarder};
 use crate::live::LiveTable;
 use crate::metrics::{HandshakeFailure, Metrics};
 use crate::tls_listener::{handshake_failure, tls_acceptor};
+use crate::upstream_clients::UpstreamClients;
 use crate::write_stall::{WatchedIo, WriteStall};
 
 /// Timeouts of the proxy. Defaults follow what ingress-nginx users know.
@@ -147,7 +146,7 @@ async fn serve_listener(
         Transport::Plain => "http",
         Transport::Tls { .. } => "https",
     };
-    let client = upstream_client(&config);
+    let client = UpstreamClients::new(&config);
     let forwarder = Arc::new(Forwarder::new(
         table,
         Arc::clone(&metrics),
@@ -247,24 +246,6 @@ async fn accept(stream: TcpStream, transport: Transport, connection: Connection)
         }
     }
 }
-
-/// The pooled upstream client: keep-alive per endpoint, TCP_NODELAY, connect timeout; the
-/// forwarder sets `Host` itself (never the endpoint's address); a bounded read buffer per
-/// upstream connection.
-pub fn upstream_client(config: &ProxyConfig) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(config.upstream_connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(config.upstream_idle_timeout)
-        .set_host(false)
-        .http1_max_buf_size(UPSTREAM_READ_BUFFER)
-        .build(connector)
-}
-
-/// The most an upstream connection's read buffer holds.
-const UPSTREAM_READ_BUFFER: usize = 64 * 1024;
 
 /// Requests in flight on one connection and when the last one ended.
 struct Activity {

@@ -131,7 +131,10 @@ mod tests {
             ("nginx.ingress.kubernetes.io/modsecurity-snippet", true),
             ("nginx.ingress.kubernetes.io/auth-snippet", true),
             ("nginx.ingress.kubernetes.io/stream-snippet", true),
-            ("nginx.ingress.kubernetes.io/session-cookie-change-on-failure", false),
+            (
+                "nginx.ingress.kubernetes.io/session-cookie-change-on-failure",
+                false,
+            ),
             ("portcullis.dev/proxy-send-timeout", false),
             ("nginx.ingress.kubernetes.io/limit-rps", false),
         ];

@@ -181,6 +181,7 @@ impl BackendCache<'_> {
                     }
                     affinity
                 }),
+                protocol: a.backend_protocol,
             }),
         };
         let route = Arc::new(RouteSpec {

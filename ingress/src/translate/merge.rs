@@ -235,6 +235,7 @@ fn forwarded_to(main: &Arc<RouteSpec>, canary: &PathClaim) -> Option<Arc<RouteSp
             }],
             response_timeout: forward.response_timeout,
             affinity: forward.affinity.clone(),
+            protocol: forward.protocol,
         }),
         ..(**main).clone()
     }))
@@ -268,6 +269,7 @@ fn main_route(claim: &Claim<'_>) -> Arc<RouteSpec> {
             backends,
             response_timeout: forward.response_timeout,
             affinity: forward.affinity.clone(),
+            protocol: forward.protocol,
         }),
         ..(**claim.route).clone()
     })

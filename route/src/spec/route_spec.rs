@@ -97,6 +97,44 @@ pub struct Forward {
     pub response_timeout: Option<Duration>,
     /// Sticky sessions: a cookie names the endpoint that served the client first.
     pub affinity: Option<Affinity>,
+    /// How the backends are spoken to.
+    pub protocol: UpstreamProtocol,
+}
+
+/// How requests are sent to a backend (ingress-nginx's `backend-protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 over TCP.
+    #[default]
+    Http,
+    /// HTTP/1.1 over TLS.
+    Https,
+    /// HTTP/2 with prior knowledge over TCP.
+    H2c,
+    /// gRPC: HTTP/2 with prior knowledge over TCP, `TE: trailers` kept.
+    Grpc,
+    /// gRPC over TLS (HTTP/2 by ALPN).
+    Grpcs,
+}
+
+impl UpstreamProtocol {
+    /// Over TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, UpstreamProtocol::Https | UpstreamProtocol::Grpcs)
+    }
+
+    /// Over HTTP/2.
+    pub fn is_h2(self) -> bool {
+        matches!(
+            self,
+            UpstreamProtocol::H2c | UpstreamProtocol::Grpc | UpstreamProtocol::Grpcs
+        )
+    }
+
+    /// gRPC.
+    pub fn is_grpc(self) -> bool {
+        matches!(self, UpstreamProtocol::Grpc | UpstreamProtocol::Grpcs)
+    }
 }
 
 /// Cookie affinity as ingress-nginx's `affinity: cookie` and `session-cookie-*` give it. The
@@ -240,6 +278,7 @@ impl RouteSpec {
                 backends: vec![WeightedBackend { weight: 1, backend }],
                 response_timeout: None,
                 affinity: None,
+                protocol: UpstreamProtocol::Http,
             }),
         }
     }
@@ -340,6 +379,9 @@ impl fmt::Display for RouteSpec {
                 }
                 if let Some(timeout) = forward.response_timeout {
                     write!(f, " (response timeout {}s)", timeout.as_secs_f64())?;
+                }
+                if forward.protocol != UpstreamProtocol::Http {
+                    write!(f, " ({:?} upstream)", forward.protocol)?;
                 }
                 if let Some(affinity) = &forward.affinity {
                     write!(

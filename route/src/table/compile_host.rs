@@ -100,6 +100,7 @@ impl<'a> Compiler<'a> {
                 split: Split::new(vec![(1, upstream)]),
                 response_timeout: None,
                 affinity: None,
+                protocol: Default::default(),
             },
         }
     }
@@ -116,6 +117,7 @@ impl<'a> Compiler<'a> {
                 ),
                 response_timeout: forward.response_timeout,
                 affinity: forward.affinity.clone().map(Box::new),
+                protocol: forward.protocol,
             },
             Action::Redirect(redirect) => RouteAction::Redirect(CompiledRedirect {
                 status: StatusCode::from_u16(redirect.status)

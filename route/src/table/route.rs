@@ -13,7 +13,9 @@ use regex::Regex;
 
 use super::split::Split;
 use crate::counters::RouteMetrics;
-use crate::spec::{Affinity, CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges};
+use crate::spec::{
+    Affinity, CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges, UpstreamProtocol,
+};
 use crate::sticky::endpoint_token;
 
 /// What answers a matched request.
@@ -53,6 +55,8 @@ pub enum RouteAction {
         response_timeout: Option<Duration>,
         /// Sticky sessions by cookie.
         affinity: Option<Box<Affinity>>,
+        /// How the backends are spoken to.
+        protocol: UpstreamProtocol,
     },
     /// Answer with a redirect.
     Redirect(CompiledRedirect),

@@ -390,6 +390,7 @@ fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
             ],
             response_timeout: None,
             affinity: None,
+            protocol: Default::default(),
         }),
         ..RouteSpec::forward(Arc::clone(&main))
     });

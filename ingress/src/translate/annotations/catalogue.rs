@@ -62,6 +62,12 @@ const HONOURED: &[(&str, Option<&str>)] = &[
     ("cors-expose-headers", None),
     ("cors-allow-credentials", None),
     ("cors-max-age", None),
+    (
+        "backend-protocol",
+        Some(
+            "HTTPS and GRPCS do not verify the backend's certificate and send no SNI (ingress-nginx's defaults); AUTO_HTTP and FCGI are not supported",
+        ),
+    ),
     ("affinity", None),
     (
         "affinity-mode",

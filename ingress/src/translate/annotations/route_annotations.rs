@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use portcullis_kube::objects::ObjectKey;
 use portcullis_route::pattern::{Anchoring, compile};
-use portcullis_route::spec::{Affinity, CorsOrigins, CorsPolicy, SourceRanges};
+use portcullis_route::spec::{Affinity, CorsOrigins, CorsPolicy, SourceRanges, UpstreamProtocol};
 
 use super::Annotations;
 use super::snippet::{SnippetEdits, parse_snippet};
@@ -58,6 +58,7 @@ pub(crate) const NAMES: &[&str] = &[
     "session-cookie-samesite",
     "session-cookie-secure",
     "session-cookie-domain",
+    "backend-protocol",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -91,6 +92,8 @@ pub(crate) struct RouteAnnotations {
     /// `affinity: cookie` and its `session-cookie-*` settings; an empty path means the
     /// Ingress path.
     pub(crate) affinity: Option<Affinity>,
+    /// `backend-protocol`.
+    pub(crate) backend_protocol: UpstreamProtocol,
     /// Header edits from `configuration-snippet` and `server-snippet`.
     pub(crate) snippet: SnippetEdits,
     /// An annotation whose value cannot be enforced as written (its full name): the Ingress
@@ -170,7 +173,23 @@ pub(crate) fn parse(
         source_ranges: source_ranges(&mut reader, &mut fail_closed),
         snippet: snippets(&mut reader, &mut fail_closed),
         affinity: affinity(&mut reader),
+        backend_protocol: reader
+            .value("backend-protocol", backend_protocol)
+            .unwrap_or_default(),
         fail_closed,
+    }
+}
+
+/// ingress-nginx's values (case-insensitive), and `H2C` for HTTP/2 with prior knowledge.
+fn backend_protocol(value: &str) -> Result<UpstreamProtocol, String> {
+    match value.trim().to_ascii_uppercase().as_str() {
+        "HTTP" => Ok(UpstreamProtocol::Http),
+        "HTTPS" => Ok(UpstreamProtocol::Https),
+        "GRPC" => Ok(UpstreamProtocol::Grpc),
+        "GRPCS" => Ok(UpstreamProtocol::Grpcs),
+        "H2C" => Ok(UpstreamProtocol::H2c),
+        "AUTO_HTTP" | "FCGI" => Err("not supported; HTTP is used".into()),
+        _ => Err("expected HTTP, HTTPS, GRPC, GRPCS or H2C".into()),
     }
 }
 

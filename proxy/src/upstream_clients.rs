@@ -1,0 +1,151 @@
+//! The pooled upstream clients, one per way of speaking to a backend (ingress-nginx's
+//! `backend-protocol`): HTTP/1.1, HTTP/2 with prior knowledge (h2c, gRPC), and both over TLS.
+//! Upstream TLS does not verify the backend's certificate and sends no SNI, as ingress-nginx
+//! does by default (`proxy_ssl_verify off`, `proxy_ssl_server_name off`): a cluster's
+//! backends mostly present self-signed certificates.
+
+use std::sync::Arc;
+
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use portcullis_route::spec::UpstreamProtocol;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::retryable_body::RetryableBody;
+use crate::server::ProxyConfig;
+
+/// A client over plain TCP.
+pub type PlainClient = Client<HttpConnector, RetryableBody>;
+/// A client over TLS.
+pub type TlsClient = Client<HttpsConnector<HttpConnector>, RetryableBody>;
+
+/// One pooled client per upstream protocol.
+#[derive(Debug, Clone)]
+pub struct UpstreamClients {
+    http1: PlainClient,
+    h2c: PlainClient,
+    https: TlsClient,
+    h2_tls: TlsClient,
+}
+
+/// The most an upstream connection's read buffer holds.
+const UPSTREAM_READ_BUFFER: usize = 64 * 1024;
+
+impl UpstreamClients {
+    /// Keep-alive per endpoint, TCP_NODELAY, the connect timeout; the forwarder sets `Host`
+    /// itself (never the endpoint's address); a bounded HTTP/1 read buffer.
+    pub fn new(config: &ProxyConfig) -> Self {
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(config.upstream_connect_timeout));
+        let builder = || {
+            let mut builder = Client::builder(TokioExecutor::new());
+            builder
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .pool_idle_timeout(config.upstream_idle_timeout)
+                .set_host(false)
+                .http1_max_buf_size(UPSTREAM_READ_BUFFER);
+            builder
+        };
+        let mut tls_tcp = tcp.clone();
+        // The TLS connector needs the plain connector to accept https:// URIs.
+        tls_tcp.enforce_http(false);
+        let tls = |alpn_h2: bool| {
+            let connector = HttpsConnectorBuilder::new().with_tls_config(unverified_tls());
+            let connector = connector.https_only();
+            if alpn_h2 {
+                connector.enable_http2().wrap_connector(tls_tcp.clone())
+            } else {
+                connector.enable_http1().wrap_connector(tls_tcp.clone())
+            }
+        };
+        UpstreamClients {
+            http1: builder().build(tcp.clone()),
+            h2c: builder().http2_only(true).build(tcp),
+            https: builder().build(tls(false)),
+            h2_tls: builder().http2_only(true).build(tls(true)),
+        }
+    }
+
+    /// Sends `request` with the client for `protocol`.
+    pub fn request(
+        &self,
+        protocol: UpstreamProtocol,
+        request: http::Request<RetryableBody>,
+    ) -> hyper_util::client::legacy::ResponseFuture {
+        match protocol {
+            UpstreamProtocol::Http => self.http1.request(request),
+            UpstreamProtocol::H2c | UpstreamProtocol::Grpc => self.h2c.request(request),
+            UpstreamProtocol::Https => self.https.request(request),
+            UpstreamProtocol::Grpcs => self.h2_tls.request(request),
+        }
+    }
+}
+
+/// TLS 1.2/1.3 with ring and no certificate verification.
+fn unverified_tls() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(NoVerification(Arc::clone(&provider)));
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        // Fails only for a provider without suites for TLS 1.2 and 1.3; ring has both.
+        .expect("ring's provider supports the default TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth()
+}
+
+/// Accepts any certificate, but still checks the handshake signatures (the peer holds the
+/// key of the certificate it sent).
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
