@@ -1,8 +1,9 @@
 //! The configuration each proxy runs with, generated from one [`Setup`] so they are
 //! equivalent: one worker, upstream keep-alive to the same backend, access logs off, the same
 //! certificate with TLS 1.3 and HTTP/2 offered by ALPN, and the same routes (`/` alone, or
-//! `/r0/` … `/rN-1/` all to the backend), tuned for throughput or with the limits an ingress
-//! controller ships ([`Tuning`]). Pure text; `peers.rs` says which files and writes them.
+//! `/r0/` … `/rN-1/` all to the backend, or the one filtered route of [`Setup::filters`]), tuned
+//! for throughput or with the limits an ingress controller ships ([`Tuning`]). Pure text;
+//! `peers.rs` says which files and writes them.
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -10,6 +11,8 @@ use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+
+mod filtered;
 
 /// What every proxy is configured from.
 #[derive(Debug, Clone)]
@@ -32,7 +35,23 @@ pub struct Setup {
     pub dir: PathBuf,
     /// Which limits it runs with.
     pub tuning: Tuning,
+    /// Instead of the plain routes (`routes` is then 1), the one filtered route: requests
+    /// on [`FILTERED_PATH`] have it rewritten to `/$2` upstream (so `/app/x` arrives as `/x`),
+    /// get `X-Forwarded-Prefix: /app`, and go 90% to the backend and 10% to a second upstream,
+    /// the canary, at the same address but its own upstream group and keep-alive pool
+    /// (Portcullis pools per endpoint, so its two Services share one).
+    pub filters: bool,
 }
+
+/// The filtered route's path, a regex as ingress-nginx reads it (matched from the start,
+/// case-insensitively: so it is in every proxy); `$2` is what goes upstream.
+pub const FILTERED_PATH: &str = "/app(/|$)(.*)";
+
+/// The prefix the filtered route strips, sent upstream as `X-Forwarded-Prefix`.
+pub const FILTERED_PREFIX: &str = "/app";
+
+/// Percentage of the filtered route's requests that go to the canary.
+pub const CANARY_PERCENT: u32 = 10;
 
 /// Which limits the proxies run with, where that differs between what the benchmarks ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +67,12 @@ pub enum Tuning {
     IngressDefaults,
 }
 
-/// The path requests use: `/` with one route, else one in the middle of the list (so a
-/// linear matcher walks half of it, a tree does not care).
-pub fn request_path(routes: usize) -> String {
-    if routes <= 1 {
+/// The path requests use: `/app/x` on the filtered route, `/` with one route, else one in the
+/// middle of the list (so a linear matcher walks half of it, a tree does not care).
+pub fn request_path(routes: usize, filters: bool) -> String {
+    if filters {
+        format!("{FILTERED_PREFIX}/x")
+    } else if routes <= 1 {
         "/".to_string()
     } else {
         format!("/r{}/x", routes / 2)
@@ -69,14 +90,22 @@ fn prefixes(routes: usize) -> Vec<String> {
 
 /// nginx: one worker; `keepalive` upstream with HTTP/1.1 and the Connection header cleared
 /// (what makes nginx reuse upstream connections); one prefix `location` per route.
+/// With [`Setup::filters`], one regex `location` instead, and `split_clients` over two
+/// upstreams.
 pub fn nginx(setup: &Setup) -> String {
     let dir = setup.dir.display();
     let mut locations = String::new();
-    for prefix in prefixes(setup.routes) {
-        let _ = writeln!(
-            locations,
-            "    location {prefix} {{ proxy_pass http://backend; }}"
-        );
+    let mut canary = String::new();
+    if setup.filters {
+        locations = filtered::nginx_location();
+        canary = filtered::nginx_upstreams(setup);
+    } else {
+        for prefix in prefixes(setup.routes) {
+            let _ = writeln!(
+                locations,
+                "    location {prefix} {{ proxy_pass http://backend; }}"
+            );
+        }
     }
     let (open_files, events, limits) = match setup.tuning {
         Tuning::Throughput => ("", "", "  proxy_buffering on;\n"),
@@ -103,7 +132,7 @@ events {{ worker_connections 16384;{events} }}
 http {{
   access_log off;
   upstream backend {{ server {backend}; keepalive 128; }}
-  proxy_http_version 1.1;
+{canary}  proxy_http_version 1.1;
   proxy_set_header Connection \"\";
   proxy_set_header Host $host;
 {limits}  server {{
@@ -126,11 +155,29 @@ http {{
 }
 
 /// HAProxy: one thread, `http-reuse always` (upstream keep-alive shared across clients), no
-/// logs; routes as a prefix map (`map_beg`, a tree lookup) naming the one backend.
+/// logs; routes as a prefix map (`map_beg`, a tree lookup) naming the one backend. With
+/// [`Setup::filters`], a path regex choosing between two backends that rewrite instead.
 pub fn haproxy(setup: &Setup) -> String {
     let maxconn = match setup.tuning {
         Tuning::Throughput => 4096,
         Tuning::IngressDefaults => 8192,
+    };
+    let (routing, backends) = if setup.filters {
+        (
+            filtered::haproxy_frontend(),
+            filtered::haproxy_backends(setup),
+        )
+    } else {
+        (
+            format!(
+                "  use_backend %[path,map_beg({map})]\n",
+                map = haproxy_map_path(setup).display()
+            ),
+            format!(
+                "backend app\n  server s1 {backend}\n",
+                backend = setup.backend
+            ),
+        )
     };
     format!(
         "global
@@ -147,18 +194,12 @@ defaults
   http-reuse always
 frontend plain
   bind {http}
-  use_backend %[path,map_beg({map})]
-frontend tls
+{routing}frontend tls
   bind {https} ssl crt {pem} alpn h2,http/1.1 ssl-min-ver TLSv1.2
-  use_backend %[path,map_beg({map})]
-backend app
-  server s1 {backend}
-",
+{routing}{backends}",
         http = setup.http,
         https = setup.https,
         pem = setup.cert_and_key.display(),
-        map = haproxy_map_path(setup).display(),
-        backend = setup.backend,
     )
 }
 
@@ -177,14 +218,21 @@ pub fn haproxy_map(setup: &Setup) -> String {
 
 /// Envoy: static listeners and cluster (run with `--concurrency 1`), no access log, one
 /// prefix route per route (Envoy matches them in order), HTTP/1.1 upstream pool; TLS listener
-/// offers h2 and http/1.1.
+/// offers h2 and http/1.1. With [`Setup::filters`], one regex route with `regex_rewrite`,
+/// `request_headers_to_add` and `weighted_clusters` over two clusters.
 pub fn envoy(setup: &Setup) -> String {
     let mut routes = String::new();
-    for prefix in prefixes(setup.routes) {
-        let _ = writeln!(
-            routes,
-            "              - match: {{prefix: \"{prefix}\"}}\n                route: {{cluster: backend}}"
-        );
+    let mut clusters = envoy_cluster("backend", setup.backend);
+    if setup.filters {
+        routes = filtered::envoy_route();
+        clusters.push_str(&envoy_cluster(filtered::CANARY, setup.backend));
+    } else {
+        for prefix in prefixes(setup.routes) {
+            let _ = writeln!(
+                routes,
+                "              - match: {{prefix: \"{prefix}\"}}\n                route: {{cluster: backend}}"
+            );
+        }
     }
     let listener = |name: &str, address: SocketAddr, tls: bool| {
         let transport = if tls {
@@ -233,40 +281,64 @@ pub fn envoy(setup: &Setup) -> String {
         "static_resources:
   listeners:
 {plain}{tls}  clusters:
-  - name: backend
+{clusters}",
+        plain = listener("plain", setup.http, false),
+        tls = listener("tls", setup.https, true),
+    )
+}
+
+/// One of Envoy's static clusters: `name`, its one endpoint at `address`.
+fn envoy_cluster(name: &str, address: SocketAddr) -> String {
+    format!(
+        "  - name: {name}
     type: STATIC
     connect_timeout: 5s
     circuit_breakers:
       thresholds: [{{max_connections: 100000, max_pending_requests: 100000, max_requests: 100000}}]
     load_assignment:
-      cluster_name: backend
+      cluster_name: {name}
       endpoints:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: \"{ip}\", port_value: {port}}}}}}}
 ",
-        plain = listener("plain", setup.http, false),
-        tls = listener("tls", setup.https, true),
-        ip = setup.backend.ip(),
-        port = setup.backend.port(),
+        ip = address.ip(),
+        port = address.port(),
     )
 }
 
 /// Portcullis: the Kubernetes objects `--manifests` reads (IngressClass, TLS Secret, Service,
 /// EndpointSlice, one Ingress with every route as a Prefix path). `cert_pem` and `key_pem`
-/// are the PEM texts, base64-encoded into the Secret.
+/// are the PEM texts, base64-encoded into the Secret. With [`Setup::filters`], the Ingress
+/// has the one filtered path with ingress-nginx's `rewrite-target` and `x-forwarded-prefix`,
+/// and a canary Ingress (`canary-weight`) adds a second Service at the backend's address.
 pub fn portcullis(setup: &Setup, cert_pem: &[u8], key_pem: &[u8]) -> String {
-    let mut paths = String::new();
-    for prefix in prefixes(setup.routes) {
-        let path = if prefix == "/" {
-            prefix.clone()
-        } else {
-            prefix.trim_end_matches('/').to_string()
-        };
-        let _ = writeln!(
+    let mut services = service("backend", setup.backend);
+    let (metadata, paths, canary) = if setup.filters {
+        services.push_str(&service(filtered::CANARY, setup.backend));
+        (
+            filtered::portcullis_metadata(),
+            filtered::portcullis_path("backend"),
+            filtered::portcullis_canary(),
+        )
+    } else {
+        let mut paths = String::new();
+        for prefix in prefixes(setup.routes) {
+            let path = if prefix == "/" {
+                prefix.clone()
+            } else {
+                prefix.trim_end_matches('/').to_string()
+            };
+            let _ = writeln!(
+                paths,
+                "      - {{path: \"{path}\", pathType: Prefix, backend: {{service: {{name: backend, port: {{name: http}}}}}}}}"
+            );
+        }
+        (
+            " {name: bench, namespace: bench}".to_string(),
             paths,
-            "      - {{path: \"{path}\", pathType: Prefix, backend: {{service: {{name: backend, port: {{name: http}}}}}}}}"
-        );
-    }
+            String::new(),
+        )
+    };
     format!(
         "apiVersion: networking.k8s.io/v1
 kind: IngressClass
@@ -279,20 +351,19 @@ metadata: {{name: bench-tls, namespace: bench}}
 type: kubernetes.io/tls
 data: {{tls.crt: {cert}, tls.key: {key}}}
 ---
-{backend}---
+{services}---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {{name: bench, namespace: bench}}
+metadata:{metadata}
 spec:
   ingressClassName: portcullis
   tls: [{{hosts: [bench.test], secretName: bench-tls}}]
   rules:
   - http:
       paths:
-{paths}",
+{paths}{canary}",
         cert = STANDARD.encode(cert_pem),
         key = STANDARD.encode(key_pem),
-        backend = service("backend", setup.backend),
     )
 }
 
@@ -333,6 +404,14 @@ mod tests {
             cert_and_key: "/w/both.pem".into(),
             dir: "/w".into(),
             tuning: Tuning::Throughput,
+            filters: false,
+        }
+    }
+
+    fn filtered() -> Setup {
+        Setup {
+            filters: true,
+            ..setup(1)
         }
     }
 
@@ -359,7 +438,7 @@ mod tests {
         let portcullis = portcullis(&many, b"c", b"k");
         assert_eq!(portcullis.matches("pathType: Prefix").count(), 10_000);
         // The request path is one of the routes.
-        assert_eq!(request_path(10_000), "/r5000/x");
+        assert_eq!(request_path(10_000, false), "/r5000/x");
         assert!(nginx.contains("location /r5000/ "));
         assert!(portcullis.contains("path: \"/r5000\""));
     }
@@ -407,9 +486,151 @@ mod tests {
     #[test]
     fn one_route_is_the_root() {
         let one = setup(1);
-        assert_eq!(request_path(1), "/");
+        assert_eq!(request_path(1, false), "/");
         assert_eq!(haproxy_map(&one), "/ app\n");
         assert!(nginx(&one).contains("location / { proxy_pass"));
         assert!(portcullis(&one, b"c", b"k").contains("path: \"/\""));
+    }
+
+    #[test]
+    fn nginx_filters_with_a_regex_location_a_rewrite_and_split_clients() {
+        let nginx = nginx(&filtered());
+        let location = nginx
+            .split_once("    location ~* \"^/app(/|$)(.*)\" {\n")
+            .unwrap()
+            .1;
+        let location = location.split_once("    }\n").unwrap().0;
+        for line in [
+            "rewrite \"(?i)^/app(/|$)(.*)\" /$2 break;",
+            "proxy_set_header X-Forwarded-Prefix /app;",
+            // The location's own proxy_set_header replaces the inherited ones.
+            "proxy_set_header Connection \"\";",
+            "proxy_set_header Host $host;",
+            "proxy_pass http://$app_upstream;",
+        ] {
+            assert!(location.contains(line), "{line}:\n{location}");
+        }
+        assert!(
+            nginx.contains(
+                "split_clients \"${request_id}\" $app_upstream { 10% canary; * backend; }"
+            )
+        );
+        assert!(nginx.contains("upstream backend { server 127.0.0.1:9000; keepalive 128; }"));
+        assert!(nginx.contains("upstream canary { server 127.0.0.1:9000; keepalive 128; }"));
+        assert_eq!(
+            nginx.matches("location ").count(),
+            1,
+            "the filtered route alone"
+        );
+        assert_eq!(request_path(1, true), "/app/x");
+    }
+
+    #[test]
+    fn haproxy_filters_with_replace_path_set_header_and_a_random_backend() {
+        let haproxy = haproxy(&filtered());
+        assert!(!haproxy.contains("map_beg"), "no route map");
+        assert_eq!(
+            haproxy
+                .matches("  acl filtered path_reg -i ^/app(/|$)\n  use_backend canary if { rand(100) lt 10 } filtered\n  use_backend app if filtered\n")
+                .count(),
+            2,
+            "both frontends:\n{haproxy}"
+        );
+        for (backend, server) in [("app", "s1"), ("canary", "c1")] {
+            assert!(
+                haproxy.contains(&format!(
+                    "backend {backend}
+  http-request replace-path (?i)^/app(/|$)(.*) /\\2
+  http-request set-header X-Forwarded-Prefix /app
+  server {server} 127.0.0.1:9000
+"
+                )),
+                "{backend}:\n{haproxy}"
+            );
+        }
+        assert!(haproxy.contains("http-reuse always"));
+    }
+
+    #[test]
+    fn envoy_filters_with_regex_rewrite_a_header_and_weighted_clusters() {
+        let envoy = envoy(&filtered());
+        let route = "              - match: {safe_regex: {regex: \"(?i)/app(/|$)(.*)\"}}
+                route:
+                  weighted_clusters:
+                    clusters:
+                    - {name: backend, weight: 90}
+                    - {name: canary, weight: 10}
+                  regex_rewrite: {pattern: {regex: \"(?i)^/app(/|$)(.*)\"}, substitution: \"/\\\\2\"}
+                request_headers_to_add:
+                - header: {key: X-Forwarded-Prefix, value: \"/app\"}
+                  append_action: OVERWRITE_IF_EXISTS_OR_ADD
+";
+        assert_eq!(envoy.matches(route).count(), 2, "both listeners:\n{envoy}");
+        assert!(!envoy.contains("route: {cluster: backend}"));
+        for cluster in ["backend", "canary"] {
+            assert!(envoy.contains(&format!("  - name: {cluster}\n    type: STATIC\n")));
+            assert!(envoy.contains(&format!("      cluster_name: {cluster}\n")));
+        }
+        assert_eq!(envoy.matches("port_value: 9000}").count(), 2);
+    }
+
+    #[test]
+    fn portcullis_filters_through_ingress_nginx_annotations() {
+        use portcullis_ingress::translate::translate;
+        use portcullis_kube::manifests::parse_manifest;
+        use portcullis_kube::store::Snapshot;
+        let manifests = portcullis(&filtered(), b"c", b"k");
+        for annotation in [
+            "nginx.ingress.kubernetes.io/rewrite-target: \"/$2\"",
+            "nginx.ingress.kubernetes.io/x-forwarded-prefix: \"/app\"",
+            "nginx.ingress.kubernetes.io/canary: \"true\"",
+            "nginx.ingress.kubernetes.io/canary-weight: \"10\"",
+        ] {
+            assert!(manifests.contains(annotation), "{annotation}");
+        }
+        let parsed = parse_manifest("bench.yaml", &manifests).unwrap();
+        // IngressClass, Secret, two Services and their EndpointSlices, two Ingresses.
+        assert_eq!(parsed.objects.len(), 8, "{parsed:?}");
+        assert!(parsed.skipped.is_empty());
+        // What Portcullis makes of them: one regex route, rewritten, with the header, split.
+        let translation = translate(&Snapshot::from_objects(parsed.objects), &crate::config());
+        assert!(
+            translation.diagnostics.is_empty(),
+            "{:?}",
+            translation.diagnostics
+        );
+        let table = translation.spec.to_string();
+        let route = table
+            .lines()
+            .find(|line| line.contains("Regex(i) /app(/|$)(.*) -> split {"))
+            .unwrap_or_else(|| panic!("no split regex route:\n{table}"));
+        for part in [
+            "90 x [127.0.0.1:9000] <- ingress bench/bench service backend:http",
+            "10 x [127.0.0.1:9000] <- ingress bench/bench-canary service canary:http",
+            "(rewrite path regex(i) \"/app(/|$)(.*)\" \"/$2\")",
+            "(request headers set x-forwarded-prefix: \"/app\")",
+        ] {
+            assert!(route.contains(part), "{part}:\n{table}");
+        }
+    }
+
+    #[test]
+    fn the_plain_configurations_have_no_filters() {
+        let one = setup(1);
+        for text in [
+            nginx(&one),
+            haproxy(&one),
+            envoy(&one),
+            portcullis(&one, b"c", b"k"),
+        ] {
+            for filter in [
+                "canary",
+                "rewrite",
+                "X-Forwarded-Prefix",
+                "x-forwarded-prefix",
+            ] {
+                assert!(!text.contains(filter), "{filter}:\n{text}");
+            }
+        }
     }
 }

@@ -242,20 +242,22 @@ fn nginx(setup: &Setup, _: &[u8], _: &[u8]) -> Plan {
     }
 }
 
-/// HAProxy: `haproxy.cfg` and its route map, in the foreground (`-db`).
+/// HAProxy: `haproxy.cfg` and its route map (none for the filtered route, which needs none),
+/// in the foreground (`-db`).
 fn haproxy(setup: &Setup, _: &[u8], _: &[u8]) -> Plan {
     let cfg = setup.dir.join("haproxy.cfg");
+    let mut files = vec![(cfg.clone(), configs::haproxy(setup))];
+    if !setup.filters {
+        files.push((
+            configs::haproxy_map_path(setup),
+            configs::haproxy_map(setup),
+        ));
+    }
     Plan {
         args: ["-f", &cfg.display().to_string(), "-db"]
             .map(String::from)
             .to_vec(),
-        files: vec![
-            (cfg, configs::haproxy(setup)),
-            (
-                configs::haproxy_map_path(setup),
-                configs::haproxy_map(setup),
-            ),
-        ],
+        files,
         env: &[],
     }
 }
@@ -300,9 +302,9 @@ impl Peer {
         protocol == Protocol::H1 || self.https().is_some()
     }
 
-    /// Where requests go.
-    pub fn url(&self, protocol: Protocol, routes: usize) -> anyhow::Result<String> {
-        let path = request_path(routes);
+    /// Where requests go, with `routes` plain routes or the filtered route (`filters`).
+    pub fn url(&self, protocol: Protocol, routes: usize, filters: bool) -> anyhow::Result<String> {
+        let path = request_path(routes, filters);
         match protocol {
             Protocol::H1 => Ok(format!("http://127.0.0.1:{}{path}", self.http)),
             Protocol::Https | Protocol::H2 => {
@@ -314,25 +316,34 @@ impl Peer {
         }
     }
 
-    /// Its folder for `routes` (configuration, log, and for Portcullis the manifests).
-    pub fn dir(&self, kit: &Kit, routes: usize) -> PathBuf {
+    /// Its folder for `routes`, or for the filtered route (configuration, log, and for
+    /// Portcullis the manifests).
+    pub fn dir(&self, kit: &Kit, routes: usize, filters: bool) -> PathBuf {
+        let filtered = if filters { "-filters" } else { "" };
         kit.work
             .path()
-            .join(format!("{}-{routes}", self.name.to_lowercase()))
+            .join(format!("{}-{routes}{filtered}", self.name.to_lowercase()))
     }
 
-    /// What its configuration is made from with `routes`, tuned for throughput; creates its
-    /// folder.
-    pub fn setup(&self, kit: &Kit, routes: usize) -> anyhow::Result<Setup> {
-        self.setup_tuned(kit, routes, Tuning::Throughput)
+    /// What its configuration is made from with `routes` (or the filtered route: `filters`),
+    /// tuned for throughput; creates its folder.
+    pub fn setup(&self, kit: &Kit, routes: usize, filters: bool) -> anyhow::Result<Setup> {
+        self.setup_tuned(kit, routes, filters, Tuning::Throughput)
     }
 
-    /// What its configuration is made from with `routes` and `tuning`; creates its folder.
-    pub fn setup_tuned(&self, kit: &Kit, routes: usize, tuning: Tuning) -> anyhow::Result<Setup> {
+    /// What its configuration is made from with `routes` (or the filtered route: `filters`)
+    /// and `tuning`; creates its folder.
+    pub fn setup_tuned(
+        &self,
+        kit: &Kit,
+        routes: usize,
+        filters: bool,
+        tuning: Tuning,
+    ) -> anyhow::Result<Setup> {
         let https = self
             .https()
             .with_context(|| format!("{} runs no proxy", self.name))?;
-        let dir = self.dir(kit, routes);
+        let dir = self.dir(kit, routes, filters);
         fs::create_dir_all(&dir)?;
         let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
         Ok(Setup {
@@ -345,13 +356,21 @@ impl Peer {
             cert_and_key: kit.work.path().join("cert-and-key.pem"),
             dir,
             tuning,
+            filters,
         })
     }
 
-    /// Writes its configuration with `routes`, tuned for throughput, and starts it on `core`;
-    /// ready when it answers plain and TLS. `None` for direct, which has nothing to start.
-    pub fn start(&self, kit: &Kit, core: usize, routes: usize) -> anyhow::Result<Option<Running>> {
-        self.start_tuned(kit, core, routes, Tuning::Throughput)
+    /// Writes its configuration with `routes` (or the filtered route: `filters`), tuned for
+    /// throughput, and starts it on `core`; ready when it answers plain and TLS on the path
+    /// requests use. `None` for direct, which has nothing to start.
+    pub fn start(
+        &self,
+        kit: &Kit,
+        core: usize,
+        routes: usize,
+        filters: bool,
+    ) -> anyhow::Result<Option<Running>> {
+        self.start_tuned(kit, core, routes, filters, Tuning::Throughput)
     }
 
     /// [`Peer::start`] with `tuning`.
@@ -360,12 +379,13 @@ impl Peer {
         kit: &Kit,
         core: usize,
         routes: usize,
+        filters: bool,
         tuning: Tuning,
     ) -> anyhow::Result<Option<Running>> {
         let Some(process) = &self.process else {
             return Ok(None);
         };
-        let setup = self.setup_tuned(kit, routes, tuning)?;
+        let setup = self.setup_tuned(kit, routes, filters, tuning)?;
         let plan = (process.plan)(&setup, &kit.cert, &kit.key);
         for (path, text) in &plan.files {
             if let Some(folder) = path.parent() {
@@ -385,8 +405,8 @@ impl Peer {
             plan.env,
             &setup.dir.join("log"),
         )?;
-        running.wait_ready(&self.url(Protocol::H1, routes)?)?;
-        running.wait_ready(&self.url(Protocol::Https, routes)?)?;
+        running.wait_ready(&self.url(Protocol::H1, routes, filters)?)?;
+        running.wait_ready(&self.url(Protocol::Https, routes, filters)?)?;
         Ok(Some(running))
     }
 
@@ -424,26 +444,34 @@ pub fn available(kit: &Kit) -> (Vec<&'static Peer>, Vec<String>) {
     (peers, missing)
 }
 
-/// The 1-route configurations for the report, certificate data elided: (title, text of each
-/// proxy's first file), the peers' first and Portcullis's last.
+/// The configurations for the report, certificate data elided: (title, text of each proxy's
+/// first file), the 1-route ones (the peers' first and Portcullis's last), then in the same
+/// order the filtered route's.
 pub fn example_configs(kit: &Kit) -> anyhow::Result<Vec<(String, String)>> {
     let mut shown: Vec<(&Peer, &Process)> = PEERS
         .iter()
         .filter_map(|peer| Some((peer, peer.process.as_ref()?)))
         .collect();
     shown.sort_by_key(|(peer, _)| peer.proxy == Proxy::Portcullis);
-    shown
-        .into_iter()
-        .map(|(peer, process)| {
-            let plan = (process.plan)(&peer.setup(kit, 1)?, b"...", b"...");
-            let (_, text) = plan
+    let mut configs = Vec::new();
+    for filters in [false, true] {
+        for (peer, process) in &shown {
+            let plan = (process.plan)(&peer.setup(kit, 1, filters)?, b"...", b"...");
+            let (path, text) = plan
                 .files
                 .into_iter()
                 .next()
                 .with_context(|| format!("{} has no configuration file", peer.name))?;
-            Ok((process.config_title.to_string(), text))
-        })
-        .collect()
+            let title = if filters {
+                let file = path.file_name().unwrap_or_default().to_string_lossy();
+                format!("{}, filtered route ({file})", peer.name)
+            } else {
+                process.config_title.to_string()
+            };
+            configs.push((title, text));
+        }
+    }
+    Ok(configs)
 }
 
 #[cfg(test)]
@@ -492,8 +520,8 @@ mod tests {
             ports.push(peer.http);
             ports.push(process.https);
             ports.extend(process.other_ports);
-            for routes in [1, 10_000] {
-                let setup = peer.setup(&kit, routes).unwrap();
+            for (routes, filters) in [(1, false), (10_000, false), (1, true)] {
+                let setup = peer.setup(&kit, routes, filters).unwrap();
                 let plan = (process.plan)(&setup, &kit.cert, &kit.key);
                 assert!(!plan.files.is_empty(), "{}", peer.name);
                 let all = plan
@@ -574,16 +602,24 @@ mod tests {
     fn direct_is_the_backend_over_plain_http_only() {
         let direct = Proxy::Direct.peer();
         assert_eq!(
-            direct.url(Protocol::H1, 1).unwrap(),
+            direct.url(Protocol::H1, 1, false).unwrap(),
             format!("http://127.0.0.1:{BACKEND_PORT}/")
         );
-        assert!(!direct.serves(Protocol::Https) && direct.url(Protocol::H2, 1).is_err());
-        assert!(direct.setup(&kit(), 1).is_err());
+        assert!(!direct.serves(Protocol::Https) && direct.url(Protocol::H2, 1, false).is_err());
+        assert!(direct.setup(&kit(), 1, false).is_err());
         let portcullis = Proxy::Portcullis.peer();
         assert!(portcullis.serves(Protocol::H2));
         assert_eq!(
-            portcullis.url(Protocol::H2, 10_000).unwrap(),
+            portcullis.url(Protocol::H2, 10_000, false).unwrap(),
             "https://127.0.0.1:19211/r5000/x"
+        );
+        assert_eq!(
+            portcullis.url(Protocol::H1, 1, true).unwrap(),
+            "http://127.0.0.1:19210/app/x"
+        );
+        assert_ne!(
+            portcullis.dir(&kit(), 1, true).file_name(),
+            portcullis.dir(&kit(), 1, false).file_name()
         );
     }
 
@@ -599,13 +635,19 @@ mod tests {
                 "haproxy.cfg (+ routes.map: `/ app`)",
                 "envoy.yaml",
                 "Portcullis manifests (certificate data elided)",
+                "nginx, filtered route (nginx.conf)",
+                "HAProxy, filtered route (haproxy.cfg)",
+                "Envoy, filtered route (envoy.yaml)",
+                "Portcullis, filtered route (bench.yaml)",
             ]
         );
-        let (_, manifests) = &configs[3];
-        assert!(
-            manifests.contains("tls.crt: Li4u, tls.key: Li4u"),
-            "{manifests}"
-        );
+        for (_, manifests) in [&configs[3], &configs[7]] {
+            assert!(
+                manifests.contains("tls.crt: Li4u, tls.key: Li4u"),
+                "{manifests}"
+            );
+        }
         assert!(configs[0].1.contains("worker_processes 1;"));
+        assert!(configs[4].1.contains("split_clients") && !configs[0].1.contains("split_clients"));
     }
 }

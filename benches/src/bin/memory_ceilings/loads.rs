@@ -186,7 +186,7 @@ pub fn measure(
     for peer in proxies {
         eprintln!("{} / {}", load.title, peer.name);
         let running = peer
-            .start_tuned(kit, args.proxy_core, 1, Tuning::IngressDefaults)?
+            .start_tuned(kit, args.proxy_core, 1, false, Tuning::IngressDefaults)?
             .with_context(|| format!("{} runs no process", peer.name))?;
         sleep(Duration::from_secs(1));
         let baseline = running.rss();
@@ -292,7 +292,7 @@ pub fn configs(kit: &Kit) -> anyhow::Result<Vec<(String, String)>> {
                 .process
                 .as_ref()
                 .with_context(|| format!("{} runs no process", peer.name))?;
-            let setup = peer.setup_tuned(kit, 1, Tuning::IngressDefaults)?;
+            let setup = peer.setup_tuned(kit, 1, false, Tuning::IngressDefaults)?;
             let plan = (process.plan)(&setup, b"...", b"...");
             let (path, text) = plan
                 .files

@@ -42,14 +42,14 @@ pub struct Churn {
 pub fn run(kit: &Kit, args: &Args) -> anyhow::Result<Churn> {
     let _backend = kit.start_backend(args.load_core, 0)?;
     let portcullis = Proxy::Portcullis.peer();
-    let _running = portcullis.start(kit, args.proxy_core, 1)?;
+    let _running = portcullis.start(kit, args.proxy_core, 1, false)?;
     let seconds = if args.quick { 5 } else { 20 };
     measure(
         kit.tool(&WRK)?,
         &kit.backend,
         args.load_core,
-        &portcullis.url(Protocol::H1, 1)?,
-        &portcullis.dir(kit, 1),
+        &portcullis.url(Protocol::H1, 1, false)?,
+        &portcullis.dir(kit, 1, false),
         portcullis.http,
         seconds,
     )

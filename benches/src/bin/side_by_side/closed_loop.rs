@@ -1,6 +1,6 @@
 //! The closed-loop points: each peer as fast as it answers in every scenario it takes, grouped
-//! so the backend (body size) and the proxies (routes) restart rarely; requests/s, the proxy's
-//! CPU per request, and its memory after the runs.
+//! so the backend (body size) and the proxies (routes, filters) restart rarely; requests/s, the
+//! proxy's CPU per request, and its memory after the runs (plain routes only).
 
 use crate::Args;
 use crate::kit::Kit;
@@ -8,7 +8,7 @@ use crate::load;
 use crate::peers::Peer;
 use crate::results::{Results, Throughput, median};
 use crate::running::Running;
-use crate::scenarios::{Protocol, SCENARIOS, Scenario};
+use crate::scenarios::{Protocol, SCENARIOS, Scenario, routing};
 use crate::tools::{H2LOAD, WRK};
 
 /// Measures every scenario for each of `peers` (in order, direct first) into `results`.
@@ -23,20 +23,20 @@ pub fn measure(
     for body in bodies {
         // Runs until the end of this body size's scenarios.
         let _backend = kit.start_backend(args.load_core, body)?;
-        let mut route_counts: Vec<usize> = SCENARIOS
+        let mut routings: Vec<(usize, bool)> = SCENARIOS
             .iter()
             .filter(|s| s.body == body)
-            .map(|s| s.routes)
+            .map(routing)
             .collect();
-        route_counts.dedup();
-        for routes in route_counts {
+        routings.dedup();
+        for (routes, filters) in routings {
             let scenarios: Vec<(usize, &Scenario)> = SCENARIOS
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| s.body == body && s.routes == routes)
+                .filter(|(_, s)| s.body == body && routing(s) == (routes, filters))
                 .collect();
             for peer in peers {
-                let running = peer.start(kit, args.proxy_core, routes)?;
+                let running = peer.start(kit, args.proxy_core, routes, filters)?;
                 for (index, scenario) in &scenarios {
                     if !peer.serves(scenario.protocol) {
                         continue;
@@ -45,7 +45,8 @@ pub fn measure(
                     let point = point(kit, args, running.as_ref(), peer, scenario)?;
                     results.throughput.insert((*index, peer.proxy), point);
                 }
-                if let Some(running) = &running {
+                // The memory table is by route count; the filtered route's is not in it.
+                if let (Some(running), false) = (&running, filters) {
                     results
                         .rss
                         .entry((peer.proxy, routes))
@@ -66,7 +67,7 @@ fn point(
     peer: &Peer,
     scenario: &Scenario,
 ) -> anyhow::Result<Throughput> {
-    let url = peer.url(scenario.protocol, scenario.routes)?;
+    let url = peer.url(scenario.protocol, scenario.routes, scenario.filters)?;
     let (wrk, h2load) = (kit.tool(&WRK)?, kit.tool(&H2LOAD)?);
     let go = |seconds: u32| match scenario.protocol {
         Protocol::H2 => load::h2load(h2load, args.load_core, &url, seconds),

@@ -5,7 +5,8 @@
 //!
 //! Measures, per proxy: maximum requests/s (closed loop), latency p50/p99/p99.9 at fixed rates
 //! (open loop, corrected for coordinated omission), CPU seconds per request, peak RSS; for
-//! HTTP/1.1, HTTPS (TLS 1.3) and HTTP/2, bodies of 0 B, 1 KiB and 64 KiB, 1 and 10,000 routes;
+//! HTTP/1.1, HTTPS (TLS 1.3) and HTTP/2, bodies of 0 B, 1 KiB and 64 KiB, 1 and 10,000 routes,
+//! and one route with filters (rewrite, request header, 10% canary) against the plain one;
 //! then Portcullis under route churn. Writes `side-by-side.md` and PNG charts.
 //!
 //! Run: `cargo run --release -p portcullis-benches --bin side-by-side -- --install` (root, a

@@ -33,8 +33,8 @@ pub fn measure(
         .collect();
     let _backend = kit.start_backend(args.load_core, 0)?;
     for peer in peers {
-        let running = peer.start(kit, args.proxy_core, 1)?;
-        let url = peer.url(Protocol::H1, 1)?;
+        let running = peer.start(kit, args.proxy_core, 1, false)?;
+        let url = peer.url(Protocol::H1, 1, false)?;
         let mut points = Vec::new();
         for rate in &rates {
             eprintln!("{} at {rate} requests/s", peer.name);

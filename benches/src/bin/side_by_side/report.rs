@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::peers::{PEERS, Proxy, proxies};
 use crate::results::Results;
-use crate::scenarios::SCENARIOS;
+use crate::scenarios::{FILTERED, PLAIN, SCENARIOS};
 
 /// How the run was made, for the report's method section.
 pub struct Method {
@@ -88,7 +88,16 @@ pub fn render(results: &Results, method: &Method) -> String {
          at 25/50/75% of the slowest proxy's maximum, the same for all. CPU per request: the \
          proxy's user + system time (all its processes, from /proc) over the requests of the \
          run. Peak RSS: VmHWM summed over its processes. Same ECDSA P-256 certificate for all. \
-         With 10,000 routes (prefixes `/r0/` … `/r9999/`) requests go to `/r5000/x`.\n",
+         With 10,000 routes (prefixes `/r0/` … `/r9999/`) requests go to `/r5000/x`. \
+         \"Rewrite + header + canary\": one route, the case-insensitive regex `/app(/|$)(.*)`, \
+         which requests reach as `/app/x`; it rewrites the path to `/$2` (the backend sees \
+         `/x`), sets `X-Forwarded-Prefix: /app` and sends 10% of requests to a second upstream \
+         group at the backend's address (nginx `rewrite`, `split_clients` on `$request_id` \
+         over two `upstream`s; HAProxy `replace-path`, `set-header`, `rand(100)` choosing \
+         between two backends; Envoy `regex_rewrite`, `request_headers_to_add`, \
+         `weighted_clusters`; Portcullis ingress-nginx's `rewrite-target`, \
+         `x-forwarded-prefix` and a `canary-weight` Ingress, whose two Services share one \
+         keep-alive pool as Portcullis pools per endpoint).\n",
         proxy = method.proxy_core,
         load = method.load_core,
         repeats = method.repeats,
@@ -158,6 +167,8 @@ pub fn render(results: &Results, method: &Method) -> String {
         ];
         let _ = writeln!(w, "{}", row(cells(scenario.name, figures, &tail)));
     }
+
+    filters_cost(w, results);
 
     let _ = writeln!(
         w,
@@ -244,7 +255,7 @@ pub fn render(results: &Results, method: &Method) -> String {
     let _ = writeln!(w, "\n## Against the targets\n");
     let _ = writeln!(w, "| target | measured | met |");
     let _ = writeln!(w, "|---|---|---|");
-    let h1 = 0;
+    let h1 = PLAIN;
     for (what, value, limit, lower_is_better) in [
         (
             "CPU per request ≤ 0.8x nginx's (HTTP/1.1, 0 B)",
@@ -262,6 +273,15 @@ pub fn render(results: &Results, method: &Method) -> String {
                 cpu(results, h1, Proxy::Haproxy),
             ),
             1.0,
+            true,
+        ),
+        (
+            "CPU per request with rewrite + header + canary ≤ 1.1x the plain route's (Portcullis)",
+            quotient(
+                cpu(results, FILTERED, Proxy::Portcullis),
+                cpu(results, h1, Proxy::Portcullis),
+            ),
+            1.1,
             true,
         ),
         (
@@ -353,7 +373,8 @@ pub fn render(results: &Results, method: &Method) -> String {
     }
     let _ = writeln!(
         w,
-        "\n## Configurations (1 route; the 10,000-route ones repeat the route line)\n"
+        "\n## Configurations (1 route, then the filtered route; the 10,000-route ones repeat the \
+         route line)\n"
     );
     for (name, text) in &method.configs {
         let _ = writeln!(
@@ -362,6 +383,34 @@ pub fn render(results: &Results, method: &Method) -> String {
         );
     }
     out
+}
+
+/// The "Filters cost" table: per proxy, CPU per request on the filtered route over the plain
+/// route's.
+fn filters_cost(w: &mut String, results: &Results) {
+    let (plain, filtered) = (SCENARIOS[PLAIN].name, SCENARIOS[FILTERED].name);
+    let _ = writeln!(
+        w,
+        "\n## Filters cost\n\nProxy CPU per request on \"{filtered}\" over \"{plain}\": what \
+         the rewrite, the header and the canary split cost on top of routing.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| proxy | {plain} (µs) | {filtered} (µs) | filtered / plain |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|");
+    for peer in proxies() {
+        let figure = |index| cpu(results, index, peer.proxy);
+        let shown = |value: Option<f64>| value.map_or("–".into(), |c| format!("{c:.1}"));
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} |",
+            peer.name,
+            shown(figure(PLAIN)),
+            shown(figure(FILTERED)),
+            ratio(figure(FILTERED), figure(PLAIN))
+        );
+    }
 }
 
 fn rps(results: &Results, index: usize, proxy: Proxy) -> Option<f64> {
@@ -402,4 +451,32 @@ fn quotient(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     quotient(a, b).map_or("–".into(), |r| format!("{r:.2}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Throughput;
+
+    #[test]
+    fn filters_cost_divides_the_filtered_cpu_by_the_plain() {
+        let mut results = Results::default();
+        for (index, cpu_us) in [(PLAIN, 20.0), (FILTERED, 22.0)] {
+            results.throughput.insert(
+                (index, Proxy::Portcullis),
+                Throughput {
+                    rps: 1.0,
+                    cpu_us: Some(cpu_us),
+                    failed: 0,
+                },
+            );
+        }
+        let mut text = String::new();
+        filters_cost(&mut text, &results);
+        assert!(
+            text.contains("| Portcullis | 20.0 | 22.0 | 1.10 |"),
+            "{text}"
+        );
+        assert!(text.contains("| nginx | – | – | – |"), "{text}");
+    }
 }
