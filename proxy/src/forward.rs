@@ -49,7 +49,7 @@ pub struct Forwarder {
 }
 
 /// The downstream connection a request arrived on.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Downstream {
     /// The client's address.
     pub peer: SocketAddr,
@@ -58,8 +58,33 @@ pub struct Downstream {
     /// `http` or `https`.
     pub scheme: &'static str,
     /// The connection's share of upstream exchanges at once (see [`UpstreamBody`]), taken
-    /// by HTTP/2 requests; HTTP/1 sends one request at a time and skips it.
-    pub upstream_share: Option<Arc<Semaphore>>,
+    /// by HTTP/2 requests; HTTP/1 sends one request at a time and never makes it.
+    pub upstream_share: UpstreamShare,
+}
+
+/// Upstream exchanges one downstream connection may have at once: the semaphore is made by
+/// the connection's first HTTP/2 request, so HTTP/1 connections never allocate it.
+#[derive(Debug, Default)]
+pub struct UpstreamShare {
+    size: usize,
+    semaphore: std::sync::OnceLock<Arc<Semaphore>>,
+}
+
+impl UpstreamShare {
+    /// A share of `size` exchanges (at least one).
+    pub fn new(size: usize) -> Self {
+        UpstreamShare {
+            size: size.max(1),
+            semaphore: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn semaphore(&self) -> Arc<Semaphore> {
+        Arc::clone(
+            self.semaphore
+                .get_or_init(|| Arc::new(Semaphore::new(self.size))),
+        )
+    }
 }
 
 impl Downstream {
@@ -285,12 +310,16 @@ impl Forwarder {
         if !route.request_headers.is_empty() {
             route.request_headers.apply(&mut parts.headers);
         }
-        let permit = match &downstream.upstream_share {
+        let permit = if parts.version == Version::HTTP_2 {
             // The semaphore is never closed, so acquiring fails only if it were.
-            Some(share) if parts.version == Version::HTTP_2 => {
-                Arc::clone(share).acquire_owned().await.ok()
-            }
-            _ => None,
+            downstream
+                .upstream_share
+                .semaphore()
+                .acquire_owned()
+                .await
+                .ok()
+        } else {
+            None
         };
 
         let attempts = endpoints.len();

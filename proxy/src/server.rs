@@ -13,14 +13,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use tokio_rustls::TlsAcceptor;
 
 use crate::certificates::LiveCertificates;
-use crate::forward::{Downstream, Forwarder};
+use crate::forward::{Downstream, Forwarder, UpstreamShare};
 use crate::live::LiveTable;
 use crate::metrics::{HandshakeFailure, Metrics};
 use crate::tls_listener::{handshake_failure, tls_acceptor};
@@ -183,13 +183,17 @@ async fn serve_listener(
                     let _ = stream.set_nodelay(true);
                     metrics.proxy.connections_accepted.fetch_add(1, Ordering::Relaxed);
                     let connection = Connection {
-                        downstream: Downstream { peer, local_port, scheme, upstream_share: None },
+                        downstream: Downstream {
+                            peer,
+                            local_port,
+                            scheme,
+                            upstream_share: UpstreamShare::new(config.http2_upstream_requests),
+                        },
                         builder: Arc::clone(&builder),
                         forwarder: Arc::clone(&forwarder),
                         metrics: Arc::clone(&metrics),
                         idle_timeout: config.idle_timeout,
                         send_timeout: config.send_timeout,
-                        upstream_share: config.http2_upstream_requests.max(1),
                         draining: draining.clone(),
                     };
                     connections.spawn(accept(stream, transport.clone(), connection));
@@ -298,7 +302,6 @@ struct Connection {
     metrics: Arc<Metrics>,
     idle_timeout: Duration,
     send_timeout: Duration,
-    upstream_share: usize,
     draining: watch::Receiver<bool>,
 }
 
@@ -308,17 +311,14 @@ impl Connection {
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
         let Connection {
-            mut downstream,
+            downstream,
             builder,
             forwarder,
             metrics,
             idle_timeout,
             send_timeout,
-            upstream_share,
             mut draining,
         } = self;
-        // Every stream of an HTTP/2 connection shares one budget (HTTP/1 requests skip it).
-        downstream.upstream_share = Some(Arc::new(Semaphore::new(upstream_share)));
         let downstream = Arc::new(downstream);
         let stall = WriteStall::new();
         let io = WatchedIo::new(io, Arc::clone(&stall));
