@@ -16,29 +16,17 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use portcullis_testkit::ingress_process::Portcullis;
 use tokio::net::TcpListener;
 
-/// A backend answering `<name> <method> <path?query>` and then each request header as
-/// `name: value` lines; `/slow` answers after 3 s.
+/// A backend on 127.0.0.1 answering `<name> <method> <path?query>` and then each request
+/// header as `name: value` lines; `/slow` answers after 3 s.
 async fn echo(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |request: Request<Incoming>| async move {
-                        Ok::<_, Infallible>(echo_answer(name, request).await)
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    echo_on(name, [127, 0, 0, 1], 0).await
 }
 
 async fn echo_answer(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let target = request.uri().path_and_query().map_or("", |p| p.as_str());
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(String::new(), |p| p.as_str().to_owned());
     if target.starts_with("/slow") {
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
@@ -52,7 +40,18 @@ async fn echo_answer(name: &str, request: Request<Incoming>) -> Response<Full<By
         .await
         .map_or(0, |b| b.to_bytes().len());
     text.push_str(&format!("body: {length}\n"));
-    Response::new(Full::new(Bytes::from(text)))
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    // `/status/NNN` answers that status.
+    if let Some(code) = target
+        .split('?')
+        .next()
+        .and_then(|path| path.strip_prefix("/status/"))
+        .and_then(|c| c.parse::<u16>().ok())
+        .and_then(|c| hyper::StatusCode::from_u16(c).ok())
+    {
+        *response.status_mut() = code;
+    }
+    response
 }
 
 /// Services `main` and `canary` (namespace `store`), each on its own echo backend.
@@ -103,6 +102,17 @@ fn ingress(
 }
 
 const NGINX: &str = "nginx.ingress.kubernetes.io";
+
+/// An Ingress of our class named `name` on `host`, serving `/` from `service`.
+fn at_root(name: &str, annotations: &[(&str, &str)], host: &str, service: &str) -> String {
+    ingress(
+        "portcullis",
+        name,
+        annotations,
+        host,
+        &[("/", "Prefix", service)],
+    )
+}
 
 struct Fixture {
     proxy: Portcullis,
@@ -208,12 +218,11 @@ async fn rewrite_target_app_root_and_upstream_vhost() {
                 "rewrite.bar.com",
                 &[("/foo", "Prefix", "canary")],
             ),
-            ingress(
-                "portcullis",
+            at_root(
                 "approot",
                 &[(&app_root, "/app1"), (&vhost, "internal.example")],
                 "approot.bar.com",
-                &[("/", "Prefix", "main")],
+                "main",
             ),
         ],
         &[],
@@ -296,30 +305,22 @@ async fn redirects_as_ingress_nginx_answers_them() {
                 "moved.test",
                 &[("/something", "Prefix", "main")],
             ),
-            ingress(
-                "portcullis",
+            at_root(
                 "coded",
                 &[(&permanent, "https://new.example.com/x"), (&code, "308")],
                 "coded.test",
-                &[("/", "Prefix", "main")],
+                "main",
             ),
-            ingress(
-                "portcullis",
+            at_root(
                 "temporal",
                 &[
                     (&temporal, "https://down.example.com"),
                     (&permanent, "https://no.example.com"),
                 ],
                 "temporal.test",
-                &[("/", "Prefix", "main")],
+                "main",
             ),
-            ingress(
-                "portcullis",
-                "forced",
-                &[(&force, "true")],
-                "forced.test",
-                &[("/", "Prefix", "main")],
-            ),
+            at_root("forced", &[(&force, "true")], "forced.test", "main"),
         ],
         &[],
     )
@@ -466,27 +467,9 @@ async fn canaries_by_header_cookie_and_weight() {
     };
     let f = serve(
         &[
-            ingress(
-                "portcullis",
-                "main-a",
-                &[],
-                "a.test",
-                &[("/", "Prefix", "main")],
-            ),
-            ingress(
-                "portcullis",
-                "main-b",
-                &[],
-                "b.test",
-                &[("/", "Prefix", "main")],
-            ),
-            ingress(
-                "portcullis",
-                "main-c",
-                &[],
-                "c.test",
-                &[("/", "Prefix", "main")],
-            ),
+            at_root("main-a", &[], "a.test", "main"),
+            at_root("main-b", &[], "b.test", "main"),
+            at_root("main-c", &[], "c.test", "main"),
             with("canary-a", &by_header, "a.test"),
             with("canary-b", &by_value, "b.test"),
             with("canary-c", &by_weight, "c.test"),
@@ -546,50 +529,29 @@ async fn cors_and_source_ranges() {
     );
     let f = serve(
         &[
-            ingress(
-                "portcullis",
-                "any",
-                &[(&enable, "true")],
-                "any.test",
-                &[("/", "Prefix", "main")],
-            ),
-            ingress(
-                "portcullis",
+            at_root("any", &[(&enable, "true")], "any.test", "main"),
+            at_root(
                 "listed",
                 &[
                     (&enable, "true"),
                     (&origin, "https://app.example, http://*.example.com:8080"),
                 ],
                 "listed.test",
-                &[("/", "Prefix", "main")],
+                "main",
             ),
-            ingress(
-                "portcullis",
-                "office",
-                &[(&allow, "10.0.0.0/8")],
-                "office.test",
-                &[("/", "Prefix", "main")],
-            ),
-            ingress(
-                "portcullis",
-                "local",
-                &[(&allow, "127.0.0.0/8")],
-                "local.test",
-                &[("/", "Prefix", "main")],
-            ),
-            ingress(
-                "portcullis",
+            at_root("office", &[(&allow, "10.0.0.0/8")], "office.test", "main"),
+            at_root("local", &[(&allow, "127.0.0.0/8")], "local.test", "main"),
+            at_root(
                 "denied",
                 &[(&allow, "127.0.0.0/8"), (&deny, "127.0.0.1")],
                 "denied.test",
-                &[("/", "Prefix", "main")],
+                "main",
             ),
-            ingress(
-                "portcullis",
+            at_root(
                 "broken",
                 &[(&allow, "10.0.0.0/8, office")],
                 "broken.test",
-                &[("/", "Prefix", "main")],
+                "main",
             ),
         ],
         &[],
@@ -663,27 +625,14 @@ async fn header_snippets_are_typed_edits_and_anything_else_is_not_served() {
     let headers = "more_set_headers \"X-Frame-Options: DENY\";\nproxy_set_header X-Tenant blue;\nproxy_set_header User-Agent \"\";\n";
     let f = serve(
         &[
-            ingress(
-                "portcullis",
-                "headers",
-                &[(&snippet, headers)],
-                "headers.test",
-                &[("/", "Prefix", "main")],
-            ),
-            ingress(
-                "portcullis",
+            at_root("headers", &[(&snippet, headers)], "headers.test", "main"),
+            at_root(
                 "nightmare",
                 &[(&snippet, "content_by_lua_block { ngx.say('pwned') }")],
                 "nightmare.test",
-                &[("/", "Prefix", "main")],
+                "main",
             ),
-            ingress(
-                "portcullis",
-                "neighbour",
-                &[],
-                "neighbour.test",
-                &[("/", "Prefix", "main")],
-            ),
+            at_root("neighbour", &[], "neighbour.test", "main"),
         ],
         &[],
     )
@@ -726,7 +675,7 @@ fn pair(endpoints: &[SocketAddr]) -> String {
     )
 }
 
-/// An echo backend named `name` on `ip` and `port`.
+/// An echo backend named `name` (see [`echo`]) on `ip` and `port`.
 async fn echo_on(name: &'static str, ip: [u8; 4], port: u16) -> SocketAddr {
     let listener = TcpListener::bind((std::net::Ipv4Addr::from(ip), port))
         .await
@@ -816,4 +765,133 @@ async fn cookie_affinity_keeps_a_client_on_its_endpoint_until_it_goes() {
         "a new cookie"
     );
     assert_ne!(after.header("set-cookie"), cookie);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_alias_and_from_to_www_redirect() {
+    let alias = format!("{NGINX}/server-alias");
+    let www = format!("{NGINX}/from-to-www-redirect");
+    let f = serve(
+        &[
+            at_root("aliased", &[(&alias, "bar")], "foo.test", "main"),
+            at_root("www", &[(&www, "true")], "www.brand.test", "canary"),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    // e2e alias.go: the alias is served as the host.
+    assert!(
+        get(proxy, "bar", "/x", &[])
+            .await
+            .body
+            .starts_with("main GET /x")
+    );
+    assert_eq!(get(proxy, "baz", "/x", &[]).await.status, 404);
+    // e2e fromtowwwredirect.go: the bare name answers 308 to the www host, path and query kept.
+    let port = proxy.port();
+    let answer = get(proxy, &format!("brand.test:{port}"), "/foo?q=1", &[]).await;
+    assert_eq!(answer.status, 308);
+    assert_eq!(
+        answer.header("location"),
+        format!("http://www.brand.test:{port}/foo?q=1")
+    );
+    assert!(
+        get(proxy, "www.brand.test", "/foo", &[])
+            .await
+            .body
+            .starts_with("canary GET /foo")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_http_errors_and_default_backend() {
+    let errors = format!("{NGINX}/custom-http-errors");
+    let default = format!("{NGINX}/default-backend");
+    let empty = "---\napiVersion: v1\nkind: Service\nmetadata: {name: empty, namespace: store}\n\
+                 spec: {ports: [{name: http, port: 80}]}\n"
+        .to_owned();
+    let f = serve(
+        &[
+            empty,
+            at_root(
+                "pages",
+                &[(&errors, "404,503"), (&default, "canary")],
+                "pages.test",
+                "main",
+            ),
+            at_root("down", &[(&default, "canary")], "down.test", "empty"),
+            at_root("builtin", &[(&errors, "404")], "builtin.test", "main"),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    // e2e customhttperrors.go / docs: the listed status is asked of the error backend, at `/`
+    // with the query, told what happened.
+    let answer = get(
+        proxy,
+        "pages.test",
+        "/status/404?x=1",
+        &[("accept", "text/html")],
+    )
+    .await;
+    assert!(
+        answer.body.starts_with("canary GET /?x=1\n"),
+        "{}",
+        answer.body
+    );
+    for header in [
+        "x-code: 404",
+        "x-format: text/html",
+        "x-original-uri: /status/404?x=1",
+        "x-namespace: store",
+        "x-ingress-name: pages",
+        "x-service-name: main",
+        "x-service-port: http",
+    ] {
+        assert!(
+            answer.body.contains(&format!("\n{header}\n")),
+            "{header}: {}",
+            answer.body
+        );
+    }
+    // Statuses not listed are the upstream's own.
+    let answer = get(proxy, "pages.test", "/status/500", &[]).await;
+    assert_eq!(answer.status, 500);
+    assert!(
+        answer.body.starts_with("main GET /status/500"),
+        "{}",
+        answer.body
+    );
+    // e2e default_backend.go: a backend with no endpoints is answered by the default backend,
+    // with the original path and X-Code 503.
+    let answer = get(
+        proxy,
+        "down.test",
+        "/alma/armud",
+        &[("x-request-id", "client-id")],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.starts_with("canary GET /alma/armud\n"),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("\nx-code: 503\n"), "{}", answer.body);
+    assert!(
+        answer.body.contains("\nx-service-name: empty\n"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("\nx-request-id: client-id\n"),
+        "{}",
+        answer.body
+    );
+    // Without default-backend or --default-backend-service: the built-in 404.
+    let answer = get(proxy, "builtin.test", "/status/404", &[]).await;
+    assert_eq!(answer.status, 404);
+    assert!(!answer.body.starts_with("main"), "{}", answer.body);
 }

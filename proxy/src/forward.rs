@@ -16,6 +16,7 @@ use tracing::debug;
 
 use tokio::sync::Semaphore;
 
+use crate::error_pages::{self, ErrorBackend, ErrorCause, ErrorContext, error_request, intercepts};
 use crate::error_responses::ProxyAnswer;
 use crate::forwarded_headers::{ClientSide, X_REQUEST_ID, add_forwarding, strip_hop_by_hop};
 use crate::live::LiveTable;
@@ -32,7 +33,8 @@ use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
 use portcullis_route::spec::{Affinity, UpstreamProtocol};
 use portcullis_route::sticky::{cookie_token, set_cookie};
 use portcullis_route::table::{
-    CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction, RouteTarget,
+    CompiledErrorPages, CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction,
+    RouteTarget,
 };
 
 /// What the proxy sends back: an upstream's body, or one of its own small answers.
@@ -247,10 +249,34 @@ impl Forwarder {
                 };
                 self.forward(request, exchange, downstream, target).await
             }
-            RouteTarget::Endpoints(_) => own(ProxyAnswer::NoReadyEndpoint),
-            RouteTarget::Unavailable(reason) => {
-                debug!(origin = ?upstream.origin, "503: {reason}");
-                own(ProxyAnswer::BackendMisconfigured)
+            RouteTarget::Endpoints(_) | RouteTarget::Unavailable(_) => {
+                let answer = match &upstream.target {
+                    RouteTarget::Unavailable(reason) => {
+                        debug!(origin = ?upstream.origin, "503: {reason}");
+                        ProxyAnswer::BackendMisconfigured
+                    }
+                    _ => ProxyAnswer::NoReadyEndpoint,
+                };
+                match route.error_pages.as_deref() {
+                    Some(pages) if pages.when_unavailable => {
+                        let context = ErrorContext::of(
+                            request.method(),
+                            &target.path_and_query,
+                            request.headers(),
+                            target.host.as_ref(),
+                            downstream.client_address(),
+                        );
+                        self.error_page(
+                            pages,
+                            route,
+                            &context,
+                            ErrorCause::Unavailable,
+                            own(answer),
+                        )
+                        .await
+                    }
+                    _ => own(answer),
+                }
             }
             _ => own(ProxyAnswer::NoRoute),
         };
@@ -282,6 +308,15 @@ impl Forwarder {
             },
             None => target.path_and_query.clone(),
         };
+        let error_context = route.error_pages.as_ref().map(|_| {
+            ErrorContext::of(
+                request.method(),
+                &target.path_and_query,
+                request.headers(),
+                target.host.as_ref(),
+                downstream.client_address(),
+            )
+        });
         let upgrade = upgrade_protocol(&request);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
@@ -422,6 +457,15 @@ impl Forwarder {
             debug!("upstream response refused: {problem}");
             return own(ProxyAnswer::UpstreamInvalid);
         }
+        if let (Some(pages), Some(context)) = (route.error_pages.as_deref(), &error_context)
+            && intercepts(pages, response.status().as_u16())
+        {
+            let cause = ErrorCause::Intercepted(response.status().as_u16());
+            let fallback = response.map(|body| Either::Left(UpstreamBody::new(body, None)));
+            return self
+                .error_page(pages, route, context, cause, fallback)
+                .await;
+        }
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             if let Some(client_upgrade) = client_upgrade {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -447,6 +491,39 @@ impl Forwarder {
             );
         }
         response.map(|body| Either::Left(UpstreamBody::new(body, permit)))
+    }
+
+    /// The error backend's answer for `cause`, or `fallback` when it cannot be asked.
+    async fn error_page(
+        &self,
+        pages: &CompiledErrorPages,
+        route: &Route,
+        context: &ErrorContext,
+        cause: ErrorCause,
+        fallback: Response<ProxyBody>,
+    ) -> Response<ProxyBody> {
+        match error_request(pages, route, context, cause) {
+            Some(ErrorBackend::Ask(request)) => {
+                let answer = tokio::time::timeout(
+                    self.response_timeout,
+                    error_pages::send(&self.clients, *request),
+                )
+                .await;
+                match answer {
+                    Ok(Ok(mut response)) => {
+                        strip_hop_by_hop(response.headers_mut(), None);
+                        *response.version_mut() = Version::HTTP_11;
+                        response.map(|body| Either::Left(UpstreamBody::new(body, None)))
+                    }
+                    _ => {
+                        debug!("the error backend did not answer; the original answer is sent");
+                        fallback
+                    }
+                }
+            }
+            Some(ErrorBackend::BuiltInNotFound) => own(ProxyAnswer::NoRoute),
+            None => fallback,
+        }
     }
 
     /// Sends one attempt and waits for the response head: the response timeout counts from

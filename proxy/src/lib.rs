@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod certificates;
+pub mod error_pages;
 pub mod error_responses;
 pub mod forward;
 pub mod forwarded_headers;

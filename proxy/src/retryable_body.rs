@@ -114,6 +114,23 @@ impl RetryableBody {
         }
     }
 
+    /// A body with nothing in it (an error backend's request).
+    pub fn empty() -> Self {
+        RetryableBody {
+            inner: None,
+            slot: Arc::new(Mutex::new(Attempt {
+                unsent: None,
+                progress: BodyProgress::Sending,
+            })),
+            read: true,
+            timeout: Duration::ZERO,
+            stall: None,
+            progressed: false,
+            limit: None,
+            received: 0,
+        }
+    }
+
     /// Takes back a body that was never read, if the attempt that held it has ended.
     pub fn reclaim(slot: &ReturnSlot) -> Option<Incoming> {
         lock(slot).unsent.take()

@@ -189,6 +189,7 @@ async fn h2c_clients_are_served_and_routed_by_authority() {
                     Arc::new(RouteSpec::forward(backend_to(&[a], "a"))),
                 )],
                 default_backend: None,
+                aliases: Vec::new(),
             }),
             Arc::new(VirtualHost {
                 host: HostMatch::Exact("b.test".into()),
@@ -198,6 +199,7 @@ async fn h2c_clients_are_served_and_routed_by_authority() {
                     Arc::new(RouteSpec::forward(backend_to(&[b], "b"))),
                 )],
                 default_backend: None,
+                aliases: Vec::new(),
             }),
         ],
         default_backend: support::not_found(),

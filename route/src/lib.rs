@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod cookies;
 pub mod counters;
 pub mod host;
 pub mod path_patterns;

@@ -13,8 +13,8 @@ mod route_spec;
 
 pub use conditions::{Conditions, HeaderCondition, NamedCondition, ValueMatch};
 pub use route_spec::{
-    Action, Affinity, CorsOrigins, CorsPolicy, Forward, HeaderEdits, PathRewrite, Redirect,
-    RedirectLocation, RedirectPort, Rewrite, RouteSpec, SourceRanges, UpstreamProtocol,
+    Action, Affinity, CorsOrigins, CorsPolicy, ErrorPages, Forward, HeaderEdits, PathRewrite,
+    Redirect, RedirectLocation, RedirectPort, Rewrite, RouteSpec, SourceRanges, UpstreamProtocol,
     WeightedBackend,
 };
 
@@ -50,6 +50,9 @@ pub struct VirtualHost {
     pub paths: Vec<PathRule>,
     /// What answers a request no rule matches (an Ingress's `spec.defaultBackend`).
     pub default_backend: Option<Arc<RouteSpec>>,
+    /// More exact host names this host answers (ingress-nginx's `server-alias`); a name that
+    /// is a host of its own stays that host's.
+    pub aliases: Vec<String>,
 }
 
 /// How a rule's path is compared with the request path.
@@ -222,6 +225,9 @@ impl fmt::Display for TableSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for host in &self.hosts {
             writeln!(f, "host {}", host.host)?;
+            for alias in &host.aliases {
+                writeln!(f, "  alias {alias}")?;
+            }
             for rule in &host.paths {
                 writeln!(
                     f,

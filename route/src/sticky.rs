@@ -4,8 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 
+use crate::cookies::cookie_value;
 use crate::spec::{Affinity, Origin};
 
 /// The token of endpoint `address` of the backend `origin`: FNV-1a over both, so every replica
@@ -25,15 +26,7 @@ pub fn endpoint_token(origin: Option<&Origin>, address: &std::net::SocketAddr) -
 
 /// The token in the request's affinity cookie, if it carries a well-formed one.
 pub fn cookie_token(headers: &HeaderMap, cookie: &str) -> Option<u64> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == cookie).then_some(value)
-        })
+    cookie_value(headers, cookie)
         .filter(|value| value.len() == 16)
         .and_then(|value| u64::from_str_radix(value, 16).ok())
 }
@@ -67,6 +60,7 @@ pub fn set_cookie(affinity: &Affinity, token: u64, https: bool, now: SystemTime)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
 
     fn affinity() -> Affinity {
         Affinity {

@@ -26,8 +26,8 @@ mod split;
 
 pub use conditions::RequestFacts;
 pub use route::{
-    CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect, CompiledRewrite, Endpoint,
-    EndpointSet, Route, RouteAction, RouteTarget, Upstream,
+    CompiledErrorPages, CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect,
+    CompiledRewrite, Endpoint, EndpointSet, Route, RouteAction, RouteTarget, Upstream,
 };
 pub use split::Split;
 
@@ -128,6 +128,29 @@ impl RoutingTable {
                     table.wildcard.insert(suffix.as_str().into(), compiled);
                 }
                 HostMatch::Any => table.any = Some(compiled),
+            }
+        }
+        // Aliases last, so a name that is a host of its own stays that host's whatever the
+        // order.
+        for host in &spec.hosts {
+            let Some(compiled) = table.compiled(&host.host).cloned() else {
+                continue;
+            };
+            for alias in &host.aliases {
+                match table.exact.entry(alias.as_str().into()) {
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(Arc::clone(&compiled));
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        warnings.push(CompileWarning {
+                            host: host.host.to_string(),
+                            path: String::new(),
+                            kind: PathKind::Prefix,
+                            reason: format!("alias {alias} is another host's name; not an alias"),
+                            origin: None,
+                        })
+                    }
+                }
             }
         }
         (table, warnings)

@@ -12,8 +12,8 @@ use http::HeaderName;
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use portcullis_route::spec::{
-    Action, Backend, Forward, HostMatch, Origin, PathKind, PathRewrite, Redirect, RedirectLocation,
-    Rewrite, RouteSpec, Target, WeightedBackend,
+    Action, Backend, ErrorPages, Forward, HostMatch, Origin, PathKind, PathRewrite, Redirect,
+    RedirectLocation, Rewrite, RouteSpec, Target, WeightedBackend,
 };
 
 use super::TranslateConfig;
@@ -51,7 +51,8 @@ pub(super) struct Fragment {
     /// `spec.defaultBackend` of an Ingress without rules: a candidate for the table default.
     pub(super) global_default: Option<Arc<RouteSpec>>,
     /// The Services (in the Ingress's namespace) whose changes change this fragment.
-    pub(super) services: Vec<String>,
+    /// As (namespace, name): the Ingress's own, and the error backend's.
+    pub(super) services: Vec<(String, String)>,
     /// Has `spec.tls` entries: the certificate pass must run again when it changes.
     pub(super) has_tls: bool,
 }
@@ -78,6 +79,10 @@ pub(super) struct HostEffects {
     pub(super) app_root: Option<String>,
     /// This is a canary Ingress: its paths add to the main Ingress's instead of claiming.
     pub(super) canary: Option<Canary>,
+    /// `server-alias`: more names for the host.
+    pub(super) aliases: Vec<String>,
+    /// `from-to-www-redirect`: `www.` and the bare name redirect to each other's host.
+    pub(super) www_redirect: bool,
 }
 
 /// One valid path of one rule.
@@ -117,6 +122,8 @@ struct BackendCache<'s> {
     routes: Vec<(RouteKey, Arc<RouteSpec>)>,
     annotations: &'s RouteAnnotations,
     default_body_size: Option<u64>,
+    /// `default-backend` and `custom-http-errors`, resolved once per Ingress.
+    error_pages: Option<ErrorPages>,
 }
 
 /// A Service port as an Ingress names it: (service, port number, port name).
@@ -204,6 +211,7 @@ impl BackendCache<'_> {
             response_headers: a.snippet.response.clone(),
             cors: a.cors.clone(),
             source_ranges: a.source_ranges.clone(),
+            error_pages: self.error_pages.clone(),
             action,
         });
         self.routes.push((key, Arc::clone(&route)));
@@ -317,21 +325,39 @@ impl Fragment {
             return;
         };
         self.has_tls = spec.tls.as_ref().is_some_and(|tls| !tls.is_empty());
-        self.services = service_names(ingress);
+        self.services = service_names(ingress)
+            .into_iter()
+            .map(|name| (key.namespace.clone(), name))
+            .collect();
+        if let Some(service) = &behaviour.default_backend {
+            self.services.push((key.namespace.clone(), service.clone()));
+        }
+        if !behaviour.custom_http_errors.is_empty()
+            && let Some(flag) = &config.default_backend_service
+        {
+            self.services
+                .push((flag.namespace.clone(), flag.name.clone()));
+        }
+        self.services.sort_unstable();
+        self.services.dedup();
         let redirect_hosts = match config.tls {
             Some(_) => redirect_hosts(&key, ingress, &mut self.diagnostics),
             None => HashSet::new(),
         };
+        let error_pages = error_pages(resolver, config, &key, behaviour, &mut self.diagnostics);
         let mut cache = BackendCache {
             backends: Vec::new(),
             routes: Vec::new(),
             annotations: behaviour,
             default_body_size: config.default_body_size,
+            error_pages,
         };
         let effects = Arc::new(HostEffects {
             regex: behaviour.regex || rewrites_a_path(ingress, behaviour),
             app_root: behaviour.app_root.clone(),
             canary: behaviour.canary.clone(),
+            aliases: behaviour.aliases.clone(),
+            www_redirect: behaviour.www_redirect,
         });
         let default = spec.default_backend.as_ref().map(|backend| {
             resolve_backend(
@@ -417,6 +443,84 @@ impl Fragment {
             }
         }
     }
+}
+
+/// The error backend of `default-backend` (a Service of the Ingress's namespace, its first
+/// port, used only with ready endpoints, as ingress-nginx) and `custom-http-errors` (without
+/// `default-backend`: `--default-backend-service`, else the built-in 404).
+fn error_pages(
+    resolver: BackendResolver<'_>,
+    config: &TranslateConfig,
+    key: &ObjectKey,
+    behaviour: &RouteAnnotations,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<ErrorPages> {
+    let codes = behaviour.custom_http_errors.clone();
+    let from_annotation = behaviour.default_backend.as_ref().and_then(|service| {
+        let resolved = resolver
+            .first_port(&key.namespace, service)
+            .and_then(|port| {
+                let endpoints = resolver.resolve(&key.namespace, service, &port)?;
+                Ok((port, endpoints))
+            });
+        match resolved {
+            Ok((port, endpoints)) if !endpoints.is_empty() => Some(Arc::new(Backend {
+                origin: Some(Origin {
+                    namespace: key.namespace.clone(),
+                    ingress: key.name.clone(),
+                    service: service.clone(),
+                    port: port_text(Some(&port)),
+                }),
+                target: Target::Endpoints(endpoints),
+            })),
+            outcome => {
+                let why = match outcome {
+                    Err(problem) => problem.to_string(),
+                    Ok(_) => format!("Service {}/{service} has no ready endpoint", key.namespace),
+                };
+                diagnostics.push(Diagnostic::warning(
+                    Reason::BackendUnavailable,
+                    key,
+                    "metadata.annotations[nginx.ingress.kubernetes.io/default-backend]",
+                    format!("{why}; the default backend is not used while so (as ingress-nginx)"),
+                ));
+                None
+            }
+        }
+    });
+    if from_annotation.is_none() && codes.is_empty() {
+        return None;
+    }
+    let backend = match from_annotation.clone() {
+        Some(backend) => backend,
+        None => match &config.default_backend_service {
+            Some(service) => {
+                let port = match &service.port {
+                    Some(port) => Ok(port.clone()),
+                    None => resolver.first_port(&service.namespace, &service.name),
+                };
+                let target = port
+                    .clone()
+                    .and_then(|port| resolver.resolve(&service.namespace, &service.name, &port))
+                    .map_or_else(|p| Target::Unavailable(p.to_string()), Target::Endpoints);
+                Arc::new(Backend {
+                    origin: Some(Origin {
+                        namespace: service.namespace.clone(),
+                        ingress: String::new(),
+                        service: service.name.clone(),
+                        port: port_text(port.as_ref().ok()),
+                    }),
+                    target,
+                })
+            }
+            None => Arc::new(Backend::not_found()),
+        },
+    };
+    Some(ErrorPages {
+        codes,
+        when_unavailable: from_annotation.is_some(),
+        backend,
+    })
 }
 
 /// True when the Ingress's `rewrite-target` differs from one of its paths: ingress-nginx then

@@ -118,10 +118,23 @@ pub(super) fn merge_host<'f>(
     {
         rules.insert(0, app_root_rule(root, owner));
     }
+    // ingress-nginx: the aliases of the oldest Ingress of the host that sets any.
+    let aliases = mains()
+        .find(|(_, c)| !c.effects.aliases.is_empty())
+        .map(|(_, c)| {
+            c.effects
+                .aliases
+                .iter()
+                .filter(|alias| HostMatch::Exact((*alias).clone()) != *host)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     let virtual_host = VirtualHost {
         host: host.clone(),
         paths: rules,
         default_backend: default.map(|(route, _)| Arc::clone(route)),
+        aliases,
     };
     (Arc::new(virtual_host), diagnostics)
 }
@@ -300,6 +313,44 @@ fn app_root_rule(root: &str, owner: &ObjectKey) -> PathRule {
         }))
     };
     PathRule::new("/", PathKind::Exact, Arc::new(route))
+}
+
+/// Whether an Ingress of this host asks for ingress-nginx's `from-to-www-redirect`.
+pub(super) fn wants_www_redirect<'f>(
+    mut contributions: impl Iterator<Item = &'f HostContribution>,
+) -> bool {
+    contributions.any(|c| c.effects.canary.is_none() && c.effects.www_redirect)
+}
+
+/// The host `from-to-www-redirect` adds for `host`: `www.x` for `x` and `x` for `www.x`, every
+/// path answering 308 to the same URL on `host`.
+pub(super) fn www_counterpart(host: &HostMatch) -> Option<Arc<VirtualHost>> {
+    let HostMatch::Exact(name) = host else {
+        return None;
+    };
+    let other = match name.strip_prefix("www.") {
+        Some(bare) if !bare.is_empty() => bare.to_owned(),
+        _ => format!("www.{name}"),
+    };
+    let redirect = RouteSpec {
+        action: Action::Redirect(Redirect {
+            status: 308,
+            location: RedirectLocation::Rebuilt {
+                scheme: None,
+                host: Some(name.clone()),
+                port: RedirectPort::Keep,
+                path: None,
+                keep_query: true,
+            },
+        }),
+        ..RouteSpec::forward(Arc::new(portcullis_route::spec::Backend::not_found()))
+    };
+    Some(Arc::new(VirtualHost {
+        host: HostMatch::Exact(other),
+        paths: vec![PathRule::new("/", PathKind::Prefix, Arc::new(redirect))],
+        default_backend: None,
+        aliases: Vec::new(),
+    }))
 }
 
 /// The warning for a claim that an older Ingress already holds.

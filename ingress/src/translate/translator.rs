@@ -20,7 +20,7 @@ use super::backend::{BackendResolver, SliceIndex};
 use super::class::ClassFilter;
 use super::diagnostic::{Diagnostic, Reason};
 use super::fragment::{Fragment, Precedence, fragment, port_text};
-use super::merge::{lost_conflict, merge_host};
+use super::merge::{lost_conflict, merge_host, wants_www_redirect, www_counterpart};
 use super::small_set::SmallSet;
 use super::tls::TlsBuilder;
 use super::{TranslateConfig, Translation};
@@ -66,6 +66,8 @@ struct SettledHost {
     /// Set by every update that creates the host, so never `None` between updates.
     built: Option<Arc<VirtualHost>>,
     diagnostics: Vec<Diagnostic>,
+    /// An Ingress of the host asks for `from-to-www-redirect`.
+    www_redirect: bool,
 }
 
 /// One Ingress claiming a host: its fragment, ordered by the fragment's precedence, so that
@@ -233,12 +235,11 @@ impl Translator {
                 .remove(&id)
                 .and_then(|p| self.fragments.remove(&p))
             {
-                for service in &old.services {
-                    let service_id = (id.namespace.clone(), service.clone());
-                    if let Some(ingresses) = self.dependents.get_mut(&service_id) {
+                for service_id in &old.services {
+                    if let Some(ingresses) = self.dependents.get_mut(service_id) {
                         ingresses.remove(&id);
                         if ingresses.is_empty() {
-                            self.dependents.remove(&service_id);
+                            self.dependents.remove(service_id);
                         }
                     }
                 }
@@ -266,7 +267,7 @@ impl Translator {
             ));
             for service in &new.services {
                 self.dependents
-                    .entry((id.namespace.clone(), service.clone()))
+                    .entry(service.clone())
                     .or_default()
                     .insert(id.clone());
             }
@@ -277,6 +278,7 @@ impl Translator {
                         contributors: SmallSet::default(),
                         built: None,
                         diagnostics: Vec::new(),
+                        www_redirect: false,
                     })
                     .contributors
                     .insert(Contributor(Arc::clone(&new)));
@@ -356,13 +358,23 @@ impl Translator {
         let default_backend = self.table_default(snapshot, &mut diagnostics);
         diagnostics.sort();
         diagnostics.dedup();
+        let mut hosts: Vec<Arc<VirtualHost>> = self
+            .hosts
+            .values()
+            .filter_map(|s| s.built.clone())
+            .collect();
+        // from-to-www-redirect: the other name, unless it is a host of its own.
+        for (host, settled) in &self.hosts {
+            if settled.www_redirect
+                && let Some(counterpart) = www_counterpart(host)
+                && !self.hosts.contains_key(&counterpart.host)
+            {
+                hosts.push(counterpart);
+            }
+        }
         Translation {
             spec: TableSpec {
-                hosts: self
-                    .hosts
-                    .values()
-                    .filter_map(|s| s.built.clone())
-                    .collect(),
+                hosts,
                 default_backend,
             },
             tls: Arc::clone(&self.tls),
@@ -443,7 +455,8 @@ fn resettle(host: &HostMatch, settled: &mut SettledHost) {
             let (_, contribution) = fragment.hosts.iter().find(|(h, _)| h == host)?;
             Some((fragment.owner(), contribution))
         });
-    let (built, diagnostics) = merge_host(host, contributions);
+    let (built, diagnostics) = merge_host(host, contributions.clone());
+    settled.www_redirect = wants_www_redirect(contributions.map(|(_, c)| c));
     settled.built = Some(built);
     settled.diagnostics = diagnostics;
 }

@@ -143,6 +143,7 @@ pub fn spec_of_routes(routes: Vec<(&str, Arc<RouteSpec>)>) -> TableSpec {
                 .map(|(path, route)| PathRule::new(path, PathKind::Prefix, route))
                 .collect(),
             default_backend: None,
+            aliases: Vec::new(),
         })],
         default_backend: not_found(),
     }

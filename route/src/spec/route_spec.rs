@@ -36,8 +36,25 @@ pub struct RouteSpec {
     pub cors: Option<CorsPolicy>,
     /// Which client addresses may use the route (403 for others).
     pub source_ranges: Option<SourceRanges>,
+    /// Where errors are answered from instead.
+    pub error_pages: Option<ErrorPages>,
     /// Forward or redirect.
     pub action: Action,
+}
+
+/// ingress-nginx's `custom-http-errors` and `default-backend`: which answers go to another
+/// backend, which gets the request with `X-Code`, `X-Format`, `X-Original-URI`,
+/// `X-Namespace`, `X-Ingress-Name`, `X-Service-Name`, `X-Service-Port` and `X-Request-ID`
+/// and answers in its place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ErrorPages {
+    /// Upstream statuses answered by `backend` instead (sent to it as path `/`).
+    pub codes: Vec<u16>,
+    /// A route whose backend has no ready endpoint is answered by `backend` (with its
+    /// original path, `X-Code: 503`) instead of 503.
+    pub when_unavailable: bool,
+    /// The error backend.
+    pub backend: Arc<Backend>,
 }
 
 /// A CORS policy as ingress-nginx's `enable-cors` and `cors-*` annotations give it.
@@ -274,6 +291,7 @@ impl RouteSpec {
             response_headers: HeaderEdits::default(),
             cors: None,
             source_ranges: None,
+            error_pages: None,
             action: Action::Forward(Forward {
                 backends: vec![WeightedBackend { weight: 1, backend }],
                 response_timeout: None,
@@ -446,6 +464,13 @@ impl fmt::Display for RouteSpec {
                 " (cors {origins}; methods {:?}; headers {:?}; credentials {}; max-age {})",
                 cors.allow_methods, cors.allow_headers, cors.allow_credentials, cors.max_age
             )?;
+        }
+        if let Some(pages) = &self.error_pages {
+            write!(f, " (errors {:?}", pages.codes)?;
+            if pages.when_unavailable {
+                f.write_str(" and unavailable")?;
+            }
+            write!(f, " -> {})", pages.backend)?;
         }
         if let Some(ranges) = &self.source_ranges {
             let list = |nets: &[ipnet::IpNet]| {

@@ -11,8 +11,8 @@ use http::{HeaderValue, StatusCode};
 use super::conditions::CompiledConditions;
 use super::path_index::{PathIndex, Rejected};
 use super::route::{
-    CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect, CompiledRewrite, EndpointSet,
-    Route, RouteAction, RouteTarget, Upstream,
+    CompiledErrorPages, CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect,
+    CompiledRewrite, EndpointSet, Route, RouteAction, RouteTarget, Upstream,
 };
 use super::split::Split;
 use super::{CompileWarning, CompiledHost, CompiledRule};
@@ -96,6 +96,7 @@ impl<'a> Compiler<'a> {
             response_headers: CompiledHeaderEdits::default(),
             cors: None,
             source_ranges: None,
+            error_pages: None,
             action: RouteAction::Forward {
                 split: Split::new(vec![(1, upstream)]),
                 response_timeout: None,
@@ -161,6 +162,13 @@ impl<'a> Compiler<'a> {
             response_headers: CompiledHeaderEdits::new(&spec.response_headers),
             cors: spec.cors.clone().map(Box::new),
             source_ranges: spec.source_ranges.clone().map(Box::new),
+            error_pages: spec.error_pages.as_ref().map(|pages| {
+                Box::new(CompiledErrorPages {
+                    codes: pages.codes.clone().into_boxed_slice(),
+                    when_unavailable: pages.when_unavailable,
+                    upstream: self.upstream(&pages.backend),
+                })
+            }),
             action,
         })
     }

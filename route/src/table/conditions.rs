@@ -1,10 +1,11 @@
 //! Conditions compiled for matching: regexes built once per table, names in the form the
 //! request carries them.
 
-use http::header::{self, HeaderMap};
+use http::header::HeaderMap;
 use http::{HeaderName, Method};
 use regex::Regex;
 
+use crate::cookies::cookie_value;
 use crate::pattern::{Anchoring, compile};
 use crate::spec::{Conditions, ValueMatch};
 
@@ -132,24 +133,12 @@ fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     })
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers (RFC 6265 §5.4 syntax).
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key.trim() == name).then(|| value.trim().trim_matches('"'))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::{HeaderCondition, NamedCondition};
     use http::HeaderValue;
+    use http::header;
 
     fn conditions() -> Conditions {
         Conditions {

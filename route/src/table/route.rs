@@ -40,6 +40,8 @@ pub struct Route {
     pub cors: Option<Box<CorsPolicy>>,
     /// Client address ranges, checked by [`crate::access::source_allowed`].
     pub source_ranges: Option<Box<SourceRanges>>,
+    /// Where errors are answered from instead.
+    pub error_pages: Option<Box<CompiledErrorPages>>,
     /// Forward or redirect.
     pub action: RouteAction,
 }
@@ -60,6 +62,17 @@ pub enum RouteAction {
     },
     /// Answer with a redirect.
     Redirect(CompiledRedirect),
+}
+
+/// [`crate::spec::ErrorPages`], compiled.
+#[derive(Debug)]
+pub struct CompiledErrorPages {
+    /// Upstream statuses answered by the error backend.
+    pub codes: Box<[u16]>,
+    /// No ready endpoint: answered by the error backend.
+    pub when_unavailable: bool,
+    /// The error backend.
+    pub upstream: Arc<Upstream>,
 }
 
 /// A redirect ready to answer.

@@ -75,6 +75,7 @@ fn exact_beats_prefix_on_the_same_path_in_either_order() {
             host: HostMatch::Any,
             paths,
             default_backend: None,
+            aliases: Vec::new(),
         }]);
         assert_eq!(port_of(t.find("x", "/foo")), Some(1), "{order:?}");
         assert_eq!(port_of(t.find("x", "/foo/")), Some(2), "{order:?}");
@@ -92,6 +93,7 @@ fn literal_braces_and_stars_in_paths_are_not_patterns() {
             rule("/x/{id}", PathKind::Prefix, 3),
         ],
         default_backend: None,
+        aliases: Vec::new(),
     }]);
     assert_eq!(port_of(t.find("h", "/a{b}")), Some(1));
     assert_eq!(port_of(t.find("h", "/ab")), None);
@@ -108,11 +110,13 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
             host: HostMatch::Exact("a.test".into()),
             paths: vec![rule("/api", PathKind::Prefix, 1)],
             default_backend: Some(route(9)),
+            aliases: Vec::new(),
         },
         VirtualHost {
             host: HostMatch::Exact("b.test".into()),
             paths: vec![rule("/api", PathKind::Prefix, 2)],
             default_backend: None,
+            aliases: Vec::new(),
         },
     ]);
     assert_eq!(port_of(t.find("a.test", "/other")), Some(9));
@@ -140,6 +144,7 @@ fn rules_sharing_a_backend_share_one_round_robin_cursor() {
             PathRule::new("/b", PathKind::Prefix, two),
         ],
         default_backend: None,
+        aliases: Vec::new(),
     }]);
     let picks: Vec<Option<u16>> = ["/a", "/b", "/a", "/b"]
         .iter()
@@ -200,6 +205,7 @@ fn hosts_with_the_same_rule_list_share_one_matcher() {
             rule("/b", PathKind::Exact, port),
         ],
         default_backend: None,
+        aliases: Vec::new(),
     };
     let t = table(vec![host("one.test", 1), host("two.test", 2)]);
     let (one, two) = (&t.exact["one.test"], &t.exact["two.test"]);
@@ -217,6 +223,7 @@ fn compile_reusing_takes_over_unchanged_hosts_and_compiles_changed_ones() {
             host: HostMatch::Exact(name.into()),
             paths: vec![rule(path, PathKind::Prefix, port)],
             default_backend: None,
+            aliases: Vec::new(),
         })
     };
     let kept = host("kept.test", "/", 1);
@@ -294,6 +301,7 @@ fn a_rule_whose_conditions_fail_falls_through_to_the_next_covering_rule() {
             rule("/", PathKind::Prefix, 4),
         ],
         default_backend: None,
+        aliases: Vec::new(),
     }]);
     let mut headers = http::HeaderMap::new();
     let find = |headers: &http::HeaderMap, path: &str| {
@@ -330,6 +338,7 @@ fn a_host_with_a_regex_rule_is_matched_in_order() {
             rule("/", PathKind::Prefix, 3),
         ],
         default_backend: None,
+        aliases: Vec::new(),
     }]);
     assert_eq!(port_of(t.find("r.test", "/USER/42/x")), Some(1));
     assert_eq!(port_of(t.find("r.test", "/user/me")), Some(2));
@@ -363,6 +372,7 @@ fn a_rule_that_does_not_compile_is_a_warning_and_the_rest_is_served() {
                 rule("/", PathKind::Prefix, 3),
             ],
             default_backend: None,
+            aliases: Vec::new(),
         })],
         default_backend: not_found(),
     };
@@ -401,6 +411,7 @@ fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
             PathRule::new("/c", PathKind::Prefix, Arc::new(RouteSpec::forward(canary))),
         ],
         default_backend: None,
+        aliases: Vec::new(),
     }]);
     let RouteAction::Forward { split, .. } = &t.find("h", "/").action else {
         panic!("forwards");
@@ -416,4 +427,33 @@ fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
     let alone = t.find("h", "/c").single_upstream().expect("one");
     assert!(Arc::ptr_eq(from_split, alone));
     let _: &Arc<RouteMetrics> = &alone.metrics;
+}
+
+#[test]
+fn aliases_answer_as_their_host_unless_a_host_has_the_name() {
+    let t = table_with_warnings(vec![
+        VirtualHost {
+            host: HostMatch::Exact("shop.test".into()),
+            paths: vec![rule("/", PathKind::Prefix, 1)],
+            default_backend: None,
+            aliases: vec!["store.test".into(), "other.test".into()],
+        },
+        VirtualHost {
+            host: HostMatch::Exact("other.test".into()),
+            paths: vec![rule("/", PathKind::Prefix, 2)],
+            default_backend: None,
+            aliases: Vec::new(),
+        },
+    ]);
+    assert_eq!(port_of(t.0.find("store.test", "/x")), Some(1));
+    assert_eq!(port_of(t.0.find("other.test", "/x")), Some(2));
+    assert_eq!(t.1.len(), 1, "{:?}", t.1);
+}
+
+fn table_with_warnings(hosts: Vec<VirtualHost>) -> (RoutingTable, Vec<CompileWarning>) {
+    let spec = TableSpec {
+        hosts: hosts.into_iter().map(Arc::new).collect(),
+        default_backend: not_found(),
+    };
+    RoutingTable::compile(&spec, &Unshared)
 }

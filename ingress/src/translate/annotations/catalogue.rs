@@ -68,6 +68,28 @@ const HONOURED: &[(&str, Option<&str>)] = &[
             "HTTPS and GRPCS do not verify the backend's certificate and send no SNI (ingress-nginx's defaults); AUTO_HTTP and FCGI are not supported",
         ),
     ),
+    (
+        "server-alias",
+        Some(
+            "exact names only (nginx server_name regexes are refused); an alias's TLS uses the default certificate unless an Ingress lists it",
+        ),
+    ),
+    (
+        "from-to-www-redirect",
+        Some(
+            "the Location keeps the request's port as the client sent it and keeps a trailing slash",
+        ),
+    ),
+    (
+        "default-backend",
+        Some("a Service without ready endpoints is ignored with a warning"),
+    ),
+    (
+        "custom-http-errors",
+        Some(
+            "the error backend gets the original method without the body; without default-backend the answer is --default-backend-service's, else the built-in 404",
+        ),
+    ),
     ("affinity", None),
     (
         "affinity-mode",

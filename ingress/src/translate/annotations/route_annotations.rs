@@ -59,6 +59,10 @@ pub(crate) const NAMES: &[&str] = &[
     "session-cookie-secure",
     "session-cookie-domain",
     "backend-protocol",
+    "server-alias",
+    "from-to-www-redirect",
+    "default-backend",
+    "custom-http-errors",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -94,6 +98,14 @@ pub(crate) struct RouteAnnotations {
     pub(crate) affinity: Option<Affinity>,
     /// `backend-protocol`.
     pub(crate) backend_protocol: UpstreamProtocol,
+    /// `server-alias`: more exact names for the Ingress's hosts.
+    pub(crate) aliases: Vec<String>,
+    /// `from-to-www-redirect`.
+    pub(crate) www_redirect: bool,
+    /// `default-backend`: a Service of the Ingress's namespace for errors.
+    pub(crate) default_backend: Option<String>,
+    /// `custom-http-errors`: upstream statuses answered by the error backend.
+    pub(crate) custom_http_errors: Vec<u16>,
     /// Header edits from `configuration-snippet` and `server-snippet`.
     pub(crate) snippet: SnippetEdits,
     /// An annotation whose value cannot be enforced as written (its full name): the Ingress
@@ -176,8 +188,73 @@ pub(crate) fn parse(
         backend_protocol: reader
             .value("backend-protocol", backend_protocol)
             .unwrap_or_default(),
+        aliases: reader.value("server-alias", aliases).unwrap_or_default(),
+        www_redirect: reader
+            .value("from-to-www-redirect", boolean)
+            .unwrap_or(false),
+        default_backend: reader.value("default-backend", service_name),
+        custom_http_errors: reader
+            .value("custom-http-errors", error_codes)
+            .unwrap_or_default(),
         fail_closed,
     }
+}
+
+/// A Service name (DNS-1035 label).
+fn service_name(value: &str) -> Result<String, String> {
+    let name = value.trim();
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err("expected the name of a Service in the Ingress's namespace".into())
+    }
+}
+
+/// `custom-http-errors`: a comma list of 4xx and 5xx codes.
+fn error_codes(value: &str) -> Result<Vec<u16>, String> {
+    let mut codes = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.parse::<u16>() {
+            Ok(code @ 400..=599) => codes.push(code),
+            _ => return Err(format!("{entry:?} is not a 4xx or 5xx status")),
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    Ok(codes)
+}
+
+/// `server-alias`: a comma list of exact host names, lower case, sorted, without duplicates.
+/// Difference: ingress-nginx also takes nginx `server_name` regexes (`~^www\d+`); those are
+/// refused here.
+fn aliases(value: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let name = entry.to_ascii_lowercase();
+        let valid = name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        if !valid || name.len() > 253 {
+            return Err(format!(
+                "{entry:?} is not a host name (regex names are not supported)"
+            ));
+        }
+        names.push(name);
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// ingress-nginx's values (case-insensitive), and `H2C` for HTTP/2 with prior knowledge.
