@@ -895,3 +895,36 @@ async fn custom_http_errors_and_default_backend() {
     assert_eq!(answer.status, 404);
     assert!(!answer.body.starts_with("main"), "{}", answer.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_hash_by_keeps_a_key_on_one_endpoint() {
+    let first = echo_on("one", [127, 0, 0, 1], 0).await;
+    let second = echo_on("two", [127, 0, 0, 2], first.port()).await;
+    let hash = format!("{NGINX}/upstream-hash-by");
+    let f = serve(
+        &[
+            pair(&[first, second]),
+            at_root(
+                "hashed",
+                &[(&hash, "$http_x_user_id")],
+                "hashed.test",
+                "pair",
+            ),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    let served_by = |answer: Answer| answer.body.split(' ').next().unwrap_or("").to_owned();
+    let mut seen = std::collections::HashSet::new();
+    for user in 0..16 {
+        let user = format!("user-{user}");
+        let first_answer = served_by(get(proxy, "hashed.test", "/", &[("x-user-id", &user)]).await);
+        for _ in 0..3 {
+            let again = served_by(get(proxy, "hashed.test", "/", &[("x-user-id", &user)]).await);
+            assert_eq!(again, first_answer, "{user} stays on one endpoint");
+        }
+        seen.insert(first_answer);
+    }
+    assert_eq!(seen.len(), 2, "keys spread over both endpoints: {seen:?}");
+}

@@ -28,9 +28,10 @@ use crate::upstream_body::UpstreamBody;
 use crate::upstream_clients::UpstreamClients;
 use portcullis_route::access::{CorsDecision, cors, source_allowed};
 use portcullis_route::counters::RouteMetrics;
+use portcullis_route::hash_key::{HashFacts, hash_key};
 use portcullis_route::host::strip_port;
 use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
-use portcullis_route::spec::{Affinity, UpstreamProtocol};
+use portcullis_route::spec::{Affinity, Balance, UpstreamProtocol};
 use portcullis_route::sticky::{cookie_token, set_cookie};
 use portcullis_route::table::{
     CompiledErrorPages, CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction,
@@ -199,7 +200,7 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        let (split, response_timeout, affinity, protocol) = match &route.action {
+        let (split, response_timeout, affinity, protocol, balance) = match &route.action {
             RouteAction::Redirect(redirect) => {
                 return own_answer(redirect_answer(redirect, downstream, &target));
             }
@@ -208,11 +209,13 @@ impl Forwarder {
                 response_timeout,
                 affinity,
                 protocol,
+                balance,
             } => (
                 split,
                 response_timeout.unwrap_or(self.response_timeout),
                 affinity.as_deref(),
                 *protocol,
+                balance,
             ),
         };
         if let (Some(status), Some(host), "http") =
@@ -246,6 +249,18 @@ impl Forwarder {
                         start: sticky.map(|(_, index)| index),
                         cookie,
                     }),
+                    hashed: match balance {
+                        Balance::Hash(parts) if sticky.is_none() => {
+                            let facts = HashFacts {
+                                target: &target.path_and_query,
+                                host: target.host_str(),
+                                client: downstream.client_address(),
+                                headers: request.headers(),
+                            };
+                            endpoints.for_hash(hash_key(parts, &facts))
+                        }
+                        _ => None,
+                    },
                 };
                 self.forward(request, exchange, downstream, target).await
             }
@@ -296,6 +311,7 @@ impl Forwarder {
             response_timeout,
             protocol,
             sticky,
+            hashed,
         } = exchange;
         let path_and_query = match route.rewrite.as_ref().and_then(|r| r.path.as_ref()) {
             Some(rewrite) => match rewrite_path(rewrite, &target.path_and_query) {
@@ -363,6 +379,7 @@ impl Forwarder {
         let start = sticky
             .as_ref()
             .and_then(|s| s.start)
+            .or(hashed)
             .unwrap_or_else(|| endpoints.next_start());
         let mut answered_by = None;
         for (attempt, endpoint) in endpoints.starting_at(start).enumerate() {
@@ -567,6 +584,8 @@ struct Exchange<'r> {
     response_timeout: Duration,
     protocol: UpstreamProtocol,
     sticky: Option<Sticky<'r>>,
+    /// The endpoint `upstream-hash-by` picked.
+    hashed: Option<usize>,
 }
 
 /// A route's cookie affinity for one request.

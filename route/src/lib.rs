@@ -9,6 +9,7 @@
 pub mod access;
 pub mod cookies;
 pub mod counters;
+pub mod hash_key;
 pub mod host;
 pub mod path_patterns;
 pub mod pattern;

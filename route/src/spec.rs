@@ -13,9 +13,9 @@ mod route_spec;
 
 pub use conditions::{Conditions, HeaderCondition, NamedCondition, ValueMatch};
 pub use route_spec::{
-    Action, Affinity, CorsOrigins, CorsPolicy, ErrorPages, Forward, HeaderEdits, PathRewrite,
-    Redirect, RedirectLocation, RedirectPort, Rewrite, RouteSpec, SourceRanges, UpstreamProtocol,
-    WeightedBackend,
+    Action, Affinity, Balance, CorsOrigins, CorsPolicy, ErrorPages, Forward, HashPart, HeaderEdits,
+    PathRewrite, Redirect, RedirectLocation, RedirectPort, Rewrite, RouteSpec, SourceRanges,
+    UpstreamProtocol, WeightedBackend,
 };
 
 /// Every virtual host and the fallback for requests no host claims.

@@ -189,6 +189,7 @@ impl BackendCache<'_> {
                     affinity
                 }),
                 protocol: a.backend_protocol,
+                balance: a.balance.clone(),
             }),
         };
         let route = Arc::new(RouteSpec {

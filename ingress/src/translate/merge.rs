@@ -249,6 +249,7 @@ fn forwarded_to(main: &Arc<RouteSpec>, canary: &PathClaim) -> Option<Arc<RouteSp
             response_timeout: forward.response_timeout,
             affinity: forward.affinity.clone(),
             protocol: forward.protocol,
+            balance: forward.balance.clone(),
         }),
         ..(**main).clone()
     }))
@@ -283,6 +284,7 @@ fn main_route(claim: &Claim<'_>) -> Arc<RouteSpec> {
             response_timeout: forward.response_timeout,
             affinity: forward.affinity.clone(),
             protocol: forward.protocol,
+            balance: forward.balance.clone(),
         }),
         ..(**claim.route).clone()
     })

@@ -116,6 +116,42 @@ pub struct Forward {
     pub affinity: Option<Affinity>,
     /// How the backends are spoken to.
     pub protocol: UpstreamProtocol,
+    /// How an endpoint is chosen (after affinity).
+    pub balance: Balance,
+}
+
+/// How an endpoint of a backend is chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Balance {
+    /// In turn.
+    #[default]
+    RoundRobin,
+    /// By a hash of these request parts, consistently: the same key goes to the same endpoint
+    /// while it is ready, and an endpoint leaving moves only its own keys (ingress-nginx's
+    /// `upstream-hash-by`).
+    Hash(Vec<HashPart>),
+}
+
+/// One part of a hash key: text, or a request value (the nginx variables `upstream-hash-by`
+/// is written with, as typed values: nothing is evaluated).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HashPart {
+    /// Literal text.
+    Text(String),
+    /// `$request_uri`: path and query as sent.
+    RequestUri,
+    /// `$uri`: the path.
+    Uri,
+    /// `$remote_addr`: the client address.
+    RemoteAddr,
+    /// `$host`.
+    Host,
+    /// `$http_NAME`: a request header.
+    Header(HeaderName),
+    /// `$cookie_NAME`.
+    Cookie(String),
+    /// `$arg_NAME`: a query parameter.
+    Arg(String),
 }
 
 /// How requests are sent to a backend (ingress-nginx's `backend-protocol`).
@@ -297,6 +333,7 @@ impl RouteSpec {
                 response_timeout: None,
                 affinity: None,
                 protocol: UpstreamProtocol::Http,
+                balance: Balance::RoundRobin,
             }),
         }
     }
@@ -397,6 +434,9 @@ impl fmt::Display for RouteSpec {
                 }
                 if let Some(timeout) = forward.response_timeout {
                     write!(f, " (response timeout {}s)", timeout.as_secs_f64())?;
+                }
+                if let Balance::Hash(parts) = &forward.balance {
+                    write!(f, " (hash by {parts:?})")?;
                 }
                 if forward.protocol != UpstreamProtocol::Http {
                     write!(f, " ({:?} upstream)", forward.protocol)?;

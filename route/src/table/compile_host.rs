@@ -102,6 +102,7 @@ impl<'a> Compiler<'a> {
                 response_timeout: None,
                 affinity: None,
                 protocol: Default::default(),
+                balance: Default::default(),
             },
         }
     }
@@ -119,6 +120,7 @@ impl<'a> Compiler<'a> {
                 response_timeout: forward.response_timeout,
                 affinity: forward.affinity.clone().map(Box::new),
                 protocol: forward.protocol,
+                balance: forward.balance.clone(),
             },
             Action::Redirect(redirect) => RouteAction::Redirect(CompiledRedirect {
                 status: StatusCode::from_u16(redirect.status)

@@ -14,7 +14,8 @@ use regex::Regex;
 use super::split::Split;
 use crate::counters::RouteMetrics;
 use crate::spec::{
-    Affinity, CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges, UpstreamProtocol,
+    Affinity, Balance, CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges,
+    UpstreamProtocol,
 };
 use crate::sticky::endpoint_token;
 
@@ -59,6 +60,8 @@ pub enum RouteAction {
         affinity: Option<Box<Affinity>>,
         /// How the backends are spoken to.
         protocol: UpstreamProtocol,
+        /// How an endpoint is chosen.
+        balance: Balance,
     },
     /// Answer with a redirect.
     Redirect(CompiledRedirect),
@@ -265,6 +268,16 @@ impl EndpointSet {
         }
     }
 
+    /// The endpoint for hash `key` by rendezvous hashing: the highest score of key and
+    /// endpoint token wins, so an endpoint leaving moves only the keys it had.
+    pub fn for_hash(&self, key: u64) -> Option<usize> {
+        self.endpoints
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, endpoint)| mix(key ^ endpoint.token))
+            .map(|(index, _)| index)
+    }
+
     /// The index of the endpoint with this token.
     pub fn position(&self, token: u64) -> Option<usize> {
         self.endpoints.iter().position(|e| e.token == token)
@@ -276,4 +289,11 @@ impl EndpointSet {
         let len = self.endpoints.len();
         (0..len).map(move |offset| &self.endpoints[(index + offset) % len])
     }
+}
+
+/// A 64-bit finalizer (splitmix64's), so close keys and tokens score far apart.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }

@@ -401,6 +401,7 @@ fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
             response_timeout: None,
             affinity: None,
             protocol: Default::default(),
+            balance: Default::default(),
         }),
         ..RouteSpec::forward(Arc::clone(&main))
     });
@@ -456,4 +457,33 @@ fn table_with_warnings(hosts: Vec<VirtualHost>) -> (RoutingTable, Vec<CompileWar
         default_backend: not_found(),
     };
     RoutingTable::compile(&spec, &Unshared)
+}
+
+#[test]
+fn hashing_is_consistent_when_an_endpoint_leaves() {
+    let addresses: Vec<SocketAddr> = (1..=5)
+        .map(|p| SocketAddr::from(([10, 0, 0, p], 80)))
+        .collect();
+    let all = EndpointSet::of(None, &addresses);
+    let fewer = EndpointSet::of(None, &addresses[..4]);
+    let address = |set: &EndpointSet, key| {
+        let index = set.for_hash(key).expect("an endpoint");
+        set.starting_at(index).next().expect("one").address
+    };
+    let mut moved = 0;
+    let mut spread = std::collections::HashSet::new();
+    for key in 0..1000u64 {
+        let key = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let before = address(&all, key);
+        spread.insert(before);
+        let after = address(&fewer, key);
+        if before != after {
+            // Only the keys of the endpoint that left move.
+            assert_eq!(before, addresses[4]);
+            moved += 1;
+        }
+        assert_eq!(before, address(&all, key), "stable");
+    }
+    assert_eq!(spread.len(), 5);
+    assert!((100..=300).contains(&moved), "{moved}");
 }

@@ -90,6 +90,12 @@ const HONOURED: &[(&str, Option<&str>)] = &[
             "the error backend gets the original method without the body; without default-backend the answer is --default-backend-service's, else the built-in 404",
         ),
     ),
+    (
+        "upstream-hash-by",
+        Some(
+            "rendezvous hashing over the ready endpoints (an endpoint leaving moves only its keys); the variables $request_uri, $uri, $remote_addr, $host, $http_*, $cookie_*, $arg_* only; upstream-hash-by-subset is not supported",
+        ),
+    ),
     ("affinity", None),
     (
         "affinity-mode",

@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::HeaderValue;
 use portcullis_kube::objects::ObjectKey;
 use portcullis_route::pattern::{Anchoring, compile};
-use portcullis_route::spec::{Affinity, CorsOrigins, CorsPolicy, SourceRanges, UpstreamProtocol};
+use portcullis_route::spec::{
+    Affinity, Balance, CorsOrigins, CorsPolicy, HashPart, SourceRanges, UpstreamProtocol,
+};
 
 use super::Annotations;
 use super::snippet::{SnippetEdits, parse_snippet};
@@ -63,6 +65,7 @@ pub(crate) const NAMES: &[&str] = &[
     "from-to-www-redirect",
     "default-backend",
     "custom-http-errors",
+    "upstream-hash-by",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -106,6 +109,8 @@ pub(crate) struct RouteAnnotations {
     pub(crate) default_backend: Option<String>,
     /// `custom-http-errors`: upstream statuses answered by the error backend.
     pub(crate) custom_http_errors: Vec<u16>,
+    /// `upstream-hash-by`.
+    pub(crate) balance: Balance,
     /// Header edits from `configuration-snippet` and `server-snippet`.
     pub(crate) snippet: SnippetEdits,
     /// An annotation whose value cannot be enforced as written (its full name): the Ingress
@@ -196,8 +201,75 @@ pub(crate) fn parse(
         custom_http_errors: reader
             .value("custom-http-errors", error_codes)
             .unwrap_or_default(),
+        balance: reader
+            .value("upstream-hash-by", hash_parts)
+            .map_or(Balance::RoundRobin, Balance::Hash),
         fail_closed,
     }
+}
+
+/// `upstream-hash-by`: text and nginx variables, read as typed request parts: `$request_uri`,
+/// `$uri`, `$remote_addr`, `$host`, `$http_NAME`, `$cookie_NAME`, `$arg_NAME` (`${name}` too).
+/// Any other variable is refused: nothing is evaluated.
+fn hash_parts(value: &str) -> Result<Vec<HashPart>, String> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = value.trim();
+    while let Some(at) = rest.find('$') {
+        text.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        let (name, after) = match rest.strip_prefix('{') {
+            Some(braced) => {
+                let end = braced
+                    .find('}')
+                    .ok_or_else(|| "an unclosed ${".to_owned())?;
+                (&braced[..end], &braced[end + 1..])
+            }
+            None => {
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                (&rest[..end], &rest[end..])
+            }
+        };
+        rest = after;
+        if !text.is_empty() {
+            parts.push(HashPart::Text(std::mem::take(&mut text)));
+        }
+        let part = match name {
+            "request_uri" => HashPart::RequestUri,
+            "uri" | "document_uri" => HashPart::Uri,
+            "remote_addr" | "binary_remote_addr" => HashPart::RemoteAddr,
+            "host" | "http_host" => HashPart::Host,
+            _ => {
+                if let Some(header) = name.strip_prefix("http_") {
+                    let header = header.replace('_', "-");
+                    HashPart::Header(
+                        http::HeaderName::try_from(header.as_str())
+                            .map_err(|_| format!("${name} names no header"))?,
+                    )
+                } else if let Some(cookie) = name.strip_prefix("cookie_") {
+                    HashPart::Cookie(cookie.to_owned())
+                } else if let Some(arg) = name.strip_prefix("arg_") {
+                    HashPart::Arg(arg.to_owned())
+                } else {
+                    return Err(format!(
+                        "${name} is not one of $request_uri, $uri, $remote_addr, $host, \
+                         $http_NAME, $cookie_NAME, $arg_NAME"
+                    ));
+                }
+            }
+        };
+        parts.push(part);
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        parts.push(HashPart::Text(text));
+    }
+    if parts.iter().all(|p| matches!(p, HashPart::Text(_))) {
+        return Err("names no request value, so every request would hash alike".into());
+    }
+    Ok(parts)
 }
 
 /// A Service name (DNS-1035 label).
