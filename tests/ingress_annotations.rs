@@ -928,3 +928,79 @@ async fn upstream_hash_by_keeps_a_key_on_one_endpoint() {
     }
     assert_eq!(seen.len(), 2, "keys spread over both endpoints: {seen:?}");
 }
+
+/// A backend on `ip` and `port` that answers every request 503.
+async fn failing_on(ip: [u8; 4], port: u16) -> SocketAddr {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::from(ip), port))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request: Request<Incoming>| async {
+                    let mut response = Response::new(Full::new(Bytes::from_static(b"failing\n")));
+                    *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+                    Ok::<_, Infallible>(response)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_next_upstream_retries_what_nginx_would() {
+    let good = echo_on("one", [127, 0, 0, 1], 0).await;
+    let bad = failing_on([127, 0, 0, 2], good.port()).await;
+    let next = format!("{NGINX}/proxy-next-upstream");
+    let tries = format!("{NGINX}/proxy-next-upstream-tries");
+    let f = serve(
+        &[
+            pair(&[good, bad]),
+            at_root(
+                "retry",
+                &[(&next, "error timeout http_503")],
+                "retry.test",
+                "pair",
+            ),
+            at_root(
+                "retry-all",
+                &[(&next, "error http_503 non_idempotent")],
+                "all.test",
+                "pair",
+            ),
+            at_root(
+                "once",
+                &[(&next, "http_503"), (&tries, "1")],
+                "once.test",
+                "pair",
+            ),
+        ],
+        &[],
+    )
+    .await;
+    let proxy = f.proxy.http;
+    let statuses = |host: &'static str, method: &'static str| async move {
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            seen.push(send(proxy, method, host, "/", &[], Vec::new()).await.status);
+        }
+        seen
+    };
+    // GET is idempotent: a 503 goes to the next endpoint.
+    assert!(
+        statuses("retry.test", "GET")
+            .await
+            .iter()
+            .all(|s| *s == 200)
+    );
+    // POST is not, unless non_idempotent is set.
+    assert!(statuses("retry.test", "POST").await.contains(&503));
+    assert!(statuses("all.test", "POST").await.iter().all(|s| *s == 200));
+    // One try: nothing is retried.
+    assert!(statuses("once.test", "GET").await.contains(&503));
+}

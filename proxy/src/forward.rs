@@ -31,7 +31,7 @@ use portcullis_route::counters::RouteMetrics;
 use portcullis_route::hash_key::{HashFacts, hash_key};
 use portcullis_route::host::strip_port;
 use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
-use portcullis_route::spec::{Affinity, Balance, UpstreamProtocol};
+use portcullis_route::spec::{Affinity, Balance, NextUpstream, UpstreamProtocol};
 use portcullis_route::sticky::{cookie_token, set_cookie};
 use portcullis_route::table::{
     CompiledErrorPages, CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction,
@@ -200,24 +200,27 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        let (split, response_timeout, affinity, protocol, balance) = match &route.action {
-            RouteAction::Redirect(redirect) => {
-                return own_answer(redirect_answer(redirect, downstream, &target));
-            }
-            RouteAction::Forward {
-                split,
-                response_timeout,
-                affinity,
-                protocol,
-                balance,
-            } => (
-                split,
-                response_timeout.unwrap_or(self.response_timeout),
-                affinity.as_deref(),
-                *protocol,
-                balance,
-            ),
-        };
+        let (split, response_timeout, affinity, protocol, balance, next_upstream) =
+            match &route.action {
+                RouteAction::Redirect(redirect) => {
+                    return own_answer(redirect_answer(redirect, downstream, &target));
+                }
+                RouteAction::Forward {
+                    split,
+                    response_timeout,
+                    affinity,
+                    protocol,
+                    balance,
+                    next_upstream,
+                } => (
+                    split,
+                    response_timeout.unwrap_or(self.response_timeout),
+                    affinity.as_deref(),
+                    *protocol,
+                    balance,
+                    next_upstream,
+                ),
+            };
         if let (Some(status), Some(host), "http") =
             (route.https_redirect, &target.host, downstream.scheme)
             && let Some(redirect) = https_redirect(status, host, &target.path_and_query)
@@ -244,6 +247,7 @@ impl Forwarder {
                     endpoints,
                     response_timeout,
                     protocol,
+                    next: next_upstream,
                     sticky: affinity.map(|affinity| Sticky {
                         affinity,
                         start: sticky.map(|(_, index)| index),
@@ -310,6 +314,7 @@ impl Forwarder {
             endpoints,
             response_timeout,
             protocol,
+            next,
             sticky,
             hashed,
         } = exchange;
@@ -373,7 +378,12 @@ impl Forwarder {
             None
         };
 
-        let attempts = endpoints.len();
+        // proxy-next-upstream: how many endpoints to try, and after what.
+        let attempts = match next.tries {
+            0 => endpoints.len(),
+            tries => endpoints.len().min(tries as usize),
+        };
+        let replayable = next.non_idempotent || parts.method.is_idempotent();
         let mut body = Some(body);
         let mut outcome = Err(ProxyAnswer::UpstreamFailed);
         let start = sticky
@@ -382,7 +392,7 @@ impl Forwarder {
             .or(hashed)
             .unwrap_or_else(|| endpoints.next_start());
         let mut answered_by = None;
-        for (attempt, endpoint) in endpoints.starting_at(start).enumerate() {
+        for (attempt, endpoint) in endpoints.starting_at(start).take(attempts).enumerate() {
             let Some(this_body) = body.take() else { break };
             let last = attempt + 1 == attempts;
             let headers = if last {
@@ -406,11 +416,26 @@ impl Forwarder {
                 Version::HTTP_11
             };
             *upstream.headers_mut() = headers;
-            match self
+            let attempted = self
                 .exchange(protocol, upstream, &slot, response_timeout)
-                .await
-            {
+                .await;
+            // Whether the next endpoint may be asked instead: the body must be whole again
+            // (never sent, or empty) and, once the request reached an upstream, replayable.
+            let mut retry = |allowed: bool, reached: bool| {
+                if last || !allowed || (reached && !replayable) {
+                    return false;
+                }
+                body = RetryableBody::reclaim(&slot);
+                body.is_some()
+            };
+            match attempted {
                 Attempted::Answered(response) => {
+                    let status = response.status().as_u16();
+                    if next.statuses.contains(&status) && retry(true, true) {
+                        debug!(endpoint = %endpoint.address, "{status}: next upstream");
+                        self.count_retry();
+                        continue;
+                    }
                     outcome = Ok(response);
                     answered_by = Some(endpoint.token);
                     break;
@@ -421,16 +446,22 @@ impl Forwarder {
                         .upstream_connect_failures
                         .fetch_add(1, Ordering::Relaxed);
                     debug!(endpoint = %endpoint.address, "upstream connect failed: {error}");
-                    body = RetryableBody::reclaim(&slot);
-                    if !last && body.is_some() {
-                        self.metrics
-                            .proxy
-                            .upstream_retries
-                            .fetch_add(1, Ordering::Relaxed);
+                    if retry(next.error, false) {
+                        self.count_retry();
                     }
                 }
                 Attempted::Failed(error) => {
-                    outcome = Err(match Attempt::progress(&slot) {
+                    let progress = Attempt::progress(&slot);
+                    let client_fault = matches!(
+                        progress,
+                        BodyProgress::Malformed | BodyProgress::TimedOut | BodyProgress::TooLarge
+                    );
+                    debug!(endpoint = %endpoint.address, "upstream request failed: {error}");
+                    if !client_fault && retry(next.error, true) {
+                        self.count_retry();
+                        continue;
+                    }
+                    outcome = Err(match progress {
                         BodyProgress::Malformed => ProxyAnswer::BadClientBody,
                         BodyProgress::TimedOut => ProxyAnswer::ClientBodyTimedOut,
                         BodyProgress::TooLarge => ProxyAnswer::BodyTooLarge,
@@ -438,7 +469,6 @@ impl Forwarder {
                             ProxyAnswer::UpstreamFailed
                         }
                     });
-                    debug!(endpoint = %endpoint.address, "upstream request failed: {error}");
                     break;
                 }
                 Attempted::TimedOut => {
@@ -446,6 +476,10 @@ impl Forwarder {
                         .proxy
                         .upstream_timeouts
                         .fetch_add(1, Ordering::Relaxed);
+                    if retry(next.timeout, true) {
+                        self.count_retry();
+                        continue;
+                    }
                     outcome = Err(ProxyAnswer::UpstreamTimedOut);
                     break;
                 }
@@ -508,6 +542,13 @@ impl Forwarder {
             );
         }
         response.map(|body| Either::Left(UpstreamBody::new(body, permit)))
+    }
+
+    fn count_retry(&self) {
+        self.metrics
+            .proxy
+            .upstream_retries
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The error backend's answer for `cause`, or `fallback` when it cannot be asked.
@@ -583,6 +624,8 @@ struct Exchange<'r> {
     endpoints: &'r EndpointSet,
     response_timeout: Duration,
     protocol: UpstreamProtocol,
+    /// When to try the next endpoint.
+    next: &'r NextUpstream,
     sticky: Option<Sticky<'r>>,
     /// The endpoint `upstream-hash-by` picked.
     hashed: Option<usize>,

@@ -96,6 +96,8 @@ pub struct RetryableBody {
     /// Most bytes allowed, and how many came so far.
     limit: Option<u64>,
     received: u64,
+    /// A data frame with bytes went upstream: the body cannot be sent again.
+    sent_data: bool,
 }
 
 impl RetryableBody {
@@ -111,6 +113,7 @@ impl RetryableBody {
             progressed: false,
             limit,
             received: 0,
+            sent_data: false,
         }
     }
 
@@ -128,6 +131,7 @@ impl RetryableBody {
             progressed: false,
             limit: None,
             received: 0,
+            sent_data: false,
         }
     }
 
@@ -157,6 +161,9 @@ impl Body for RetryableBody {
         match Pin::new(&mut *inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.progressed = true;
+                if frame.data_ref().is_some_and(|data| !data.is_empty()) {
+                    this.sent_data = true;
+                }
                 if let (Some(limit), Some(data)) = (this.limit, frame.data_ref()) {
                     this.received += data.len() as u64;
                     if this.received > limit {
@@ -212,10 +219,12 @@ impl Body for RetryableBody {
 }
 
 impl Drop for RetryableBody {
+    /// A body nothing was read from, or an empty one (nothing to lose by sending it again),
+    /// goes back for the next attempt.
     fn drop(&mut self) {
-        if !self.read
-            && let Some(body) = self.inner.take()
-        {
+        let whole =
+            !self.read || (!self.sent_data && self.inner.as_ref().is_some_and(Body::is_end_stream));
+        if whole && let Some(body) = self.inner.take() {
             lock(&self.slot).unsent = Some(body);
         }
     }

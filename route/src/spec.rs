@@ -14,8 +14,8 @@ mod route_spec;
 pub use conditions::{Conditions, HeaderCondition, NamedCondition, ValueMatch};
 pub use route_spec::{
     Action, Affinity, Balance, CorsOrigins, CorsPolicy, ErrorPages, Forward, HashPart, HeaderEdits,
-    PathRewrite, Redirect, RedirectLocation, RedirectPort, Rewrite, RouteSpec, SourceRanges,
-    UpstreamProtocol, WeightedBackend,
+    NextUpstream, PathRewrite, Redirect, RedirectLocation, RedirectPort, Rewrite, RouteSpec,
+    SourceRanges, UpstreamProtocol, WeightedBackend,
 };
 
 /// Every virtual host and the fallback for requests no host claims.

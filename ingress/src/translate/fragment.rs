@@ -190,6 +190,7 @@ impl BackendCache<'_> {
                 }),
                 protocol: a.backend_protocol,
                 balance: a.balance.clone(),
+                next_upstream: a.next_upstream.clone(),
             }),
         };
         let route = Arc::new(RouteSpec {

@@ -250,6 +250,7 @@ fn forwarded_to(main: &Arc<RouteSpec>, canary: &PathClaim) -> Option<Arc<RouteSp
             affinity: forward.affinity.clone(),
             protocol: forward.protocol,
             balance: forward.balance.clone(),
+            next_upstream: forward.next_upstream.clone(),
         }),
         ..(**main).clone()
     }))
@@ -285,6 +286,7 @@ fn main_route(claim: &Claim<'_>) -> Arc<RouteSpec> {
             affinity: forward.affinity.clone(),
             protocol: forward.protocol,
             balance: forward.balance.clone(),
+            next_upstream: forward.next_upstream.clone(),
         }),
         ..(**claim.route).clone()
     })

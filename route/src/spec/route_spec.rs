@@ -118,6 +118,38 @@ pub struct Forward {
     pub protocol: UpstreamProtocol,
     /// How an endpoint is chosen (after affinity).
     pub balance: Balance,
+    /// When the next endpoint is tried instead.
+    pub next_upstream: NextUpstream,
+}
+
+/// When a request goes to the next endpoint (nginx's `proxy_next_upstream`): only while its
+/// body can be sent again (never sent, or empty), and once it reached an upstream only for
+/// idempotent methods unless `non_idempotent`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NextUpstream {
+    /// After a connect failure or a broken exchange.
+    pub error: bool,
+    /// After the response timeout.
+    pub timeout: bool,
+    /// After one of these statuses (the last endpoint's answer is returned as is).
+    pub statuses: Vec<u16>,
+    /// POST, PATCH and the like too.
+    pub non_idempotent: bool,
+    /// At most this many endpoints in all; 0 for every endpoint.
+    pub tries: u32,
+}
+
+impl Default for NextUpstream {
+    /// ingress-nginx's default: `error timeout`, at most 3 endpoints.
+    fn default() -> Self {
+        NextUpstream {
+            error: true,
+            timeout: true,
+            statuses: Vec::new(),
+            non_idempotent: false,
+            tries: 3,
+        }
+    }
 }
 
 /// How an endpoint of a backend is chosen.
@@ -334,6 +366,7 @@ impl RouteSpec {
                 affinity: None,
                 protocol: UpstreamProtocol::Http,
                 balance: Balance::RoundRobin,
+                next_upstream: NextUpstream::default(),
             }),
         }
     }
@@ -434,6 +467,14 @@ impl fmt::Display for RouteSpec {
                 }
                 if let Some(timeout) = forward.response_timeout {
                     write!(f, " (response timeout {}s)", timeout.as_secs_f64())?;
+                }
+                if forward.next_upstream != NextUpstream::default() {
+                    let n = &forward.next_upstream;
+                    write!(
+                        f,
+                        " (next upstream error {} timeout {} statuses {:?} non-idempotent {} tries {})",
+                        n.error, n.timeout, n.statuses, n.non_idempotent, n.tries
+                    )?;
                 }
                 if let Balance::Hash(parts) = &forward.balance {
                     write!(f, " (hash by {parts:?})")?;

@@ -103,6 +103,7 @@ impl<'a> Compiler<'a> {
                 affinity: None,
                 protocol: Default::default(),
                 balance: Default::default(),
+                next_upstream: Default::default(),
             },
         }
     }
@@ -121,6 +122,7 @@ impl<'a> Compiler<'a> {
                 affinity: forward.affinity.clone().map(Box::new),
                 protocol: forward.protocol,
                 balance: forward.balance.clone(),
+                next_upstream: forward.next_upstream.clone(),
             },
             Action::Redirect(redirect) => RouteAction::Redirect(CompiledRedirect {
                 status: StatusCode::from_u16(redirect.status)

@@ -14,8 +14,8 @@ use regex::Regex;
 use super::split::Split;
 use crate::counters::RouteMetrics;
 use crate::spec::{
-    Affinity, Balance, CorsPolicy, HeaderEdits, Origin, RedirectLocation, SourceRanges,
-    UpstreamProtocol,
+    Affinity, Balance, CorsPolicy, HeaderEdits, NextUpstream, Origin, RedirectLocation,
+    SourceRanges, UpstreamProtocol,
 };
 use crate::sticky::endpoint_token;
 
@@ -62,6 +62,8 @@ pub enum RouteAction {
         protocol: UpstreamProtocol,
         /// How an endpoint is chosen.
         balance: Balance,
+        /// When the next endpoint is tried.
+        next_upstream: NextUpstream,
     },
     /// Answer with a redirect.
     Redirect(CompiledRedirect),

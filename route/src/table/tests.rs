@@ -402,6 +402,7 @@ fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
             affinity: None,
             protocol: Default::default(),
             balance: Default::default(),
+            next_upstream: Default::default(),
         }),
         ..RouteSpec::forward(Arc::clone(&main))
     });

@@ -96,6 +96,13 @@ const HONOURED: &[(&str, Option<&str>)] = &[
             "rendezvous hashing over the ready endpoints (an endpoint leaving moves only its keys); the variables $request_uri, $uri, $remote_addr, $host, $http_*, $cookie_*, $arg_* only; upstream-hash-by-subset is not supported",
         ),
     ),
+    (
+        "proxy-next-upstream",
+        Some(
+            "a request is sent again only while its body can be (never sent, or empty); invalid_header counts as error",
+        ),
+    ),
+    ("proxy-next-upstream-tries", None),
     ("affinity", None),
     (
         "affinity-mode",

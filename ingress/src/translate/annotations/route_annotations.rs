@@ -8,7 +8,8 @@ use http::HeaderValue;
 use portcullis_kube::objects::ObjectKey;
 use portcullis_route::pattern::{Anchoring, compile};
 use portcullis_route::spec::{
-    Affinity, Balance, CorsOrigins, CorsPolicy, HashPart, SourceRanges, UpstreamProtocol,
+    Affinity, Balance, CorsOrigins, CorsPolicy, HashPart, NextUpstream, SourceRanges,
+    UpstreamProtocol,
 };
 
 use super::Annotations;
@@ -66,6 +67,8 @@ pub(crate) const NAMES: &[&str] = &[
     "default-backend",
     "custom-http-errors",
     "upstream-hash-by",
+    "proxy-next-upstream",
+    "proxy-next-upstream-tries",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -111,6 +114,8 @@ pub(crate) struct RouteAnnotations {
     pub(crate) custom_http_errors: Vec<u16>,
     /// `upstream-hash-by`.
     pub(crate) balance: Balance,
+    /// `proxy-next-upstream` and `-tries`.
+    pub(crate) next_upstream: NextUpstream,
     /// Header edits from `configuration-snippet` and `server-snippet`.
     pub(crate) snippet: SnippetEdits,
     /// An annotation whose value cannot be enforced as written (its full name): the Ingress
@@ -204,6 +209,16 @@ pub(crate) fn parse(
         balance: reader
             .value("upstream-hash-by", hash_parts)
             .map_or(Balance::RoundRobin, Balance::Hash),
+        next_upstream: {
+            let mut next = reader
+                .value("proxy-next-upstream", next_upstream)
+                .unwrap_or_default();
+            // ingress-nginx's default is 3; 0 is every endpoint, as nginx.
+            next.tries = reader
+                .value("proxy-next-upstream-tries", |v| bounded(v, 0, 1000))
+                .map_or(3, |t| u32::try_from(t).unwrap_or(u32::MAX));
+            next
+        },
         fail_closed,
     }
 }
@@ -270,6 +285,38 @@ fn hash_parts(value: &str) -> Result<Vec<HashPart>, String> {
         return Err("names no request value, so every request would hash alike".into());
     }
     Ok(parts)
+}
+
+/// `proxy-next-upstream`: nginx's tokens (`error timeout invalid_header http_500 http_502
+/// http_503 http_504 http_403 http_404 http_429 non_idempotent off`).
+fn next_upstream(value: &str) -> Result<NextUpstream, String> {
+    let mut next = NextUpstream {
+        error: false,
+        timeout: false,
+        statuses: Vec::new(),
+        non_idempotent: false,
+        tries: 0,
+    };
+    for token in value.split_whitespace() {
+        match token {
+            "error" | "invalid_header" => next.error = true,
+            "timeout" => next.timeout = true,
+            "non_idempotent" => next.non_idempotent = true,
+            "off" => {}
+            _ => match token
+                .strip_prefix("http_")
+                .and_then(|c| c.parse::<u16>().ok())
+            {
+                Some(code @ (500 | 502 | 503 | 504 | 403 | 404 | 429)) => next.statuses.push(code),
+                _ => {
+                    return Err(format!(
+                        "{token:?} is not one of nginx's proxy_next_upstream values"
+                    ));
+                }
+            },
+        }
+    }
+    Ok(next)
 }
 
 /// A Service name (DNS-1035 label).
