@@ -677,17 +677,27 @@ fn pair(endpoints: &[SocketAddr]) -> String {
 
 /// An echo backend named `name` (see [`echo`]) on `ip` and `port`.
 async fn echo_on(name: &'static str, ip: [u8; 4], port: u16) -> SocketAddr {
+    serve_on(ip, port, move |request| echo_answer(name, request)).await
+}
+
+/// Serves `answer` over HTTP/1.1 on `ip` and `port` (0: any free one).
+async fn serve_on<F, Fut>(ip: [u8; 4], port: u16, answer: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     let listener = TcpListener::bind((std::net::Ipv4Addr::from(ip), port))
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            let answer = answer.clone();
             tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |request: Request<Incoming>| async move {
-                        Ok::<_, Infallible>(echo_answer(name, request).await)
-                    });
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let answer = answer.clone();
+                    async move { Ok::<_, Infallible>(answer(request).await) }
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
@@ -931,25 +941,12 @@ async fn upstream_hash_by_keeps_a_key_on_one_endpoint() {
 
 /// A backend on `ip` and `port` that answers every request 503.
 async fn failing_on(ip: [u8; 4], port: u16) -> SocketAddr {
-    let listener = TcpListener::bind((std::net::Ipv4Addr::from(ip), port))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_request: Request<Incoming>| async {
-                    let mut response = Response::new(Full::new(Bytes::from_static(b"failing\n")));
-                    *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
-                    Ok::<_, Infallible>(response)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    serve_on(ip, port, |_request| async {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"failing\n")));
+        *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+        response
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
