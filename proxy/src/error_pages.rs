@@ -5,13 +5,15 @@
 
 use std::net::IpAddr;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use http::header::{self, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Method, Request, Version};
 use portcullis_route::spec::UpstreamProtocol;
 use portcullis_route::table::{CompiledErrorPages, Route, RouteTarget};
 
-use crate::forwarded_headers::new_request_id;
+use crate::forward::{Downstream, upstream_uri};
+use crate::forwarded_headers::{X_FORWARDED_FOR, X_REQUEST_ID, new_request_id};
+use crate::request_head::Target;
 use crate::retryable_body::RetryableBody;
 use crate::upstream_clients::UpstreamClients;
 
@@ -22,8 +24,6 @@ static X_NAMESPACE: HeaderName = HeaderName::from_static("x-namespace");
 static X_INGRESS_NAME: HeaderName = HeaderName::from_static("x-ingress-name");
 static X_SERVICE_NAME: HeaderName = HeaderName::from_static("x-service-name");
 static X_SERVICE_PORT: HeaderName = HeaderName::from_static("x-service-port");
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// What of the original request the error backend is told, taken before the request goes
 /// upstream (only on routes with error pages).
@@ -47,21 +47,15 @@ pub enum ErrorCause {
 }
 
 impl ErrorContext {
-    /// Captures the request's method, target, `Accept`, host and request id.
-    pub fn of(
-        method: &Method,
-        target: &PathAndQuery,
-        headers: &HeaderMap,
-        host: Option<&HeaderValue>,
-        client: IpAddr,
-    ) -> Self {
+    /// Captures the request's method, target, `Accept`, host and request id, and the client.
+    pub fn of<B>(request: &Request<B>, target: &Target, downstream: &Downstream) -> Self {
         ErrorContext {
-            method: method.clone(),
-            target: target.clone(),
-            accept: headers.get(header::ACCEPT).cloned(),
-            host: host.cloned(),
-            request_id: headers.get(&X_REQUEST_ID).cloned(),
-            client,
+            method: request.method().clone(),
+            target: target.path_and_query.clone(),
+            accept: request.headers().get(header::ACCEPT).cloned(),
+            host: target.host.clone(),
+            request_id: request.headers().get(&X_REQUEST_ID).cloned(),
+            client: downstream.client_address(),
         }
     }
 }
@@ -107,7 +101,7 @@ pub fn error_request(
     };
     let mut request = Request::new(RetryableBody::empty());
     *request.method_mut() = context.method.clone();
-    *request.uri_mut() = uri(&endpoint.authority, target);
+    *request.uri_mut() = upstream_uri(UpstreamProtocol::Http, &endpoint.authority, &target);
     *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     headers.insert(&X_CODE, HeaderValue::from(code));
@@ -142,15 +136,6 @@ pub fn error_request(
         headers.insert(header::HOST, host.clone());
     }
     Some(ErrorBackend::Ask(Box::new(request)))
-}
-
-fn uri(authority: &Authority, target: PathAndQuery) -> Uri {
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(authority.clone());
-    parts.path_and_query = Some(target);
-    // Scheme, authority and path all come from already-valid values.
-    Uri::from_parts(parts).unwrap_or_default()
 }
 
 /// Sends an error backend's request (HTTP/1.1).

@@ -278,13 +278,7 @@ impl Forwarder {
                 };
                 match route.error_pages.as_deref() {
                     Some(pages) if pages.when_unavailable => {
-                        let context = ErrorContext::of(
-                            request.method(),
-                            &target.path_and_query,
-                            request.headers(),
-                            target.host.as_ref(),
-                            downstream.client_address(),
-                        );
+                        let context = ErrorContext::of(&request, &target, downstream);
                         self.error_page(
                             pages,
                             route,
@@ -329,15 +323,10 @@ impl Forwarder {
             },
             None => target.path_and_query.clone(),
         };
-        let error_context = route.error_pages.as_ref().map(|_| {
-            ErrorContext::of(
-                request.method(),
-                &target.path_and_query,
-                request.headers(),
-                target.host.as_ref(),
-                downstream.client_address(),
-            )
-        });
+        let error_context = route
+            .error_pages
+            .as_ref()
+            .map(|_| ErrorContext::of(&request, &target, downstream));
         let upgrade = upgrade_protocol(&request);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
@@ -762,7 +751,8 @@ fn declared_length(request: &Request<Incoming>) -> Option<u64> {
     http_body::Body::size_hint(request.body()).exact()
 }
 
-fn upstream_uri(
+/// The URI of a request to `authority` over `protocol`.
+pub(crate) fn upstream_uri(
     protocol: UpstreamProtocol,
     authority: &http::uri::Authority,
     path: &PathAndQuery,

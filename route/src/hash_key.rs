@@ -8,6 +8,7 @@ use http::uri::PathAndQuery;
 
 use crate::cookies::cookie_value;
 use crate::spec::HashPart;
+use crate::table::query_value;
 
 /// What a hash key may read of a request.
 #[derive(Debug, Clone, Copy)]
@@ -48,12 +49,7 @@ pub fn hash_key(parts: &[HashPart], facts: &HashFacts<'_>) -> u64 {
             cookie_value(facts.headers, name).unwrap_or("").as_bytes(),
         ),
         HashPart::Arg(name) => {
-            let value = facts.target.query().and_then(|query| {
-                query.split('&').find_map(|pair| {
-                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    (key == name).then_some(value)
-                })
-            });
+            let value = facts.target.query().and_then(|q| query_value(q, name));
             feed(hash, value.unwrap_or("").as_bytes())
         }
     })

@@ -25,6 +25,7 @@ mod route;
 mod split;
 
 pub use conditions::RequestFacts;
+pub(crate) use conditions::query_value;
 pub use route::{
     CompiledErrorPages, CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect,
     CompiledRewrite, Endpoint, EndpointSet, Route, RouteAction, RouteTarget, Upstream,

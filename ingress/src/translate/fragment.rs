@@ -16,13 +16,13 @@ use portcullis_route::spec::{
     RedirectLocation, Rewrite, RouteSpec, Target, WeightedBackend,
 };
 
-use super::TranslateConfig;
 use super::annotations::{self, Annotations, BodySize, Canary, RouteAnnotations};
 use super::backend::{BackendProblem, BackendResolver, PortRef};
 use super::class::ClassFilter;
 use super::diagnostic::{Diagnostic, Reason};
 use super::host_name::parse_host;
 use super::tls::{covered, redirect_hosts};
+use super::{ServiceRef, TranslateConfig};
 use portcullis_kube::objects::ObjectKey;
 
 /// Where an Ingress stands among all others: oldest first (creationTimestamp; objects
@@ -496,25 +496,7 @@ fn error_pages(
     let backend = match from_annotation.clone() {
         Some(backend) => backend,
         None => match &config.default_backend_service {
-            Some(service) => {
-                let port = match &service.port {
-                    Some(port) => Ok(port.clone()),
-                    None => resolver.first_port(&service.namespace, &service.name),
-                };
-                let target = port
-                    .clone()
-                    .and_then(|port| resolver.resolve(&service.namespace, &service.name, &port))
-                    .map_or_else(|p| Target::Unavailable(p.to_string()), Target::Endpoints);
-                Arc::new(Backend {
-                    origin: Some(Origin {
-                        namespace: service.namespace.clone(),
-                        ingress: String::new(),
-                        service: service.name.clone(),
-                        port: port_text(port.as_ref().ok()),
-                    }),
-                    target,
-                })
-            }
+            Some(service) => Arc::new(flag_backend(resolver, service).0),
             None => Arc::new(Backend::not_found()),
         },
     };
@@ -700,6 +682,34 @@ fn resolve_backend<'s>(
     });
     cache.backends.push((cache_key, Arc::clone(&resolved)));
     resolved
+}
+
+/// The backend a `--default-backend-service` flag names: its port (the first when the flag
+/// names none) and ready endpoints, or 503 with the problem, which is also returned.
+pub(super) fn flag_backend(
+    resolver: BackendResolver<'_>,
+    service: &ServiceRef,
+) -> (Backend, Option<BackendProblem>) {
+    let port = match &service.port {
+        Some(port) => Ok(port.clone()),
+        None => resolver.first_port(&service.namespace, &service.name),
+    };
+    let origin = Origin {
+        namespace: service.namespace.clone(),
+        ingress: String::new(),
+        service: service.name.clone(),
+        port: port_text(port.as_ref().ok()),
+    };
+    let resolved = port.and_then(|port| resolver.resolve(&service.namespace, &service.name, &port));
+    let (target, problem) = match resolved {
+        Ok(endpoints) => (Target::Endpoints(endpoints), None),
+        Err(problem) => (Target::Unavailable(problem.to_string()), Some(problem)),
+    };
+    let backend = Backend {
+        origin: Some(origin),
+        target,
+    };
+    (backend, problem)
 }
 
 pub(super) fn port_text(port: Option<&PortRef>) -> String {

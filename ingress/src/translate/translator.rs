@@ -12,14 +12,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
-use portcullis_route::spec::{
-    Backend, HostMatch, RouteSpec, TableSpec, Target, TlsSpec, VirtualHost,
-};
+use portcullis_route::spec::{Backend, HostMatch, RouteSpec, TableSpec, TlsSpec, VirtualHost};
 
 use super::backend::{BackendResolver, SliceIndex};
 use super::class::ClassFilter;
 use super::diagnostic::{Diagnostic, Reason};
-use super::fragment::{Fragment, Precedence, fragment, port_text};
+use super::fragment::{Fragment, Precedence, flag_backend, fragment};
 use super::merge::{lost_conflict, merge_host, wants_www_redirect, www_counterpart};
 use super::small_set::SmallSet;
 use super::tls::TlsBuilder;
@@ -27,7 +25,6 @@ use super::{TranslateConfig, Translation};
 use k8s_openapi::api::networking::v1::Ingress;
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
-use portcullis_route::spec::Origin;
 
 /// (namespace, name) of a Service.
 type Id = (String, String);
@@ -410,39 +407,21 @@ impl Translator {
             return Arc::new(RouteSpec::forward(Arc::new(Backend::not_found())));
         };
         let resolver = BackendResolver::new(snapshot, &self.slices);
-        let key = ObjectKey {
-            kind: Kind::Service,
-            namespace: service.namespace.clone(),
-            name: service.name.clone(),
-        };
-        let port = match &service.port {
-            Some(port) => Ok(port.clone()),
-            None => resolver.first_port(&service.namespace, &service.name),
-        };
-        let origin = Origin {
-            namespace: service.namespace.clone(),
-            ingress: String::new(),
-            service: service.name.clone(),
-            port: port_text(port.as_ref().ok()),
-        };
-        let resolved =
-            port.and_then(|port| resolver.resolve(&service.namespace, &service.name, &port));
-        let target = match resolved {
-            Ok(endpoints) => Target::Endpoints(endpoints),
-            Err(problem) => {
-                diagnostics.push(Diagnostic::error(
-                    Reason::BackendUnavailable,
-                    &key,
-                    "",
-                    format!("--default-backend-service: {problem}"),
-                ));
-                Target::Unavailable(problem.to_string())
-            }
-        };
-        Arc::new(RouteSpec::forward(Arc::new(Backend {
-            origin: Some(origin),
-            target,
-        })))
+        let (backend, problem) = flag_backend(resolver, service);
+        if let Some(problem) = problem {
+            let key = ObjectKey {
+                kind: Kind::Service,
+                namespace: service.namespace.clone(),
+                name: service.name.clone(),
+            };
+            diagnostics.push(Diagnostic::error(
+                Reason::BackendUnavailable,
+                &key,
+                "",
+                format!("--default-backend-service: {problem}"),
+            ));
+        }
+        Arc::new(RouteSpec::forward(Arc::new(backend)))
     }
 }
 

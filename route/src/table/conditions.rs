@@ -126,7 +126,7 @@ impl CompiledConditions {
 }
 
 /// The first value of query parameter `name`, as sent (not percent-decoded).
-fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+pub(crate) fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (key == name).then_some(value)
