@@ -370,15 +370,6 @@ impl RouteSpec {
             }),
         }
     }
-
-    /// The backends this route may send to (none for a redirect).
-    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
-        let backends = match &self.action {
-            Action::Forward(forward) => forward.backends.as_slice(),
-            Action::Redirect(_) => &[],
-        };
-        backends.iter().map(|weighted| &weighted.backend)
-    }
 }
 
 impl fmt::Display for PathRewrite {
