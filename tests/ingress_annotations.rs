@@ -1001,3 +1001,265 @@ async fn proxy_next_upstream_retries_what_nginx_would() {
     // One try: nothing is retried.
     assert!(statuses("once.test", "GET").await.contains(&503));
 }
+
+/// A listener on `ip` and `port` whose accept queue is full, so a new connect hangs (its SYN
+/// is dropped): the endpoint a connect timeout is for.
+async fn hanging_on(
+    ip: [u8; 4],
+    port: u16,
+) -> (tokio::net::TcpListener, Vec<tokio::task::JoinHandle<()>>) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((std::net::Ipv4Addr::from(ip), port).into())
+        .expect("bind");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    // Fill the queue; connects past it hang, so they are left running in the background.
+    let fillers = (0..3)
+        .map(|_| {
+            tokio::spawn(async move {
+                if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    drop(stream);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (listener, fillers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_connect_timeout_moves_on_to_the_next_endpoint_sooner() {
+    let good = echo_on("good", [127, 0, 0, 1], 0).await;
+    let (_hanging, fillers) = hanging_on([127, 0, 0, 3], good.port()).await;
+    let hanging = SocketAddr::from(([127, 0, 0, 3], good.port()));
+    let connect = format!("{NGINX}/proxy-connect-timeout");
+    let f = serve(
+        &[
+            pair(&[hanging, good]),
+            at_root("quick", &[(&connect, "1")], "quick.test", "pair"),
+        ],
+        // The proxy's own connect timeout is far longer than the route's.
+        &["--upstream-connect-timeout", "20s"],
+    )
+    .await;
+    // Round robin starts on each endpoint in turn: half the requests meet the hanging one
+    // first and are answered by the next after the route's 1 s, not the proxy's 20 s.
+    for _ in 0..4 {
+        let started = std::time::Instant::now();
+        let answer = get(f.proxy.http, "quick.test", "/", &[]).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(answer.body.starts_with("good"), "{}", answer.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "answered after {:?}: the route's connect timeout was not used",
+            started.elapsed()
+        );
+    }
+    for filler in fillers {
+        filler.abort();
+    }
+}
+
+/// A backend that reads a request head and then nothing more, holding the connection.
+async fn not_reading_body() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_send_timeout_ends_an_upload_the_backend_does_not_take() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stuck = not_reading_body().await;
+    let send_timeout = format!("{NGINX}/proxy-send-timeout");
+    let f = serve(
+        &[
+            pair(&[stuck]),
+            at_root("upload", &[(&send_timeout, "1")], "upload.test", "pair"),
+        ],
+        &[],
+    )
+    .await;
+    let stream = tokio::net::TcpStream::connect(f.proxy.http)
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let length: usize = 256 << 20;
+    let uploading = tokio::spawn(async move {
+        let head = format!(
+            "POST /upload HTTP/1.1\r\nhost: upload.test\r\ncontent-length: {length}\r\n\r\n"
+        );
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..length / chunk.len() {
+            writer.write_all(&chunk).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 12];
+    tokio::time::timeout(Duration::from_secs(20), reader.read_exact(&mut answer))
+        .await
+        .expect("answered before the client's body ended")
+        .expect("read");
+    assert_eq!(
+        &answer,
+        b"HTTP/1.1 504",
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "504 after {:?}: the route's send timeout was not used (the proxy's is 60 s)",
+        started.elapsed()
+    );
+    uploading.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_next_upstream_timeout_stops_retrying() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let slow_502 = |hits: std::sync::Arc<std::sync::atomic::AtomicUsize>| {
+        move |_request: Request<Incoming>| {
+            let hits = std::sync::Arc::clone(&hits);
+            async move {
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                let mut response = Response::new(Full::new(Bytes::from_static(b"bad\n")));
+                *response.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+                response
+            }
+        }
+    };
+    let one = serve_on([127, 0, 0, 1], 0, slow_502(std::sync::Arc::clone(&hits))).await;
+    let two = serve_on(
+        [127, 0, 0, 2],
+        one.port(),
+        slow_502(std::sync::Arc::clone(&hits)),
+    )
+    .await;
+    let next = format!("{NGINX}/proxy-next-upstream");
+    let within = format!("{NGINX}/proxy-next-upstream-timeout");
+    let f = serve(
+        &[
+            pair(&[one, two]),
+            at_root(
+                "bounded",
+                &[(&next, "error timeout http_502"), (&within, "1")],
+                "bounded.test",
+                "pair",
+            ),
+            at_root(
+                "unbounded",
+                &[(&next, "error timeout http_502")],
+                "unbounded.test",
+                "pair",
+            ),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        get(f.proxy.http, "unbounded.test", "/", &[]).await.status,
+        502
+    );
+    assert_eq!(
+        hits.swap(0, std::sync::atomic::Ordering::SeqCst),
+        2,
+        "without a limit both endpoints are asked"
+    );
+    assert_eq!(
+        get(f.proxy.http, "bounded.test", "/", &[]).await.status,
+        502
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the first answer came after the 1 s limit: no second endpoint"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balance_ewma_prefers_the_faster_endpoint() {
+    let slow = serve_on([127, 0, 0, 1], 0, |request| async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        echo_answer("slow", request).await
+    })
+    .await;
+    let fast = echo_on("fast", [127, 0, 0, 2], slow.port()).await;
+    let balance = format!("{NGINX}/load-balance");
+    let f = serve(
+        &[
+            pair(&[slow, fast]),
+            at_root("ewma", &[(&balance, "ewma")], "ewma.test", "pair"),
+            at_root("turns", &[(&balance, "round_robin")], "turns.test", "pair"),
+        ],
+        &[],
+    )
+    .await;
+    let count_fast = |host: &'static str| async move {
+        let mut fast = 0;
+        for _ in 0..30 {
+            let answer = get(f.proxy.http, host, "/", &[]).await;
+            assert_eq!(answer.status, 200);
+            fast += usize::from(answer.body.starts_with("fast"));
+        }
+        fast
+    };
+    let by_load = count_fast("ewma.test").await;
+    assert!(
+        by_load >= 25,
+        "ewma sent only {by_load} of 30 to the fast endpoint"
+    );
+    let in_turn = count_fast("turns.test").await;
+    assert_eq!(in_turn, 15, "round_robin alternates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_upstream_sends_to_the_cluster_ip() {
+    let endpoint = echo_on("endpoint", [127, 0, 0, 1], 0).await;
+    let cluster = echo_on("cluster-ip", [127, 0, 0, 4], 0).await;
+    // The Service port is the cluster IP's port; its endpoints listen elsewhere.
+    let service = format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata: {{name: clustered, namespace: store}}\n\
+         spec: {{clusterIP: 127.0.0.4, ports: [{{name: http, port: {}}}]}}\n\
+         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+         metadata: {{name: clustered-1, namespace: store, labels: {{kubernetes.io/service-name: clustered}}}}\n\
+         addressType: IPv4\nports: [{{name: http, port: {}}}]\n\
+         endpoints: [{{addresses: [\"127.0.0.1\"], conditions: {{ready: true}}}}]\n",
+        cluster.port(),
+        endpoint.port()
+    );
+    let upstream = format!("{NGINX}/service-upstream");
+    let f = serve(
+        &[
+            service,
+            at_root("via-ip", &[(&upstream, "true")], "ip.test", "clustered"),
+            at_root("via-endpoints", &[], "endpoints.test", "clustered"),
+        ],
+        &[],
+    )
+    .await;
+    let answer = get(f.proxy.http, "ip.test", "/", &[]).await;
+    assert!(answer.body.starts_with("cluster-ip"), "{}", answer.body);
+    let answer = get(f.proxy.http, "endpoints.test", "/", &[]).await;
+    assert!(answer.body.starts_with("endpoint"), "{}", answer.body);
+}

@@ -93,6 +93,11 @@ pub struct IngressArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub upstream_response_timeout: Duration,
 
+    /// Longest time an upstream may take no request body bytes before answering 504 (nginx's
+    /// `proxy_send_timeout`).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub upstream_send_timeout: Duration,
+
     /// How long an idle client keep-alive connection stays open.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub idle_timeout: Duration,

@@ -143,5 +143,5 @@ pub fn send(
     clients: &UpstreamClients,
     request: Request<RetryableBody>,
 ) -> hyper_util::client::legacy::ResponseFuture {
-    clients.request(UpstreamProtocol::Http, request)
+    clients.request(UpstreamProtocol::Http, None, request)
 }

@@ -47,8 +47,18 @@ pub struct Forwarder {
     table: Arc<LiveTable>,
     metrics: Arc<Metrics>,
     clients: UpstreamClients,
-    response_timeout: Duration,
-    client_body_timeout: Duration,
+    timeouts: ForwardTimeouts,
+}
+
+/// The proxy's own timeouts for the exchange with an upstream and the client's body.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardTimeouts {
+    /// For the upstream's response head once the request is sent (`--upstream-response-timeout`).
+    pub response: Duration,
+    /// For the upstream to take more of the request body (`--upstream-send-timeout`).
+    pub send: Duration,
+    /// For the client to send more of its body (`--client-body-timeout`).
+    pub client_body: Duration,
 }
 
 /// The downstream connection a request arrived on.
@@ -105,15 +115,13 @@ impl Forwarder {
         table: Arc<LiveTable>,
         metrics: Arc<Metrics>,
         clients: UpstreamClients,
-        response_timeout: Duration,
-        client_body_timeout: Duration,
+        timeouts: ForwardTimeouts,
     ) -> Self {
         Forwarder {
             table,
             metrics,
             clients,
-            response_timeout,
-            client_body_timeout,
+            timeouts,
         }
     }
 
@@ -200,27 +208,30 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        let (split, response_timeout, affinity, protocol, balance, next_upstream) =
-            match &route.action {
-                RouteAction::Redirect(redirect) => {
-                    return own_answer(redirect_answer(redirect, downstream, &target));
-                }
-                RouteAction::Forward {
-                    split,
-                    response_timeout,
-                    affinity,
-                    protocol,
-                    balance,
-                    next_upstream,
-                } => (
-                    split,
-                    response_timeout.unwrap_or(self.response_timeout),
-                    affinity.as_deref(),
-                    *protocol,
-                    balance,
-                    next_upstream,
-                ),
-            };
+        let (split, timeouts, affinity, protocol, balance, next_upstream) = match &route.action {
+            RouteAction::Redirect(redirect) => {
+                return own_answer(redirect_answer(redirect, downstream, &target));
+            }
+            RouteAction::Forward {
+                split,
+                timeouts,
+                affinity,
+                protocol,
+                balance,
+                next_upstream,
+            } => (
+                split,
+                Waits {
+                    connect: timeouts.connect,
+                    send: timeouts.send.unwrap_or(self.timeouts.send),
+                    response: timeouts.response.unwrap_or(self.timeouts.response),
+                },
+                affinity.as_deref(),
+                *protocol,
+                balance,
+                next_upstream,
+            ),
+        };
         if let (Some(status), Some(host), "http") =
             (route.https_redirect, &target.host, downstream.scheme)
             && let Some(redirect) = https_redirect(status, host, &target.path_and_query)
@@ -245,7 +256,7 @@ impl Forwarder {
                 let exchange = Exchange {
                     route,
                     endpoints,
-                    response_timeout,
+                    timeouts,
                     protocol,
                     next: next_upstream,
                     sticky: affinity.map(|affinity| Sticky {
@@ -265,6 +276,7 @@ impl Forwarder {
                         }
                         _ => None,
                     },
+                    ewma: matches!(balance, Balance::Ewma) && sticky.is_none(),
                 };
                 self.forward(request, exchange, downstream, target).await
             }
@@ -306,11 +318,12 @@ impl Forwarder {
         let Exchange {
             route,
             endpoints,
-            response_timeout,
+            timeouts,
             protocol,
             next,
             sticky,
             hashed,
+            ewma,
         } = exchange;
         let path_and_query = match route.rewrite.as_ref().and_then(|r| r.path.as_ref()) {
             Some(rewrite) => match rewrite_path(rewrite, &target.path_and_query) {
@@ -375,14 +388,23 @@ impl Forwarder {
         let replayable = next.non_idempotent || parts.method.is_idempotent();
         let mut body = Some(body);
         let mut outcome = Err(ProxyAnswer::UpstreamFailed);
+        let first_attempt = Instant::now();
         let start = sticky
             .as_ref()
             .and_then(|s| s.start)
             .or(hashed)
+            .or_else(|| ewma.then(|| endpoints.least_loaded(first_attempt)))
             .unwrap_or_else(|| endpoints.next_start());
         let mut answered_by = None;
         for (attempt, endpoint) in endpoints.starting_at(start).take(attempts).enumerate() {
             let Some(this_body) = body.take() else { break };
+            let attempt_start = if attempt == 0 {
+                first_attempt
+            } else {
+                Instant::now()
+            };
+            let in_flight =
+                ewma.then(|| endpoints.track((start + attempt) % endpoints.len(), attempt_start));
             let last = attempt + 1 == attempts;
             let headers = if last {
                 std::mem::take(&mut parts.headers)
@@ -393,7 +415,7 @@ impl Forwarder {
             let this_body = RetryableBody::new(
                 this_body,
                 Arc::clone(&slot),
-                self.client_body_timeout,
+                self.timeouts.client_body,
                 route.body_limit,
             );
             let mut upstream = Request::new(this_body);
@@ -405,13 +427,27 @@ impl Forwarder {
                 Version::HTTP_11
             };
             *upstream.headers_mut() = headers;
-            let attempted = self
-                .exchange(protocol, upstream, &slot, response_timeout)
-                .await;
+            let attempted = self.exchange(protocol, upstream, &slot, timeouts).await;
+            if let Some(in_flight) = in_flight {
+                // A failure counts as slow as the response timeout, so it is avoided.
+                let now = Instant::now();
+                let took = match &attempted {
+                    Attempted::Answered(_) => now.saturating_duration_since(attempt_start),
+                    _ => timeouts.response,
+                };
+                in_flight.finish(took, now);
+            }
             // Whether the next endpoint may be asked instead: the body must be whole again
-            // (never sent, or empty) and, once the request reached an upstream, replayable.
+            // (never sent, or empty) and, once the request reached an upstream, replayable;
+            // and proxy-next-upstream-timeout must not have run out.
             let mut retry = |allowed: bool, reached: bool| {
                 if last || !allowed || (reached && !replayable) {
+                    return false;
+                }
+                if next
+                    .within
+                    .is_some_and(|within| first_attempt.elapsed() >= within)
+                {
                     return false;
                 }
                 body = RetryableBody::reclaim(&slot);
@@ -552,7 +588,7 @@ impl Forwarder {
         match error_request(pages, route, context, cause) {
             Some(ErrorBackend::Ask(request)) => {
                 let answer = tokio::time::timeout(
-                    self.response_timeout,
+                    self.timeouts.response,
                     error_pages::send(&self.clients, *request),
                 )
                 .await;
@@ -574,24 +610,31 @@ impl Forwarder {
     }
 
     /// Sends one attempt and waits for the response head: the response timeout counts from
-    /// when the client's body was fully sent, so a slow upload is the body timeout's business.
+    /// when the client's body was fully sent, so a slow upload is the body timeout's business;
+    /// while it uploads, an upstream taking none of it for the send timeout ends the attempt.
     async fn exchange(
         &self,
         protocol: UpstreamProtocol,
         upstream: Request<RetryableBody>,
         slot: &ReturnSlot,
-        timeout: Duration,
+        waits: Waits,
     ) -> Attempted {
-        let response = self.clients.request(protocol, upstream);
+        let response = self.clients.request(protocol, waits.connect, upstream);
         tokio::pin!(response);
-        let mut deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        let mut deadline = now + waits.response;
+        let mut wake = match Attempt::progress(slot) {
+            BodyProgress::Sending => deadline.min(now + waits.send),
+            _ => deadline,
+        };
         loop {
-            match tokio::time::timeout_at(deadline, response.as_mut()).await {
+            match tokio::time::timeout_at(wake, response.as_mut()).await {
                 Ok(Ok(response)) => return Attempted::Answered(response),
                 Ok(Err(error)) => return Attempted::Failed(error),
                 Err(_) => match Attempt::progress(slot) {
-                    BodyProgress::Sent(at) if at + timeout > Instant::now() => {
-                        deadline = tokio::time::Instant::from_std(at + timeout);
+                    BodyProgress::Sent(at) if at + waits.response > Instant::now() => {
+                        deadline = tokio::time::Instant::from_std(at + waits.response);
+                        wake = deadline;
                     }
                     BodyProgress::Sent(_)
                     | BodyProgress::Malformed
@@ -599,25 +642,46 @@ impl Forwarder {
                     | BodyProgress::TooLarge => {
                         return Attempted::TimedOut;
                     }
-                    // Still uploading: the body timeout bounds a stalled client.
-                    BodyProgress::Sending => deadline += timeout,
+                    BodyProgress::Sending => {
+                        let now = tokio::time::Instant::now();
+                        if Attempt::upstream_stalled(slot, waits.send, now.into_std()) {
+                            debug!("the upstream took no request body for {:?}", waits.send);
+                            return Attempted::TimedOut;
+                        }
+                        // Still uploading: the body timeout bounds a stalled client.
+                        if now >= deadline {
+                            deadline = now + waits.response;
+                        }
+                        wake = deadline.min(now + waits.send);
+                    }
                 },
             }
         }
     }
 }
 
+/// One route's upstream timeouts, with the proxy's where the route sets none.
+#[derive(Debug, Clone, Copy)]
+struct Waits {
+    /// `None`: the clients' own connect timeout.
+    connect: Option<Duration>,
+    send: Duration,
+    response: Duration,
+}
+
 /// What one forward needs from the route.
 struct Exchange<'r> {
     route: &'r Route,
     endpoints: &'r EndpointSet,
-    response_timeout: Duration,
+    timeouts: Waits,
     protocol: UpstreamProtocol,
     /// When to try the next endpoint.
     next: &'r NextUpstream,
     sticky: Option<Sticky<'r>>,
     /// The endpoint `upstream-hash-by` picked.
     hashed: Option<usize>,
+    /// `load-balance: ewma`: the first endpoint by load, and each attempt's time learnt.
+    ewma: bool,
 }
 
 /// A route's cookie affinity for one request.

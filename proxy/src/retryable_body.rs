@@ -42,6 +42,9 @@ pub enum BodyProgress {
 pub struct Attempt {
     unsent: Option<Incoming>,
     progress: BodyProgress,
+    /// When a frame went to the upstream client, while it has not asked for the next one:
+    /// an upstream that takes no bytes stops it asking (nginx's `proxy_send_timeout`).
+    handed_over: Option<Instant>,
 }
 
 impl Attempt {
@@ -55,12 +58,23 @@ impl Attempt {
         Arc::new(Mutex::new(Attempt {
             unsent: None,
             progress,
+            handed_over: None,
         }))
     }
 
     /// How far the body got.
     pub fn progress(slot: &ReturnSlot) -> BodyProgress {
         lock(slot).progress
+    }
+
+    /// Whether the upstream has taken none of the body for `timeout` by `now`: a frame was
+    /// handed over and no next one asked for since.
+    pub fn upstream_stalled(slot: &ReturnSlot, timeout: Duration, now: Instant) -> bool {
+        let attempt = lock(slot);
+        attempt.progress == BodyProgress::Sending
+            && attempt
+                .handed_over
+                .is_some_and(|at| now.saturating_duration_since(at) >= timeout)
     }
 }
 
@@ -98,6 +112,8 @@ pub struct RetryableBody {
     received: u64,
     /// A data frame with bytes went upstream: the body cannot be sent again.
     sent_data: bool,
+    /// A frame was handed over and the slot says so.
+    handed_over: bool,
 }
 
 impl RetryableBody {
@@ -114,6 +130,7 @@ impl RetryableBody {
             limit,
             received: 0,
             sent_data: false,
+            handed_over: false,
         }
     }
 
@@ -124,6 +141,7 @@ impl RetryableBody {
             slot: Arc::new(Mutex::new(Attempt {
                 unsent: None,
                 progress: BodyProgress::Sending,
+                handed_over: None,
             })),
             read: true,
             timeout: Duration::ZERO,
@@ -132,6 +150,7 @@ impl RetryableBody {
             limit: None,
             received: 0,
             sent_data: false,
+            handed_over: false,
         }
     }
 
@@ -155,6 +174,9 @@ impl Body for RetryableBody {
     ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
         let this = self.get_mut();
         this.read = true;
+        if std::mem::take(&mut this.handed_over) {
+            lock(&this.slot).handed_over = None;
+        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
@@ -173,6 +195,9 @@ impl Body for RetryableBody {
                 }
                 if inner.is_end_stream() {
                     this.set_progress(BodyProgress::Sent(Instant::now()));
+                } else {
+                    this.handed_over = true;
+                    lock(&this.slot).handed_over = Some(Instant::now());
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 use tokio_rustls::TlsAcceptor;
 
 use crate::certificates::LiveCertificates;
-use crate::forward::{Downstream, Forwarder, UpstreamShare};
+use crate::forward::{Downstream, ForwardTimeouts, Forwarder, UpstreamShare};
 use crate::live::LiveTable;
 use crate::metrics::{HandshakeFailure, Metrics};
 use crate::tls_listener::{handshake_failure, tls_acceptor};
@@ -38,6 +38,9 @@ pub struct ProxyConfig {
     pub upstream_connect_timeout: Duration,
     /// An upstream must send response headers within this, else 504.
     pub upstream_response_timeout: Duration,
+    /// An upstream that takes no request body bytes for this long gets no more: 504 (nginx's
+    /// `proxy_send_timeout`).
+    pub upstream_send_timeout: Duration,
     /// A client connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
     /// On shutdown, in-flight requests get this long to finish.
@@ -79,6 +82,7 @@ impl Default for ProxyConfig {
             header_read_timeout: Duration::from_secs(30),
             upstream_connect_timeout: Duration::from_secs(5),
             upstream_response_timeout: Duration::from_secs(60),
+            upstream_send_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
             upstream_idle_timeout: Duration::from_secs(90),
@@ -151,8 +155,11 @@ async fn serve_listener(
         table,
         Arc::clone(&metrics),
         client,
-        config.upstream_response_timeout,
-        config.client_body_timeout,
+        ForwardTimeouts {
+            response: config.upstream_response_timeout,
+            send: config.upstream_send_timeout,
+            client_body: config.client_body_timeout,
+        },
     ));
     let header_bytes = config
         .max_request_header_bytes

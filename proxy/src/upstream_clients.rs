@@ -4,7 +4,10 @@
 //! does by default (`proxy_ssl_verify off`, `proxy_ssl_server_name off`): a cluster's
 //! backends mostly present self-signed certificates.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -14,6 +17,7 @@ use portcullis_route::spec::UpstreamProtocol;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use tracing::debug;
 
 use crate::retryable_body::RetryableBody;
 use crate::server::ProxyConfig;
@@ -23,9 +27,35 @@ pub type PlainClient = Client<HttpConnector, RetryableBody>;
 /// A client over TLS.
 pub type TlsClient = Client<HttpsConnector<HttpConnector>, RetryableBody>;
 
-/// One pooled client per upstream protocol.
+/// The pooled clients: one set for the proxy's connect timeout, and one more per other connect
+/// timeout a route asks for (`proxy-connect-timeout`), made on first use. The timeout belongs to
+/// the connector, so a route's own value needs clients (and keep-alive pools) of its own.
 #[derive(Debug, Clone)]
 pub struct UpstreamClients {
+    default: Arc<ClientSet>,
+    settings: ClientSettings,
+    /// Made by routes' connect timeouts; read without a lock, added to under `adding`.
+    others: Arc<ArcSwap<ClientSetsByTimeout>>,
+    adding: Arc<Mutex<()>>,
+}
+
+/// Client sets by their connect timeout.
+type ClientSetsByTimeout = Vec<(Duration, Arc<ClientSet>)>;
+
+/// What every client set is built with.
+#[derive(Debug, Clone, Copy)]
+struct ClientSettings {
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+/// The most client sets made for routes' connect timeouts; a route asking for yet another
+/// value uses the proxy's.
+const MAX_CONNECT_TIMEOUTS: usize = 32;
+
+/// One pooled client per upstream protocol.
+#[derive(Debug)]
+struct ClientSet {
     http1: PlainClient,
     h2c: PlainClient,
     https: TlsClient,
@@ -39,15 +69,78 @@ impl UpstreamClients {
     /// Keep-alive per endpoint, TCP_NODELAY, the connect timeout; the forwarder sets `Host`
     /// itself (never the endpoint's address); a bounded HTTP/1 read buffer.
     pub fn new(config: &ProxyConfig) -> Self {
+        let settings = ClientSettings {
+            connect_timeout: config.upstream_connect_timeout,
+            idle_timeout: config.upstream_idle_timeout,
+        };
+        UpstreamClients {
+            default: Arc::new(ClientSet::new(settings)),
+            settings,
+            others: Arc::new(ArcSwap::from_pointee(Vec::new())),
+            adding: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Sends `request` with the client for `protocol`, connecting within `connect` (the
+    /// proxy's connect timeout when `None`).
+    pub fn request(
+        &self,
+        protocol: UpstreamProtocol,
+        connect: Option<Duration>,
+        request: http::Request<RetryableBody>,
+    ) -> hyper_util::client::legacy::ResponseFuture {
+        match connect {
+            Some(timeout) if timeout != self.settings.connect_timeout => self
+                .with_connect_timeout(timeout)
+                .request(protocol, request),
+            _ => self.default.request(protocol, request),
+        }
+    }
+
+    fn with_connect_timeout(&self, timeout: Duration) -> Arc<ClientSet> {
+        if let Some(set) = find(&self.others.load(), timeout) {
+            return set;
+        }
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.others.load_full();
+        if let Some(set) = find(&current, timeout) {
+            return set;
+        }
+        if current.len() >= MAX_CONNECT_TIMEOUTS {
+            debug!(
+                ?timeout,
+                "too many distinct connect timeouts; the proxy's is used"
+            );
+            return Arc::clone(&self.default);
+        }
+        let set = Arc::new(ClientSet::new(ClientSettings {
+            connect_timeout: timeout,
+            ..self.settings
+        }));
+        let mut next = Vec::clone(&current);
+        next.push((timeout, Arc::clone(&set)));
+        self.others.store(Arc::new(next));
+        set
+    }
+}
+
+fn find(sets: &[(Duration, Arc<ClientSet>)], timeout: Duration) -> Option<Arc<ClientSet>> {
+    sets.iter()
+        .find(|(t, _)| *t == timeout)
+        .map(|(_, set)| Arc::clone(set))
+}
+
+impl ClientSet {
+    fn new(settings: ClientSettings) -> Self {
         let mut tcp = HttpConnector::new();
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(config.upstream_connect_timeout));
+        tcp.set_connect_timeout(Some(settings.connect_timeout));
         let builder = || {
             let mut builder = Client::builder(TokioExecutor::new());
             builder
                 .pool_timer(TokioTimer::new())
                 .timer(TokioTimer::new())
-                .pool_idle_timeout(config.upstream_idle_timeout)
+                .pool_idle_timeout(settings.idle_timeout)
                 .set_host(false)
                 .http1_max_buf_size(UPSTREAM_READ_BUFFER);
             builder
@@ -64,7 +157,7 @@ impl UpstreamClients {
                 connector.enable_http1().wrap_connector(tls_tcp.clone())
             }
         };
-        UpstreamClients {
+        ClientSet {
             http1: builder().build(tcp.clone()),
             h2c: builder().http2_only(true).build(tcp),
             https: builder().build(tls(false)),
@@ -72,8 +165,7 @@ impl UpstreamClients {
         }
     }
 
-    /// Sends `request` with the client for `protocol`.
-    pub fn request(
+    fn request(
         &self,
         protocol: UpstreamProtocol,
         request: http::Request<RetryableBody>,

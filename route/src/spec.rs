@@ -15,7 +15,7 @@ pub use conditions::{Conditions, HeaderCondition, NamedCondition, ValueMatch};
 pub use route_spec::{
     Action, Affinity, Balance, CorsOrigins, CorsPolicy, ErrorPages, Forward, HashPart, HeaderEdits,
     NextUpstream, PathRewrite, Redirect, RedirectLocation, RedirectPort, Rewrite, RouteSpec,
-    SourceRanges, UpstreamProtocol, WeightedBackend,
+    SourceRanges, UpstreamProtocol, UpstreamTimeouts, WeightedBackend,
 };
 
 /// Every virtual host and the fallback for requests no host claims.

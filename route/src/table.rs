@@ -20,6 +20,7 @@ use crate::spec::{HostMatch, Origin, PathKind, TableSpec, VirtualHost};
 
 mod compile_host;
 mod conditions;
+mod ewma;
 mod path_index;
 mod route;
 mod split;
@@ -28,7 +29,7 @@ pub use conditions::RequestFacts;
 pub(crate) use conditions::query_value;
 pub use route::{
     CompiledErrorPages, CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect,
-    CompiledRewrite, Endpoint, EndpointSet, Route, RouteAction, RouteTarget, Upstream,
+    CompiledRewrite, Endpoint, EndpointSet, InFlight, Route, RouteAction, RouteTarget, Upstream,
 };
 pub use split::Split;
 

@@ -21,6 +21,7 @@ pub(super) fn proxy_config(args: &IngressArgs) -> ProxyConfig {
     config.header_read_timeout = args.header_read_timeout;
     config.upstream_connect_timeout = args.upstream_connect_timeout;
     config.upstream_response_timeout = args.upstream_response_timeout;
+    config.upstream_send_timeout = args.upstream_send_timeout;
     config.idle_timeout = args.idle_timeout;
     config.drain_timeout = args.drain_timeout;
     config.client_body_timeout = args.client_body_timeout;

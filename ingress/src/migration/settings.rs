@@ -42,10 +42,7 @@ const SETTINGS: &[(&str, SettingSupport)] = &[
     ),
     (
         "proxy-send-timeout",
-        SettingSupport::FlagWithDifference(
-            "--send-timeout",
-            "bounds the client side: a client taking no response bytes",
-        ),
+        SettingSupport::Flag("--upstream-send-timeout"),
     ),
     ("keep-alive", SettingSupport::Flag("--idle-timeout")),
     (

@@ -135,7 +135,7 @@ mod tests {
                 "nginx.ingress.kubernetes.io/session-cookie-change-on-failure",
                 false,
             ),
-            ("portcullis.dev/proxy-send-timeout", false),
+            ("portcullis.dev/upstream-hash-by-subset", false),
             ("nginx.ingress.kubernetes.io/limit-rps", false),
         ];
         for (name, closed) in cases {

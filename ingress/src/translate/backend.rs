@@ -188,6 +188,43 @@ impl<'a> BackendResolver<'a> {
         name: &str,
         port: &PortRef,
     ) -> Result<Vec<SocketAddr>, BackendProblem> {
+        let (_, service_port) = self.service_port(namespace, name, port)?;
+        let port_name = &*service_port.name;
+        let id = (namespace.to_string(), name.to_string());
+        match self.slices.by_service.get(&id) {
+            Some(slices) => Ok(ready_in_slices(slices, port_name)),
+            None => Ok(self.ready_in_endpoints_object(namespace, name, port_name)),
+        }
+    }
+
+    /// `service-upstream`: the Service's cluster IPs with the Service port itself (kube-proxy
+    /// picks the endpoint); `None` for a headless Service, which has none.
+    pub fn resolve_cluster_ips(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: &PortRef,
+    ) -> Result<Option<Vec<SocketAddr>>, BackendProblem> {
+        let (service, service_port) = self.service_port(namespace, name, port)?;
+        let Ok(port) = u16::try_from(service_port.port) else {
+            return Ok(None);
+        };
+        Ok((!service.cluster_ips.is_empty()).then(|| {
+            service
+                .cluster_ips
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect()
+        }))
+    }
+
+    /// The Service and its port as a backend names them; an ExternalName Service is refused.
+    fn service_port(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: &PortRef,
+    ) -> Result<(&'a CompactService, &'a ServicePortEntry), BackendProblem> {
         let service = self.service(namespace, name)?;
         if service.external_name {
             return Err(BackendProblem::ExternalName {
@@ -204,12 +241,7 @@ impl<'a> BackendResolver<'a> {
             },
             available: describe_ports(service),
         })?;
-        let port_name = &*service_port.name;
-        let id = (namespace.to_string(), name.to_string());
-        match self.slices.by_service.get(&id) {
-            Some(slices) => Ok(ready_in_slices(slices, port_name)),
-            None => Ok(self.ready_in_endpoints_object(namespace, name, port_name)),
-        }
+        Ok((service, service_port))
     }
 
     fn ready_in_endpoints_object(

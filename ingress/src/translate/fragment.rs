@@ -180,7 +180,7 @@ impl BackendCache<'_> {
                     weight: 1,
                     backend: Arc::clone(backend),
                 }],
-                response_timeout: a.read_timeout,
+                timeouts: a.timeouts,
                 affinity: a.affinity.clone().map(|mut affinity| {
                     // ingress-nginx: the Ingress path as written, unless set.
                     if affinity.path.is_empty() {
@@ -657,7 +657,24 @@ fn resolve_backend<'s>(
         service: service.name.clone(),
         port: port_text(port.as_ref().ok()),
     };
-    let resolved = port.and_then(|port| resolver.resolve(&key.namespace, &service.name, &port));
+    let resolved = port.and_then(|port| {
+        if cache.annotations.service_upstream {
+            match resolver.resolve_cluster_ips(&key.namespace, &service.name, &port)? {
+                Some(addresses) => return Ok(addresses),
+                // As ingress-nginx: no cluster IP, so the endpoints after all.
+                None => diagnostics.push(Diagnostic::warning(
+                    Reason::InvalidAnnotation,
+                    key,
+                    format!("{field}.backend.service.name"),
+                    format!(
+                        "service-upstream: Service {}/{} is headless (no cluster IP); its endpoints are used",
+                        key.namespace, service.name
+                    ),
+                )),
+            }
+        }
+        resolver.resolve(&key.namespace, &service.name, &port)
+    });
     let target = match resolved {
         Ok(endpoints) => Target::Endpoints(endpoints),
         Err(problem) => {

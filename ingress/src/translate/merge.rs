@@ -246,11 +246,7 @@ fn forwarded_to(main: &Arc<RouteSpec>, canary: &PathClaim) -> Option<Arc<RouteSp
                 weight: 1,
                 backend: Arc::clone(&canary.backend),
             }],
-            response_timeout: forward.response_timeout,
-            affinity: forward.affinity.clone(),
-            protocol: forward.protocol,
-            balance: forward.balance.clone(),
-            next_upstream: forward.next_upstream.clone(),
+            ..forward.clone()
         }),
         ..(**main).clone()
     }))
@@ -282,11 +278,7 @@ fn main_route(claim: &Claim<'_>) -> Arc<RouteSpec> {
     Arc::new(RouteSpec {
         action: Action::Forward(Forward {
             backends,
-            response_timeout: forward.response_timeout,
-            affinity: forward.affinity.clone(),
-            protocol: forward.protocol,
-            balance: forward.balance.clone(),
-            next_upstream: forward.next_upstream.clone(),
+            ..forward.clone()
         }),
         ..(**claim.route).clone()
     })

@@ -14,6 +14,8 @@ pub struct CompactService {
     pub external_name: bool,
     /// `spec.ports`, in order.
     pub ports: Box<[ServicePortEntry]>,
+    /// `spec.clusterIPs` (else `spec.clusterIP`); empty for a headless Service (`None`).
+    pub cluster_ips: Box<[std::net::IpAddr]>,
     /// `status.loadBalancer.ingress`, for `--publish-service`.
     pub load_balancer: Box<[LoadBalancerAddress]>,
 }
@@ -52,6 +54,7 @@ impl From<&Service> for CompactService {
                     port: p.port,
                 })
                 .collect(),
+            cluster_ips: cluster_ips(spec),
             load_balancer: service
                 .status
                 .as_ref()
@@ -66,6 +69,21 @@ impl From<&Service> for CompactService {
                 .collect(),
         }
     }
+}
+
+/// The addresses of `spec.clusterIPs`, or of `spec.clusterIP` when the list is unset; `None`
+/// (headless) and anything unparsable give none.
+fn cluster_ips(spec: Option<&k8s_openapi::api::core::v1::ServiceSpec>) -> Box<[std::net::IpAddr]> {
+    let Some(spec) = spec else {
+        return Box::new([]);
+    };
+    let listed = spec.cluster_ips.as_deref().filter(|ips| !ips.is_empty());
+    let single = spec.cluster_ip.as_slice();
+    listed
+        .unwrap_or(single)
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .collect()
 }
 
 impl CompactService {
@@ -99,11 +117,15 @@ mod tests {
     fn keeps_type_ports_and_load_balancer_addresses() {
         let service = service(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n\
-             spec: {type: LoadBalancer, ports: [{port: 80}, {name: https, port: 443}]}\n\
+             spec: {type: LoadBalancer, clusterIP: 10.96.0.9, ports: [{port: 80}, {name: https, port: 443}]}\n\
              status: {loadBalancer: {ingress: [{ip: 203.0.113.7}, {hostname: lb.example.com}]}}\n",
         );
         assert_eq!((&*service.namespace, &*service.name), ("shop", "web"));
         assert!(!service.external_name);
+        assert_eq!(
+            service.cluster_ips[..],
+            ["10.96.0.9".parse::<std::net::IpAddr>().unwrap()]
+        );
         assert_eq!(service.port_by_number(80).map(|p| &*p.name), Some(""));
         assert_eq!(service.port_by_name("https").map(|p| p.port), Some(443));
         assert_eq!(

@@ -109,9 +109,8 @@ pub struct Forward {
     /// Each request goes to one backend, chosen in proportion to the weights; weights of 0
     /// get nothing, and all 0 answers 503.
     pub backends: Vec<WeightedBackend>,
-    /// How long to wait for the response head once the request is sent; `None` is the
-    /// proxy's `--upstream-response-timeout`.
-    pub response_timeout: Option<Duration>,
+    /// How long each step with an upstream may take; `None`s are the proxy's flags.
+    pub timeouts: UpstreamTimeouts,
     /// Sticky sessions: a cookie names the endpoint that served the client first.
     pub affinity: Option<Affinity>,
     /// How the backends are spoken to.
@@ -120,6 +119,18 @@ pub struct Forward {
     pub balance: Balance,
     /// When the next endpoint is tried instead.
     pub next_upstream: NextUpstream,
+}
+
+/// A route's own upstream timeouts (ingress-nginx's `proxy-connect-timeout`,
+/// `proxy-send-timeout`, `proxy-read-timeout`); each `None` is the proxy's flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct UpstreamTimeouts {
+    /// How long a TCP connect to one endpoint may take before the next is tried.
+    pub connect: Option<Duration>,
+    /// How long the upstream may take no request body bytes (between two writes).
+    pub send: Option<Duration>,
+    /// How long to wait for the response head once the request is sent.
+    pub response: Option<Duration>,
 }
 
 /// When a request goes to the next endpoint (nginx's `proxy_next_upstream`): only while its
@@ -137,6 +148,9 @@ pub struct NextUpstream {
     pub non_idempotent: bool,
     /// At most this many endpoints in all; 0 for every endpoint.
     pub tries: u32,
+    /// No next endpoint once this long has passed since the first attempt (nginx's
+    /// `proxy_next_upstream_timeout`); `None` for no limit.
+    pub within: Option<Duration>,
 }
 
 impl Default for NextUpstream {
@@ -148,6 +162,7 @@ impl Default for NextUpstream {
             statuses: Vec::new(),
             non_idempotent: false,
             tries: 3,
+            within: None,
         }
     }
 }
@@ -162,6 +177,9 @@ pub enum Balance {
     /// while it is ready, and an endpoint leaving moves only its own keys (ingress-nginx's
     /// `upstream-hash-by`).
     Hash(Vec<HashPart>),
+    /// Of two endpoints picked at random, the one with the lower decayed response time
+    /// weighted by its requests in flight (ingress-nginx's `load-balance: ewma`).
+    Ewma,
 }
 
 /// One part of a hash key: text, or a request value (the nginx variables `upstream-hash-by`
@@ -362,7 +380,7 @@ impl RouteSpec {
             error_pages: None,
             action: Action::Forward(Forward {
                 backends: vec![WeightedBackend { weight: 1, backend }],
-                response_timeout: None,
+                timeouts: UpstreamTimeouts::default(),
                 affinity: None,
                 protocol: UpstreamProtocol::Http,
                 balance: Balance::RoundRobin,
@@ -456,19 +474,32 @@ impl fmt::Display for RouteSpec {
                         write!(f, "split {{ {} }}", list.join("; "))?;
                     }
                 }
-                if let Some(timeout) = forward.response_timeout {
-                    write!(f, " (response timeout {}s)", timeout.as_secs_f64())?;
+                let timeouts = [
+                    ("connect", forward.timeouts.connect),
+                    ("send", forward.timeouts.send),
+                    ("response", forward.timeouts.response),
+                ];
+                for (step, timeout) in timeouts {
+                    if let Some(timeout) = timeout {
+                        write!(f, " ({step} timeout {}s)", timeout.as_secs_f64())?;
+                    }
                 }
                 if forward.next_upstream != NextUpstream::default() {
                     let n = &forward.next_upstream;
                     write!(
                         f,
-                        " (next upstream error {} timeout {} statuses {:?} non-idempotent {} tries {})",
+                        " (next upstream error {} timeout {} statuses {:?} non-idempotent {} tries {}",
                         n.error, n.timeout, n.statuses, n.non_idempotent, n.tries
                     )?;
+                    if let Some(within) = n.within {
+                        write!(f, " within {}s", within.as_secs_f64())?;
+                    }
+                    f.write_str(")")?;
                 }
-                if let Balance::Hash(parts) = &forward.balance {
-                    write!(f, " (hash by {parts:?})")?;
+                match &forward.balance {
+                    Balance::RoundRobin => {}
+                    Balance::Hash(parts) => write!(f, " (hash by {parts:?})")?,
+                    Balance::Ewma => f.write_str(" (balance ewma)")?,
                 }
                 if forward.protocol != UpstreamProtocol::Http {
                     write!(f, " ({:?} upstream)", forward.protocol)?;

@@ -99,7 +99,7 @@ impl<'a> Compiler<'a> {
             error_pages: None,
             action: RouteAction::Forward {
                 split: Split::new(vec![(1, upstream)]),
-                response_timeout: None,
+                timeouts: Default::default(),
                 affinity: None,
                 protocol: Default::default(),
                 balance: Default::default(),
@@ -118,7 +118,7 @@ impl<'a> Compiler<'a> {
                         .map(|weighted| (weighted.weight, self.upstream(&weighted.backend)))
                         .collect(),
                 ),
-                response_timeout: forward.response_timeout,
+                timeouts: forward.timeouts,
                 affinity: forward.affinity.clone().map(Box::new),
                 protocol: forward.protocol,
                 balance: forward.balance.clone(),

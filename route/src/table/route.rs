@@ -3,19 +3,20 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use regex::Regex;
 
+use super::ewma::EndpointLoads;
 use super::split::Split;
 use crate::counters::RouteMetrics;
 use crate::spec::{
     Affinity, Balance, CorsPolicy, HeaderEdits, NextUpstream, Origin, RedirectLocation,
-    SourceRanges, UpstreamProtocol,
+    SourceRanges, UpstreamProtocol, UpstreamTimeouts,
 };
 use crate::sticky::endpoint_token;
 
@@ -54,8 +55,8 @@ pub enum RouteAction {
     Forward {
         /// The backends by weight.
         split: Split,
-        /// Overrides the proxy's response timeout.
-        response_timeout: Option<Duration>,
+        /// Override the proxy's upstream timeouts.
+        timeouts: UpstreamTimeouts,
         /// Sticky sessions by cookie.
         affinity: Option<Box<Affinity>>,
         /// How the backends are spoken to.
@@ -181,11 +182,38 @@ pub enum RouteTarget {
     NotFound,
 }
 
-/// Ready endpoints of one backend and the round-robin cursor over them.
+/// Ready endpoints of one backend, the round-robin cursor over them, and (once a route
+/// balances by ewma) their load.
 #[derive(Debug)]
 pub struct EndpointSet {
     endpoints: Box<[Endpoint]>,
     next: AtomicUsize,
+    loads: OnceLock<EndpointLoads>,
+}
+
+/// A request counted as in flight at one endpoint for `load-balance: ewma`; dropping it
+/// without [`InFlight::finish`] only stops counting it.
+#[derive(Debug)]
+pub struct InFlight<'s> {
+    loads: &'s EndpointLoads,
+    index: usize,
+    done: bool,
+}
+
+impl InFlight<'_> {
+    /// The request got its answer after `took`.
+    pub fn finish(mut self, took: Duration, now: Instant) {
+        self.done = true;
+        self.loads.finish(self.index, took, now);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.loads.cancel(self.index);
+        }
+    }
 }
 
 /// One upstream address, with its URI authority built once at compile time instead of per
@@ -241,6 +269,7 @@ impl EndpointSet {
         EndpointSet {
             endpoints,
             next: AtomicUsize::new(0),
+            loads: OnceLock::new(),
         }
     }
 
@@ -278,6 +307,35 @@ impl EndpointSet {
             .enumerate()
             .max_by_key(|(_, endpoint)| mix(key ^ endpoint.token))
             .map(|(index, _)| index)
+    }
+
+    /// The less loaded of two endpoints picked at random (`load-balance: ewma`).
+    pub fn least_loaded(&self, now: Instant) -> usize {
+        let len = self.endpoints.len();
+        if len < 2 {
+            return 0;
+        }
+        let random = mix(self.next.fetch_add(1, Ordering::Relaxed) as u64);
+        // Both values are below `len`, a usize, so the casts back cannot truncate.
+        let first = (random % len as u64) as usize;
+        let second = (first + 1 + ((random >> 32) % (len as u64 - 1)) as usize) % len;
+        self.loads(now).better(first, second, now)
+    }
+
+    /// Counts a request to the endpoint at `index` as in flight until it is finished.
+    pub fn track(&self, index: usize, now: Instant) -> InFlight<'_> {
+        let loads = self.loads(now);
+        loads.start(index);
+        InFlight {
+            loads,
+            index,
+            done: false,
+        }
+    }
+
+    fn loads(&self, now: Instant) -> &EndpointLoads {
+        self.loads
+            .get_or_init(|| EndpointLoads::new(self.endpoints.len(), now))
     }
 
     /// The index of the endpoint with this token.

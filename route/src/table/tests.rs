@@ -398,7 +398,7 @@ fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
                     backend: Arc::clone(&canary),
                 },
             ],
-            response_timeout: None,
+            timeouts: Default::default(),
             affinity: None,
             protocol: Default::default(),
             balance: Default::default(),

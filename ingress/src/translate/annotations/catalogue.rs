@@ -43,6 +43,24 @@ const HONOURED: &[(&str, Option<&str>)] = &[
     ),
     ("proxy-read-timeout", None),
     (
+        "proxy-connect-timeout",
+        Some("a route with its own value keeps its own pool of upstream connections"),
+    ),
+    ("proxy-send-timeout", None),
+    ("proxy-next-upstream-timeout", None),
+    (
+        "load-balance",
+        Some(
+            "ewma picks the lower score of two random endpoints, the score being the decayed response time times the requests in flight (a failure counts as a response timeout); the averages start over when the table is rebuilt with a changed backend",
+        ),
+    ),
+    (
+        "service-upstream",
+        Some(
+            "a headless Service (no cluster IP) uses its endpoints, with a warning; retries go to the same cluster IP",
+        ),
+    ),
+    (
         "canary",
         Some("applies to that host and path only, not to every route of the main Service"),
     ),

@@ -9,7 +9,7 @@ use portcullis_kube::objects::ObjectKey;
 use portcullis_route::pattern::{Anchoring, compile};
 use portcullis_route::spec::{
     Affinity, Balance, CorsOrigins, CorsPolicy, HashPart, NextUpstream, SourceRanges,
-    UpstreamProtocol,
+    UpstreamProtocol, UpstreamTimeouts,
 };
 
 use super::Annotations;
@@ -33,6 +33,8 @@ pub(crate) const NAMES: &[&str] = &[
     "force-ssl-redirect",
     "proxy-body-size",
     "proxy-read-timeout",
+    "proxy-connect-timeout",
+    "proxy-send-timeout",
     "canary",
     "canary-weight",
     "canary-weight-total",
@@ -69,6 +71,9 @@ pub(crate) const NAMES: &[&str] = &[
     "upstream-hash-by",
     "proxy-next-upstream",
     "proxy-next-upstream-tries",
+    "proxy-next-upstream-timeout",
+    "load-balance",
+    "service-upstream",
 ];
 
 /// What an Ingress's annotations ask of its routes.
@@ -91,8 +96,10 @@ pub(crate) struct RouteAnnotations {
     pub(crate) force_ssl_redirect: bool,
     /// `proxy-body-size`: `None` when not set (the configured default applies).
     pub(crate) body_size: Option<BodySize>,
-    /// `proxy-read-timeout`: how long to wait for the upstream's response head.
-    pub(crate) read_timeout: Option<Duration>,
+    /// `proxy-connect-timeout`, `proxy-send-timeout`, `proxy-read-timeout`.
+    pub(crate) timeouts: UpstreamTimeouts,
+    /// `service-upstream`: the Service's cluster IP instead of its endpoints.
+    pub(crate) service_upstream: bool,
     /// `canary: "true"` and its settings.
     pub(crate) canary: Option<Canary>,
     /// `enable-cors` and its settings.
@@ -112,9 +119,9 @@ pub(crate) struct RouteAnnotations {
     pub(crate) default_backend: Option<String>,
     /// `custom-http-errors`: upstream statuses answered by the error backend.
     pub(crate) custom_http_errors: Vec<u16>,
-    /// `upstream-hash-by`.
+    /// `upstream-hash-by`, else `load-balance`.
     pub(crate) balance: Balance,
-    /// `proxy-next-upstream` and `-tries`.
+    /// `proxy-next-upstream`, `-tries` and `-timeout`.
     pub(crate) next_upstream: NextUpstream,
     /// Header edits from `configuration-snippet` and `server-snippet`.
     pub(crate) snippet: SnippetEdits,
@@ -189,7 +196,12 @@ pub(crate) fn parse(
         body_size: reader.value("proxy-body-size", |v| {
             size(v).map(|s| s.map_or(BodySize::Unlimited, BodySize::Bytes))
         }),
-        read_timeout: reader.value("proxy-read-timeout", seconds),
+        timeouts: UpstreamTimeouts {
+            connect: reader.value("proxy-connect-timeout", seconds),
+            send: reader.value("proxy-send-timeout", seconds),
+            response: reader.value("proxy-read-timeout", seconds),
+        },
+        service_upstream: reader.value("service-upstream", boolean).unwrap_or(false),
         canary: canary(&mut reader),
         cors: cors(&mut reader),
         source_ranges: source_ranges(&mut reader, &mut fail_closed),
@@ -206,9 +218,15 @@ pub(crate) fn parse(
         custom_http_errors: reader
             .value("custom-http-errors", error_codes)
             .unwrap_or_default(),
-        balance: reader
-            .value("upstream-hash-by", hash_parts)
-            .map_or(Balance::RoundRobin, Balance::Hash),
+        balance: {
+            // Both are read, so a bad value of either is named; the hash wins, as in
+            // ingress-nginx (its chash balancer replaces the load-balance one).
+            let hash = reader.value("upstream-hash-by", hash_parts);
+            let balance = reader.value("load-balance", load_balance);
+            hash.map(Balance::Hash)
+                .or(balance)
+                .unwrap_or(Balance::RoundRobin)
+        },
         next_upstream: {
             let mut next = reader
                 .value("proxy-next-upstream", next_upstream)
@@ -217,9 +235,23 @@ pub(crate) fn parse(
             next.tries = reader
                 .value("proxy-next-upstream-tries", |v| bounded(v, 0, 1000))
                 .map_or(3, |t| u32::try_from(t).unwrap_or(u32::MAX));
+            // 0 is no limit, as nginx.
+            next.within = reader
+                .value("proxy-next-upstream-timeout", |v| bounded(v, 0, 86_400))
+                .filter(|within| *within > 0)
+                .map(Duration::from_secs);
             next
         },
         fail_closed,
+    }
+}
+
+/// `load-balance`: `round_robin` or `ewma` (ingress-nginx's two balancers besides hashing).
+fn load_balance(value: &str) -> Result<Balance, String> {
+    match value.trim() {
+        "round_robin" => Ok(Balance::RoundRobin),
+        "ewma" => Ok(Balance::Ewma),
+        other => Err(format!("{other:?} is not round_robin or ewma")),
     }
 }
 
@@ -296,6 +328,7 @@ fn next_upstream(value: &str) -> Result<NextUpstream, String> {
         statuses: Vec::new(),
         non_idempotent: false,
         tries: 0,
+        within: None,
     };
     for token in value.split_whitespace() {
         match token {
