@@ -388,29 +388,34 @@ impl Forwarder {
         let replayable = next.non_idempotent || parts.method.is_idempotent();
         let mut body = Some(body);
         let mut outcome = Err(ProxyAnswer::UpstreamFailed);
-        let first_attempt = Instant::now();
+        // Read only where something needs it: the plain path reads no clock here.
+        let first_attempt = (ewma || next.within.is_some()).then(Instant::now);
         let start = sticky
             .as_ref()
             .and_then(|s| s.start)
             .or(hashed)
-            .or_else(|| ewma.then(|| endpoints.least_loaded(first_attempt)))
+            .or_else(|| {
+                first_attempt
+                    .filter(|_| ewma)
+                    .map(|at| endpoints.least_loaded(at))
+            })
             .unwrap_or_else(|| endpoints.next_start());
         let mut answered_by = None;
         for (attempt, endpoint) in endpoints.starting_at(start).take(attempts).enumerate() {
             let Some(this_body) = body.take() else { break };
-            let attempt_start = if attempt == 0 {
-                first_attempt
-            } else {
-                Instant::now()
-            };
-            let in_flight =
-                ewma.then(|| endpoints.track((start + attempt) % endpoints.len(), attempt_start));
+            let in_flight = ewma.then(|| {
+                let at = first_attempt
+                    .filter(|_| attempt == 0)
+                    .unwrap_or_else(Instant::now);
+                (endpoints.track((start + attempt) % endpoints.len(), at), at)
+            });
             let last = attempt + 1 == attempts;
             let headers = if last {
                 std::mem::take(&mut parts.headers)
             } else {
                 parts.headers.clone()
             };
+            let uploading = !http_body::Body::is_end_stream(&this_body);
             let slot = Attempt::slot(&this_body);
             let this_body = RetryableBody::new(
                 this_body,
@@ -427,8 +432,10 @@ impl Forwarder {
                 Version::HTTP_11
             };
             *upstream.headers_mut() = headers;
-            let attempted = self.exchange(protocol, upstream, &slot, timeouts).await;
-            if let Some(in_flight) = in_flight {
+            let attempted = self
+                .exchange(protocol, upstream, &slot, timeouts, uploading)
+                .await;
+            if let Some((in_flight, attempt_start)) = in_flight {
                 // A failure counts as slow as the response timeout, so it is avoided.
                 let now = Instant::now();
                 let took = match &attempted {
@@ -444,9 +451,8 @@ impl Forwarder {
                 if last || !allowed || (reached && !replayable) {
                     return false;
                 }
-                if next
-                    .within
-                    .is_some_and(|within| first_attempt.elapsed() >= within)
+                if let (Some(within), Some(first)) = (next.within, first_attempt)
+                    && first.elapsed() >= within
                 {
                     return false;
                 }
@@ -618,14 +624,16 @@ impl Forwarder {
         upstream: Request<RetryableBody>,
         slot: &ReturnSlot,
         waits: Waits,
+        uploading: bool,
     ) -> Attempted {
         let response = self.clients.request(protocol, waits.connect, upstream);
         tokio::pin!(response);
         let now = tokio::time::Instant::now();
         let mut deadline = now + waits.response;
-        let mut wake = match Attempt::progress(slot) {
-            BodyProgress::Sending => deadline.min(now + waits.send),
-            _ => deadline,
+        let mut wake = if uploading {
+            deadline.min(now + waits.send)
+        } else {
+            deadline
         };
         loop {
             match tokio::time::timeout_at(wake, response.as_mut()).await {
