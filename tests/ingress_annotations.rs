@@ -1263,3 +1263,181 @@ async fn service_upstream_sends_to_the_cluster_ip() {
     let answer = get(f.proxy.http, "endpoints.test", "/", &[]).await;
     assert!(answer.body.starts_with("endpoint"), "{}", answer.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingress_nginx_docs_set_routes_as_its_docs_say() {
+    let (http_svc, canary_svc) = (echo("http-svc").await, echo("canary-svc").await);
+    let text = include_str!("data/ingress-nginx-docs.yaml")
+        .replace("HTTP_SVC_PORT", &http_svc.port().to_string())
+        .replace("HTTP_SVC_IP", &http_svc.ip().to_string())
+        .replace("CANARY_SVC_PORT", &canary_svc.port().to_string())
+        .replace("CANARY_SVC_IP", &canary_svc.ip().to_string());
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("docs.yaml"), text).expect("write");
+    let proxy = Portcullis::start(
+        dir.path(),
+        &[
+            "--ingress-class",
+            "nginx",
+            "--controller-name",
+            "k8s.io/ingress-nginx",
+        ],
+    )
+    .await;
+    let proxy = proxy.http;
+    // (host, method, path, headers, body bytes) -> (status, what the body starts with, a
+    // header that must hold this value).
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        usize,
+        u16,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+    );
+    let cases: &[Case<'_>] = &[
+        (
+            "rewrite.bar.com",
+            "GET",
+            "/something",
+            &[],
+            0,
+            200,
+            "http-svc GET /\n",
+            None,
+        ),
+        (
+            "rewrite.bar.com",
+            "GET",
+            "/something/",
+            &[],
+            0,
+            200,
+            "http-svc GET /\n",
+            None,
+        ),
+        (
+            "rewrite.bar.com",
+            "GET",
+            "/something/new",
+            &[],
+            0,
+            200,
+            "http-svc GET /new\n",
+            None,
+        ),
+        (
+            "approot.bar.com",
+            "GET",
+            "/",
+            &[],
+            0,
+            302,
+            "",
+            Some(("location", "http://approot.bar.com/app1")),
+        ),
+        (
+            "approot.bar.com",
+            "GET",
+            "/app1",
+            &[],
+            0,
+            200,
+            "http-svc GET /app1\n",
+            None,
+        ),
+        ("echo.com", "GET", "/", &[], 0, 200, "http-svc", None),
+        (
+            "echo.com",
+            "GET",
+            "/",
+            &[("CanaryByHeader", "always")],
+            0,
+            200,
+            "canary-svc",
+            None,
+        ),
+        (
+            "echo.com",
+            "GET",
+            "/",
+            &[("CanaryByHeader", "never")],
+            0,
+            200,
+            "http-svc",
+            None,
+        ),
+        (
+            "valued.echo.com",
+            "GET",
+            "/",
+            &[("CanaryByHeader", "DoCanary")],
+            0,
+            200,
+            "canary-svc",
+            None,
+        ),
+        (
+            "valued.echo.com",
+            "GET",
+            "/",
+            &[("CanaryByHeader", "always")],
+            0,
+            200,
+            "http-svc",
+            None,
+        ),
+        (
+            "redirect.bar.com",
+            "GET",
+            "/any/path?q=1",
+            &[],
+            0,
+            301,
+            "",
+            Some(("location", "https://www.google.com")),
+        ),
+        ("allow.bar.com", "GET", "/", &[], 0, 403, "", None),
+        (
+            "cors.bar.com",
+            "OPTIONS",
+            "/",
+            &[
+                ("origin", "https://origin-site.com"),
+                ("access-control-request-method", "PUT"),
+            ],
+            0,
+            204,
+            "",
+            Some(("access-control-allow-origin", "https://origin-site.com")),
+        ),
+        (
+            "upload.bar.com",
+            "POST",
+            "/",
+            &[],
+            512,
+            200,
+            "http-svc POST /",
+            None,
+        ),
+        ("upload.bar.com", "POST", "/", &[], 2048, 413, "", None),
+        ("snippet.bar.com", "GET", "/", &[], 0, 503, "", None),
+    ];
+    for (host, method, path, headers, body, status, starts, header) in cases {
+        let answer = send(proxy, method, host, path, headers, vec![b'x'; *body]).await;
+        let case = format!("{method} {host}{path} {headers:?}");
+        assert_eq!(answer.status, *status, "{case}: {}", answer.body);
+        assert!(answer.body.starts_with(starts), "{case}: {}", answer.body);
+        if let Some((name, value)) = header {
+            assert_eq!(answer.header(name), *value, "{case}: {name}");
+        }
+    }
+    let sticky = get(proxy, "stickyingress.example.com", "/", &[]).await;
+    let cookie = sticky.header("set-cookie");
+    for part in ["route=", "Expires=", "Max-Age=172800", "Path=/", "HttpOnly"] {
+        assert!(cookie.contains(part), "{part} in {cookie}");
+    }
+}

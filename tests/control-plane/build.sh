@@ -48,14 +48,16 @@ if ! complete; then
   echo "build.sh: building Kubernetes $k8s and etcd $etcd with Go $have into $dir" >&2
   tmp=$(mktemp -d "$root/.build.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
+  chmod 755 "$tmp"
 
   # The variables that kubernetes' hack/lib/version.sh sets, in both packages.
+  # gitCommit stays empty: the module proxy does not record the release commit.
   minor=${k8s#v1.}
   minor=${minor%%.*}
   x=""
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     x+=" -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    x+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+    x+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
   done
 
   go build -trimpath -ldflags="-s -w$x" -o "$tmp/bin/" \
