@@ -46,7 +46,8 @@ impl TestBackend {
     }
 }
 
-fn serve_backend(listener: TcpListener, name: &'static str) -> TestBackend {
+/// Serves backend `name` (see [`TestBackend`]) on a listener made elsewhere.
+pub fn serve_backend(listener: TcpListener, name: &'static str) -> TestBackend {
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         loop {

@@ -8,9 +8,11 @@
 
 pub mod binaries;
 pub mod cni_calls;
+pub mod control_plane;
 pub mod fake_apiserver;
 pub mod ingress_process;
 pub mod netns;
 pub mod nft_listing;
 pub mod node_agent_process;
+pub mod pod_network;
 pub mod test_ca;
