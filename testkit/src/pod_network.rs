@@ -18,6 +18,8 @@ pub struct PodNetwork {
     device: String,
     subnet: [u8; 3],
     next: AtomicU8,
+    /// Waits for the process to end; never waited for itself.
+    _watchdog: std::process::Child,
 }
 
 impl PodNetwork {
@@ -52,7 +54,7 @@ impl PodNetwork {
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; ip netns del {}",
             netns.name()
         );
-        Command::new("sh")
+        let watchdog = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -64,6 +66,7 @@ impl PodNetwork {
             device: peer,
             subnet,
             next: AtomicU8::new(3),
+            _watchdog: watchdog,
         }
     }
 
