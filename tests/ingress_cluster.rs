@@ -11,8 +11,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use portcullis_testkit::control_plane::ControlPlane;
-use portcullis_testkit::ingress_process::{Portcullis, TestBackend, get, wait_until};
+use portcullis_testkit::ingress_process::{Portcullis, free_port, get, wait_until};
 use portcullis_testkit::pod_network::PodNetwork;
+use portcullis_testkit::test_ca::{ca, served_subject};
 
 /// One test's corner of a control plane: its namespace, and an IngressClass and controller
 /// name nobody else's Portcullis serves.
@@ -108,6 +109,52 @@ impl<'p> Corner<'p> {
         name
     }
 
+    /// Sets pod `pod`'s Ready condition.
+    fn set_ready(&self, pod: &str, ready: bool) {
+        let status = format!(
+            "{{\"status\": {{\"conditions\": [{{\"type\": \"Ready\", \"status\": \"{}\"}}]}}}}",
+            if ready { "True" } else { "False" }
+        );
+        self.plane.kubectl_ok(&[
+            "patch",
+            "pod",
+            pod,
+            "-n",
+            &self.namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ]);
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.namespace.as_str()];
+        all.extend_from_slice(args);
+        self.plane.kubectl_ok(&all)
+    }
+
+    /// `status.loadBalancer.ingress` of Ingress `name`, as ip-or-hostname texts.
+    fn shown(&self, name: &str) -> Vec<String> {
+        self.kubectl(&[
+            "get",
+            "ingress",
+            name,
+            "-o",
+            "jsonpath={range .status.loadBalancer.ingress[*]}{.ip}{.hostname} {end}",
+        ])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    async fn shows(&self, name: &str, want: &[&str]) -> bool {
+        wait_until(Duration::from_secs(20), || async {
+            self.shown(name) == want
+        })
+        .await
+    }
+
     fn ingress(&self, name: &str, host: &str, paths: &[(&str, &str)]) {
         let paths: String = paths
             .iter()
@@ -131,28 +178,287 @@ async fn answers(proxy: SocketAddr, host: &str, path: &str, want: u16) -> bool {
     .await
 }
 
+/// The shared control plane, started off the async threads.
+async fn shared() -> &'static ControlPlane {
+    tokio::task::spawn_blocking(ControlPlane::shared)
+        .await
+        .unwrap()
+}
+
+/// Which backends answer `host/path` across a few requests.
+async fn served_by(
+    proxy: SocketAddr,
+    host: &str,
+    path: &str,
+) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        if let Some((200, body)) = get(proxy, host, path).await {
+            seen.insert(body.split_whitespace().next().unwrap_or("").to_owned());
+        }
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_follow_ingresses_services_and_pods_made_through_the_api() {
-    let plane = tokio::task::spawn_blocking(ControlPlane::shared)
-        .await
-        .unwrap();
+    let plane = shared().await;
     let corner = Corner::new(plane, "sync");
-    let wear: TestBackend = PodNetwork::shared().backend("wear").await;
-    corner.service("wear", wear.addr.port());
-    corner.ready_pod("wear", "wear-1", wear.addr.ip());
+    let pods = PodNetwork::shared();
+    let one = pods.backend("one").await;
+    corner.service("wear", one.addr.port());
+    corner.ready_pod("wear", "wear-1", one.addr.ip());
     corner.ingress("store", "store.test", &[("/wear", "wear")]);
     let proxy = corner.portcullis(&[]).await;
     assert!(
         answers(proxy.http, "store.test", "/wear", 200).await,
         "log:\n{}\nslices: {}",
         proxy.log(),
-        plane.kubectl_ok(&[
+        corner.kubectl(&["get", "endpointslices", "-o", "yaml"])
+    );
+    assert!(proxy.log().contains("initial lists complete"));
+
+    // A changed Ingress: a new path.
+    corner.ingress(
+        "store",
+        "store.test",
+        &[("/wear", "wear"), ("/shoes", "wear")],
+    );
+    assert!(
+        answers(proxy.http, "store.test", "/shoes", 200).await,
+        "changed Ingress not applied"
+    );
+
+    // Scale out: a second ready Pod (its backend listens on the same port, as a
+    // Deployment's pods do) gets traffic once the controller lists it.
+    let two = pods.backend_on_port("two", one.addr.port()).await;
+    corner.ready_pod("wear", "wear-2", two.addr.ip());
+    let both = wait_until(Duration::from_secs(20), || async {
+        served_by(proxy.http, "store.test", "/wear").await.len() == 2
+    })
+    .await;
+    assert!(both, "the second Pod never got traffic");
+
+    // Readiness lost: the controller drops the Pod, and so does the table.
+    corner.set_ready("wear-1", false);
+    let only_two = wait_until(Duration::from_secs(20), || async {
+        served_by(proxy.http, "store.test", "/wear").await
+            == std::collections::BTreeSet::from(["two".to_owned()])
+    })
+    .await;
+    assert!(only_two, "an unready Pod still gets traffic");
+
+    // Deleted: 404.
+    corner.kubectl(&["delete", "ingress", "store"]);
+    assert!(
+        answers(proxy.http, "store.test", "/wear", 404).await,
+        "deleted Ingress still served"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_secret_rotated_in_the_api_is_served_without_a_restart() {
+    let plane = shared().await;
+    let corner = Corner::new(plane, "tls");
+    let wear = PodNetwork::shared().backend("wear").await;
+    corner.service("wear", wear.addr.port());
+    corner.ready_pod("wear", "wear-1", wear.addr.ip());
+    let ca = ca();
+    let secret = |cn: &str| {
+        ca.secret("shop-tls", "shop.test", cn)
+            .replace("namespace: store", "namespace: NAMESPACE")
+    };
+    corner.apply(&secret("version one"));
+    corner.apply(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: shop, namespace: NAMESPACE}\n\
+         spec:\n  ingressClassName: CLASS\n  tls:\n  - {hosts: [shop.test], secretName: shop-tls}\n\
+         \x20 rules:\n  - host: shop.test\n    http:\n      paths:\n\
+         \x20     - {path: /, pathType: Prefix, backend: {service: {name: wear, port: {name: http}}}}\n",
+    );
+    let https = free_port();
+    let proxy = corner
+        .portcullis(&["--https-addr", &https.to_string()])
+        .await;
+    let serves = |cn: &'static str| async move {
+        let port = https.port();
+        let subject = tokio::task::spawn_blocking(move || served_subject(port, "shop.test"))
+            .await
+            .unwrap();
+        subject.contains(cn)
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || serves("version one")).await,
+        "the Secret is not served; log:\n{}",
+        proxy.log()
+    );
+    corner.apply(&secret("version two"));
+    assert!(
+        wait_until(Duration::from_secs(20), || serves("version two")).await,
+        "the rotated Secret is not served; log:\n{}",
+        proxy.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_fixed_addresses_into_ingress_status_and_clears_them_when_the_class_changes() {
+    let plane = shared().await;
+    let corner = Corner::new(plane, "status");
+    corner.service("wear", 8080);
+    corner.ingress("store", "store.test", &[("/wear", "wear")]);
+    let proxy = corner
+        .portcullis(&["--publish-status-address", "lb.example.com,10.0.0.7"])
+        .await;
+    assert!(
+        corner.shows("store", &["10.0.0.7", "lb.example.com"]).await,
+        "status never written; log:\n{}",
+        proxy.log()
+    );
+    // The Ingress moves to another controller's class: our addresses are taken back.
+    corner.kubectl(&[
+        "patch",
+        "ingress",
+        "store",
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"ingressClassName": "someone-else"}}"#,
+    ]);
+    assert!(
+        corner.shows("store", &[]).await,
+        "status not cleared after the class changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_the_publish_service_load_balancer_address_into_ingress_status() {
+    let plane = shared().await;
+    let corner = Corner::new(plane, "publish");
+    corner.service("wear", 8080);
+    corner.apply(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: NAMESPACE}\n\
+         spec: {type: LoadBalancer, ports: [{port: 80}]}\n",
+    );
+    corner.ingress("store", "store.test", &[("/wear", "wear")]);
+    let edge = format!("{}/edge", corner.namespace);
+    let _proxy = corner.portcullis(&["--publish-service", &edge]).await;
+    // The cloud assigns the load balancer later; the Ingress follows.
+    corner.kubectl(&[
+        "patch",
+        "service",
+        "edge",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"loadBalancer": {"ingress": [{"hostname": "abc.elb.example"}]}}}"#,
+    ]);
+    assert!(
+        corner.shows("store", &["abc.elb.example"]).await,
+        "publish-service address not copied"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_writes_status_and_another_replica_takes_over() {
+    let plane = shared().await;
+    let corner = Corner::new(plane, "leader");
+    corner.service("wear", 8080);
+    corner.ingress("store", "store.test", &[("/wear", "wear")]);
+    let mut flags = corner.flags();
+    flags.extend(
+        [
+            "--publish-status-address",
+            "10.0.0.7",
+            "--election-ttl",
+            "2s",
+        ]
+        .map(String::from),
+    );
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let ns = corner.namespace.as_str();
+    let a = Portcullis::start_with_env(&flags, &[("POD_NAME", "replica-a"), ("POD_NAMESPACE", ns)])
+        .await;
+    let b = Portcullis::start_with_env(&flags, &[("POD_NAME", "replica-b"), ("POD_NAMESPACE", ns)])
+        .await;
+    assert!(
+        corner.shows("store", &["10.0.0.7"]).await,
+        "status never written"
+    );
+    let holder = || {
+        corner.kubectl(&[
             "get",
-            "endpointslices",
-            "-n",
-            &corner.namespace,
+            "lease",
+            "portcullis-leader",
             "-o",
-            "yaml"
+            "jsonpath={.spec.holderIdentity}",
         ])
+    };
+    let first = holder();
+    let leaders = [&a, &b]
+        .iter()
+        .filter(|p| p.log().contains("became leader"))
+        .count();
+    assert_eq!(leaders, 1, "exactly one replica leads; holder {first}");
+    let (leader, follower, next) = if first == "replica-a" {
+        (a, b, "replica-b")
+    } else {
+        (b, a, "replica-a")
+    };
+    drop(leader);
+    let took_over = wait_until(Duration::from_secs(20), || async { holder() == next }).await;
+    assert!(
+        took_over,
+        "the follower never took over; log:\n{}",
+        follower.log()
+    );
+    corner.kubectl(&[
+        "patch",
+        "ingress",
+        "store",
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"ingressClassName": "someone-else"}}"#,
+    ]);
+    assert!(
+        corner.shows("store", &[]).await,
+        "the new leader did not write status"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_errors_become_one_event_that_kubectl_describe_shows() {
+    let plane = shared().await;
+    let corner = Corner::new(plane, "events");
+    // The Ingress names a Service that does not exist.
+    corner.ingress("store", "store.test", &[("/wear", "wear")]);
+    let proxy = corner.portcullis(&["--election-ttl", "2s"]).await;
+    assert!(answers(proxy.http, "store.test", "/wear", 503).await);
+    let described = wait_until(Duration::from_secs(20), || async {
+        corner
+            .kubectl(&["describe", "ingress", "store"])
+            .contains("BackendUnavailable")
+    })
+    .await;
+    let text = corner.kubectl(&["describe", "ingress", "store"]);
+    assert!(
+        described,
+        "no Event in kubectl describe:\n{text}\nlog:\n{}",
+        proxy.log()
+    );
+    assert!(text.contains("Warning"), "{text}");
+    assert!(text.contains("not found"), "{text}");
+    // The same problem across more rebuilds stays one Event.
+    corner.service("unrelated", 8080);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = corner.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=store,reason=BackendUnavailable",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        events.lines().count(),
+        1,
+        "a persisting problem was reported again: {events}"
     );
 }

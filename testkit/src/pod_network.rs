@@ -83,10 +83,16 @@ impl PodNetwork {
 
     /// A backend (see [`TestBackend`]) named `name` on a new pod address.
     pub async fn backend(&self, name: &'static str) -> TestBackend {
+        self.backend_on_port(name, 0).await
+    }
+
+    /// A backend named `name` on a new pod address and `port` (0: any), as the pods of one
+    /// Deployment listen on one port.
+    pub async fn backend_on_port(&self, name: &'static str, port: u16) -> TestBackend {
         let address = self.address();
         let listener = self.netns.run(move || {
             let listener =
-                std::net::TcpListener::bind((address, 0)).expect("bind in the pod network");
+                std::net::TcpListener::bind((address, port)).expect("bind in the pod network");
             listener.set_nonblocking(true).expect("non-blocking");
             listener
         });
