@@ -462,3 +462,84 @@ async fn user_errors_become_one_event_that_kubectl_describe_shows() {
         "a persisting problem was reported again: {events}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_outlives_an_api_server_outage_and_a_410_relist_loses_no_delete() {
+    // A control plane of its own: this test stops its API server.
+    let plane = tokio::task::spawn_blocking(ControlPlane::start)
+        .await
+        .unwrap();
+    let corner = Corner::new(&plane, "outage");
+    let wear = PodNetwork::shared().backend("wear").await;
+    corner.service("wear", wear.addr.port());
+    corner.ready_pod("wear", "wear-1", wear.addr.ip());
+    corner.ingress("store", "store.test", &[("/wear", "wear")]);
+    corner.ingress("gone", "gone.test", &[("/", "wear")]);
+    let proxy = corner.portcullis(&[]).await;
+    assert!(
+        answers(proxy.http, "store.test", "/wear", 200).await,
+        "log:\n{}",
+        proxy.log()
+    );
+    assert!(answers(proxy.http, "gone.test", "/", 200).await);
+
+    // The API server goes away: routing goes on from the last good table.
+    tokio::task::block_in_place(|| plane.stop_apiserver());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        get(proxy.http, "store.test", "/wear").await.map(|r| r.0),
+        Some(200),
+        "routing stopped with the API server"
+    );
+
+    // Meanwhile, through another API server on the same etcd: an Ingress is deleted and one
+    // changed, and etcd's history is compacted, so resuming the watch from where it stopped
+    // cannot work (410 Gone): only a fresh list shows the delete.
+    let second = tokio::task::block_in_place(|| plane.start_second_apiserver());
+    let via_second = |args: &[&str], stdin: &str| {
+        let mut all = vec!["-n", corner.namespace.as_str()];
+        all.extend_from_slice(args);
+        let output = plane.kubectl_at(&second, &all, stdin);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    via_second(&["delete", "ingress", "gone"], "");
+    via_second(
+        &[
+            "patch",
+            "ingress",
+            "store",
+            "--type=json",
+            "-p",
+            r#"[{"op": "add", "path": "/spec/rules/0/http/paths/-", "value": {"path": "/shoes", "pathType": "Prefix", "backend": {"service": {"name": "wear", "port": {"name": "http"}}}}}]"#,
+        ],
+        "",
+    );
+    plane.compact_etcd();
+    tokio::task::block_in_place(|| {
+        plane.stop_second_apiserver();
+        plane.restart_apiserver();
+    });
+
+    assert!(
+        answers(proxy.http, "gone.test", "/", 404).await,
+        "the delete made while disconnected was lost; log:\n{}",
+        proxy.log()
+    );
+    assert!(
+        answers(proxy.http, "store.test", "/shoes", 200).await,
+        "the change made while disconnected never applied"
+    );
+    let log = proxy.log();
+    assert!(
+        log.contains("watch failed"),
+        "the outage was not logged:\n{log}"
+    );
+    assert!(
+        log.contains("too old resource version"),
+        "the watch resumed without a 410, so the relist was not tested:\n{log}"
+    );
+}

@@ -15,8 +15,8 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use rcgen::{
@@ -25,6 +25,8 @@ use rcgen::{
 
 /// The kube-apiserver's port on the instance's own address.
 const APISERVER_PORT: u16 = 6443;
+/// A second kube-apiserver's, on the same etcd (see [`ControlPlane::start_second_apiserver`]).
+const SECOND_APISERVER_PORT: u16 = 6444;
 const ETCD_CLIENT_PORT: u16 = 2379;
 const ETCD_PEER_PORT: u16 = 2380;
 const CONTROLLER_MANAGER_PORT: u16 = 10257;
@@ -41,11 +43,15 @@ pub struct ControlPlane {
     address: Ipv4Addr,
     dir: tempfile::TempDir,
     bin: PathBuf,
-    etcd: Option<Child>,
-    apiserver: Option<Child>,
-    controller_manager: Option<Child>,
-    watchdog: Option<Child>,
+    etcd: Running,
+    apiserver: Running,
+    second_apiserver: Running,
+    controller_manager: Running,
+    watchdog: Running,
 }
+
+/// A component's process, while it runs; tests stop and restart some through `&self`.
+type Running = Mutex<Option<Child>>;
 
 /// Instances started by this process so far: the low bits of each one's address.
 static INSTANCES: AtomicU32 = AtomicU32::new(0);
@@ -68,19 +74,20 @@ impl ControlPlane {
             .tempdir()
             .expect("temp dir");
         write_certificates(dir.path(), address);
-        let mut plane = ControlPlane {
+        let plane = ControlPlane {
             address,
             dir,
             bin,
-            etcd: None,
-            apiserver: None,
-            controller_manager: None,
-            watchdog: None,
+            etcd: Running::default(),
+            apiserver: Running::default(),
+            second_apiserver: Running::default(),
+            controller_manager: Running::default(),
+            watchdog: Running::default(),
         };
         plane.start_etcd();
         plane.start_apiserver();
         plane.start_controller_manager();
-        plane.watchdog = Some(plane.spawn_watchdog());
+        set(&plane.watchdog, plane.spawn_watchdog());
         plane
     }
 
@@ -101,9 +108,14 @@ impl ControlPlane {
 
     /// Runs kubectl as the admin with `args`, feeding it `stdin`.
     pub fn kubectl_with_input(&self, args: &[&str], stdin: &str) -> Output {
+        self.kubectl_at(&self.kubeconfig(), args, stdin)
+    }
+
+    /// Runs kubectl with `kubeconfig` and `args`, feeding it `stdin`.
+    pub fn kubectl_at(&self, kubeconfig: &Path, args: &[&str], stdin: &str) -> Output {
         let mut child = Command::new(self.bin.join("kubectl"))
             .arg("--kubeconfig")
-            .arg(self.kubeconfig())
+            .arg(kubeconfig)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -158,13 +170,40 @@ impl ControlPlane {
     }
 
     /// Stops the API server (etcd and the controllers keep running).
-    pub fn stop_apiserver(&mut self) {
-        stop(self.apiserver.take());
+    pub fn stop_apiserver(&self) {
+        stop(&self.apiserver);
     }
 
     /// Starts the API server again on the same address, and waits until it is ready.
-    pub fn restart_apiserver(&mut self) {
+    pub fn restart_apiserver(&self) {
         self.start_apiserver();
+    }
+
+    /// Starts a second API server on the same etcd (another port), for changes made while
+    /// the first is down: a client of the first then misses them and must catch up. Returns
+    /// the admin kubeconfig for it.
+    pub fn start_second_apiserver(&self) -> PathBuf {
+        let child = self.spawn_apiserver(SECOND_APISERVER_PORT, "kube-apiserver-2");
+        set(&self.second_apiserver, child);
+        let kubeconfig = self.dir.path().join("admin-2.kubeconfig");
+        let text = std::fs::read_to_string(self.kubeconfig())
+            .expect("admin kubeconfig")
+            .replace(
+                &format!(":{APISERVER_PORT}"),
+                &format!(":{SECOND_APISERVER_PORT}"),
+            );
+        std::fs::write(&kubeconfig, text).expect("write kubeconfig");
+        self.wait_ready("kube-apiserver-2", || {
+            self.kubectl_at(&kubeconfig, &["get", "--raw", "/readyz"], "")
+                .status
+                .success()
+        });
+        kubeconfig
+    }
+
+    /// Stops the second API server.
+    pub fn stop_second_apiserver(&self) {
+        stop(&self.second_apiserver);
     }
 
     /// Compacts etcd's history up to its current revision, so watches that resume from an
@@ -198,7 +237,7 @@ impl ControlPlane {
             .unwrap_or_default()
     }
 
-    fn start_etcd(&mut self) {
+    fn start_etcd(&self) {
         let a = self.address;
         let data = self.dir.path().join("etcd-data");
         let child = self.spawn(
@@ -217,7 +256,7 @@ impl ControlPlane {
                 "--quota-backend-bytes=1073741824".into(),
             ],
         );
-        self.etcd = Some(child);
+        set(&self.etcd, child);
         let health = format!("http://{a}:{ETCD_CLIENT_PORT}/health");
         self.wait_ready("etcd", || {
             Command::new("curl")
@@ -227,16 +266,25 @@ impl ControlPlane {
         });
     }
 
-    fn start_apiserver(&mut self) {
+    fn start_apiserver(&self) {
+        let child = self.spawn_apiserver(APISERVER_PORT, "kube-apiserver");
+        set(&self.apiserver, child);
+        self.wait_ready("kube-apiserver", || {
+            self.kubectl(&["get", "--raw", "/readyz"]).status.success()
+        });
+    }
+
+    fn spawn_apiserver(&self, port: u16, log: &str) -> Child {
         let a = self.address;
         let d = self.dir.path().display().to_string();
-        let child = self.spawn(
+        self.spawn_logged(
             "kube-apiserver",
+            log,
             &[
                 format!("--etcd-servers=http://{a}:{ETCD_CLIENT_PORT}"),
                 format!("--bind-address={a}"),
                 format!("--advertise-address={a}"),
-                format!("--secure-port={APISERVER_PORT}"),
+                format!("--secure-port={port}"),
                 format!("--tls-cert-file={d}/apiserver.crt"),
                 format!("--tls-private-key-file={d}/apiserver.key"),
                 format!("--client-ca-file={d}/ca.crt"),
@@ -249,17 +297,13 @@ impl ControlPlane {
                 // No kube-proxy or kubelet: nothing needs the kubernetes Service's endpoints
                 // to be reconciled against a real network.
                 "--endpoint-reconciler-type=none".into(),
-                format!("--cert-dir={d}/apiserver-certs"),
+                format!("--cert-dir={d}/apiserver-certs-{port}"),
                 "--v=1".into(),
             ],
-        );
-        self.apiserver = Some(child);
-        self.wait_ready("kube-apiserver", || {
-            self.kubectl(&["get", "--raw", "/readyz"]).status.success()
-        });
+        )
     }
 
-    fn start_controller_manager(&mut self) {
+    fn start_controller_manager(&self) {
         let a = self.address;
         let d = self.dir.path().display().to_string();
         let child = self.spawn(
@@ -282,7 +326,7 @@ impl ControlPlane {
                 "--v=1".into(),
             ],
         );
-        self.controller_manager = Some(child);
+        set(&self.controller_manager, child);
         let healthz = format!("https://{a}:{CONTROLLER_MANAGER_PORT}/healthz");
         self.wait_ready("kube-controller-manager", || {
             Command::new("curl")
@@ -293,7 +337,12 @@ impl ControlPlane {
     }
 
     fn spawn(&self, component: &str, args: &[String]) -> Child {
-        let log = std::fs::File::create(self.dir.path().join(format!("{component}.log")))
+        self.spawn_logged(component, component, args)
+    }
+
+    /// Starts binary `component`, its output going to `<log>.log`.
+    fn spawn_logged(&self, component: &str, log: &str, args: &[String]) -> Child {
+        let log = std::fs::File::create(self.dir.path().join(format!("{log}.log")))
             .expect("create a component log");
         Command::new(self.bin.join(component))
             .args(args)
@@ -318,18 +367,13 @@ impl ControlPlane {
         );
     }
 
-    /// A shell that waits for this test process to end, then kills the components and removes
-    /// the files (the path is ours, made by tempfile, and quoted).
+    /// A shell that waits for this test process to end, then kills every component (each
+    /// has `=<dir>/` in its arguments, restarted ones too; the pattern's `[=]` keeps the shell
+    /// from matching itself) and removes the files (the path is ours, made by tempfile).
     fn spawn_watchdog(&self) -> Child {
-        let pids: Vec<String> = [&self.etcd, &self.apiserver, &self.controller_manager]
-            .into_iter()
-            .flatten()
-            .map(|child| child.id().to_string())
-            .collect();
         let script = format!(
-            "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill -9 {pids} 2>/dev/null; rm -rf '{dir}'",
+            "while kill -0 {parent} 2>/dev/null; do sleep 1; done; pkill -9 -f '[=]{dir}/'; rm -rf '{dir}'",
             parent = std::process::id(),
-            pids = pids.join(" "),
             dir = self.dir.path().display(),
         );
         Command::new("sh")
@@ -344,14 +388,24 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        stop(self.controller_manager.take());
-        stop(self.apiserver.take());
-        stop(self.etcd.take());
-        stop(self.watchdog.take());
+        stop(&self.controller_manager);
+        stop(&self.second_apiserver);
+        stop(&self.apiserver);
+        stop(&self.etcd);
+        stop(&self.watchdog);
     }
 }
 
-fn stop(child: Option<Child>) {
+fn set(slot: &Running, child: Child) {
+    let old = slot
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .replace(child);
+    assert!(old.is_none(), "a component was started twice");
+}
+
+fn stop(slot: &Running) {
+    let child = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(mut child) = child {
         let _ = child.kill();
         let _ = child.wait();
