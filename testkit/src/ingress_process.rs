@@ -109,6 +109,23 @@ impl Portcullis {
 
     /// Like [`Portcullis::start_with`], with extra environment variables.
     pub async fn start_with_env(flags: &[&str], env: &[(&str, &str)]) -> Portcullis {
+        let process = Portcullis::spawn_with_env(flags, env);
+        let admin = process.admin;
+        let ready = wait_until(Duration::from_secs(15), || async {
+            get(admin, "", "/readyz").await.map(|r| r.0) == Some(200)
+        })
+        .await;
+        assert!(
+            ready,
+            "portcullis never became ready; log:\n{}",
+            process.log()
+        );
+        process
+    }
+
+    /// Starts `portcullis ingress` with these flags and environment, without waiting for it to
+    /// become ready (for tests of why it does not).
+    pub fn spawn_with_env(flags: &[&str], env: &[(&str, &str)]) -> Portcullis {
         let (http, admin) = (free_port(), free_port());
         let mut child = Command::new(cargo_bin("portcullis"))
             .envs(env.iter().copied())
@@ -135,22 +152,12 @@ impl Portcullis {
                 log.push('\n');
             }
         });
-        let process = Portcullis {
+        Portcullis {
             http,
             admin,
             child,
             log,
-        };
-        let ready = wait_until(Duration::from_secs(15), || async {
-            get(admin, "", "/readyz").await.map(|r| r.0) == Some(200)
-        })
-        .await;
-        assert!(
-            ready,
-            "portcullis never became ready; log:\n{}",
-            process.log()
-        );
-        process
+        }
     }
 
     /// Everything the process logged so far.
