@@ -780,3 +780,17 @@ async fn upstream_gateway_api_crds_and_the_examples_are_accepted() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cluster_configuration_is_a_clear_startup_error() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["ingress", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--kubeconfig /nonexistent/kubeconfig"),
+        "{stderr}"
+    );
+}

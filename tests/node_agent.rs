@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::netns::{Netns, echo};
 use portcullis_testkit::node_agent_process::{
     NodeAgent, attach, eventually, known, node_yaml, pod_yaml, write,
@@ -185,19 +186,51 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
     );
 }
 
-/// The same agent fed by the Kubernetes API (a fake API server listening inside the node's
-/// namespace, where the agent can reach it): routes follow Nodes added, moved and deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_node_agent_follows_nodes_from_the_kubernetes_api() {
+/// The same agent fed by a real control plane (reached from inside the node's namespace
+/// through a forwarder): Nodes get their pod CIDRs from the real node IPAM controller
+/// (`--allocate-node-cidrs`), their addresses as a kubelet reports them (a status patch), and
+/// routes follow Nodes added, moved and deleted.
+#[test]
+fn the_node_agent_follows_nodes_from_the_kubernetes_api() {
     let (node_a, _node_b) = two_nodes();
     node_a.ip("link set lo up");
-    let listener = node_a.run(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
-    let api = portcullis_testkit::fake_apiserver::FakeApiServer::start_on(listener);
-    api.apply(&node_yaml("a", "10.91.1.0/24", "192.168.91.1"));
-    api.apply(&node_yaml("b", "10.91.2.0/24", "192.168.91.2"));
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig()).unwrap();
+    let plane = ControlPlane::start();
+    let kubeconfig = plane.kubeconfig_inside(&node_a);
+    let join = |name: &str, ip: &str| {
+        plane.apply(&format!(
+            "apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n"
+        ));
+        let status = format!(
+            r#"{{"status": {{"addresses": [{{"type": "Hostname", "address": "{name}"}}, {{"type": "InternalIP", "address": "{ip}"}}]}}}}"#
+        );
+        plane.kubectl_ok(&[
+            "patch",
+            "node",
+            name,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ]);
+    };
+    let pod_cidr = |name: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let cidr = plane.kubectl_ok(&["get", "node", name, "-o", "jsonpath={.spec.podCIDR}"]);
+            if !cidr.is_empty() {
+                return cidr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node IPAM gave {name} no pod CIDR"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    join("a", "192.168.91.1");
+    join("b", "192.168.91.2");
+    let b = pod_cidr("b");
+    assert!(b.starts_with("10.244."), "{b} from --cluster-cidr");
     let agent = NodeAgent::start(
         &node_a,
         "a",
@@ -206,25 +239,35 @@ async fn the_node_agent_follows_nodes_from_the_kubernetes_api() {
 
     let routes = || node_a.ip("route show proto 77");
     let wait = |what: &str, want: &str| {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(20);
         while routes() != want {
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; log:\n{}",
+                "timed out waiting for {what}: {}; log:\n{}",
+                routes(),
                 agent.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     };
-    wait("the route to b", "10.91.2.0/24 via 192.168.91.2 dev lan0");
+    wait("the route to b", &format!("{b} via 192.168.91.2 dev lan0"));
     eventually("the conflist", || agent.conflist().is_some());
 
-    api.apply(&node_yaml("c", "10.91.3.0/24", "192.168.91.3"));
+    join("c", "192.168.91.3");
+    let c = pod_cidr("c");
+    let mut both = [
+        format!("{b} via 192.168.91.2 dev lan0"),
+        format!("{c} via 192.168.91.3 dev lan0"),
+    ];
+    both.sort();
+    wait("the route to c", &both.join("\n"));
+    plane.kubectl_ok(&[
+        "patch", "node", "b", "--subresource=status", "--type=merge", "-p",
+        r#"{"status": {"addresses": [{"type": "Hostname", "address": "b"}, {"type": "InternalIP", "address": "192.168.91.22"}]}}"#,
+    ]);
+    plane.kubectl_ok(&["delete", "node", "c"]);
     wait(
-        "the route to c",
-        "10.91.2.0/24 via 192.168.91.2 dev lan0\n10.91.3.0/24 via 192.168.91.3 dev lan0",
+        "b moved, c gone",
+        &format!("{b} via 192.168.91.22 dev lan0"),
     );
-    api.apply(&node_yaml("b", "10.91.2.0/24", "192.168.91.22"));
-    api.delete("Node", "", "c");
-    wait("b moved, c gone", "10.91.2.0/24 via 192.168.91.22 dev lan0");
 }

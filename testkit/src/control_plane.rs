@@ -464,6 +464,7 @@ fn write_certificates(dir: &Path, address: Ipv4Addr) {
     let serving_key = KeyPair::generate().expect("key");
     let mut serving = CertificateParams::new(vec![
         address.to_string(),
+        "127.0.0.1".into(),
         "localhost".into(),
         "kubernetes".into(),
         "kubernetes.default".into(),
@@ -502,6 +503,50 @@ fn write_certificates(dir: &Path, address: Ipv4Addr) {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://{address}:{APISERVER_PORT}\n    certificate-authority: {d}/ca.crt\nusers:\n- name: admin\n  user:\n    client-certificate: {d}/admin.crt\n    client-key: {d}/admin.key\ncontexts:\n- name: test\n  context: {{cluster: test, user: admin}}\ncurrent-context: test\n"
         ),
     );
+}
+
+impl ControlPlane {
+    /// An admin kubeconfig for reaching the API server from inside network namespace `netns`
+    /// (a node's, whose loopback is its own): a forwarder listens on 127.0.0.1 there and
+    /// carries each connection, TLS and all, to the API server from this namespace.
+    pub fn kubeconfig_inside(&self, netns: &crate::netns::Netns) -> PathBuf {
+        let listener = netns.run(|| {
+            std::net::TcpListener::bind("127.0.0.1:0").expect("listen inside the namespace")
+        });
+        let port = listener.local_addr().expect("address").port();
+        let upstream = std::net::SocketAddr::from((self.address, APISERVER_PORT));
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        let kubeconfig = self
+            .dir
+            .path()
+            .join(format!("inside-{}.kubeconfig", netns.name()));
+        let text = std::fs::read_to_string(self.kubeconfig())
+            .expect("admin kubeconfig")
+            .replace(
+                &format!("https://{}:{APISERVER_PORT}", self.address),
+                &format!("https://127.0.0.1:{port}"),
+            );
+        std::fs::write(&kubeconfig, text).expect("write kubeconfig");
+        kubeconfig
+    }
 }
 
 /// A kubeconfig for ServiceAccount `account` of `namespace`, with a token the API server

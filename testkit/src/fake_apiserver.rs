@@ -1,6 +1,9 @@
 //! A small Kubernetes API server for tests, over real HTTP: list and watch (with
 //! resourceVersion, history replay and stamped metadata) for the kinds the controller reads.
 //! Tests change objects with `apply` and `delete`, and can stop and restart it.
+//!
+//! No test uses it any more (they run against the real control plane, `control_plane.rs`); it
+//! stays for the change-to-live benchmark's figure without a real API server's own cost.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

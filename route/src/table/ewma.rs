@@ -109,8 +109,10 @@ mod tests {
         let soon = start + Duration::from_secs(1);
         assert_eq!(loads.better(0, 1, soon), 1);
         assert_eq!(loads.better(1, 0, soon), 1);
-        // A minute later both averages have faded to almost nothing: a tie keeps the first.
-        let later = start + Duration::from_secs(300);
+        // The fast one keeps answering; the slow one, left alone, fades until it is tried again.
+        let later = start + Duration::from_secs(60);
+        loads.start(1);
+        loads.finish(1, Duration::from_millis(5), later);
         assert_eq!(loads.better(0, 1, later), 0);
     }
 
