@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
+use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::netns::Netns;
 use portcullis_testkit::node_agent_process::{
     NodeAgent, attach, eventually, known, node_yaml, write,
@@ -533,5 +534,154 @@ fn while_policies_and_labels_churn_no_probe_sees_what_neither_state_allows() {
         violations.is_empty(),
         "{} of {probes} probes broke an invariant: {violations:?}",
         violations.len()
+    );
+}
+
+/// The same enforcement fed by a real control plane: the Node, Namespaces, Pods and
+/// NetworkPolicies come through the API server (which validates them), Pod addresses as the
+/// kubelet reports them (status patches), and a Namespace's labels changed through the API
+/// move what its pods may reach.
+#[test]
+fn network_policies_from_the_kubernetes_api_are_enforced() {
+    let node = Netns::new();
+    node.ip("link set lo up");
+    let plane = ControlPlane::start();
+    let kubeconfig = plane.kubeconfig_inside(&node);
+    plane.apply("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n");
+    plane.kubectl_ok(&[
+        "patch",
+        "node",
+        "n1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"addresses": [{"type": "InternalIP", "address": "192.168.95.1"}]}}"#,
+    ]);
+    plane.apply(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {team: \"x\"}}\n---\n\
+         apiVersion: v1\nkind: Namespace\nmetadata: {name: \"y\", labels: {team: \"y\"}}\n",
+    );
+    let agent = NodeAgent::start_with(
+        &node,
+        "n1",
+        ["--kubeconfig".as_ref(), kubeconfig.as_os_str()],
+        &["--masquerade-outside=false"],
+    );
+    // The conflist needs the pod CIDR the node IPAM controller hands out.
+    eventually("the conflist", || agent.conflist().is_some());
+    let data = tempfile::tempdir().unwrap();
+    let specs = [("x", "a", 80), ("x", "b", 81), ("y", "c", 81)];
+    let pods: Vec<TestPod> = specs
+        .into_iter()
+        .map(|(namespace, name, web_port)| {
+            let netns = Netns::new();
+            netns.ip("link set lo up");
+            let ip = attach(&node, &agent, &netns, data.path());
+            TestPod {
+                namespace,
+                name,
+                labels: vec![("app", name)],
+                web_port,
+                netns,
+                ip,
+            }
+        })
+        .collect();
+    for pod in &pods {
+        plane.apply(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: \"{}\", namespace: \"{}\", labels: {{app: \"{}\"}}}}\n\
+             spec: {{nodeName: n1, containers: [{{name: c, image: registry.invalid/x, ports: [{{name: web, containerPort: {}}}]}}]}}\n",
+            pod.name, pod.namespace, pod.name, pod.web_port
+        ));
+        let status = format!(
+            r#"{{"status": {{"podIP": "{ip}", "podIPs": [{{"ip": "{ip}"}}]}}}}"#,
+            ip = pod.ip
+        );
+        plane.kubectl_ok(&[
+            "patch",
+            "pod",
+            pod.name,
+            "-n",
+            pod.namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ]);
+        pod.serve();
+        eventually("the agent knows the pod", || {
+            known(&node).contains(&pod.ip.to_string())
+        });
+    }
+    let (x_a, x_b, y_c) = (&pods[0], &pods[1], &pods[2]);
+    let expect = |what: &str, cases: &[(&TestPod, &TestPod, u16, bool)]| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let wrong: Vec<String> = cases
+                .iter()
+                .filter(|(from, to, port, want)| {
+                    probe(&from.netns, to.ip, Proto::Tcp, *port) != *want
+                })
+                .map(|(from, to, port, want)| {
+                    format!("{} -> {}:{port} should pass: {want}", from.key(), to.key())
+                })
+                .collect();
+            if wrong.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}:\n{}\nagent log:\n{}",
+                wrong.join("\n"),
+                agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    expect(
+        "no policy",
+        &[
+            (y_c, x_a, 80, true),
+            (x_b, x_a, 80, true),
+            (x_a, y_c, 81, true),
+        ],
+    );
+
+    // The API server validates what a manifests folder would take: a port out of range is
+    // refused there, and nothing changes here.
+    let bad = plane.kubectl_with_input(
+        &["apply", "-f", "-"],
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: x}\n\
+         spec: {podSelector: {}, ingress: [{ports: [{port: 70000}]}]}\n",
+    );
+    assert!(
+        !bad.status.success(),
+        "an invalid NetworkPolicy was accepted"
+    );
+
+    // x takes traffic only from namespaces labelled team: y, on port 80.
+    plane.apply(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-y, namespace: x}\n\
+         spec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {team: \"y\"}}}]\n    ports: [{protocol: TCP, port: 80}]\n",
+    );
+    expect(
+        "only team y, only port 80",
+        &[
+            (y_c, x_a, 80, true),
+            (y_c, x_b, 81, false),
+            (x_b, x_a, 80, false),
+            (x_a, y_c, 81, true),
+        ],
+    );
+    // Namespace y loses its label: its pods lose their way in.
+    plane.kubectl_ok(&["label", "namespace", "y", "team=z", "--overwrite"]);
+    expect(
+        "y relabelled",
+        &[(y_c, x_a, 80, false), (x_a, y_c, 81, true)],
+    );
+    plane.kubectl_ok(&["delete", "networkpolicy", "from-y", "-n", "x"]);
+    expect(
+        "policy deleted",
+        &[(y_c, x_a, 80, true), (x_b, x_a, 80, true)],
     );
 }

@@ -46,6 +46,7 @@ flock 9 # one build at a time; a second caller waits, then reuses the result
 
 if ! complete; then
   echo "build.sh: building Kubernetes $k8s and etcd $etcd with Go $have into $dir" >&2
+  rm -rf "$root"/.build.* # left by an interrupted build; we hold the lock
   tmp=$(mktemp -d "$root/.build.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
   chmod 755 "$tmp"
