@@ -1,18 +1,29 @@
 //! Change-to-live: time from an Ingress change on the API server to the new route answering
 //! through the proxy, at 10 and at 10,000 Ingresses (target: p99 under 50 ms at 10k), and the
 //! process's RSS with 10,000 Ingresses loaded (target: under 100 MB, controller and proxy are
-//! one process). The API server is the fake one from `testkit/`, over real HTTP.
+//! one process). Two API servers: the fake one from `testkit/` over real HTTP (the controller's
+//! own cost alone), and the real control plane (`testkit::control_plane`: etcd, kube-apiserver,
+//! controllers), whose own memory and CPU are reported beside it.
 //!
 //! `cargo bench -p portcullis --bench change_to_live` runs it in full and writes
-//! `benches/results/change-to-live.md`; under `cargo test` it runs a small smoke version.
+//! `benches/results/change-to-live.md`; under `cargo test` it runs a small smoke version of
+//! each.
 
 #![allow(clippy::unwrap_used, missing_docs)] // Benchmark harness: a panic is the failure report.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Patch, PatchParams, PostParams};
+use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::fake_apiserver::FakeApiServer;
 use portcullis_testkit::ingress_process::{Portcullis, backend, client, get_with};
+use portcullis_testkit::pod_network::PodNetwork;
 
 const CHANGES: usize = 200;
 
@@ -26,10 +37,19 @@ fn main() {
     let sizes: &[usize] = if full { &[10, 10_000] } else { &[10] };
     let changes = if full { CHANGES } else { 10 };
     let mut report = String::from(
-        "| Ingresses | changes | change-to-live p50 | p99 | max | RSS after sync | RSS after the changes |\n|---|---|---|---|---|---|---|\n",
+        "Fake API server:\n\n| Ingresses | changes | change-to-live p50 | p99 | max | RSS after sync | RSS after the changes |\n|---|---|---|---|---|---|---|\n",
     );
     for &size in sizes {
         let row = runtime.block_on(measure(size, changes));
+        println!("{row}");
+        report.push_str(&row);
+        report.push('\n');
+    }
+    report.push_str(
+        "\nReal control plane (kube-apiserver v1.37.2, etcd v3.7.3, kube-controller-manager; each change a merge patch through kube-rs, timed from the request): Portcullis's RSS, then the API server's and etcd's RSS after the load, and the CPU time they spent during the changes (per change).\n\n| Ingresses | changes | change-to-live p50 | p99 | max | Portcullis RSS after sync / after the changes | kube-apiserver RSS | etcd RSS | kube-apiserver + etcd CPU per change | load time |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for &size in sizes {
+        let row = runtime.block_on(measure_real(size, changes));
         println!("{row}");
         report.push_str(&row);
         report.push('\n');
@@ -38,10 +58,9 @@ fn main() {
         let mut text = String::from("# Change-to-live (Kubernetes API mode)\n\n");
         let _ = writeln!(
             text,
-            "{} cores; portcullis release build, fake API server over HTTP on loopback, \
-             each change adds a path to one Ingress (1 host, 1 path, its Service and a 3-endpoint \
-             EndpointSlice each) and is timed until that path answers 200 through the proxy \
-             (polled every millisecond).\n",
+            "{} cores; portcullis release build, each change adds a path to one Ingress (1 host, \
+             1 path, its Service and a 3-endpoint EndpointSlice each) and is timed until that \
+             path answers 200 through the proxy (polled every millisecond).\n",
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
         text.push_str(&report);
@@ -151,5 +170,169 @@ async fn measure(size: usize, changes: usize) -> String {
         ms(*samples.last().unwrap()),
         rss_kib as f64 / 1024.0,
         settled_kib as f64 / 1024.0
+    )
+}
+
+/// Percentiles and the row's common columns.
+fn spread(mut samples: Vec<Duration>) -> (String, String, String) {
+    samples.sort();
+    let at =
+        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    (ms(at(0.5)), ms(at(0.99)), ms(*samples.last().unwrap()))
+}
+
+/// RSS (KiB) and user+system CPU (clock ticks) of process `pid`.
+fn cost(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (rss, ticks(11) + ticks(12))
+}
+
+async fn measure_real(size: usize, changes: usize) -> String {
+    let plane = tokio::task::spawn_blocking(ControlPlane::start)
+        .await
+        .unwrap();
+    let pods = PodNetwork::shared();
+    let first = pods.backend("app").await;
+    let port = first.addr.port();
+    let others = [
+        pods.backend_on_port("app", port).await,
+        pods.backend_on_port("app", port).await,
+    ];
+    let addresses = [first.addr.ip(), others[0].addr.ip(), others[1].addr.ip()];
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(plane.kubeconfig()).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    plane.apply("apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portcullis}\nspec: {controller: portcullis.dev/ingress-controller}\n");
+    let loading = Instant::now();
+    for team in 0..size.min(100) {
+        let namespace: Namespace = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": format!("team-{team}")}}),
+        )
+        .unwrap();
+        kube::Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+    }
+    // Many creates at once: the API server, not the loader, is the limit.
+    let create = |i: usize| {
+        let client = client.clone();
+        async move {
+            let namespace = format!("team-{}", i % 100);
+            let service: Service = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("app-{i}"), "namespace": namespace},
+                "spec": {"ports": [{"port": 80}]}
+            }))
+            .unwrap();
+            kube::Api::<Service>::namespaced(client.clone(), &namespace)
+                .create(&PostParams::default(), &service)
+                .await
+                .unwrap();
+            let slice: EndpointSlice = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("app-{i}-x"), "namespace": namespace, "labels": {"kubernetes.io/service-name": format!("app-{i}")}},
+                "addressType": "IPv4",
+                "ports": [{"port": port}],
+                "endpoints": addresses.iter().map(|a| serde_json::json!({"addresses": [a.to_string()]})).collect::<Vec<_>>()
+            })).unwrap();
+            kube::Api::<EndpointSlice>::namespaced(client.clone(), &namespace)
+                .create(&PostParams::default(), &slice)
+                .await
+                .unwrap();
+            let ingress: Ingress =
+                serde_yaml_ng::from_str(&ingress(i, &["/api".to_string()])).unwrap();
+            kube::Api::<Ingress>::namespaced(client, &namespace)
+                .create(&PostParams::default(), &ingress)
+                .await
+                .unwrap();
+        }
+    };
+    futures_util::stream::iter(0..size)
+        .map(create)
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    let load_time = loading.elapsed();
+    let proxy = Portcullis::start_with_env(
+        &["--kubeconfig", plane.kubeconfig().to_str().unwrap()],
+        &[("RUST_LOG", "warn")],
+    )
+    .await;
+    let rss_kib = proxy.rss_kib();
+    let apiserver = plane.pid("kube-apiserver").unwrap();
+    let etcd = plane.pid("etcd").unwrap();
+    let (_, api_before) = cost(apiserver);
+    let (_, etcd_before) = cost(etcd);
+
+    let http = portcullis_testkit::ingress_process::client();
+    let mut samples = Vec::with_capacity(changes);
+    for change in 0..changes {
+        let i = (change * 7919) % size;
+        let path = format!("/v{change}");
+        let host = format!("app-{i}.bench.test");
+        let namespace = format!("team-{}", i % 100);
+        let patch: Ingress =
+            serde_yaml_ng::from_str(&ingress(i, &["/api".to_string(), path.clone()])).unwrap();
+        let started = Instant::now();
+        kube::Api::<Ingress>::namespaced(client.clone(), &namespace)
+            .patch(
+                &format!("app-{i}"),
+                &PatchParams::apply("change-to-live").force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .unwrap();
+        loop {
+            if let Some((200, _)) = get_with(&http, proxy.http, &host, &path).await {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "change {change} never went live"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        samples.push(started.elapsed());
+    }
+    let (api_rss, api_after) = cost(apiserver);
+    let (etcd_rss, etcd_after) = cost(etcd);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled_kib = proxy.rss_kib();
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let per_change_ms =
+        ((api_after - api_before) + (etcd_after - etcd_before)) as f64 / ticks_per_second * 1e3
+            / changes as f64;
+    let (p50, p99, max) = spread(samples);
+    drop(proxy);
+    drop(plane);
+    format!(
+        "| {size} | {changes} | {p50} | {p99} | {max} | {:.1} / {:.1} MB | {:.0} MB | {:.0} MB | {per_change_ms:.1} ms | {:.0} s |",
+        rss_kib as f64 / 1024.0,
+        settled_kib as f64 / 1024.0,
+        api_rss as f64 / 1024.0,
+        etcd_rss as f64 / 1024.0,
+        load_time.as_secs_f64(),
     )
 }
