@@ -46,7 +46,7 @@ fn main() {
         report.push('\n');
     }
     report.push_str(
-        "\nReal control plane (kube-apiserver v1.37.2, etcd v3.7.3, kube-controller-manager; each change a merge patch through kube-rs, timed from the request): Portcullis's RSS, then the API server's and etcd's RSS after the load, and the CPU time they spent during the changes (per change).\n\n| Ingresses | changes | change-to-live p50 | p99 | max | Portcullis RSS after sync / after the changes | kube-apiserver RSS | etcd RSS | kube-apiserver + etcd CPU per change | load time |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "\nReal control plane (kube-apiserver v1.37.2, etcd v3.7.3, kube-controller-manager; each change a server-side apply patch through kube-rs, timed from the request; load time: creating the Services, EndpointSlices and Ingresses, 32 at a time): Portcullis's RSS, then the API server's and etcd's RSS after the load, and the CPU time they spent during the changes (per change).\n\n| Ingresses | changes | change-to-live p50 | p99 | max | Portcullis RSS after sync / after the changes | kube-apiserver RSS | etcd RSS | kube-apiserver + etcd CPU per change | load time |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for &size in sizes {
         let row = runtime.block_on(measure_real(size, changes));

@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use portcullis_testkit::chart;
 use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::ingress_process::{Portcullis, free_port, get, wait_until};
 use portcullis_testkit::pod_network::PodNetwork;
@@ -544,51 +545,6 @@ async fn routing_outlives_an_api_server_outage_and_a_410_relist_loses_no_delete(
     );
 }
 
-/// The chart rendered by `helm template` as release `release` into `namespace`, with `values`.
-fn render_chart(release: &str, namespace: &str, values: &[&str]) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let helm = std::process::Command::new("bash")
-        .arg(root.join("charts/helm.sh"))
-        .output()
-        .unwrap();
-    assert!(helm.status.success(), "charts/helm.sh: {helm:?}");
-    let helm = String::from_utf8_lossy(&helm.stdout).trim().to_owned();
-    let mut args = vec![
-        "template",
-        release,
-        "charts/portcullis",
-        "--namespace",
-        namespace,
-    ];
-    for value in values {
-        args.extend(["--set", value]);
-    }
-    let output = std::process::Command::new(helm)
-        .args(&args)
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "helm template: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The objects of `rendered` whose kind is one of `kinds`.
-fn of_kinds(rendered: &str, kinds: &[&str]) -> String {
-    rendered
-        .split("\n---")
-        .filter(|doc| {
-            kinds
-                .iter()
-                .any(|kind| doc.contains(&format!("\nkind: {kind}\n")))
-        })
-        .map(|doc| format!("---{doc}\n"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_charts_rbac_is_enough_and_a_missing_permission_is_named() {
     let plane = shared().await;
@@ -599,17 +555,8 @@ async fn the_charts_rbac_is_enough_and_a_missing_permission_is_named() {
     corner.ingress("store", "store.test", &[("/wear", "wear")]);
     // The chart's ServiceAccount and roles, exactly as it renders them.
     let release = format!("r-{}", corner.namespace);
-    let rendered = render_chart(&release, &corner.namespace, &[]);
-    let rbac = of_kinds(
-        &rendered,
-        &[
-            "ServiceAccount",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "Role",
-            "RoleBinding",
-        ],
-    );
+    let rendered = chart::render(&release, &corner.namespace, &[]);
+    let rbac = chart::of_kinds(&rendered, &chart::RBAC_KINDS);
     assert_eq!(rbac.matches("\nkind: ").count(), 5, "{rbac}");
     plane.apply(&rbac);
     let account = format!("{release}-portcullis");
@@ -684,11 +631,7 @@ async fn helm_install_passes_server_side_validation_and_rbac_escalation_checks()
     // server validates every object, and creating the roles passes its escalation check only
     // if the installer holds what they grant. No kubelet runs, so no pod starts: not waited for.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let helm = std::process::Command::new("bash")
-        .arg(root.join("charts/helm.sh"))
-        .output()
-        .unwrap();
-    let helm = String::from_utf8_lossy(&helm.stdout).trim().to_owned();
+    let helm = chart::helm();
     let kubeconfig = plane.kubeconfig().display().to_string();
     let release = format!("h-{namespace}");
     let output = std::process::Command::new(&helm)

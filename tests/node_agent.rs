@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use portcullis_testkit::chart::node_agent_account;
 use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::netns::{Netns, echo};
 use portcullis_testkit::node_agent_process::{
@@ -187,7 +188,7 @@ fn the_node_agent_routes_pods_across_nodes_and_follows_node_changes() {
 }
 
 /// The same agent fed by a real control plane (reached from inside the node's namespace
-/// through a forwarder): Nodes get their pod CIDRs from the real node IPAM controller
+/// through a forwarder, as the chart's node ServiceAccount): Nodes get their pod CIDRs from the real node IPAM controller
 /// (`--allocate-node-cidrs`), their addresses as a kubelet reports them (a status patch), and
 /// routes follow Nodes added, moved and deleted.
 #[test]
@@ -195,7 +196,11 @@ fn the_node_agent_follows_nodes_from_the_kubernetes_api() {
     let (node_a, _node_b) = two_nodes();
     node_a.ip("link set lo up");
     let plane = ControlPlane::start();
-    let kubeconfig = plane.kubeconfig_inside(&node_a);
+    // The agent runs as the chart's node ServiceAccount, with exactly the roles it renders.
+    plane.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: portcullis-system}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let account = node_agent_account(&plane, "nodes", "portcullis-system", dir.path());
+    let kubeconfig = plane.forward_inside(&node_a, &account);
     let join = |name: &str, ip: &str| {
         plane.apply(&format!(
             "apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n"

@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
+use portcullis_testkit::chart::node_agent_account;
 use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::netns::Netns;
 use portcullis_testkit::node_agent_process::{
@@ -546,7 +547,11 @@ fn network_policies_from_the_kubernetes_api_are_enforced() {
     let node = Netns::new();
     node.ip("link set lo up");
     let plane = ControlPlane::start();
-    let kubeconfig = plane.kubeconfig_inside(&node);
+    // As the chart's node ServiceAccount, with exactly the roles it renders.
+    plane.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: portcullis-system}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let account = node_agent_account(&plane, "nodes", "portcullis-system", dir.path());
+    let kubeconfig = plane.forward_inside(&node, &account);
     plane.apply("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n");
     plane.kubectl_ok(&[
         "patch",

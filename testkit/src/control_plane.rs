@@ -525,6 +525,12 @@ impl ControlPlane {
     /// (a node's, whose loopback is its own): a forwarder listens on 127.0.0.1 there and
     /// carries each connection, TLS and all, to the API server from this namespace.
     pub fn kubeconfig_inside(&self, netns: &crate::netns::Netns) -> PathBuf {
+        self.forward_inside(netns, &self.kubeconfig())
+    }
+
+    /// `kubeconfig` (for this control plane) made to work inside `netns`, as
+    /// [`ControlPlane::kubeconfig_inside`] does for the admin's.
+    pub fn forward_inside(&self, netns: &crate::netns::Netns, kubeconfig: &Path) -> PathBuf {
         let listener = netns.run(|| {
             std::net::TcpListener::bind("127.0.0.1:0").expect("listen inside the namespace")
         });
@@ -549,18 +555,22 @@ impl ControlPlane {
                 }
             }
         });
-        let kubeconfig = self
+        let name = kubeconfig
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kubeconfig");
+        let inside = self
             .dir
             .path()
-            .join(format!("inside-{}.kubeconfig", netns.name()));
-        let text = std::fs::read_to_string(self.kubeconfig())
-            .expect("admin kubeconfig")
+            .join(format!("inside-{}-{name}", netns.name()));
+        let text = std::fs::read_to_string(kubeconfig)
+            .expect("kubeconfig")
             .replace(
                 &format!("https://{}:{APISERVER_PORT}", self.address),
                 &format!("https://127.0.0.1:{port}"),
             );
-        std::fs::write(&kubeconfig, text).expect("write kubeconfig");
-        kubeconfig
+        std::fs::write(&inside, text).expect("write kubeconfig");
+        inside
     }
 }
 

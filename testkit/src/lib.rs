@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test support: a panic is the failure report.
 
 pub mod binaries;
+pub mod chart;
 pub mod cni_calls;
 pub mod control_plane;
 pub mod fake_apiserver;

@@ -61,6 +61,10 @@ pub fn prepare(install: bool, load_generators: &[Tool]) -> anyhow::Result<Kit> {
             "portcullis",
             "-p",
             "portcullis-examples",
+            // The same packages as the README's build command, so cargo unifies the same
+            // features and reuses its artifacts instead of rebuilding for minutes.
+            "-p",
+            "portcullis-benches",
         ])
         .current_dir(&root)
         .status()
