@@ -120,7 +120,7 @@ pub fn error_request(
             (&X_SERVICE_NAME, &origin.service),
             (&X_SERVICE_PORT, &origin.port),
         ] {
-            if let Ok(value) = HeaderValue::try_from(value.as_str()) {
+            if let Ok(value) = HeaderValue::try_from(&**value) {
                 headers.insert(name, value);
             }
         }

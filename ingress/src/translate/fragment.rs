@@ -186,7 +186,7 @@ impl BackendCache<'_> {
                     if affinity.path.is_empty() {
                         affinity.path = path.unwrap_or("/").to_owned();
                     }
-                    affinity
+                    Box::new(affinity)
                 }),
                 protocol: a.backend_protocol,
                 balance: a.balance.clone(),
@@ -211,9 +211,9 @@ impl BackendCache<'_> {
             },
             request_headers,
             response_headers: a.snippet.response.clone(),
-            cors: a.cors.clone(),
-            source_ranges: a.source_ranges.clone(),
-            error_pages: self.error_pages.clone(),
+            cors: a.cors.clone().map(Box::new),
+            source_ranges: a.source_ranges.clone().map(Box::new),
+            error_pages: self.error_pages.clone().map(Box::new),
             action,
         });
         self.routes.push((key, Arc::clone(&route)));
@@ -468,10 +468,10 @@ fn error_pages(
         match resolved {
             Ok((port, endpoints)) if !endpoints.is_empty() => Some(Arc::new(Backend {
                 origin: Some(Origin {
-                    namespace: key.namespace.clone(),
-                    ingress: key.name.clone(),
-                    service: service.clone(),
-                    port: port_text(Some(&port)),
+                    namespace: key.namespace.clone().into(),
+                    ingress: key.name.clone().into(),
+                    service: service.clone().into(),
+                    port: port_text(Some(&port)).into(),
                 }),
                 target: Target::Endpoints(endpoints),
             })),
@@ -652,10 +652,10 @@ fn resolve_backend<'s>(
     }
     let port = BackendResolver::port_ref(service);
     let origin = Origin {
-        namespace: key.namespace.clone(),
-        ingress: key.name.clone(),
-        service: service.name.clone(),
-        port: port_text(port.as_ref().ok()),
+        namespace: key.namespace.clone().into(),
+        ingress: key.name.clone().into(),
+        service: service.name.clone().into(),
+        port: port_text(port.as_ref().ok()).into(),
     };
     let resolved = port.and_then(|port| {
         if cache.annotations.service_upstream {
@@ -712,10 +712,10 @@ pub(super) fn flag_backend(
         None => resolver.first_port(&service.namespace, &service.name),
     };
     let origin = Origin {
-        namespace: service.namespace.clone(),
-        ingress: String::new(),
-        service: service.name.clone(),
-        port: port_text(port.as_ref().ok()),
+        namespace: service.namespace.clone().into(),
+        ingress: String::new().into(),
+        service: service.name.clone().into(),
+        port: port_text(port.as_ref().ok()).into(),
     };
     let resolved = port.and_then(|port| resolver.resolve(&service.namespace, &service.name, &port));
     let (target, problem) = match resolved {
@@ -740,10 +740,10 @@ pub(super) fn port_text(port: Option<&PortRef>) -> String {
 fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
     Arc::new(Backend {
         origin: Some(Origin {
-            namespace: key.namespace.clone(),
-            ingress: key.name.clone(),
-            service: String::new(),
-            port: String::new(),
+            namespace: key.namespace.clone().into(),
+            ingress: key.name.clone().into(),
+            service: String::new().into(),
+            port: String::new().into(),
         }),
         target: Target::Unavailable(reason.to_string()),
     })

@@ -300,10 +300,10 @@ fn app_root_rule(root: &str, owner: &ObjectKey) -> PathRule {
         }),
         ..RouteSpec::forward(Arc::new(portcullis_route::spec::Backend {
             origin: Some(portcullis_route::spec::Origin {
-                namespace: owner.namespace.clone(),
-                ingress: owner.name.clone(),
-                service: String::new(),
-                port: String::new(),
+                namespace: owner.namespace.clone().into(),
+                ingress: owner.name.clone().into(),
+                service: String::new().into(),
+                port: String::new().into(),
             }),
             target: portcullis_route::spec::Target::NotFound,
         }))

@@ -33,11 +33,12 @@ pub struct RouteSpec {
     /// Response header edits, on the upstream's answer.
     pub response_headers: HeaderEdits,
     /// Cross-origin requests: preflights answered here, CORS headers added to answers.
-    pub cors: Option<CorsPolicy>,
+    /// Boxed, as the other rarely set parts: a route is held once per path.
+    pub cors: Option<Box<CorsPolicy>>,
     /// Which client addresses may use the route (403 for others).
-    pub source_ranges: Option<SourceRanges>,
+    pub source_ranges: Option<Box<SourceRanges>>,
     /// Where errors are answered from instead.
-    pub error_pages: Option<ErrorPages>,
+    pub error_pages: Option<Box<ErrorPages>>,
     /// Forward or redirect.
     pub action: Action,
 }
@@ -112,7 +113,7 @@ pub struct Forward {
     /// How long each step with an upstream may take; `None`s are the proxy's flags.
     pub timeouts: UpstreamTimeouts,
     /// Sticky sessions: a cookie names the endpoint that served the client first.
-    pub affinity: Option<Affinity>,
+    pub affinity: Option<Box<Affinity>>,
     /// How the backends are spoken to.
     pub protocol: UpstreamProtocol,
     /// How an endpoint is chosen (after affinity).

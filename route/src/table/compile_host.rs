@@ -119,7 +119,7 @@ impl<'a> Compiler<'a> {
                         .collect(),
                 ),
                 timeouts: forward.timeouts,
-                affinity: forward.affinity.clone().map(Box::new),
+                affinity: forward.affinity.clone(),
                 protocol: forward.protocol,
                 balance: forward.balance.clone(),
                 next_upstream: forward.next_upstream.clone(),
@@ -164,8 +164,8 @@ impl<'a> Compiler<'a> {
             rewrite,
             request_headers: CompiledHeaderEdits::new(&spec.request_headers),
             response_headers: CompiledHeaderEdits::new(&spec.response_headers),
-            cors: spec.cors.clone().map(Box::new),
-            source_ranges: spec.source_ranges.clone().map(Box::new),
+            cors: spec.cors.clone(),
+            source_ranges: spec.source_ranges.clone(),
             error_pages: spec.error_pages.as_ref().map(|pages| {
                 Box::new(CompiledErrorPages {
                     codes: pages.codes.clone().into_boxed_slice(),

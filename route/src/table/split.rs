@@ -101,7 +101,7 @@ mod tests {
         let mut counts: Vec<(String, usize)> = Vec::new();
         for _ in 0..requests {
             let chosen = split.choose().expect("a backend");
-            let name = chosen.origin.as_ref().expect("origin").service.clone();
+            let name = chosen.origin.as_ref().expect("origin").service.to_string();
             match counts.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, count)) => *count += 1,
                 None => counts.push((name, 1)),
@@ -139,6 +139,7 @@ mod tests {
                     .and_then(|u| u.origin.as_ref())
                     .expect("origin")
                     .service
+                    .as_ref()
                     == "canary"
             })
             .collect();
