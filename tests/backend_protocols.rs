@@ -1,6 +1,6 @@
 //! The real `portcullis ingress` binary speaking to backends the way ingress-nginx's
 //! `backend-protocol` asks: HTTPS (TLS to a backend with a self-signed certificate, not
-//! verified, as ingress-nginx's default), H2C, GRPC (HTTP/2 with trailers end to end, to an
+//! verified, as ingress-nginx's default, with the Service's host as SNI), H2C, GRPC (HTTP/2 with trailers end to end, to an
 //! HTTP/2 client) and GRPCS (HTTP/2 over TLS).
 
 use std::convert::Infallible;
@@ -19,17 +19,21 @@ use tokio_rustls::TlsAcceptor;
 
 type AnyBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
-/// Answers `<version> <method> <path> te=<TE header>` and, like a gRPC server, ends with a
-/// `grpc-status: 0` trailer.
-async fn answer(request: Request<Incoming>) -> Result<Response<AnyBody>, Infallible> {
+/// Answers `<version> <method> <path> te=<TE header>` (and ` sni=<name>` over TLS) and, like a
+/// gRPC server, ends with a `grpc-status: 0` trailer.
+async fn answer(
+    sni: Option<String>,
+    request: Request<Incoming>,
+) -> Result<Response<AnyBody>, Infallible> {
     let te = request
         .headers()
         .get("te")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    let sni = sni.map_or(String::new(), |name| format!(" sni={name}"));
     let line = format!(
-        "{:?} {} {} te={te}\n",
+        "{:?} {} {} te={te}{sni}\n",
         request.version(),
         request.method(),
         request.uri().path()
@@ -56,15 +60,20 @@ async fn backend(h2: bool, tls: Option<TlsAcceptor>) -> SocketAddr {
         while let Ok((stream, _)) = listener.accept().await {
             let tls = tls.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(answer);
                 match tls {
                     Some(acceptor) => {
                         let Ok(stream) = acceptor.accept(stream).await else {
                             return;
                         };
+                        let sni = stream.get_ref().1.server_name().map(str::to_owned);
+                        let service =
+                            hyper::service::service_fn(move |request| answer(sni.clone(), request));
                         serve(h2, TokioIo::new(stream), service).await;
                     }
-                    None => serve(h2, TokioIo::new(stream), service).await,
+                    None => {
+                        let service = hyper::service::service_fn(|request| answer(None, request));
+                        serve(h2, TokioIo::new(stream), service).await;
+                    }
                 }
             });
         }
@@ -189,7 +198,11 @@ async fn each_backend_protocol_reaches_its_backend() {
     let (status, body) = portcullis_testkit::ingress_process::get(proxy.http, "https.test", "/x")
         .await
         .expect("answered");
-    assert_eq!((status, body.as_str()), (200, "HTTP/1.1 GET /x te=-\n"));
+    // SNI names the Service, not the endpoint's address.
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "HTTP/1.1 GET /x te=- sni=https.store.svc\n")
+    );
     let (status, body) = portcullis_testkit::ingress_process::get(proxy.http, "h2c.test", "/x")
         .await
         .expect("answered");
@@ -197,11 +210,12 @@ async fn each_backend_protocol_reaches_its_backend() {
 
     // gRPC: HTTP/2 to the backend, TE: trailers kept, the grpc-status trailer back to the
     // client.
-    for host in ["grpc.test", "grpcs.test"] {
+    for (host, sni) in [("grpc.test", ""), ("grpcs.test", " sni=grpcs.store.svc")] {
         let (status, body, trailers) = h2_request(proxy.http, host, true).await;
         assert_eq!(status, 200, "{host}");
         assert_eq!(
-            body, "HTTP/2.0 POST /pkg.Service/Method te=trailers\n",
+            body,
+            format!("HTTP/2.0 POST /pkg.Service/Method te=trailers{sni}\n"),
             "{host}"
         );
         let trailers = trailers.expect("trailers");

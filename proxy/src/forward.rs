@@ -23,6 +23,7 @@ use crate::live::LiveTable;
 use crate::metrics::Metrics;
 use crate::request_head::{Target, settle};
 use crate::retryable_body::{Attempt, BodyProgress, RetryableBody, ReturnSlot};
+use crate::tls_upstream_names::{endpoint_authority, service_host};
 use crate::upgrade::{tunnel, upgrade_protocol};
 use crate::upstream_body::UpstreamBody;
 use crate::upstream_clients::UpstreamClients;
@@ -277,6 +278,11 @@ impl Forwarder {
                         _ => None,
                     },
                     ewma: matches!(balance, Balance::Ewma) && sticky.is_none(),
+                    service_host: protocol
+                        .is_tls()
+                        .then(|| upstream.origin.as_ref())
+                        .flatten()
+                        .map(|origin| service_host(&origin.service, &origin.namespace)),
                 };
                 self.forward(request, exchange, downstream, target).await
             }
@@ -324,6 +330,7 @@ impl Forwarder {
             sticky,
             hashed,
             ewma,
+            service_host,
         } = exchange;
         let path_and_query = match route.rewrite.as_ref().and_then(|r| r.path.as_ref()) {
             Some(rewrite) => match rewrite_path(rewrite, &target.path_and_query) {
@@ -425,7 +432,13 @@ impl Forwarder {
             );
             let mut upstream = Request::new(this_body);
             *upstream.method_mut() = parts.method.clone();
-            *upstream.uri_mut() = upstream_uri(protocol, &endpoint.authority, &path_and_query);
+            *upstream.uri_mut() = match &service_host {
+                Some(host) => tls_upstream_uri(endpoint.address, host, &path_and_query)
+                    .unwrap_or_else(|| {
+                        upstream_uri(protocol, &endpoint.authority, &path_and_query)
+                    }),
+                None => upstream_uri(protocol, &endpoint.authority, &path_and_query),
+            };
             *upstream.version_mut() = if protocol.is_h2() {
                 Version::HTTP_2
             } else {
@@ -690,6 +703,8 @@ struct Exchange<'r> {
     hashed: Option<usize>,
     /// `load-balance: ewma`: the first endpoint by load, and each attempt's time learnt.
     ewma: bool,
+    /// Over TLS: the Service's host, sent as SNI.
+    service_host: Option<String>,
 }
 
 /// A route's cookie affinity for one request.
@@ -839,6 +854,19 @@ pub(crate) fn upstream_uri(
     parts.path_and_query = Some(path.clone());
     // Scheme, authority and path all come from already-valid values.
     Uri::from_parts(parts).unwrap_or_default()
+}
+
+/// The URI of a TLS upstream request: `https://<endpoint label>.<service host>:<port>`, so the
+/// connection goes to `endpoint` and SNI names the Service; `None` if the names make no valid
+/// authority (a Service or namespace name is a DNS label, so they do).
+fn tls_upstream_uri(endpoint: SocketAddr, service_host: &str, path: &PathAndQuery) -> Option<Uri> {
+    let authority =
+        http::uri::Authority::try_from(endpoint_authority(endpoint, service_host)).ok()?;
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTPS);
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(path.clone());
+    Uri::from_parts(parts).ok()
 }
 
 fn set_request_id(headers: &mut HeaderMap, id: HeaderValue) {

@@ -16,6 +16,7 @@ pub mod request_head;
 pub mod retryable_body;
 pub mod server;
 pub mod tls_listener;
+pub mod tls_upstream_names;
 pub mod upgrade;
 pub mod upstream_body;
 pub mod upstream_clients;

@@ -1,9 +1,10 @@
 //! The pooled upstream clients, one per way of speaking to a backend (ingress-nginx's
 //! `backend-protocol`): HTTP/1.1, HTTP/2 with prior knowledge (h2c, gRPC), and both over TLS.
-//! Upstream TLS does not verify the backend's certificate and sends no SNI, as ingress-nginx
-//! does by default (`proxy_ssl_verify off`, `proxy_ssl_server_name off`): a cluster's
-//! backends mostly present self-signed certificates.
+//! Upstream TLS does not verify the backend's certificate, as ingress-nginx does by default
+//! (`proxy_ssl_verify off`): a cluster's backends mostly present self-signed certificates. It
+//! sends the Service's host as SNI (see [`crate::tls_upstream_names`]).
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use arc_swap::ArcSwap;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use portcullis_route::spec::UpstreamProtocol;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -21,11 +23,59 @@ use tracing::debug;
 
 use crate::retryable_body::RetryableBody;
 use crate::server::ProxyConfig;
+use crate::tls_upstream_names::split_host;
 
 /// A client over plain TCP.
 pub type PlainClient = Client<HttpConnector, RetryableBody>;
-/// A client over TLS.
-pub type TlsClient = Client<HttpsConnector<HttpConnector>, RetryableBody>;
+/// A client over TLS, connecting to the endpoint a URI host names (see
+/// [`crate::tls_upstream_names`]).
+pub type TlsClient = Client<HttpsConnector<HttpConnector<EndpointNames>>, RetryableBody>;
+
+/// The resolver of TLS upstream URI hosts: the endpoint address their first label holds. No
+/// lookup is made; any other name fails to resolve (the forwarder makes no other).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EndpointNames;
+
+impl tower_service::Service<Name> for EndpointNames {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        std::future::ready(match split_host(name.as_str()) {
+            // The connector sets the URI's port.
+            Some((address, _)) => Ok(vec![SocketAddr::new(address, 0)].into_iter()),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} names no endpoint", name.as_str()),
+            )),
+        })
+    }
+}
+
+/// The SNI of a TLS upstream URI: the Service's host after the endpoint's label; an address
+/// (the built-in backends') sends none.
+#[derive(Debug, Clone, Copy)]
+struct ServiceHostAsSni;
+
+impl hyper_rustls::ResolveServerName for ServiceHostAsSni {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+    ) -> Result<ServerName<'static>, Box<dyn std::error::Error + Sync + Send>> {
+        let host = uri.host().unwrap_or_default();
+        let name = split_host(host).map_or(host, |(_, service_host)| service_host);
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        Ok(ServerName::try_from(name.to_owned())?)
+    }
+}
 
 /// The pooled clients: one set for the proxy's connect timeout, and one more per other connect
 /// timeout a route asks for (`proxy-connect-timeout`), made on first use. The timeout belongs to
@@ -145,12 +195,16 @@ impl ClientSet {
                 .http1_max_buf_size(UPSTREAM_READ_BUFFER);
             builder
         };
-        let mut tls_tcp = tcp.clone();
+        let mut tls_tcp = HttpConnector::new_with_resolver(EndpointNames);
+        tls_tcp.set_nodelay(true);
+        tls_tcp.set_connect_timeout(Some(settings.connect_timeout));
         // The TLS connector needs the plain connector to accept https:// URIs.
         tls_tcp.enforce_http(false);
         let tls = |alpn_h2: bool| {
-            let connector = HttpsConnectorBuilder::new().with_tls_config(unverified_tls());
-            let connector = connector.https_only();
+            let connector = HttpsConnectorBuilder::new()
+                .with_tls_config(unverified_tls())
+                .https_only()
+                .with_server_name_resolver(ServiceHostAsSni);
             if alpn_h2 {
                 connector.enable_http2().wrap_connector(tls_tcp.clone())
             } else {

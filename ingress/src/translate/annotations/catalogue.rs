@@ -83,7 +83,7 @@ const HONOURED: &[(&str, Option<&str>)] = &[
     (
         "backend-protocol",
         Some(
-            "HTTPS and GRPCS do not verify the backend's certificate and send no SNI (ingress-nginx's defaults); AUTO_HTTP and FCGI are not supported",
+            "HTTPS and GRPCS do not verify the backend's certificate (ingress-nginx's default) and send the Service's host (<service>.<namespace>.svc) as SNI; AUTO_HTTP and FCGI are not supported",
         ),
     ),
     (
