@@ -130,18 +130,7 @@ async fn measure(size: usize, changes: usize) -> String {
         let host = format!("app-{i}.bench.test");
         api.apply(&ingress(i, &["/api".to_string(), path.clone()]));
         let started = Instant::now();
-        loop {
-            // Only /api and the new path route, so a 404 means "not live yet".
-            if let Some((200, _)) = get_with(&client, proxy.http, &host, &path).await {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "change {change} never went live"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        samples.push(started.elapsed());
+        samples.push(live_after(&client, proxy.http, &host, &path, started, change).await);
     }
     // The steady state: the allocator returns freed pages about a second after a burst
     // (mimalloc's purge delay), so the reading right after sync still holds the list's garbage.
@@ -171,6 +160,31 @@ async fn measure(size: usize, changes: usize) -> String {
         rss_kib as f64 / 1024.0,
         settled_kib as f64 / 1024.0
     )
+}
+
+/// How long after `started` `host/path` first answered 200 (polled every millisecond; only
+/// `/api` and the new path route, so a 404 means "not live yet").
+async fn live_after(
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Empty<bytes::Bytes>,
+    >,
+    proxy: std::net::SocketAddr,
+    host: &str,
+    path: &str,
+    started: Instant,
+    change: usize,
+) -> Duration {
+    loop {
+        if let Some((200, _)) = get_with(client, proxy, host, path).await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "change {change} never went live"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Percentiles and the row's common columns.
@@ -304,17 +318,7 @@ async fn measure_real(size: usize, changes: usize) -> String {
             )
             .await
             .unwrap();
-        loop {
-            if let Some((200, _)) = get_with(&http, proxy.http, &host, &path).await {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "change {change} never went live"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        samples.push(started.elapsed());
+        samples.push(live_after(&http, proxy.http, &host, &path, started, change).await);
     }
     let (api_rss, api_after) = cost(apiserver);
     let (etcd_rss, etcd_after) = cost(etcd);

@@ -88,17 +88,7 @@ impl<'p> Corner<'p> {
             "{{\"status\": {{\"phase\": \"Running\", \"podIP\": \"{ip}\", \"podIPs\": [{{\"ip\": \"{ip}\"}}], \
              \"conditions\": [{{\"type\": \"Ready\", \"status\": \"True\"}}]}}}}"
         );
-        self.plane.kubectl_ok(&[
-            "patch",
-            "pod",
-            pod,
-            "-n",
-            &self.namespace,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status,
-        ]);
+        self.patch("pod", pod, true, &status);
     }
 
     /// A Node for this corner's pods (the EndpointSlice controller skips pods on unknown nodes).
@@ -116,17 +106,26 @@ impl<'p> Corner<'p> {
             "{{\"status\": {{\"conditions\": [{{\"type\": \"Ready\", \"status\": \"{}\"}}]}}}}",
             if ready { "True" } else { "False" }
         );
-        self.plane.kubectl_ok(&[
-            "patch",
-            "pod",
-            pod,
-            "-n",
-            &self.namespace,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status,
-        ]);
+        self.patch("pod", pod, true, &status);
+    }
+
+    /// A merge patch of `kind/name`, on its status subresource when `status`.
+    fn patch(&self, kind: &str, name: &str, status: bool, patch: &str) {
+        let mut args = vec!["patch", kind, name, "--type=merge", "-p", patch];
+        if status {
+            args.push("--subresource=status");
+        }
+        self.kubectl(&args);
+    }
+
+    /// Ingress `name` handed to another controller's class.
+    fn hand_over(&self, name: &str) {
+        self.patch(
+            "ingress",
+            name,
+            false,
+            r#"{"spec": {"ingressClassName": "someone-else"}}"#,
+        );
     }
 
     fn kubectl(&self, args: &[&str]) -> String {
@@ -315,14 +314,7 @@ async fn writes_fixed_addresses_into_ingress_status_and_clears_them_when_the_cla
         proxy.log()
     );
     // The Ingress moves to another controller's class: our addresses are taken back.
-    corner.kubectl(&[
-        "patch",
-        "ingress",
-        "store",
-        "--type=merge",
-        "-p",
-        r#"{"spec": {"ingressClassName": "someone-else"}}"#,
-    ]);
+    corner.hand_over("store");
     assert!(
         corner.shows("store", &[]).await,
         "status not cleared after the class changed"
@@ -342,15 +334,12 @@ async fn copies_the_publish_service_load_balancer_address_into_ingress_status() 
     let edge = format!("{}/edge", corner.namespace);
     let _proxy = corner.portcullis(&["--publish-service", &edge]).await;
     // The cloud assigns the load balancer later; the Ingress follows.
-    corner.kubectl(&[
-        "patch",
+    corner.patch(
         "service",
         "edge",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
+        true,
         r#"{"status": {"loadBalancer": {"ingress": [{"hostname": "abc.elb.example"}]}}}"#,
-    ]);
+    );
     assert!(
         corner.shows("store", &["abc.elb.example"]).await,
         "publish-service address not copied"
@@ -410,14 +399,7 @@ async fn only_the_leader_writes_status_and_another_replica_takes_over() {
         "the follower never took over; log:\n{}",
         follower.log()
     );
-    corner.kubectl(&[
-        "patch",
-        "ingress",
-        "store",
-        "--type=merge",
-        "-p",
-        r#"{"spec": {"ingressClassName": "someone-else"}}"#,
-    ]);
+    corner.hand_over("store");
     assert!(
         corner.shows("store", &[]).await,
         "the new leader did not write status"
