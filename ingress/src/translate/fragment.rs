@@ -85,6 +85,12 @@ pub(super) struct HostEffects {
     pub(super) www_redirect: bool,
 }
 
+/// The effects of an Ingress whose annotations do nothing beyond its own paths.
+fn no_host_effects() -> &'static Arc<HostEffects> {
+    static NONE: std::sync::OnceLock<Arc<HostEffects>> = std::sync::OnceLock::new();
+    NONE.get_or_init(|| Arc::new(HostEffects::default()))
+}
+
 /// One valid path of one rule.
 #[derive(Debug)]
 pub(super) struct PathClaim {
@@ -354,13 +360,19 @@ impl Fragment {
             default_body_size: config.default_body_size,
             error_pages,
         };
-        let effects = Arc::new(HostEffects {
+        let effects = HostEffects {
             regex: behaviour.regex || rewrites_a_path(ingress, behaviour),
             app_root: behaviour.app_root.clone(),
             canary: behaviour.canary.clone(),
             aliases: behaviour.aliases.clone(),
             www_redirect: behaviour.www_redirect,
-        });
+        };
+        // Most Ingresses have none: they share one, instead of 10,000 alike.
+        let effects = if effects == HostEffects::default() {
+            Arc::clone(no_host_effects())
+        } else {
+            Arc::new(effects)
+        };
         let default = spec.default_backend.as_ref().map(|backend| {
             resolve_backend(
                 resolver,
