@@ -22,7 +22,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Patch, PatchParams, PostParams};
 use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::fake_apiserver::FakeApiServer;
-use portcullis_testkit::ingress_process::{Portcullis, backend, client, get_with};
+use portcullis_testkit::ingress_process::{Portcullis, backend, client, get_with, rss_kib_of};
 use portcullis_testkit::pod_network::PodNetwork;
 
 const CHANGES: usize = 200;
@@ -148,15 +148,9 @@ async fn measure(size: usize, changes: usize) -> String {
             println!("{line}");
         }
     }
-    samples.sort();
-    let at =
-        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    let (p50, p99, max) = spread(samples);
     format!(
-        "| {size} | {changes} | {} | {} | {} | {:.1} MB | {:.1} MB |",
-        ms(at(0.5)),
-        ms(at(0.99)),
-        ms(*samples.last().unwrap()),
+        "| {size} | {changes} | {p50} | {p99} | {max} | {:.1} MB | {:.1} MB |",
         rss_kib as f64 / 1024.0,
         settled_kib as f64 / 1024.0
     )
@@ -198,12 +192,7 @@ fn spread(mut samples: Vec<Duration>) -> (String, String, String) {
 
 /// RSS (KiB) and user+system CPU (clock ticks) of process `pid`.
 fn cost(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
+    let rss = rss_kib_of(pid);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
     let fields: Vec<&str> = stat

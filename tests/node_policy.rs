@@ -222,33 +222,45 @@ impl Cluster {
 
     /// Waits (up to 10 s) until every probe matches `expected`; fails with the differences.
     fn expect(&self, scenario: &str, expected: impl Fn(&str, &str, Proto, u16) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let wrong: Vec<String> = self
-                .probe_all()
+        until_agreed(scenario, Duration::from_secs(10), &self.agent, || {
+            self.probe_all()
                 .into_iter()
                 .filter(|((from, to, proto, port), got)| expected(from, to, *proto, *port) != *got)
                 .map(|((from, to, proto, port), got)| {
                     let verdict = if got { "passed" } else { "was blocked" };
                     format!("{from} -> {to} {proto:?}/{port} {verdict}")
                 })
-                .collect();
-            if wrong.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{scenario}: {} probes disagree with the truth table:\n{}\nagent log:\n{}",
-                wrong.len(),
-                wrong.join("\n"),
-                self.agent.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+                .collect()
+        });
     }
 
     fn pod_mut(&mut self, key: &str) -> &mut TestPod {
         self.pods.iter_mut().find(|p| p.key() == key).unwrap()
+    }
+}
+
+/// Probes again (every 200 ms, up to `within`) until `disagreements` finds none; fails with
+/// the last ones and the agent's log.
+fn until_agreed(
+    what: &str,
+    within: Duration,
+    agent: &NodeAgent,
+    disagreements: impl Fn() -> Vec<String>,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let wrong = disagreements();
+        if wrong.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} probes disagree with the truth table:\n{}\nagent log:\n{}",
+            wrong.len(),
+            wrong.join("\n"),
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -620,9 +632,8 @@ fn network_policies_from_the_kubernetes_api_are_enforced() {
     }
     let (x_a, x_b, y_c) = (&pods[0], &pods[1], &pods[2]);
     let expect = |what: &str, cases: &[(&TestPod, &TestPod, u16, bool)]| {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let wrong: Vec<String> = cases
+        until_agreed(what, Duration::from_secs(15), &agent, || {
+            cases
                 .iter()
                 .filter(|(from, to, port, want)| {
                     probe(&from.netns, to.ip, Proto::Tcp, *port) != *want
@@ -630,18 +641,8 @@ fn network_policies_from_the_kubernetes_api_are_enforced() {
                 .map(|(from, to, port, want)| {
                     format!("{} -> {}:{port} should pass: {want}", from.key(), to.key())
                 })
-                .collect();
-            if wrong.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}:\n{}\nagent log:\n{}",
-                wrong.join("\n"),
-                agent.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+                .collect()
+        });
     };
     expect(
         "no policy",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::uri::{PathAndQuery, Scheme, Uri};
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
@@ -432,11 +432,11 @@ impl Forwarder {
             );
             let mut upstream = Request::new(this_body);
             *upstream.method_mut() = parts.method.clone();
-            *upstream.uri_mut() = match &service_host {
-                Some(host) => tls_upstream_uri(endpoint.address, host, &path_and_query)
-                    .unwrap_or_else(|| {
-                        upstream_uri(protocol, &endpoint.authority, &path_and_query)
-                    }),
+            *upstream.uri_mut() = match service_host.as_deref().and_then(|host| {
+                Authority::try_from(endpoint_authority(endpoint.address, host)).ok()
+            }) {
+                // Over TLS: the endpoint and the Service's host in one name (SNI).
+                Some(authority) => upstream_uri(protocol, &authority, &path_and_query),
                 None => upstream_uri(protocol, &endpoint.authority, &path_and_query),
             };
             *upstream.version_mut() = if protocol.is_h2() {
@@ -854,19 +854,6 @@ pub(crate) fn upstream_uri(
     parts.path_and_query = Some(path.clone());
     // Scheme, authority and path all come from already-valid values.
     Uri::from_parts(parts).unwrap_or_default()
-}
-
-/// The URI of a TLS upstream request: `https://<endpoint label>.<service host>:<port>`, so the
-/// connection goes to `endpoint` and SNI names the Service; `None` if the names make no valid
-/// authority (a Service or namespace name is a DNS label, so they do).
-fn tls_upstream_uri(endpoint: SocketAddr, service_host: &str, path: &PathAndQuery) -> Option<Uri> {
-    let authority =
-        http::uri::Authority::try_from(endpoint_authority(endpoint, service_host)).ok()?;
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTPS);
-    parts.authority = Some(authority);
-    parts.path_and_query = Some(path.clone());
-    Uri::from_parts(parts).ok()
 }
 
 fn set_request_id(headers: &mut HeaderMap, id: HeaderValue) {

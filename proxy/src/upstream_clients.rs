@@ -99,6 +99,15 @@ struct ClientSettings {
     idle_timeout: Duration,
 }
 
+impl ClientSettings {
+    /// `connector` with TCP_NODELAY and the connect timeout.
+    fn tuned<R>(self, mut connector: HttpConnector<R>) -> HttpConnector<R> {
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(self.connect_timeout));
+        connector
+    }
+}
+
 /// The most client sets made for routes' connect timeouts; a route asking for yet another
 /// value uses the proxy's.
 const MAX_CONNECT_TIMEOUTS: usize = 32;
@@ -182,9 +191,7 @@ fn find(sets: &[(Duration, Arc<ClientSet>)], timeout: Duration) -> Option<Arc<Cl
 
 impl ClientSet {
     fn new(settings: ClientSettings) -> Self {
-        let mut tcp = HttpConnector::new();
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(settings.connect_timeout));
+        let tcp = settings.tuned(HttpConnector::new());
         let builder = || {
             let mut builder = Client::builder(TokioExecutor::new());
             builder
@@ -195,9 +202,7 @@ impl ClientSet {
                 .http1_max_buf_size(UPSTREAM_READ_BUFFER);
             builder
         };
-        let mut tls_tcp = HttpConnector::new_with_resolver(EndpointNames);
-        tls_tcp.set_nodelay(true);
-        tls_tcp.set_connect_timeout(Some(settings.connect_timeout));
+        let mut tls_tcp = settings.tuned(HttpConnector::new_with_resolver(EndpointNames));
         // The TLS connector needs the plain connector to accept https:// URIs.
         tls_tcp.enforce_http(false);
         let tls = |alpn_h2: bool| {

@@ -33,6 +33,16 @@ impl Drop for TestBackend {
     }
 }
 
+/// Resident memory of process `pid`, in KiB (`VmRSS` in /proc); 0 if it is gone.
+pub fn rss_kib_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Starts a backend named `name` on an ephemeral port.
 pub async fn backend(name: &'static str) -> TestBackend {
     TestBackend::on(std::net::IpAddr::from([127, 0, 0, 1]), name).await
@@ -183,13 +193,7 @@ impl Portcullis {
 
     /// Resident memory of the process, in KiB (from /proc).
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        rss_kib_of(self.child.id())
     }
 
     /// Sends SIGTERM.
