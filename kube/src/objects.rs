@@ -7,6 +7,7 @@
 
 mod endpoint_slice;
 mod endpoints;
+pub mod gateway_api;
 pub mod kinds;
 mod network_policy;
 mod node;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use portcullis_kube::objects::ObjectKey;
 
-use super::diagnostic::{Diagnostic, Reason};
+use portcullis_translation::{Diagnostic, Reason};
 
 pub mod catalogue;
 mod route_annotations;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use crate::translate::diagnostic::{Diagnostic, Reason};
 use portcullis_kube::objects::ObjectKey;
+use portcullis_translation::{Diagnostic, Reason};
 
 /// The legacy class annotation, still honoured for Ingresses without `spec.ingressClassName`.
 pub const LEGACY_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";

@@ -9,7 +9,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderName;
-use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, Ingress, IngressBackend, IngressServiceBackend,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use portcullis_route::spec::{
     Action, Backend, ErrorPages, Forward, HostMatch, Origin, PathKind, PathRewrite, Redirect,
@@ -17,13 +19,13 @@ use portcullis_route::spec::{
 };
 
 use super::annotations::{self, Annotations, BodySize, Canary, RouteAnnotations};
-use super::backend::{BackendProblem, BackendResolver, PortRef};
 use super::class::ClassFilter;
-use super::diagnostic::{Diagnostic, Reason};
 use super::host_name::parse_host;
 use super::tls::{covered, redirect_hosts};
 use super::{ServiceRef, TranslateConfig};
 use portcullis_kube::objects::ObjectKey;
+use portcullis_translation::{BackendProblem, BackendResolver, PortRef};
+use portcullis_translation::{Diagnostic, Reason};
 
 /// Where an Ingress stands among all others: oldest first (creationTimestamp; objects
 /// without one last), then namespace/name. On a conflict the one that sorts first wins, so
@@ -662,7 +664,7 @@ fn resolve_backend<'s>(
     if let Some((_, cached)) = cache.backends.iter().find(|(k, _)| *k == cache_key) {
         return Arc::clone(cached);
     }
-    let port = BackendResolver::port_ref(service);
+    let port = port_ref(service);
     let origin = Origin {
         namespace: key.namespace.clone().into(),
         ingress: key.name.clone().into(),
@@ -759,4 +761,17 @@ fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
         }),
         target: Target::Unavailable(reason.to_string()),
     })
+}
+
+/// The port of an Ingress service backend, or [`BackendProblem::PortUnset`].
+fn port_ref(backend: &IngressServiceBackend) -> Result<PortRef, BackendProblem> {
+    let port = backend.port.as_ref();
+    match (
+        port.and_then(|p| p.number),
+        port.and_then(|p| p.name.as_deref()),
+    ) {
+        (Some(number), _) => Ok(PortRef::Number(number)),
+        (None, Some(name)) if !name.is_empty() => Ok(PortRef::Name(name.to_string())),
+        _ => Err(BackendProblem::PortUnset),
+    }
 }

@@ -18,9 +18,9 @@ use portcullis_route::spec::{
 };
 
 use super::annotations::Canary;
-use super::diagnostic::{Diagnostic, Reason};
 use super::fragment::{HostContribution, PathClaim};
 use portcullis_kube::objects::ObjectKey;
+use portcullis_translation::{Diagnostic, Reason};
 
 /// A route and the Ingress that claimed it.
 struct Claim<'f> {

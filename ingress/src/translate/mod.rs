@@ -5,9 +5,7 @@
 //! rest of the table from being built: the broken part is skipped or answers 503.
 
 mod annotations;
-mod backend;
 mod class;
-mod diagnostic;
 mod fragment;
 mod host_name;
 mod merge;
@@ -18,9 +16,9 @@ mod translator;
 
 pub use annotations::ANNOTATION_PREFIXES;
 pub use annotations::catalogue::{Support, support as annotation_support};
-pub use backend::{BackendProblem, PortRef};
 pub use class::{ClassIdentity, DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
-pub use diagnostic::{Diagnostic, Reason, Severity};
+pub use portcullis_translation::{BackendProblem, PortRef};
+pub use portcullis_translation::{Diagnostic, Reason, Severity};
 pub use status::{StatusSource, StatusUpdate, published_addresses, status_updates};
 pub use tls::{NGINX_SSL_REDIRECT_ANNOTATION, SSL_REDIRECT_ANNOTATION};
 pub use translator::Translator;

@@ -14,9 +14,9 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressTLS};
 use portcullis_route::host::wildcard_suffix;
 use portcullis_route::spec::{CertificateSpec, HostMatch, TlsSpec};
 
-use super::diagnostic::{Diagnostic, Reason};
 use super::host_name::parse_host;
 use portcullis_kube::objects::{Kind, ObjectKey};
+use portcullis_translation::{Diagnostic, Reason};
 
 /// Turns plain-HTTP redirects off for one Ingress when `"false"`.
 pub const SSL_REDIRECT_ANNOTATION: &str = "portcullis.dev/ssl-redirect";

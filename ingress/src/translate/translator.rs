@@ -14,9 +14,7 @@ use std::sync::Arc;
 use foldhash::fast::RandomState;
 use portcullis_route::spec::{Backend, HostMatch, RouteSpec, TableSpec, TlsSpec, VirtualHost};
 
-use super::backend::{BackendResolver, SliceIndex};
 use super::class::ClassFilter;
-use super::diagnostic::{Diagnostic, Reason};
 use super::fragment::{Fragment, Precedence, flag_backend, fragment};
 use super::merge::{lost_conflict, merge_host, wants_www_redirect, www_counterpart};
 use super::small_set::SmallSet;
@@ -25,6 +23,8 @@ use super::{TranslateConfig, Translation};
 use k8s_openapi::api::networking::v1::Ingress;
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
+use portcullis_translation::{BackendResolver, SliceIndex};
+use portcullis_translation::{Diagnostic, Reason};
 
 /// (namespace, name) of a Service.
 type Id = (String, String);
@@ -199,12 +199,17 @@ impl Translator {
                     }
                 }
                 Kind::Secret => dirty.tls = true,
-                // IngressClass changes start over (above); the rest are the node agent's.
+                // IngressClass changes start over (above); Gateway API kinds are the Gateway
+                // translation's; the rest are the node agent's.
                 Kind::IngressClass
                 | Kind::Node
                 | Kind::Pod
                 | Kind::Namespace
-                | Kind::NetworkPolicy => {}
+                | Kind::NetworkPolicy
+                | Kind::GatewayClass
+                | Kind::Gateway
+                | Kind::HTTPRoute
+                | Kind::ReferenceGrant => {}
             }
         }
         for service in &services {

@@ -10,6 +10,7 @@ use portcullis_policy::model;
 
 pub(crate) use super::parse::Document;
 use super::parse::ParseError;
+use crate::objects::gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 use crate::objects::stored::FromDecoded;
 use crate::objects::{CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy};
 
@@ -63,3 +64,20 @@ impl FromManifest for RawPolicy {
         document.raw_policy(api_version, value).map(Arc::new)
     }
 }
+
+/// Gateway API kinds: our own serde types, any served version.
+macro_rules! gateway_api_decoded {
+    ($($stored:ty),*) => {$(
+        impl FromManifest for $stored {
+            fn from_manifest(
+                document: &Document<'_>,
+                api_version: &str,
+                value: &serde_yaml_ng::Value,
+                text: Option<&str>,
+            ) -> Result<Arc<Self>, ParseError> {
+                document.decode_gateway_api::<$stored>(api_version, value, text)
+            }
+        }
+    )*};
+}
+gateway_api_decoded!(GatewayClass, Gateway, HttpRoute, ReferenceGrant);

@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{Metadata, Resource};
 use serde::de::DeserializeOwned;
 
+use crate::objects::gateway_api::{GATEWAY_API_VERSIONS, GatewayApiObject};
 use crate::objects::{Kind, Object, RawPolicy};
 
 /// What one file holds.
@@ -207,7 +208,60 @@ impl Document<'_> {
                 ),
             ));
         }
-        let decoded: Result<T, (Option<usize>, String)> = match text {
+        let decoded = self.deserialize::<T>(value, text);
+        let mut object =
+            decoded.map_err(|(line, message)| self.error(line, Some(name.clone()), message))?;
+        let meta = object.metadata_mut();
+        if meta.name.as_deref().unwrap_or("").is_empty() {
+            return Err(self.error(None, Some(name), "metadata.name is required".into()));
+        }
+        if is_namespaced(T::KIND) && meta.namespace.as_deref().unwrap_or("").is_empty() {
+            meta.namespace = Some("default".to_string());
+        }
+        Ok(Arc::new(object))
+    }
+
+    /// Decodes a Gateway API object (our own types, `v1` or `v1beta1`); a namespaced one
+    /// without a namespace is in `default`.
+    pub(crate) fn decode_gateway_api<T: GatewayApiObject>(
+        &self,
+        api_version: &str,
+        value: &serde_yaml_ng::Value,
+        text: Option<&str>,
+    ) -> Result<Arc<T>, ParseError> {
+        let name = object_name(T::KIND, value);
+        if !GATEWAY_API_VERSIONS.contains(&api_version) {
+            return Err(self.error(
+                None,
+                Some(name),
+                format!(
+                    "apiVersion {api_version:?} is not supported for {}; use {}",
+                    T::KIND,
+                    GATEWAY_API_VERSIONS.join(" or ")
+                ),
+            ));
+        }
+        let mut object = self
+            .deserialize::<T>(value, text)
+            .map_err(|(line, message)| self.error(line, Some(name.clone()), message))?;
+        let meta = object.meta_mut();
+        if meta.name.is_empty() {
+            return Err(self.error(None, Some(name), "metadata.name is required".into()));
+        }
+        if is_namespaced(T::KIND) && meta.namespace.is_empty() {
+            meta.namespace = "default".to_string();
+        }
+        Ok(Arc::new(object))
+    }
+
+    /// Deserializes the document, from its text when there is one (so an error has a line),
+    /// with the path of the field at fault.
+    fn deserialize<T: DeserializeOwned>(
+        &self,
+        value: &serde_yaml_ng::Value,
+        text: Option<&str>,
+    ) -> Result<T, (Option<usize>, String)> {
+        match text {
             Some(text) if self.json => {
                 let mut de = serde_json::Deserializer::from_str(text);
                 serde_path_to_error::deserialize(&mut de)
@@ -222,17 +276,7 @@ impl Document<'_> {
             }
             None => serde_path_to_error::deserialize(value.clone())
                 .map_err(|e| (None, field_message(e.path(), e.inner()))),
-        };
-        let mut object =
-            decoded.map_err(|(line, message)| self.error(line, Some(name.clone()), message))?;
-        let meta = object.metadata_mut();
-        if meta.name.as_deref().unwrap_or("").is_empty() {
-            return Err(self.error(None, Some(name), "metadata.name is required".into()));
         }
-        if is_namespaced(T::KIND) && meta.namespace.as_deref().unwrap_or("").is_empty() {
-            meta.namespace = Some("default".to_string());
-        }
-        Ok(Arc::new(object))
     }
 
     /// An error at `line` inside this document (1-based), or at its first line. The line is

@@ -9,6 +9,7 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portcullis_policy::model;
 
+use super::gateway_api::{Gateway, GatewayApiObject, GatewayClass, HttpRoute, ReferenceGrant};
 use super::{
     CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy, compact_namespace,
     compact_pod,
@@ -127,3 +128,16 @@ macro_rules! cluster_compact {
     )*};
 }
 cluster_compact!(CompactNode, model::Namespace);
+
+/// Gateway API kinds: their decoded types hold only what is read.
+macro_rules! gateway_api_stored {
+    ($($stored:ty),*) => {$(
+        impl Stored for $stored {
+            fn namespace_and_name(&self) -> (&str, &str) {
+                let meta = self.meta();
+                (&meta.namespace, &meta.name)
+            }
+        }
+    )*};
+}
+gateway_api_stored!(GatewayClass, Gateway, HttpRoute, ReferenceGrant);

@@ -15,7 +15,7 @@ use portcullis_route::spec::{
 use super::Annotations;
 use super::snippet::{SnippetEdits, parse_snippet};
 use super::values::{boolean, bounded, literal_url, redirect_status, seconds, size};
-use crate::translate::diagnostic::{Diagnostic, Reason};
+use portcullis_translation::{Diagnostic, Reason};
 
 /// Annotation names (after the prefix) this module reads: the catalogue's tests hold it and
 /// the catalogue's honoured list equal.

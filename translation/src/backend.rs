@@ -1,4 +1,5 @@
-//! Resolves an Ingress backend (Service + port) to the ready endpoints behind it.
+//! Resolves a backend (Service + port), as Ingresses and Gateway API routes name it, to the
+//! ready endpoints behind it: pure, over a store snapshot.
 //!
 //! The Service port is found by number or by name; its endpoints come from the EndpointSlices
 //! labelled `kubernetes.io/service-name`, matched by port name, or from the Service's Endpoints
@@ -11,8 +12,6 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use k8s_openapi::api::networking::v1::IngressServiceBackend;
-
 use portcullis_kube::objects::{CompactService, CompactSlice, ServicePortEntry, tcp_port};
 use portcullis_kube::store::Snapshot;
 
@@ -20,7 +19,7 @@ use portcullis_kube::store::Snapshot;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendProblem {
-    /// No Service of that name in the Ingress's namespace.
+    /// No Service of that name in the namespace.
     #[error("Service {namespace}/{name} not found; requests get 503 until it exists")]
     ServiceMissing {
         /// Namespace searched.
@@ -57,7 +56,7 @@ pub enum BackendProblem {
     },
 }
 
-/// The port of a backend as written in the Ingress.
+/// The port of a backend as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PortRef {
     /// `port.number`.
@@ -151,19 +150,6 @@ impl<'a> BackendResolver<'a> {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
             })
-    }
-
-    /// The port of an Ingress service backend, or [`BackendProblem::PortUnset`].
-    pub fn port_ref(backend: &IngressServiceBackend) -> Result<PortRef, BackendProblem> {
-        let port = backend.port.as_ref();
-        match (
-            port.and_then(|p| p.number),
-            port.and_then(|p| p.name.as_deref()),
-        ) {
-            (Some(number), _) => Ok(PortRef::Number(number)),
-            (None, Some(name)) if !name.is_empty() => Ok(PortRef::Name(name.to_string())),
-            _ => Err(BackendProblem::PortUnset),
-        }
     }
 
     /// The first port of a Service, for a default backend named without a port.
@@ -314,7 +300,7 @@ fn ready_in_slices(slices: &[Arc<CompactSlice>], port_name: &str) -> Vec<SocketA
 }
 
 impl portcullis_fault::Classified for BackendProblem {
-    /// The Ingress names a Service or port that is not there as written.
+    /// The object names a Service or port that is not there as written.
     fn fault(&self) -> portcullis_fault::Fault {
         portcullis_fault::Fault::User
     }

@@ -1,0 +1,496 @@
+//! Gateway API objects (`gateway.networking.k8s.io`), as the Gateway translation reads them:
+//! hand-written types of only the fields it reads. The `gateway-api` crate pins an older kube
+//! and k8s-openapi than ours, and these objects are small; the same serde types decode the
+//! API server's JSON and manifest YAML. Fields not listed here are ignored by decoding; the
+//! translation refuses the values it cannot honour (an unknown filter type, match type, ...).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The API group of every kind here.
+pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
+
+/// The API versions a Gateway API manifest may name (every kind here is served as `v1`;
+/// older objects and ReferenceGrant still say `v1beta1`).
+pub const GATEWAY_API_VERSIONS: &[&str] = &[
+    "gateway.networking.k8s.io/v1",
+    "gateway.networking.k8s.io/v1beta1",
+];
+
+/// The metadata the translation reads: identity, precedence (creation time) and the
+/// generation that status reports as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GatewayMeta {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace` (sources fill in `default` for namespaced kinds).
+    pub namespace: String,
+    /// `metadata.generation` (0 in manifests, which have none).
+    pub generation: i64,
+    /// `metadata.creationTimestamp` as RFC 3339 text; `None` in manifests. Oldest wins
+    /// conflicts, so texts compare as times do (the API server writes UTC, whole seconds).
+    pub creation_timestamp: Option<String>,
+}
+
+/// `GatewayClass`: which controller runs the Gateways of this class.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClass {
+    /// Name and generation.
+    pub metadata: GatewayMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: GatewayClassSpec,
+}
+
+/// `GatewayClass.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GatewayClassSpec {
+    /// `controllerName`: ours is `--gateway-controller-name`.
+    pub controller_name: String,
+}
+
+/// `Gateway`: listeners (port, protocol, hostname, TLS) that routes attach to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gateway {
+    /// Identity and generation.
+    pub metadata: GatewayMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: GatewaySpec,
+}
+
+/// `Gateway.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GatewaySpec {
+    /// `gatewayClassName`.
+    pub gateway_class_name: String,
+    /// `listeners`.
+    pub listeners: Vec<Listener>,
+}
+
+/// One entry of `Gateway.spec.listeners`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Listener {
+    /// `name`, unique in the Gateway.
+    pub name: String,
+    /// `hostname`: exact or `*.suffix`; `None` matches every host.
+    pub hostname: Option<String>,
+    /// `port`.
+    pub port: i32,
+    /// `protocol`: `HTTP`, `HTTPS`, `TLS`, ...
+    pub protocol: String,
+    /// `tls`.
+    pub tls: Option<ListenerTls>,
+    /// `allowedRoutes`.
+    pub allowed_routes: Option<AllowedRoutes>,
+}
+
+/// `Listener.tls`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ListenerTls {
+    /// `mode`: `Terminate` (the default) or `Passthrough`.
+    pub mode: Option<String>,
+    /// `certificateRefs`.
+    pub certificate_refs: Vec<ObjectReference>,
+}
+
+/// `Listener.allowedRoutes`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AllowedRoutes {
+    /// `namespaces`.
+    pub namespaces: Option<RouteNamespaces>,
+    /// `kinds`; `None` means the kinds the protocol allows.
+    pub kinds: Option<Vec<GroupKind>>,
+}
+
+/// `allowedRoutes.namespaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RouteNamespaces {
+    /// `from`: `Same` (the default), `All` or `Selector`.
+    pub from: Option<String>,
+    /// `selector`, for `from: Selector`.
+    pub selector: Option<LabelSelector>,
+}
+
+/// A `metav1.LabelSelector`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LabelSelector {
+    /// `matchLabels`.
+    pub match_labels: BTreeMap<String, String>,
+    /// `matchExpressions`.
+    pub match_expressions: Vec<LabelSelectorRequirement>,
+}
+
+/// One `matchExpressions` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LabelSelectorRequirement {
+    /// `key`.
+    pub key: String,
+    /// `operator`: `In`, `NotIn`, `Exists`, `DoesNotExist`.
+    pub operator: String,
+    /// `values`.
+    pub values: Vec<String>,
+}
+
+/// A kind with its group (`allowedRoutes.kinds`, ReferenceGrant `from`/`to`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupKind {
+    /// `group`; empty is the core group.
+    pub group: Option<String>,
+    /// `kind`.
+    pub kind: String,
+}
+
+/// A reference to another object: a certificate Secret, a backend Service.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjectReference {
+    /// `group`; empty (or unset) is the core group.
+    pub group: Option<String>,
+    /// `kind`; unset means the field's default (Secret, Service).
+    pub kind: Option<String>,
+    /// `name`.
+    pub name: String,
+    /// `namespace`; unset is the referring object's own.
+    pub namespace: Option<String>,
+}
+
+/// `HTTPRoute`: hostnames and rules (matches, filters, weighted backends) attached to
+/// Gateway listeners.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRoute {
+    /// Identity, creation time (precedence) and generation.
+    pub metadata: GatewayMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: HttpRouteSpec,
+}
+
+/// `HTTPRoute.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpRouteSpec {
+    /// `parentRefs`: the Gateways (and listeners) this route attaches to.
+    pub parent_refs: Vec<ParentReference>,
+    /// `hostnames`; empty means the listeners' hostnames.
+    pub hostnames: Vec<String>,
+    /// `rules`; the API server defaults an empty list to one rule matching `PathPrefix /`
+    /// with no backends, which answers 500.
+    pub rules: Vec<HttpRouteRule>,
+}
+
+/// One entry of `parentRefs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ParentReference {
+    /// `group` (default `gateway.networking.k8s.io`).
+    pub group: Option<String>,
+    /// `kind` (default `Gateway`).
+    pub kind: Option<String>,
+    /// `namespace`; unset is the route's own.
+    pub namespace: Option<String>,
+    /// `name`.
+    pub name: String,
+    /// `sectionName`: one listener by name.
+    pub section_name: Option<String>,
+    /// `port`: the listeners on this port.
+    pub port: Option<i32>,
+}
+
+/// One entry of `HTTPRoute.spec.rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpRouteRule {
+    /// `name`, optional.
+    pub name: Option<String>,
+    /// `matches`; empty means one match of `PathPrefix /`.
+    pub matches: Vec<HttpRouteMatch>,
+    /// `filters`, applied in the order the spec defines (not as listed).
+    pub filters: Vec<HttpRouteFilter>,
+    /// `backendRefs`: the weighted split.
+    pub backend_refs: Vec<HttpBackendRef>,
+    /// `timeouts`.
+    pub timeouts: Option<HttpRouteTimeouts>,
+}
+
+/// One entry of a rule's `matches`: every part must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpRouteMatch {
+    /// `path` (default `PathPrefix /`).
+    pub path: Option<HttpPathMatch>,
+    /// `headers`.
+    pub headers: Vec<NameValueMatch>,
+    /// `queryParams`.
+    pub query_params: Vec<NameValueMatch>,
+    /// `method`.
+    pub method: Option<String>,
+}
+
+/// `matches[].path`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpPathMatch {
+    /// `type`: `Exact`, `PathPrefix` (the default) or `RegularExpression`.
+    #[serde(rename = "type")]
+    pub match_type: Option<String>,
+    /// `value` (default `/`).
+    pub value: Option<String>,
+}
+
+/// A header or query parameter match.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NameValueMatch {
+    /// `type`: `Exact` (the default) or `RegularExpression`.
+    #[serde(rename = "type")]
+    pub match_type: Option<String>,
+    /// `name`.
+    pub name: String,
+    /// `value`.
+    pub value: String,
+}
+
+/// One entry of `filters` (a rule's or a backendRef's).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpRouteFilter {
+    /// `type`: which of the fields below is set.
+    #[serde(rename = "type")]
+    pub filter_type: String,
+    /// `requestHeaderModifier`.
+    pub request_header_modifier: Option<HeaderModifier>,
+    /// `responseHeaderModifier`.
+    pub response_header_modifier: Option<HeaderModifier>,
+    /// `requestRedirect`.
+    pub request_redirect: Option<RequestRedirect>,
+    /// `urlRewrite`.
+    pub url_rewrite: Option<UrlRewrite>,
+    /// `requestMirror`.
+    pub request_mirror: Option<RequestMirror>,
+    /// `cors`.
+    pub cors: Option<HttpCors>,
+}
+
+/// `requestHeaderModifier` / `responseHeaderModifier`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HeaderModifier {
+    /// `set`: replace every value.
+    pub set: Vec<HeaderValuePair>,
+    /// `add`: append a value.
+    pub add: Vec<HeaderValuePair>,
+    /// `remove`: header names.
+    pub remove: Vec<String>,
+}
+
+/// A header name and value.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HeaderValuePair {
+    /// `name`.
+    pub name: String,
+    /// `value`.
+    pub value: String,
+}
+
+/// `requestRedirect`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RequestRedirect {
+    /// `scheme`: `http` or `https`.
+    pub scheme: Option<String>,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `path`.
+    pub path: Option<PathModifier>,
+    /// `port`.
+    pub port: Option<i32>,
+    /// `statusCode`: 301 or 302 (the default).
+    pub status_code: Option<i32>,
+}
+
+/// `urlRewrite`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UrlRewrite {
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `path`.
+    pub path: Option<PathModifier>,
+}
+
+/// A redirect's or rewrite's `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PathModifier {
+    /// `type`: `ReplaceFullPath` or `ReplacePrefixMatch`.
+    #[serde(rename = "type")]
+    pub modifier_type: String,
+    /// `replaceFullPath`.
+    pub replace_full_path: Option<String>,
+    /// `replacePrefixMatch`.
+    pub replace_prefix_match: Option<String>,
+}
+
+/// `requestMirror`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RequestMirror {
+    /// `backendRef`.
+    pub backend_ref: ObjectReferenceWithPort,
+}
+
+/// A backend reference with its port (a mirror's target).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjectReferenceWithPort {
+    /// `group`.
+    pub group: Option<String>,
+    /// `kind` (default `Service`).
+    pub kind: Option<String>,
+    /// `name`.
+    pub name: String,
+    /// `namespace`.
+    pub namespace: Option<String>,
+    /// `port`.
+    pub port: Option<i32>,
+}
+
+/// `cors`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpCors {
+    /// `allowOrigins`.
+    pub allow_origins: Vec<String>,
+    /// `allowCredentials`.
+    pub allow_credentials: Option<bool>,
+    /// `allowMethods`.
+    pub allow_methods: Vec<String>,
+    /// `allowHeaders`.
+    pub allow_headers: Vec<String>,
+    /// `exposeHeaders`.
+    pub expose_headers: Vec<String>,
+    /// `maxAge` in seconds (default 5).
+    pub max_age: Option<i64>,
+}
+
+/// One entry of a rule's `backendRefs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpBackendRef {
+    /// `group` (default core).
+    pub group: Option<String>,
+    /// `kind` (default `Service`).
+    pub kind: Option<String>,
+    /// `name`.
+    pub name: String,
+    /// `namespace`; unset is the route's own.
+    pub namespace: Option<String>,
+    /// `port`, required for Services.
+    pub port: Option<i32>,
+    /// `weight` (default 1).
+    pub weight: Option<i32>,
+    /// `filters` of this backend only.
+    pub filters: Vec<HttpRouteFilter>,
+}
+
+/// `rules[].timeouts`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpRouteTimeouts {
+    /// `request`: the whole exchange, as a Gateway API duration (`10s`, `500ms`, `1h`).
+    pub request: Option<String>,
+    /// `backendRequest`: one request to a backend.
+    pub backend_request: Option<String>,
+}
+
+/// `ReferenceGrant`: lets objects of other namespaces refer to objects of this one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrant {
+    /// Identity.
+    pub metadata: GatewayMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: ReferenceGrantSpec,
+}
+
+/// `ReferenceGrant.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReferenceGrantSpec {
+    /// `from`: who may refer.
+    pub from: Vec<ReferenceGrantFrom>,
+    /// `to`: to what.
+    pub to: Vec<ReferenceGrantTo>,
+}
+
+/// One entry of `from`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReferenceGrantFrom {
+    /// `group`.
+    pub group: String,
+    /// `kind`.
+    pub kind: String,
+    /// `namespace`.
+    pub namespace: String,
+}
+
+/// One entry of `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReferenceGrantTo {
+    /// `group`.
+    pub group: String,
+    /// `kind`.
+    pub kind: String,
+    /// `name`; unset grants every object of the kind.
+    pub name: Option<String>,
+}
+
+/// What a Gateway API kind's decoding needs: its kind name and its metadata, which sources
+/// complete (a namespaced object without a namespace is in `default`).
+pub trait GatewayApiObject: serde::de::DeserializeOwned {
+    /// The `kind:` value.
+    const KIND: &'static str;
+    /// Its metadata.
+    fn meta(&self) -> &GatewayMeta;
+    /// Its metadata, to complete.
+    fn meta_mut(&mut self) -> &mut GatewayMeta;
+}
+
+macro_rules! gateway_api_objects {
+    ($($ty:ty => $kind:literal;)*) => {$(
+        impl GatewayApiObject for $ty {
+            const KIND: &'static str = $kind;
+            fn meta(&self) -> &GatewayMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut GatewayMeta {
+                &mut self.metadata
+            }
+        }
+    )*};
+}
+gateway_api_objects! {
+    GatewayClass => "GatewayClass";
+    Gateway => "Gateway";
+    HttpRoute => "HTTPRoute";
+    ReferenceGrant => "ReferenceGrant";
+}
