@@ -25,6 +25,8 @@ use portcullis_route::spec::{CertificateSpec, HostMatch, TlsSpec};
 pub struct CertificateStore {
     exact: HashMap<Box<str>, Arc<CertifiedKey>, RandomState>,
     wildcard: HashMap<Box<str>, Arc<CertifiedKey>, RandomState>,
+    /// Gateway API wildcards (any number of labels), by suffix.
+    suffix: HashMap<Box<str>, Arc<CertifiedKey>, RandomState>,
     default: Arc<CertifiedKey>,
     expiries: Vec<CertificateExpiry>,
 }
@@ -74,6 +76,7 @@ impl CertificateStore {
         CertificateStore {
             exact: HashMap::default(),
             wildcard: HashMap::default(),
+            suffix: HashMap::default(),
             default,
             expiries: Vec::new(),
         }
@@ -140,6 +143,9 @@ impl CertificateStore {
                 HostMatch::Wildcard(suffix) => {
                     store.wildcard.insert(suffix.as_str().into(), key);
                 }
+                HostMatch::Suffix(suffix) => {
+                    store.suffix.insert(suffix.as_str().into(), key);
+                }
                 HostMatch::Any => {}
             }
         }
@@ -155,7 +161,20 @@ impl CertificateStore {
         self.exact
             .get(name.as_ref())
             .or_else(|| wildcard_suffix(&name).and_then(|suffix| self.wildcard.get(suffix)))
+            .or_else(|| self.longest_suffix(&name))
             .unwrap_or(&self.default)
+    }
+
+    /// The Gateway API wildcard certificate with the longest suffix of `name`, if any.
+    fn longest_suffix(&self, name: &str) -> Option<&Arc<CertifiedKey>> {
+        let mut rest = name;
+        while let Some(suffix) = wildcard_suffix(rest) {
+            if let Some(found) = self.suffix.get(suffix) {
+                return Some(found);
+            }
+            rest = suffix;
+        }
+        None
     }
 
     /// Expiry of every Secret that parsed, expired ones included.

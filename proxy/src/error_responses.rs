@@ -29,6 +29,8 @@ pub enum ProxyAnswer {
     NoReadyEndpoint,
     /// The route's backend is misconfigured (see the controller log).
     BackendMisconfigured,
+    /// The route's backend reference is invalid (Gateway API: 500, see the controller log).
+    BackendInvalid,
     /// Every endpoint refused or failed the connection, or the upstream broke the exchange.
     UpstreamFailed,
     /// The upstream did not answer in time.
@@ -48,7 +50,9 @@ impl ProxyAnswer {
             ProxyAnswer::ClientBodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             ProxyAnswer::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyAnswer::SourceForbidden => StatusCode::FORBIDDEN,
-            ProxyAnswer::RouteMisconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyAnswer::RouteMisconfigured | ProxyAnswer::BackendInvalid => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ProxyAnswer::NoRoute => StatusCode::NOT_FOUND,
             ProxyAnswer::NoReadyEndpoint | ProxyAnswer::BackendMisconfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -84,6 +88,9 @@ impl ProxyAnswer {
             }
             ProxyAnswer::BackendMisconfigured => {
                 "503 Service Unavailable: the backend is misconfigured (see the ingress controller log)\n"
+            }
+            ProxyAnswer::BackendInvalid => {
+                "500 Internal Server Error: this route's backend reference is invalid (see the controller log)\n"
             }
             ProxyAnswer::UpstreamFailed => {
                 "502 Bad Gateway: the upstream could not be reached or failed\n"
@@ -127,6 +134,7 @@ mod tests {
             (ProxyAnswer::NoRoute, 404),
             (ProxyAnswer::NoReadyEndpoint, 503),
             (ProxyAnswer::BackendMisconfigured, 503),
+            (ProxyAnswer::BackendInvalid, 500),
             (ProxyAnswer::UpstreamFailed, 502),
             (ProxyAnswer::UpstreamTimedOut, 504),
         ];

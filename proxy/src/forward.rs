@@ -286,6 +286,10 @@ impl Forwarder {
                 };
                 self.forward(request, exchange, downstream, target).await
             }
+            RouteTarget::Invalid(reason) => {
+                debug!(origin = ?upstream.origin, "500: {reason}");
+                own(ProxyAnswer::BackendInvalid)
+            }
             RouteTarget::Endpoints(_) | RouteTarget::Unavailable(_) => {
                 let answer = match &upstream.target {
                     RouteTarget::Unavailable(reason) => {

@@ -34,8 +34,12 @@ pub struct TableSpec {
 pub enum HostMatch {
     /// One host, lower case, no trailing dot: `foo.example.com`.
     Exact(String),
-    /// `*.example.com`: exactly one label in front of the stored suffix `example.com`.
+    /// `*.example.com`: exactly one label in front of the stored suffix `example.com` (an
+    /// Ingress wildcard).
     Wildcard(String),
+    /// `*.example.com` as Gateway API writes it: one or more labels in front of the stored
+    /// suffix; the longest matching suffix wins.
+    Suffix(String),
     /// Rules without a host: every host no exact or wildcard rule names.
     Any,
 }
@@ -130,6 +134,9 @@ pub enum Target {
     Endpoints(Vec<SocketAddr>),
     /// The backend is misconfigured (missing Service or port, ...): 503, with this reason logged.
     Unavailable(String),
+    /// The backend reference itself is invalid (Gateway API: unknown kind, not found, not
+    /// permitted by a ReferenceGrant): 500, as the spec requires, with this reason logged.
+    Invalid(String),
     /// The built-in default backend: 404 with a small body.
     NotFound,
 }
@@ -159,6 +166,7 @@ impl fmt::Display for HostMatch {
         match self {
             HostMatch::Exact(host) => f.write_str(host),
             HostMatch::Wildcard(suffix) => write!(f, "*.{suffix}"),
+            HostMatch::Suffix(suffix) => write!(f, "**.{suffix}"),
             HostMatch::Any => f.write_str("*"),
         }
     }
@@ -207,6 +215,7 @@ impl fmt::Display for Backend {
         match &self.target {
             Target::NotFound => f.write_str("404 built-in")?,
             Target::Unavailable(reason) => write!(f, "503 ({reason})")?,
+            Target::Invalid(reason) => write!(f, "500 ({reason})")?,
             Target::Endpoints(endpoints) if endpoints.is_empty() => {
                 f.write_str("503 (no ready endpoints)")?
             }

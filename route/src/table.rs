@@ -42,6 +42,9 @@ use path_index::PathIndex;
 pub struct RoutingTable {
     exact: HashMap<Box<str>, Arc<CompiledHost>, RandomState>,
     wildcard: HashMap<Box<str>, Arc<CompiledHost>, RandomState>,
+    /// Gateway API wildcards (any number of labels), by suffix; usually empty, so Ingress
+    /// lookups never walk the labels.
+    suffix: HashMap<Box<str>, Arc<CompiledHost>, RandomState>,
     any: Option<Arc<CompiledHost>>,
     default: Arc<Route>,
     path_count: usize,
@@ -111,6 +114,7 @@ impl RoutingTable {
         let mut table = RoutingTable {
             exact: HashMap::with_capacity_and_hasher(spec.hosts.len(), RandomState::default()),
             wildcard: HashMap::default(),
+            suffix: HashMap::default(),
             any: None,
             default,
             path_count: 0,
@@ -128,6 +132,9 @@ impl RoutingTable {
                 }
                 HostMatch::Wildcard(suffix) => {
                     table.wildcard.insert(suffix.as_str().into(), compiled);
+                }
+                HostMatch::Suffix(suffix) => {
+                    table.suffix.insert(suffix.as_str().into(), compiled);
                 }
                 HostMatch::Any => table.any = Some(compiled),
             }
@@ -162,6 +169,7 @@ impl RoutingTable {
         match host {
             HostMatch::Exact(name) => self.exact.get(name.as_str()),
             HostMatch::Wildcard(suffix) => self.wildcard.get(suffix.as_str()),
+            HostMatch::Suffix(suffix) => self.suffix.get(suffix.as_str()),
             HostMatch::Any => self.any.as_ref(),
         }
     }
@@ -183,15 +191,33 @@ impl RoutingTable {
             .exact
             .get(host.as_ref())
             .or_else(|| wildcard_suffix(&host).and_then(|suffix| self.wildcard.get(suffix)))
+            .or_else(|| self.longest_suffix(&host))
             .or(self.any.as_ref());
         compiled
             .and_then(|compiled| compiled.find(path, facts))
             .unwrap_or(&self.default)
     }
 
+    /// The Gateway API wildcard host with the longest suffix of `host` (after at least one
+    /// label), if any.
+    #[inline]
+    fn longest_suffix(&self, host: &str) -> Option<&Arc<CompiledHost>> {
+        if self.suffix.is_empty() {
+            return None;
+        }
+        let mut rest = host;
+        while let Some(suffix) = wildcard_suffix(rest) {
+            if let Some(found) = self.suffix.get(suffix) {
+                return Some(found);
+            }
+            rest = suffix;
+        }
+        None
+    }
+
     /// Virtual hosts in the table (exact, wildcard and the host-less one).
     pub fn host_count(&self) -> usize {
-        self.exact.len() + self.wildcard.len() + usize::from(self.any.is_some())
+        self.exact.len() + self.wildcard.len() + self.suffix.len() + usize::from(self.any.is_some())
     }
 
     /// Path rules in the table.

@@ -189,6 +189,7 @@ impl<'a> Compiler<'a> {
                 RouteTarget::Endpoints(EndpointSet::of(backend.origin.as_ref(), addresses))
             }
             Target::Unavailable(reason) => RouteTarget::Unavailable(reason.as_str().into()),
+            Target::Invalid(reason) => RouteTarget::Invalid(reason.as_str().into()),
             Target::NotFound => RouteTarget::NotFound,
         };
         let upstream = Arc::new(Upstream {

@@ -178,6 +178,8 @@ pub enum RouteTarget {
     Endpoints(EndpointSet),
     /// A misconfigured backend: 503, with the reason in the log.
     Unavailable(Box<str>),
+    /// An invalid backend reference: 500, with the reason in the log.
+    Invalid(Box<str>),
     /// The built-in default backend: 404.
     NotFound,
 }
