@@ -54,6 +54,25 @@ pub enum Reason {
     InvalidAnnotation,
     /// Anything else wrong with an Ingress.
     InvalidIngress,
+    /// Gateway API: a route's parentRef names a listener whose `allowedRoutes` refuse it.
+    NotAllowedByListeners,
+    /// Gateway API: none of a route's hostnames meets its listeners' hostnames.
+    NoMatchingListenerHostname,
+    /// Gateway API: a route's parentRef names no Gateway or listener of ours.
+    NoMatchingParent,
+    /// Gateway API: a reference to another namespace that no ReferenceGrant permits.
+    RefNotPermitted,
+    /// Gateway API: a reference to a kind that is not supported.
+    InvalidKind,
+    /// Gateway API: a referenced backend does not exist (or has no such port).
+    BackendNotFound,
+    /// Gateway API: a value (filter, match type, protocol) this implementation cannot honour.
+    UnsupportedValue,
+    /// Gateway API: a listener's certificateRefs cannot be used.
+    InvalidCertificateRef,
+    /// Gateway API: listeners claim the same port with different protocols, or the same
+    /// port and hostname.
+    ListenerConflict,
 }
 
 impl Reason {
@@ -69,6 +88,15 @@ impl Reason {
             Reason::UnsupportedAnnotation => "UnsupportedAnnotation",
             Reason::InvalidAnnotation => "InvalidAnnotation",
             Reason::InvalidIngress => "InvalidIngress",
+            Reason::NotAllowedByListeners => "NotAllowedByListeners",
+            Reason::NoMatchingListenerHostname => "NoMatchingListenerHostname",
+            Reason::NoMatchingParent => "NoMatchingParent",
+            Reason::RefNotPermitted => "RefNotPermitted",
+            Reason::InvalidKind => "InvalidKind",
+            Reason::BackendNotFound => "BackendNotFound",
+            Reason::UnsupportedValue => "UnsupportedValue",
+            Reason::InvalidCertificateRef => "InvalidCertificateRef",
+            Reason::ListenerConflict => "ListenerConflict",
         }
     }
 }

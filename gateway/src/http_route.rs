@@ -1,0 +1,533 @@
+//! One HTTPRoute's rules as route model rules: matches into paths and conditions, filters into
+//! a `RouteSpec` per listener port, backendRefs into a weighted split.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderName, Method};
+use portcullis_kube::objects::ObjectKey;
+use portcullis_kube::objects::gateway_api::{
+    HttpBackendRef, HttpRoute, HttpRouteMatch, HttpRouteRule,
+};
+use portcullis_route::spec::{
+    Action, Backend, Conditions, HeaderCondition, NamedCondition, Origin, PathKind, PathRule,
+    RouteSpec, Target, ValueMatch, WeightedBackend,
+};
+use portcullis_translation::{BackendProblem, BackendResolver, Diagnostic, PortRef, Reason};
+
+use crate::Condition;
+use crate::filters::{cors, duration, header_edits, redirect, rewrite};
+use crate::grants::{Referent, Referrer, permitted};
+use portcullis_kube::store::Snapshot;
+
+/// The order of rules on one host, Gateway API's: exact paths, then longer paths, then a
+/// method match, more header matches, more query matches, then the older route, its
+/// namespace/name, and the rule and match order in it.
+pub type Precedence = (
+    u8,
+    Reverse<usize>,
+    Reverse<bool>,
+    Reverse<usize>,
+    Reverse<usize>,
+    RouteOrder,
+    usize,
+    usize,
+);
+
+/// Oldest first, then namespace, then name (a route without creation time sorts last).
+pub type RouteOrder = (bool, Option<String>, String, String);
+
+/// One matched path of one rule, with its precedence.
+#[derive(Debug, Clone)]
+pub struct RankedRule {
+    /// Where it sorts on its host.
+    pub precedence: Precedence,
+    /// The rule.
+    pub rule: PathRule,
+}
+
+/// Every `RouteSpec` built in one translation, so equal behaviour shares one `Arc` (and one
+/// compiled route with its round-robin cursors).
+#[derive(Debug, Default)]
+pub struct SpecCache {
+    specs: HashMap<RouteSpec, Arc<RouteSpec>>,
+}
+
+impl SpecCache {
+    fn share(&mut self, spec: RouteSpec) -> Arc<RouteSpec> {
+        Arc::clone(
+            self.specs
+                .entry(spec.clone())
+                .or_insert_with(|| Arc::new(spec)),
+        )
+    }
+}
+
+/// A rule's matches, filters and backends, checked once; specs are made per port from it.
+pub struct CheckedRule {
+    matches: Vec<CheckedMatch>,
+    backends: Vec<WeightedBackend>,
+    rule: HttpRouteRule,
+    field: String,
+    /// Why the rule answers 500 whatever its backends (an unsupported filter).
+    refused: Option<String>,
+    timeout: Option<std::time::Duration>,
+}
+
+struct CheckedMatch {
+    path: String,
+    kind: PathKind,
+    /// The PathPrefix value, for ReplacePrefixMatch.
+    prefix: Option<String>,
+    conditions: Conditions,
+    index: usize,
+}
+
+/// Checks every rule of a route: the rules, and the route's `ResolvedRefs`.
+pub fn check_rules(
+    snapshot: &Snapshot,
+    resolver: BackendResolver<'_>,
+    key: &ObjectKey,
+    route: &HttpRoute,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Vec<CheckedRule>, Condition) {
+    let mut resolved = Condition::yes("ResolvedRefs", "all references resolved");
+    let default_rule = [HttpRouteRule::default()];
+    let rules = if route.spec.rules.is_empty() {
+        &default_rule[..]
+    } else {
+        &route.spec.rules
+    };
+    let mut checked = Vec::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let field = format!("spec.rules[{index}]");
+        let matches = check_matches(key, rule, &field, diagnostics);
+        let mut backends = Vec::new();
+        for (b, reference) in rule.backend_refs.iter().enumerate() {
+            let at = format!("{field}.backendRefs[{b}]");
+            let (backend, problem) = backend(snapshot, resolver, key, reference);
+            if let Some((reason, condition_reason, why)) = problem {
+                diagnostics.push(Diagnostic::error(
+                    reason,
+                    key,
+                    &at,
+                    format!("{why}; its share of requests gets 500"),
+                ));
+                if resolved.status {
+                    resolved = Condition::no(condition_reason, &format!("{at}: {why}"));
+                }
+            }
+            backends.push(WeightedBackend {
+                weight: u32::try_from(reference.weight.unwrap_or(1)).unwrap_or(0),
+                backend: Arc::new(backend),
+            });
+        }
+        let mut refused = None;
+        for (f, filter) in rule.filters.iter().enumerate() {
+            let supported = matches!(
+                filter.filter_type.as_str(),
+                "RequestHeaderModifier"
+                    | "ResponseHeaderModifier"
+                    | "RequestRedirect"
+                    | "URLRewrite"
+                    | "CORS"
+            );
+            if !supported {
+                let why = format!("filter type {:?} is not supported", filter.filter_type);
+                diagnostics.push(Diagnostic::error(
+                    Reason::UnsupportedValue,
+                    key,
+                    format!("{field}.filters[{f}].type"),
+                    format!("{why}; the rule answers 500"),
+                ));
+                refused.get_or_insert(why);
+            }
+        }
+        let timeout = rule.timeouts.as_ref().and_then(|t| {
+            let mut parsed = |text: Option<&String>, name: &str| {
+                text.and_then(|text| match duration(text) {
+                    Ok(value) => value,
+                    Err(why) => {
+                        diagnostics.push(Diagnostic::error(
+                            Reason::UnsupportedValue,
+                            key,
+                            format!("{field}.timeouts.{name}"),
+                            format!("{why}; the proxy's timeout applies"),
+                        ));
+                        None
+                    }
+                })
+            };
+            let request = parsed(t.request.as_ref(), "request");
+            let backend = parsed(t.backend_request.as_ref(), "backendRequest");
+            match (request, backend) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        });
+        checked.push(CheckedRule {
+            matches,
+            backends,
+            rule: rule.clone(),
+            field,
+            refused,
+            timeout,
+        });
+    }
+    (checked, resolved)
+}
+
+/// A rule's matches as paths and conditions; a match that cannot be honoured is dropped
+/// (never widened), with a diagnostic.
+fn check_matches(
+    key: &ObjectKey,
+    rule: &HttpRouteRule,
+    field: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<CheckedMatch> {
+    let default_match = [HttpRouteMatch::default()];
+    let matches = if rule.matches.is_empty() {
+        &default_match[..]
+    } else {
+        &rule.matches
+    };
+    let mut checked = Vec::new();
+    for (index, one) in matches.iter().enumerate() {
+        let at = format!("{field}.matches[{index}]");
+        match check_match(one) {
+            Ok((path, kind, prefix, conditions)) => checked.push(CheckedMatch {
+                path,
+                kind,
+                prefix,
+                conditions,
+                index,
+            }),
+            Err((sub, why)) => diagnostics.push(Diagnostic::error(
+                Reason::UnsupportedValue,
+                key,
+                format!("{at}.{sub}"),
+                format!("{why}; this match is not served"),
+            )),
+        }
+    }
+    checked
+}
+
+type Checked = (String, PathKind, Option<String>, Conditions);
+
+fn check_match(one: &HttpRouteMatch) -> Result<Checked, (String, String)> {
+    let path = one.path.as_ref();
+    let value = path
+        .and_then(|p| p.value.clone())
+        .unwrap_or_else(|| "/".into());
+    let (kind, prefix, path) = match path.and_then(|p| p.match_type.as_deref()) {
+        None | Some("PathPrefix") => {
+            if !value.starts_with('/') {
+                return Err((
+                    "path.value".into(),
+                    format!("{value:?} does not start with /"),
+                ));
+            }
+            (PathKind::Prefix, Some(value.clone()), value)
+        }
+        Some("Exact") => {
+            if !value.starts_with('/') {
+                return Err((
+                    "path.value".into(),
+                    format!("{value:?} does not start with /"),
+                ));
+            }
+            (PathKind::Exact, None, value)
+        }
+        // The route model anchors a pattern at the start; Gateway API matches the whole path.
+        Some("RegularExpression") => (
+            PathKind::Regex {
+                case_insensitive: false,
+            },
+            None,
+            format!("(?:{value})$"),
+        ),
+        Some(other) => {
+            return Err((
+                "path.type".into(),
+                format!("{other:?} is not a path match type"),
+            ));
+        }
+    };
+    let mut conditions = Conditions::default();
+    if let Some(method) = &one.method {
+        conditions.method = Some(
+            Method::from_bytes(method.as_bytes())
+                .map_err(|_| ("method".to_string(), format!("{method:?} is not a method")))?,
+        );
+    }
+    for (index, header) in one.headers.iter().enumerate() {
+        let name = HeaderName::try_from(header.name.as_str()).map_err(|_| {
+            (
+                format!("headers[{index}].name"),
+                format!("{:?} is not a header name", header.name),
+            )
+        })?;
+        let value = value_match(header.match_type.as_deref(), &header.value)
+            .map_err(|why| (format!("headers[{index}].type"), why))?;
+        conditions.headers.push(HeaderCondition { name, value });
+    }
+    for (index, query) in one.query_params.iter().enumerate() {
+        let value = value_match(query.match_type.as_deref(), &query.value)
+            .map_err(|why| (format!("queryParams[{index}].type"), why))?;
+        conditions.query.push(NamedCondition {
+            name: query.name.clone(),
+            value,
+        });
+    }
+    Ok((path, kind, prefix, conditions))
+}
+
+fn value_match(match_type: Option<&str>, value: &str) -> Result<ValueMatch, String> {
+    match match_type {
+        None | Some("Exact") => Ok(ValueMatch::Exact(value.to_string())),
+        Some("RegularExpression") => Ok(ValueMatch::Regex(value.to_string())),
+        Some(other) => Err(format!("{other:?} is not Exact or RegularExpression")),
+    }
+}
+
+type Problem = (Reason, &'static str, String);
+
+/// One backendRef: a Service's endpoints, or an invalid target that answers 500.
+fn backend(
+    snapshot: &Snapshot,
+    resolver: BackendResolver<'_>,
+    route: &ObjectKey,
+    reference: &HttpBackendRef,
+) -> (Backend, Option<Problem>) {
+    let namespace = reference.namespace.as_deref().unwrap_or(&route.namespace);
+    let port_text = reference.port.map(|p| p.to_string()).unwrap_or_default();
+    let origin = Origin {
+        namespace: namespace.into(),
+        ingress: route.name.as_str().into(),
+        service: reference.name.as_str().into(),
+        port: port_text.as_str().into(),
+    };
+    let invalid = |problem: Problem| {
+        (
+            Backend {
+                origin: Some(origin.clone()),
+                target: Target::Invalid(problem.2.clone()),
+            },
+            Some(problem),
+        )
+    };
+    let group = reference.group.as_deref().unwrap_or("");
+    let kind = reference.kind.as_deref().unwrap_or("Service");
+    if !(group.is_empty() || group == "core") || kind != "Service" {
+        return invalid((
+            Reason::InvalidKind,
+            "InvalidKind",
+            format!("backend kind {group}/{kind} is not supported (Service is)"),
+        ));
+    }
+    if !reference.filters.is_empty() {
+        return invalid((
+            Reason::UnsupportedValue,
+            "UnsupportedValue",
+            "filters on a backendRef are not supported yet".into(),
+        ));
+    }
+    let referrer = Referrer {
+        kind: "HTTPRoute",
+        namespace: &route.namespace,
+    };
+    let referent = Referent {
+        kind: "Service",
+        namespace,
+        name: &reference.name,
+    };
+    if !permitted(snapshot, referrer, referent) {
+        return invalid((
+            Reason::RefNotPermitted,
+            "RefNotPermitted",
+            format!(
+                "no ReferenceGrant in namespace {namespace} lets HTTPRoutes of {} use Service {}",
+                route.namespace, reference.name
+            ),
+        ));
+    }
+    let Some(port) = reference.port else {
+        return invalid((
+            Reason::UnsupportedValue,
+            "UnsupportedValue",
+            "a Service backendRef needs a port".into(),
+        ));
+    };
+    match resolver.resolve(namespace, &reference.name, &PortRef::Number(port)) {
+        Ok(endpoints) => (
+            Backend {
+                origin: Some(origin),
+                target: Target::Endpoints(endpoints),
+            },
+            None,
+        ),
+        Err(
+            problem @ (BackendProblem::ServiceMissing { .. } | BackendProblem::PortMissing { .. }),
+        ) => {
+            let text = problem.to_string();
+            let text = text.split(';').next().unwrap_or(&text).to_string();
+            invalid((Reason::BackendNotFound, "BackendNotFound", text))
+        }
+        Err(problem) => {
+            let text = problem.to_string();
+            let text = text.split(';').next().unwrap_or(&text).to_string();
+            invalid((Reason::UnsupportedValue, "UnsupportedValue", text))
+        }
+    }
+}
+
+impl CheckedRule {
+    /// The rule's path rules on a listener of `port`, each with its precedence.
+    pub fn ranked_rules(
+        &self,
+        key: &ObjectKey,
+        order: &RouteOrder,
+        rule_index: usize,
+        port: u16,
+        specs: &mut SpecCache,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Vec<RankedRule> {
+        let mut ranked = Vec::new();
+        for one in &self.matches {
+            let spec = match self.spec(key, one.prefix.as_deref(), port) {
+                Ok(spec) => spec,
+                Err((at, why)) => {
+                    diagnostics.push(Diagnostic::error(
+                        Reason::UnsupportedValue,
+                        key,
+                        format!("{}.{at}", self.field),
+                        format!("{why}; the rule answers 500"),
+                    ));
+                    invalid_spec(key, &why)
+                }
+            };
+            let kind_rank = match one.kind {
+                PathKind::Exact => 0,
+                PathKind::Regex { .. } => 1,
+                PathKind::Prefix => 2,
+            };
+            let c = &one.conditions;
+            ranked.push(RankedRule {
+                precedence: (
+                    kind_rank,
+                    Reverse(one.path.trim_end_matches('/').len()),
+                    Reverse(c.method.is_some()),
+                    Reverse(c.headers.len()),
+                    Reverse(c.query.len()),
+                    order.clone(),
+                    rule_index,
+                    one.index,
+                ),
+                rule: PathRule {
+                    path: one.path.clone(),
+                    kind: one.kind,
+                    conditions: one.conditions.clone(),
+                    route: specs.share(spec),
+                },
+            });
+        }
+        ranked
+    }
+
+    /// The behaviour of one match of this rule on a listener of `port`.
+    fn spec(
+        &self,
+        key: &ObjectKey,
+        prefix: Option<&str>,
+        port: u16,
+    ) -> Result<RouteSpec, (String, String)> {
+        if let Some(why) = &self.refused {
+            return Ok(invalid_spec(key, why));
+        }
+        let mut spec = RouteSpec {
+            origin: Some(route_origin(key)),
+            ..RouteSpec::forward(Arc::new(Backend {
+                origin: Some(route_origin(key)),
+                target: Target::Invalid("the rule has no backendRefs".into()),
+            }))
+        };
+        if let Action::Forward(forward) = &mut spec.action {
+            if !self.backends.is_empty() {
+                forward.backends = self.backends.clone();
+            }
+            forward.timeouts.response = self.timeout;
+            // A request that timed out is not sent again (no Gateway API route asks for it).
+            forward.next_upstream.timeout = false;
+        }
+        for (f, filter) in self.rule.filters.iter().enumerate() {
+            let at = |sub: String| format!("filters[{f}].{sub}");
+            match filter.filter_type.as_str() {
+                "RequestHeaderModifier" => {
+                    if let Some(m) = &filter.request_header_modifier {
+                        let edits = header_edits(m)
+                            .map_err(|(s, w)| (at(format!("requestHeaderModifier.{s}")), w))?;
+                        merge_edits(&mut spec.request_headers, edits);
+                    }
+                }
+                "ResponseHeaderModifier" => {
+                    if let Some(m) = &filter.response_header_modifier {
+                        let edits = header_edits(m)
+                            .map_err(|(s, w)| (at(format!("responseHeaderModifier.{s}")), w))?;
+                        merge_edits(&mut spec.response_headers, edits);
+                    }
+                }
+                "RequestRedirect" => {
+                    if let Some(r) = &filter.request_redirect {
+                        let redirect = redirect(r, prefix, port)
+                            .map_err(|(s, w)| (at(format!("requestRedirect.{s}")), w))?;
+                        spec.action = Action::Redirect(redirect);
+                    }
+                }
+                "URLRewrite" => {
+                    if let Some(r) = &filter.url_rewrite {
+                        spec.rewrite = rewrite(r, prefix)
+                            .map_err(|(s, w)| (at(format!("urlRewrite.{s}")), w))?;
+                    }
+                }
+                "CORS" => {
+                    if let Some(c) = &filter.cors {
+                        spec.cors = Some(Box::new(
+                            cors(c).map_err(|(s, w)| (at(format!("cors.{s}")), w))?,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(spec)
+    }
+}
+
+fn merge_edits(
+    into: &mut portcullis_route::spec::HeaderEdits,
+    more: portcullis_route::spec::HeaderEdits,
+) {
+    into.set.extend(more.set);
+    into.add.extend(more.add);
+    into.remove.extend(more.remove);
+}
+
+/// Whose rules these are, for the proxy's own answers (redirects, 500s).
+fn route_origin(key: &ObjectKey) -> Origin {
+    Origin {
+        namespace: key.namespace.as_str().into(),
+        ingress: key.name.as_str().into(),
+        service: "".into(),
+        port: "".into(),
+    }
+}
+
+/// A rule that answers 500 for `why`.
+fn invalid_spec(key: &ObjectKey, why: &str) -> RouteSpec {
+    RouteSpec::forward(Arc::new(Backend {
+        origin: Some(route_origin(key)),
+        target: Target::Invalid(why.to_string()),
+    }))
+}
