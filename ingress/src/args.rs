@@ -1,6 +1,6 @@
 //! The flags of `portcullis ingress`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -75,6 +75,15 @@ pub struct IngressArgs {
     /// The spec.controller value of the IngressClasses this controller serves.
     #[arg(long, default_value = "portcullis.dev/ingress-controller")]
     pub controller_name: String,
+
+    /// Gateway API: GatewayClasses whose spec.controllerName is this are served, with their
+    /// Gateways and the routes attached to them.
+    #[arg(long, default_value = portcullis_gateway::DEFAULT_CONTROLLER_NAME)]
+    pub gateway_controller_name: String,
+
+    /// Gateway API: the address each listener port of our Gateways is opened on.
+    #[arg(long, default_value = "0.0.0.0", value_name = "IP")]
+    pub gateway_address: IpAddr,
 
     /// Service that answers requests no Ingress matches, as NAMESPACE/NAME or
     /// NAMESPACE/NAME:PORT (default: a built-in 404).

@@ -2,6 +2,7 @@
 //! [`run_ingress`] is the sequence; each step is a function here or in a file of its own.
 
 mod api_writers;
+mod gateway_ports;
 mod listeners;
 mod publisher;
 mod servers;
@@ -16,6 +17,7 @@ use portcullis_proxy::metrics::Metrics;
 use portcullis_route::spec::TableSpec;
 use portcullis_route::table::RoutingTable;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 use tracing::info;
 
 use crate::api_watches::run_kube_source;
@@ -25,7 +27,7 @@ use api_writers::start_api_writers;
 use listeners::Listeners;
 use portcullis_kube::source_choice::{Source, shutdown_signal};
 use portcullis_kube::store::StoreEvent;
-use publisher::build_publisher;
+use publisher::{build_publisher, gateway_target};
 use servers::{Servers, proxy_config};
 
 /// Runs until SIGTERM or SIGINT, then drains in-flight requests and returns. Objects come from
@@ -37,7 +39,20 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     let listeners = Listeners::bind(&args).await?;
     let (events, receiver) = mpsc::unbounded_channel();
     let writers = start_api_writers(&source, &args);
-    let publisher = build_publisher(&args, &serving, writers, certificates.clone());
+    let (gateway_ports, desired_ports) = watch::channel(Vec::new());
+    let gateway = gateway_target(
+        &args,
+        gateway_ports,
+        self_signed_default().map_err(anyhow::Error::msg)?,
+        None,
+    );
+    let publisher = build_publisher(
+        &args,
+        &serving,
+        writers,
+        certificates.clone(),
+        Some(gateway),
+    );
     start_reconciler(receiver, publisher)?;
     let source_name = start_source(source, &args, events);
     info!(
@@ -52,6 +67,7 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
         &serving,
         certificates.as_ref(),
         proxy_config(&args),
+        (args.gateway_address, desired_ports),
     );
     shutdown_signal().await?;
     servers.drain(&serving.readiness).await

@@ -5,6 +5,7 @@
 //! published before the sources report their initial state complete.
 
 mod event_notices;
+mod gateway;
 mod rebuild;
 mod reported;
 
@@ -23,6 +24,9 @@ use portcullis_kube::event_batches::next_batch_blocking;
 use portcullis_kube::store::{Store, StoreEvent};
 use reported::Reported;
 
+use gateway::GatewayServing;
+pub use gateway::{GatewayPort, GatewayTarget};
+
 /// Where a published table goes and what is told about it.
 pub struct Publisher {
     /// The table the proxy serves.
@@ -39,6 +43,8 @@ pub struct Publisher {
     pub status: Option<StatusTarget>,
     /// Where Event notices go (API mode).
     pub events: Option<UnboundedSender<Vec<EventNotice>>>,
+    /// Where Gateway API tables go.
+    pub gateway: Option<GatewayTarget>,
 }
 
 /// The status side of publishing: which addresses, and the writer that applies them.
@@ -90,6 +96,8 @@ struct Reconciler {
     reported: Reported,
     /// Certificates already parsed, by content.
     certificate_cache: CertificateCache,
+    /// The Gateway API ports served, and the last Gateway API translation.
+    gateway: GatewayServing,
 }
 
 impl Reconciler {
@@ -99,6 +107,7 @@ impl Reconciler {
             translator: Translator::new(config.clone()),
             reported: Reported::default(),
             certificate_cache: CertificateCache::default(),
+            gateway: GatewayServing::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod binaries;
 pub mod chart;
 pub mod cni_calls;
 pub mod control_plane;
+pub mod echo_backend;
 pub mod fake_apiserver;
 pub mod ingress_process;
 pub mod netns;

@@ -42,7 +42,7 @@ impl Listeners {
 const PROXY_BACKLOG: u32 = 4096;
 
 /// A proxy listener on `addr`, with address reuse and a deep accept queue.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(super) fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,

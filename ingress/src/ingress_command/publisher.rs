@@ -10,7 +10,12 @@ use portcullis_proxy::admin::Readiness;
 use super::Serving;
 use super::api_writers::ApiWriters;
 use crate::args::IngressArgs;
-use crate::reconcile::{CertificateTarget, Publisher};
+use portcullis_gateway::{GatewayConfig, GatewayStatus};
+use rustls::sign::CertifiedKey;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
+
+use crate::reconcile::{CertificateTarget, GatewayPort, GatewayTarget, Publisher};
 use crate::translate::{ClassIdentity, TlsConfig, TranslateConfig};
 
 /// The publisher into `serving`, translating as the flags say.
@@ -19,6 +24,7 @@ pub(super) fn build_publisher(
     serving: &Serving,
     writers: ApiWriters,
     certificates: Option<CertificateTarget>,
+    gateway: Option<GatewayTarget>,
 ) -> Publisher {
     Publisher {
         live: Arc::clone(&serving.table),
@@ -28,6 +34,28 @@ pub(super) fn build_publisher(
         status: writers.status,
         events: writers.events,
         certificates,
+        gateway,
+    }
+}
+
+/// The Gateway API side: our controller name, the ports the Ingress and admin listeners hold,
+/// the supervisor's inbox, and the certificate of names no listener certificate covers.
+pub(super) fn gateway_target(
+    args: &IngressArgs,
+    ports: watch::Sender<Vec<GatewayPort>>,
+    fallback: Arc<CertifiedKey>,
+    status: Option<UnboundedSender<GatewayStatus>>,
+) -> GatewayTarget {
+    let mut reserved = vec![args.http_addr.port(), args.admin_addr.port()];
+    reserved.extend(args.https_addr.map(|a| a.port()));
+    GatewayTarget {
+        config: GatewayConfig {
+            controller_name: args.gateway_controller_name.clone(),
+            reserved_ports: reserved,
+        },
+        ports,
+        fallback,
+        status,
     }
 }
 

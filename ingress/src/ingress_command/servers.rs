@@ -1,6 +1,7 @@
 //! The proxy (HTTP, and HTTPS when bound) and the admin server: started on the bound
 //! listeners, and drained together at shutdown.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -11,9 +12,11 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use super::Serving;
+use super::gateway_ports::run_gateway_ports;
 use super::listeners::Listeners;
 use crate::args::IngressArgs;
 use crate::reconcile::CertificateTarget;
+use crate::reconcile::GatewayPort;
 
 /// The proxy's timeouts and limits, from the flags.
 pub(super) fn proxy_config(args: &IngressArgs) -> ProxyConfig {
@@ -37,6 +40,7 @@ pub(super) struct Servers {
     stop: watch::Sender<bool>,
     proxy: JoinHandle<std::io::Result<()>>,
     tls_proxy: Option<JoinHandle<std::io::Result<()>>>,
+    gateway_ports: JoinHandle<()>,
     admin: JoinHandle<std::io::Result<()>>,
 }
 
@@ -48,6 +52,7 @@ impl Servers {
         serving: &Serving,
         certificates: Option<&CertificateTarget>,
         config: ProxyConfig,
+        (gateway_address, gateway_ports): (IpAddr, watch::Receiver<Vec<GatewayPort>>),
     ) -> Servers {
         let (stop, stopped) = watch::channel(false);
         let wait_stop = |mut stopped: watch::Receiver<bool>| async move {
@@ -64,6 +69,13 @@ impl Servers {
             ))),
             _ => None,
         };
+        let gateway_ports = tokio::spawn(run_gateway_ports(
+            gateway_address,
+            gateway_ports,
+            Arc::clone(&serving.metrics),
+            config.clone(),
+            stopped.clone(),
+        ));
         let proxy = tokio::spawn(serve_proxy(
             listeners.http,
             Arc::clone(&serving.table),
@@ -81,6 +93,7 @@ impl Servers {
             stop,
             proxy,
             tls_proxy,
+            gateway_ports,
             admin,
         }
     }
@@ -95,6 +108,9 @@ impl Servers {
         if let Some(tls_proxy) = self.tls_proxy {
             tls_proxy.await.context("TLS proxy task failed")??;
         }
+        self.gateway_ports
+            .await
+            .context("Gateway listener task failed")?;
         self.admin.await.context("admin task failed")??;
         info!("drained; exiting");
         Ok(())

@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use portcullis_proxy::certificates::{CertificateCache, CertificateStore};
+use portcullis_proxy::certificates::{CertificateCache, CertificateExpiry, CertificateStore};
 use portcullis_proxy::metrics::TableMetrics;
 use portcullis_route::spec::{TableSpec, TlsSpec};
 use portcullis_route::table::{CompileWarning, RoutingTable};
 use tracing::info;
 
 use super::event_notices::event_notices;
+use super::gateway::GatewayOutcome;
 use super::{Publisher, Reconciler};
 use crate::translate::{Diagnostic, Severity, Translation, published_addresses, status_updates};
 use portcullis_kube::objects::ObjectKey;
@@ -35,29 +36,53 @@ impl Reconciler {
         let (table, warnings) = compile_table(&translation.spec, publisher);
         let compiled = started.elapsed();
         let (hosts, paths) = (table.host_count(), table.path_count());
+        let now = now_unix();
         // Certificates first: a host that starts redirecting to HTTPS has its certificate ready.
-        let certificate_problems =
-            publish_certificates(&translation.tls, publisher, &mut self.certificate_cache);
+        let (mut certificate_problems, mut expiries) = publish_certificates(
+            &translation.tls,
+            publisher,
+            &mut self.certificate_cache,
+            now,
+        );
+        // Gateway API ports publish their own certificates and tables before the Ingress
+        // table: the readiness that follows covers both.
+        let gateway = match &publisher.gateway {
+            Some(target) => {
+                self.gateway
+                    .rebuild(snapshot, changes, target, &publisher.metrics, now)
+            }
+            None => GatewayOutcome::default(),
+        };
+        certificate_problems.extend(gateway.certificate_problems);
+        expiries.extend(gateway.expiries);
+        if publisher.certificates.is_some() || publisher.gateway.is_some() {
+            publisher.metrics.tls.set_expiries(expiries);
+        }
         publish_table(table, publisher);
         send_status_updates(snapshot, &translation, publisher);
+        let mut diagnostics = translation.diagnostics.clone();
+        diagnostics.extend(gateway.diagnostics);
         record_table_metrics(
             &publisher.metrics.table,
             started,
             (hosts, paths),
-            &translation.diagnostics,
+            &diagnostics,
         );
+        let mut warnings = warnings;
+        warnings.extend(gateway.warnings);
         self.reported.report(
-            &translation.diagnostics,
+            &diagnostics,
             other_problems(&duplicates, &warnings),
             certificate_problems,
         );
         if let Some(events) = &publisher.events {
-            let _ = events.send(event_notices(snapshot, &translation.diagnostics));
+            let _ = events.send(event_notices(snapshot, &diagnostics));
         }
         info!(
             hosts,
             paths,
             ingresses = translation.ingresses.len(),
+            gateway_ports = gateway.ports,
             translate_ms = translated.as_secs_f64() * 1e3,
             compile_ms = (compiled - translated).as_secs_f64() * 1e3,
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
@@ -72,26 +97,28 @@ fn compile_table(spec: &TableSpec, publisher: &Publisher) -> (RoutingTable, Vec<
     RoutingTable::compile_reusing(spec, &publisher.metrics, Some(&previous))
 }
 
-/// With an HTTPS listener, compiles the certificates, records their expiries and publishes
-/// them; returns their problems, one line each (none without a listener).
+/// Seconds since the epoch, for certificate validity.
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// With an HTTPS listener, compiles the certificates and publishes them; returns their
+/// problems, one line each, and their expiries (none without a listener).
 fn publish_certificates(
     tls: &TlsSpec,
     publisher: &Publisher,
     cache: &mut CertificateCache,
-) -> Vec<String> {
+    now: i64,
+) -> (Vec<String>, Vec<CertificateExpiry>) {
     let Some(target) = &publisher.certificates else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let (certificates, problems) = CertificateStore::compile(tls, &target.fallback, now, cache);
-    publisher
-        .metrics
-        .tls
-        .set_expiries(certificates.expiries().to_vec());
+    let expiries = certificates.expiries().to_vec();
     target.live.publish(certificates);
-    problems.iter().map(ToString::to_string).collect()
+    (problems.iter().map(ToString::to_string).collect(), expiries)
 }
 
 /// Publishes the table, tells `on_publish`, and starts the grace of the routes it dropped.

@@ -32,6 +32,10 @@ pub struct GatewayMeta {
     /// `metadata.creationTimestamp` as RFC 3339 text; `None` in manifests. Oldest wins
     /// conflicts, so texts compare as times do (the API server writes UTC, whole seconds).
     pub creation_timestamp: Option<String>,
+    /// `metadata.uid`, for Events about the object (API mode).
+    pub uid: Option<String>,
+    /// `metadata.resourceVersion`, for Events about the object (API mode).
+    pub resource_version: Option<String>,
 }
 
 /// `GatewayClass`: which controller runs the Gateways of this class.

@@ -1,0 +1,1058 @@
+//! The real `portcullis ingress` binary serving Gateway API objects from `--manifests`, against
+//! echo backends on loopback: the conformance suite's HTTPRoute cases (the case names say
+//! which), listener ports opened and closed live, HTTPS listeners, and Ingresses beside.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper::header::HeaderMap;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use portcullis_testkit::echo_backend::{ECHO_SET_HEADER, EchoBackend, Echoed};
+use portcullis_testkit::ingress_process::{Portcullis, free_port, wait_until, write_atomically};
+
+/// One answer: status, headers, and what the echo backend saw (if one answered).
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    echoed: Option<Echoed>,
+}
+
+impl Reply {
+    /// The backend that answered, or `status N` when none did.
+    fn answered_by(&self) -> String {
+        match &self.echoed {
+            Some(echoed) if self.status == 200 => echoed.backend.clone(),
+            _ => format!("status {}", self.status),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(","))
+    }
+}
+
+/// Sends one request to `127.0.0.1:port` (redirects are not followed).
+async fn send(
+    port: u16,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<Reply> {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("host", host);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Empty::new()).ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .ok()?
+        .ok()?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    Some(Reply {
+        status,
+        headers,
+        echoed: Echoed::parse(&String::from_utf8_lossy(&body)),
+    })
+}
+
+async fn get(port: u16, host: &str, path: &str) -> Reply {
+    send(port, "GET", host, path, &[])
+        .await
+        .unwrap_or_else(|| panic!("GET {host}{path} on port {port} failed"))
+}
+
+/// A Service `name` in `namespace` on port 8080, with one EndpointSlice to `backend`.
+fn service(namespace: &str, name: &str, backend: SocketAddr) -> String {
+    format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
+         spec: {{ports: [{{port: 8080}}]}}\n\
+         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+         metadata: {{name: {name}-1, namespace: {namespace}, labels: {{kubernetes.io/service-name: {name}}}}}\n\
+         addressType: IPv4\nports: [{{port: {}}}]\n\
+         endpoints: [{{addresses: [\"{}\"], conditions: {{ready: true}}}}]\n",
+        backend.port(),
+        backend.ip()
+    )
+}
+
+/// The shared objects: our GatewayClass, namespaces `store` (label `gateway-conformance:
+/// infra`) and `web` (`backend`), Services v1, v2, v3 in `store` and `web-backend` in `web`,
+/// and Gateway `same-namespace` in `store` with listener `http` on `port` (routes from
+/// `store` only) and Gateway `all-namespaces` with listener `http` on `open_port` (all).
+fn base(backends: &Backends, port: u16, open_port: u16) -> String {
+    let mut out = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {{name: portcullis}}\n\
+         spec: {{controllerName: portcullis.dev/gateway-controller}}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: store, labels: {{gateway-conformance: infra}}}}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: web, labels: {{gateway-conformance: backend}}}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: same-namespace, namespace: store}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n  \
+         - {{name: http, port: {port}, protocol: HTTP, allowedRoutes: {{namespaces: {{from: Same}}}}}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: all-namespaces, namespace: store}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n  \
+         - {{name: http, port: {open_port}, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}\n"
+    );
+    for (name, backend) in [
+        ("infra-backend-v1", &backends.v1),
+        ("infra-backend-v2", &backends.v2),
+        ("infra-backend-v3", &backends.v3),
+    ] {
+        out.push_str(&service("store", name, backend.addr));
+    }
+    out.push_str(&service("web", "web-backend", backends.web.addr));
+    out
+}
+
+struct Backends {
+    v1: EchoBackend,
+    v2: EchoBackend,
+    v3: EchoBackend,
+    web: EchoBackend,
+}
+
+/// A running proxy with the base objects and `routes`, both Gateways' ports open.
+struct Fixture {
+    proxy: Portcullis,
+    dir: tempfile::TempDir,
+    /// `same-namespace`'s port.
+    port: u16,
+    /// `all-namespaces`'s port.
+    open_port: u16,
+    _backends: Backends,
+}
+
+impl Fixture {
+    async fn start(routes: &str) -> Fixture {
+        let backends = Backends {
+            v1: EchoBackend::start("infra-backend-v1").await,
+            v2: EchoBackend::start("infra-backend-v2").await,
+            v3: EchoBackend::start("infra-backend-v3").await,
+            web: EchoBackend::start("web-backend").await,
+        };
+        let (port, open_port) = (free_port().port(), free_port().port());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("base.yaml"),
+            base(&backends, port, open_port),
+        )
+        .expect("write base");
+        std::fs::write(dir.path().join("routes.yaml"), routes).expect("write routes");
+        let proxy = Portcullis::start(dir.path(), &["--gateway-address", "127.0.0.1"]).await;
+        for p in [port, open_port] {
+            let open = wait_until(Duration::from_secs(10), || async {
+                send(p, "GET", "probe", "/", &[]).await.is_some()
+            })
+            .await;
+            assert!(open, "Gateway port {p} never opened; log:\n{}", proxy.log());
+        }
+        Fixture {
+            proxy,
+            dir,
+            port,
+            open_port,
+            _backends: backends,
+        }
+    }
+
+    /// Replaces the routes file and waits until `check` holds.
+    async fn change_routes<F, Fut>(&self, routes: &str, check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        write_atomically(&self.dir.path().join("routes.yaml"), routes);
+        let took = wait_until(Duration::from_secs(10), check).await;
+        assert!(took, "the change never took; log:\n{}", self.proxy.log());
+    }
+}
+
+/// An HTTPRoute in `namespace` attached to `parent` with `hostnames` and rule YAML `rules`
+/// (indented as list items under `rules:`).
+fn route(namespace: &str, name: &str, parent: &str, hostnames: &[&str], rules: &str) -> String {
+    format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+         metadata: {{name: {name}, namespace: {namespace}}}\n\
+         spec:\n  parentRefs: [{{name: {parent}, namespace: store}}]\n  hostnames: {hostnames:?}\n  rules:\n{rules}"
+    )
+}
+
+/// `(method, host, path, headers, expected backend or "status N")`.
+type Case<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// Each `(method, host, path, headers)` answered by the expected backend (or `status N`).
+async fn expect_routes(port: u16, cases: &[Case<'_>]) {
+    let mut wrong = Vec::new();
+    for (method, host, path, headers, expected) in cases {
+        let reply = send(port, method, host, path, headers)
+            .await
+            .unwrap_or_else(|| panic!("{method} {host}{path} failed"));
+        let got = reply.answered_by();
+        if got != *expected {
+            wrong.push(format!(
+                "{method} {host}{path} {headers:?}: {got}, expected {expected}"
+            ));
+        }
+        if reply.status == 200
+            && let Some(echoed) = &reply.echoed
+        {
+            assert_eq!(
+                echoed.path, *path,
+                "the backend sees path and query as sent"
+            );
+            assert_eq!(echoed.method, *method);
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+const V1: &str = "[{name: infra-backend-v1, port: 8080}]";
+const V2: &str = "[{name: infra-backend-v2, port: 8080}]";
+const V3: &str = "[{name: infra-backend-v3, port: 8080}]";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matches_follow_the_conformance_suites_precedence() {
+    let rules = |parts: &[(&str, &str)]| -> String {
+        parts
+            .iter()
+            .map(|(matches, backends)| {
+                format!("  - matches: {matches}\n    backendRefs: {backends}\n")
+            })
+            .collect()
+    };
+    let mut routes = String::new();
+    // HTTPRouteMatching
+    routes.push_str(&route(
+        "store",
+        "matching",
+        "same-namespace",
+        &["matching.example"],
+        &rules(&[
+            ("[{path: {type: PathPrefix, value: /}}, {headers: [{name: version, value: one}]}]", V1),
+            ("[{path: {type: PathPrefix, value: /v2}}, {headers: [{name: version, value: two}]}]", V2),
+        ]),
+    ));
+    // HTTPRouteHeaderMatching
+    routes.push_str(&route(
+        "store",
+        "header-matching",
+        "same-namespace",
+        &["headers.example"],
+        &rules(&[
+            ("[{headers: [{name: version, value: one}]}]", V1),
+            ("[{headers: [{name: version, value: two}]}]", V2),
+            ("[{headers: [{name: version, value: two}, {name: color, value: orange}]}]", V1),
+            ("[{headers: [{name: color, value: blue}]}, {headers: [{name: color, value: green}]}]", V1),
+            ("[{headers: [{name: color, value: red}]}, {headers: [{name: color, value: yellow}]}]", V2),
+        ]),
+    ));
+    // HTTPRouteMethodMatching and HTTPRouteQueryParamMatching (abridged)
+    routes.push_str(&route(
+        "store",
+        "method-matching",
+        "same-namespace",
+        &["methods.example"],
+        &rules(&[
+            ("[{method: POST}]", V1),
+            ("[{method: GET}]", V2),
+            ("[{path: {type: PathPrefix, value: /path1}, method: GET}]", V1),
+            ("[{path: {type: PathPrefix, value: /path5}}]", V1),
+            ("[{method: PATCH}]", V2),
+            ("[{headers: [{name: version, value: four}]}]", V3),
+            ("[{queryParams: [{name: animal, value: whale}]}]", V1),
+            ("[{queryParams: [{name: animal, value: dolphin}]}]", V2),
+            ("[{queryParams: [{name: animal, value: dolphin}, {name: color, value: blue}]}, {queryParams: [{name: ANIMAL, value: Whale}]}]", V3),
+        ]),
+    ));
+    // HTTPRoutePathMatchOrder and HTTPRouteExactPathMatching
+    routes.push_str(&route(
+        "store",
+        "path-matching-order",
+        "same-namespace",
+        &["paths.example"],
+        &rules(&[
+            ("[{path: {type: Exact, value: /match}}]", V1),
+            ("[{path: {type: Exact, value: /match/exact}}]", V2),
+            ("[{path: {type: Exact, value: /match/exact/one}}]", V3),
+            ("[{path: {type: PathPrefix, value: /match/}}]", V3),
+            ("[{path: {type: PathPrefix, value: /match/prefix/}}]", V1),
+            ("[{path: {type: PathPrefix, value: /match/prefix/one}}]", V2),
+            ("[{path: {type: Exact, value: /one}}]", V1),
+            (
+                "[{path: {type: RegularExpression, value: \"/re/[0-9]+\"}}]",
+                V2,
+            ),
+        ]),
+    ));
+    let fixture = Fixture::start(&routes).await;
+    let none: &[(&str, &str)] = &[];
+    expect_routes(
+        fixture.port,
+        &[
+            ("GET", "matching.example", "/", none, "infra-backend-v1"),
+            (
+                "GET",
+                "matching.example",
+                "/example",
+                none,
+                "infra-backend-v1",
+            ),
+            (
+                "GET",
+                "matching.example",
+                "/",
+                &[("version", "one")],
+                "infra-backend-v1",
+            ),
+            ("GET", "matching.example", "/v2", none, "infra-backend-v2"),
+            (
+                "GET",
+                "matching.example",
+                "/v2/example",
+                none,
+                "infra-backend-v2",
+            ),
+            (
+                "GET",
+                "matching.example",
+                "/",
+                &[("version", "two")],
+                "infra-backend-v2",
+            ),
+            ("GET", "matching.example", "/v2/", none, "infra-backend-v2"),
+            (
+                "GET",
+                "matching.example",
+                "/v2example",
+                none,
+                "infra-backend-v1",
+            ),
+            (
+                "GET",
+                "matching.example",
+                "/foo/v2/example",
+                none,
+                "infra-backend-v1",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Version", "one")],
+                "infra-backend-v1",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Version", "two")],
+                "infra-backend-v2",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Version", "two"), ("Color", "orange")],
+                "infra-backend-v1",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Version", "two"), ("Color", "blue")],
+                "infra-backend-v2",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Color", "orange")],
+                "status 404",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Some-Other-Header", "one")],
+                "status 404",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Color", "green")],
+                "infra-backend-v1",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Color", "yellow")],
+                "infra-backend-v2",
+            ),
+            (
+                "GET",
+                "headers.example",
+                "/",
+                &[("Color", "purple")],
+                "status 404",
+            ),
+            ("POST", "methods.example", "/", none, "infra-backend-v1"),
+            ("GET", "methods.example", "/", none, "infra-backend-v2"),
+            ("HEAD", "methods.example", "/", none, "status 404"),
+            ("GET", "methods.example", "/path1", none, "infra-backend-v1"),
+            (
+                "PATCH",
+                "methods.example",
+                "/path5",
+                none,
+                "infra-backend-v1",
+            ),
+            (
+                "PATCH",
+                "methods.example",
+                "/",
+                &[("version", "four")],
+                "infra-backend-v2",
+            ),
+            (
+                "PUT",
+                "methods.example",
+                "/",
+                &[("version", "four")],
+                "infra-backend-v3",
+            ),
+            (
+                "PUT",
+                "methods.example",
+                "/?animal=whale",
+                none,
+                "infra-backend-v1",
+            ),
+            (
+                "PUT",
+                "methods.example",
+                "/?animal=dolphin",
+                none,
+                "infra-backend-v2",
+            ),
+            (
+                "PUT",
+                "methods.example",
+                "/?animal=dolphin&color=blue",
+                none,
+                "infra-backend-v3",
+            ),
+            (
+                "PUT",
+                "methods.example",
+                "/?ANIMAL=Whale",
+                none,
+                "infra-backend-v3",
+            ),
+            (
+                "PUT",
+                "methods.example",
+                "/?animal=whale&otherparam=irrelevant",
+                none,
+                "infra-backend-v1",
+            ),
+            (
+                "PUT",
+                "methods.example",
+                "/?animal=whaledolphin",
+                none,
+                "status 404",
+            ),
+            (
+                "GET",
+                "paths.example",
+                "/match/exact/one",
+                none,
+                "infra-backend-v3",
+            ),
+            (
+                "GET",
+                "paths.example",
+                "/match/exact",
+                none,
+                "infra-backend-v2",
+            ),
+            ("GET", "paths.example", "/match", none, "infra-backend-v1"),
+            (
+                "GET",
+                "paths.example",
+                "/match/prefix/one/any",
+                none,
+                "infra-backend-v2",
+            ),
+            (
+                "GET",
+                "paths.example",
+                "/match/prefix/any",
+                none,
+                "infra-backend-v1",
+            ),
+            (
+                "GET",
+                "paths.example",
+                "/match/any",
+                none,
+                "infra-backend-v3",
+            ),
+            ("GET", "paths.example", "/one", none, "infra-backend-v1"),
+            ("GET", "paths.example", "/one/example", none, "status 404"),
+            ("GET", "paths.example", "/One", none, "status 404"),
+            ("GET", "paths.example", "/re/42", none, "infra-backend-v2"),
+            ("GET", "paths.example", "/re/42x", none, "status 404"),
+            ("GET", "unknown.example", "/", none, "status 404"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostnames_intersect_and_the_most_specific_listener_owns_a_name() {
+    let (a, b) = (free_port().port(), free_port().port());
+    // HTTPRouteHostnameIntersection and HTTPRouteListenerHostnameMatching.
+    let gateways = format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: intersection, namespace: store}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n\
+         \x20 - {{name: listener-1, port: {a}, protocol: HTTP, hostname: very.specific.com}}\n\
+         \x20 - {{name: listener-2, port: {a}, protocol: HTTP, hostname: \"*.wildcard.io\"}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: listener-hostnames, namespace: store}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n\
+         \x20 - {{name: listener-1, port: {b}, protocol: HTTP, hostname: bar.com}}\n\
+         \x20 - {{name: listener-2, port: {b}, protocol: HTTP, hostname: foo.bar.com}}\n\
+         \x20 - {{name: listener-3, port: {b}, protocol: HTTP, hostname: \"*.bar.com\"}}\n\
+         \x20 - {{name: listener-4, port: {b}, protocol: HTTP, hostname: \"*.foo.com\"}}\n"
+    );
+    let prefix = |path: &str, backends: &str| {
+        format!(
+            "  - matches: [{{path: {{type: PathPrefix, value: {path}}}}}]\n    backendRefs: {backends}\n"
+        )
+    };
+    let mut routes = gateways;
+    routes.push_str(&route(
+        "store",
+        "s1",
+        "intersection",
+        &[
+            "non.matching.com",
+            "*.nonmatchingwildcard.io",
+            "very.specific.com",
+        ],
+        &prefix("/s1", V1),
+    ));
+    routes.push_str(&route(
+        "store",
+        "s2",
+        "intersection",
+        &[
+            "non.matching.com",
+            "wildcard.io",
+            "foo.wildcard.io",
+            "bar.wildcard.io",
+            "foo.bar.wildcard.io",
+        ],
+        &prefix("/s2", V2),
+    ));
+    routes.push_str(&route(
+        "store",
+        "s3",
+        "intersection",
+        &["non.matching.com", "*.specific.com"],
+        &prefix("/s3", V3),
+    ));
+    for (name, section, backends) in [
+        ("backend-v1", "listener-1", V1),
+        ("backend-v2", "listener-2", V2),
+        ("backend-v3", "listener-3", V3),
+        ("backend-v3-foo", "listener-4", V3),
+    ] {
+        routes.push_str(&format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+             metadata: {{name: {name}, namespace: store}}\n\
+             spec:\n  parentRefs: [{{name: listener-hostnames, sectionName: {section}}}]\n\
+             \x20 rules: [{{backendRefs: {backends}}}]\n"
+        ));
+    }
+    // Isolation: foo.bar.com belongs to listener-2, so this route (sorting before backend-v2)
+    // attaches to listener-3 but never serves foo.bar.com.
+    routes.push_str(&format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+         metadata: {{name: aaa-foo-via-wildcard, namespace: store}}\n\
+         spec:\n  parentRefs: [{{name: listener-hostnames, sectionName: listener-3}}]\n\
+         \x20 hostnames: [foo.bar.com]\n  rules: [{{backendRefs: {V1}}}]\n"
+    ));
+    let fixture = Fixture::start(&routes).await;
+    for port in [a, b] {
+        let open = wait_until(Duration::from_secs(10), || async {
+            send(port, "GET", "probe", "/", &[]).await.is_some()
+        })
+        .await;
+        assert!(
+            open,
+            "port {port} never opened; log:\n{}",
+            fixture.proxy.log()
+        );
+    }
+    let none: &[(&str, &str)] = &[];
+    expect_routes(
+        a,
+        &[
+            ("GET", "very.specific.com", "/s1", none, "infra-backend-v1"),
+            (
+                "GET",
+                "very.specific.com:1234",
+                "/s1",
+                none,
+                "infra-backend-v1",
+            ),
+            ("GET", "non.matching.com", "/s1", none, "status 404"),
+            (
+                "GET",
+                "foo.nonmatchingwildcard.io",
+                "/s1",
+                none,
+                "status 404",
+            ),
+            ("GET", "foo.wildcard.io", "/s1", none, "status 404"),
+            ("GET", "foo.wildcard.io", "/s2", none, "infra-backend-v2"),
+            (
+                "GET",
+                "foo.bar.wildcard.io",
+                "/s2",
+                none,
+                "infra-backend-v2",
+            ),
+            ("GET", "wildcard.io", "/s2", none, "status 404"),
+            ("GET", "very.specific.com", "/s3", none, "infra-backend-v3"),
+            ("GET", "foo.specific.com", "/s3", none, "status 404"),
+        ],
+    )
+    .await;
+    let reply = get(a, "very.specific.com:1234", "/s1").await;
+    assert_eq!(
+        reply.echoed.map(|e| e.host).as_deref(),
+        Some("very.specific.com:1234"),
+        "the backend sees the Host as sent"
+    );
+    expect_routes(
+        b,
+        &[
+            ("GET", "bar.com", "/", none, "infra-backend-v1"),
+            ("GET", "foo.bar.com", "/", none, "infra-backend-v2"),
+            ("GET", "baz.bar.com", "/", none, "infra-backend-v3"),
+            (
+                "GET",
+                "multiple.prefixes.bar.com",
+                "/",
+                none,
+                "infra-backend-v3",
+            ),
+            (
+                "GET",
+                "multiple.prefixes.foo.com",
+                "/",
+                none,
+                "infra-backend-v3",
+            ),
+            ("GET", "foo.com", "/", none, "status 404"),
+            ("GET", "no.matching.host", "/", none, "status 404"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn references_across_namespaces_need_a_grant_and_invalid_backends_answer_500() {
+    let grant = "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n\
+                 metadata: {name: reference-grant, namespace: web}\n\
+                 spec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: store}]\n\
+                 \x20 to: [{group: \"\", kind: Service, name: web-backend}]\n";
+    let mut routes = String::new();
+    // HTTPRouteCrossNamespace: a route in `web` on the Gateway taking all namespaces.
+    routes.push_str(&route(
+        "web",
+        "cross-namespace",
+        "all-namespaces",
+        &["cross.example"],
+        "  - backendRefs: [{name: web-backend, port: 8080}]\n",
+    ));
+    // HTTPRouteInvalidCrossNamespaceParentRef: `same-namespace` takes routes of `store` only.
+    routes.push_str(&route(
+        "web",
+        "invalid-cross-namespace-parent-ref",
+        "same-namespace",
+        &["parent.example"],
+        "  - backendRefs: [{name: web-backend, port: 8080}]\n",
+    ));
+    // HTTPRouteReferenceGrant, HTTPRouteInvalidBackendRefUnknownKind,
+    // HTTPRouteInvalidNonExistentBackendRef, HTTPRoutePartiallyInvalidViaInvalidReferenceGrant.
+    routes.push_str(&route(
+        "store",
+        "references",
+        "same-namespace",
+        &["refs.example"],
+        "  - matches: [{path: {type: PathPrefix, value: /granted}}]\n\
+         \x20   backendRefs: [{name: web-backend, namespace: web, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /unknown-kind}}]\n\
+         \x20   backendRefs: [{group: unknownkind.example.com, kind: NonExistent, name: infra-backend-v1, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /nonexistent}}]\n\
+         \x20   backendRefs: [{name: nonexistent, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /no-backends}}]\n\
+         \x20 - backendRefs: [{name: infra-backend-v1, port: 8080}]\n",
+    ));
+    let with_grant = format!("{routes}{grant}");
+    let fixture = Fixture::start(&with_grant).await;
+    let none: &[(&str, &str)] = &[];
+    expect_routes(
+        fixture.open_port,
+        &[("GET", "cross.example", "/", none, "web-backend")],
+    )
+    .await;
+    expect_routes(
+        fixture.port,
+        &[
+            ("GET", "parent.example", "/", none, "status 404"),
+            ("GET", "refs.example", "/granted", none, "web-backend"),
+            ("GET", "refs.example", "/unknown-kind", none, "status 500"),
+            ("GET", "refs.example", "/nonexistent", none, "status 500"),
+            ("GET", "refs.example", "/no-backends", none, "status 500"),
+            ("GET", "refs.example", "/", none, "infra-backend-v1"),
+        ],
+    )
+    .await;
+    let log = fixture.proxy.log();
+    for expected in [
+        "HTTPRoute web/invalid-cross-namespace-parent-ref: spec.parentRefs[0]: the listeners' allowedRoutes do not take this route's namespace",
+        "HTTPRoute store/references: spec.rules[1].backendRefs[0]: backend kind unknownkind.example.com/NonExistent is not supported",
+        "HTTPRoute store/references: spec.rules[2].backendRefs[0]: Service store/nonexistent not found",
+    ] {
+        assert!(log.contains(expected), "log lacks {expected:?}:\n{log}");
+    }
+    // Deleting the grant turns the cross-namespace rule into a 500; the rest keeps working.
+    let port = fixture.port;
+    fixture
+        .change_routes(&routes, || async {
+            get(port, "refs.example", "/granted").await.status == 500
+        })
+        .await;
+    assert_eq!(
+        get(port, "refs.example", "/").await.answered_by(),
+        "infra-backend-v1"
+    );
+    assert!(
+        fixture
+            .proxy
+            .wait_for_log("no ReferenceGrant in namespace web lets HTTPRoutes of store use Service web-backend", Duration::from_secs(5))
+            .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_edit_headers_redirect_rewrite_and_split_by_weight() {
+    let rules = "  - matches: [{path: {type: PathPrefix, value: /set}}]\n\
+         \x20   filters:\n\
+         \x20   - type: RequestHeaderModifier\n\
+         \x20     requestHeaderModifier:\n\
+         \x20       set: [{name: X-Header-Set, value: set-overwrites-values}]\n\
+         \x20       add: [{name: X-Header-Add, value: add-appends-values}]\n\
+         \x20       remove: [X-Header-Remove]\n\
+         \x20   - type: ResponseHeaderModifier\n\
+         \x20     responseHeaderModifier:\n\
+         \x20       set: [{name: X-Header-Set, value: set-overwrites-values}]\n\
+         \x20       add: [{name: X-Header-Add, value: add-appends-values}]\n\
+         \x20       remove: [X-Header-Remove]\n\
+         \x20   backendRefs: [{name: infra-backend-v1, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /hostname-redirect}}]\n\
+         \x20   filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org}}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /host-and-status}}]\n\
+         \x20   filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, statusCode: 301}}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /original-prefix}}]\n\
+         \x20   filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /full}}]\n\
+         \x20   filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}}}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /scheme}}]\n\
+         \x20   filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /port}}]\n\
+         \x20   filters: [{type: RequestRedirect, requestRedirect: {port: 8083, hostname: example.org}}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /strip-prefix}}]\n\
+         \x20   filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]\n\
+         \x20   backendRefs: [{name: infra-backend-v1, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /prefix/one}}]\n\
+         \x20   filters: [{type: URLRewrite, urlRewrite: {hostname: one.example.org, path: {type: ReplacePrefixMatch, replacePrefixMatch: /one}}}]\n\
+         \x20   backendRefs: [{name: infra-backend-v1, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /full-rewrite}}]\n\
+         \x20   filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one}}}]\n\
+         \x20   backendRefs: [{name: infra-backend-v1, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /timeout}}]\n\
+         \x20   timeouts: {backendRequest: 300ms}\n\
+         \x20   backendRefs: [{name: infra-backend-v1, port: 8080}]\n\
+         \x20 - matches: [{path: {type: PathPrefix, value: /weighted}}]\n\
+         \x20   backendRefs:\n\
+         \x20   - {name: infra-backend-v1, port: 8080, weight: 70}\n\
+         \x20   - {name: infra-backend-v2, port: 8080, weight: 30}\n\
+         \x20   - {name: infra-backend-v3, port: 8080, weight: 0}\n";
+    let routes = route(
+        "store",
+        "filters",
+        "same-namespace",
+        &["filters.example"],
+        rules,
+    );
+    let fixture = Fixture::start(&routes).await;
+    let port = fixture.port;
+    let host = "filters.example";
+
+    // HTTPRouteRequestHeaderModifier and HTTPRouteResponseHeaderModifier.
+    let echo = "X-Header-Set:some-other-value,X-Header-Add:some-other-value,X-Header-Remove:val";
+    let reply = send(
+        port,
+        "GET",
+        host,
+        "/set",
+        &[
+            ("X-Header-Set", "some-other-value"),
+            ("X-Header-Add", "some-other-value"),
+            ("X-Header-Remove", "val"),
+            (ECHO_SET_HEADER, echo),
+        ],
+    )
+    .await
+    .expect("reply");
+    let echoed = reply.echoed.clone().expect("echoed");
+    assert_eq!(
+        echoed.header("x-header-set").as_deref(),
+        Some("set-overwrites-values")
+    );
+    assert_eq!(
+        echoed.header("x-header-add").as_deref(),
+        Some("some-other-value,add-appends-values")
+    );
+    assert_eq!(echoed.header("x-header-remove"), None);
+    assert_eq!(
+        reply.header("x-header-set").as_deref(),
+        Some("set-overwrites-values")
+    );
+    assert_eq!(
+        reply.header("x-header-add").as_deref(),
+        Some("some-other-value,add-appends-values")
+    );
+    assert_eq!(reply.header("x-header-remove"), None);
+
+    // HTTPRouteRedirectHostAndStatus, -Path, -Scheme, -Port: the listener's port is kept
+    // unless the scheme changes or the filter names one.
+    let redirects: &[(&str, u16, &str)] = &[
+        (
+            "/hostname-redirect",
+            302,
+            &format!("http://example.org:{port}/hostname-redirect"),
+        ),
+        (
+            "/host-and-status",
+            301,
+            &format!("http://example.org:{port}/host-and-status"),
+        ),
+        (
+            "/original-prefix/lemon?x=1",
+            302,
+            &format!("http://{host}:{port}/replacement-prefix/lemon?x=1"),
+        ),
+        (
+            "/full/path/original",
+            302,
+            &format!("http://{host}:{port}/full-path-replacement"),
+        ),
+        ("/scheme", 302, &format!("https://{host}/scheme")),
+        ("/port", 302, "http://example.org:8083/port"),
+    ];
+    for (path, status, location) in redirects {
+        let reply = get(port, &format!("{host}:{port}"), path).await;
+        assert_eq!(
+            (reply.status, reply.header("location").as_deref()),
+            (*status, Some(*location)),
+            "{path}"
+        );
+    }
+    let reply = get(port, host, "/full-path-and-host").await;
+    assert_eq!(reply.status, 404, "/full-path-and-host is not below /full");
+
+    // HTTPRouteRewritePath and HTTPRouteRewriteHost.
+    for (path, seen, seen_host) in [
+        ("/strip-prefix/three", "/three", host),
+        ("/strip-prefix", "/", host),
+        ("/prefix/one/two", "/one/two", "one.example.org"),
+        ("/full-rewrite/one/two?q=1", "/one?q=1", host),
+    ] {
+        let reply = get(port, host, path).await;
+        let echoed = reply.echoed.expect("echoed");
+        assert_eq!(
+            (echoed.path.as_str(), echoed.host.as_str()),
+            (seen, seen_host),
+            "{path}"
+        );
+    }
+
+    // HTTPRouteTimeoutBackendRequest: 504 once the backend takes longer than 300ms.
+    assert_eq!(get(port, host, "/timeout?delay_ms=1000").await.status, 504);
+    assert_eq!(get(port, host, "/timeout?delay_ms=10").await.status, 200);
+
+    // HTTPRouteWeight: 70/30/0 within 5% over 500 requests; weight 0 gets nothing.
+    let mut counts = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..500 {
+        *counts
+            .entry(get(port, host, "/weighted").await.answered_by())
+            .or_default() += 1;
+    }
+    let share = |name: &str| f64::from(*counts.get(name).unwrap_or(&0)) / 500.0;
+    assert!((share("infra-backend-v1") - 0.7).abs() < 0.05, "{counts:?}");
+    assert!((share("infra-backend-v2") - 0.3).abs() < 0.05, "{counts:?}");
+    assert_eq!(counts.get("infra-backend-v3"), None, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listener_ports_open_and_close_live_and_https_listeners_terminate_by_hostname() {
+    let fixture = Fixture::start("").await;
+    let ca = portcullis_testkit::test_ca::ca();
+    let (http, https) = (free_port().port(), free_port().port());
+    let added = format!(
+        "{}---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: added, namespace: store}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n\
+         \x20 - {{name: http, port: {http}, protocol: HTTP}}\n\
+         \x20 - name: https\n    port: {https}\n    protocol: HTTPS\n    hostname: shop.example\n\
+         \x20   tls: {{certificateRefs: [{{name: shop-cert}}]}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+         metadata: {{name: added, namespace: store}}\n\
+         spec:\n  parentRefs: [{{name: added}}]\n  rules: [{{backendRefs: {V2}}}]\n",
+        ca.secret("shop-cert", "shop.example", "shop-from-gateway"),
+    );
+    fixture
+        .change_routes(&added, || async {
+            send(http, "GET", "any.example", "/", &[])
+                .await
+                .is_some_and(|r| r.answered_by() == "infra-backend-v2")
+        })
+        .await;
+    let subject_open = wait_until(Duration::from_secs(10), || async {
+        portcullis_testkit::test_ca::served_subject(https, "shop.example")
+            .contains("shop-from-gateway")
+    })
+    .await;
+    assert!(
+        subject_open,
+        "the HTTPS listener never served its certificate; log:\n{}",
+        fixture.proxy.log()
+    );
+    let ca_file = fixture.dir.path().join("ca.pem.txt");
+    std::fs::write(&ca_file, &ca.pem).expect("write ca");
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--cacert",
+            ca_file.to_str().expect("utf-8"),
+            "--resolve",
+            &format!("shop.example:{https}:127.0.0.1"),
+            &format!("https://shop.example:{https}/over-tls"),
+        ])
+        .output()
+        .expect("curl installed");
+    let body = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        body.starts_with("backend infra-backend-v2\n"),
+        "curl: {body}"
+    );
+    // Removing the Gateway closes both of its ports; the others stay.
+    fixture
+        .change_routes("", || async {
+            send(http, "GET", "any.example", "/", &[]).await.is_none()
+        })
+        .await;
+    assert!(std::net::TcpStream::connect(("127.0.0.1", https)).is_err());
+    assert!(
+        send(fixture.port, "GET", "any.example", "/", &[])
+            .await
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingresses_and_gateways_share_the_proxy_and_an_ingress_port_is_refused() {
+    let backend = EchoBackend::start("ingress-backend").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway_port = free_port().port();
+    let manifests = format!(
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: portcullis}}\n\
+         spec: {{controller: portcullis.dev/ingress-controller}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {{name: portcullis}}\n\
+         spec: {{controllerName: portcullis.dev/gateway-controller}}\n\
+         {}---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: shop, namespace: store}}\n\
+         spec:\n  ingressClassName: portcullis\n  rules:\n  - host: shop.example\n    http:\n      paths:\n\
+         \x20     - {{path: /, pathType: Prefix, backend: {{service: {{name: shop, port: {{number: 8080}}}}}}}}\n",
+        service("store", "shop", backend.addr)
+    );
+    std::fs::write(dir.path().join("objects.yaml"), manifests).expect("write");
+    let proxy = Portcullis::start(dir.path(), &["--gateway-address", "127.0.0.1"]).await;
+    let ingress_port = proxy.http.port();
+    let gateways = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: edge, namespace: store}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n\
+         \x20 - {{name: on-the-ingress-port, port: {ingress_port}, protocol: HTTP}}\n\
+         \x20 - {{name: own, port: {gateway_port}, protocol: HTTP}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+         metadata: {{name: shop, namespace: store}}\n\
+         spec:\n  parentRefs: [{{name: edge}}]\n  hostnames: [shop.example]\n\
+         \x20 rules: [{{backendRefs: [{{name: shop, port: 8080}}]}}]\n"
+    );
+    std::fs::write(dir.path().join("gateways.yaml"), gateways).expect("write");
+    let served = wait_until(Duration::from_secs(10), || async {
+        send(gateway_port, "GET", "shop.example", "/", &[])
+            .await
+            .is_some_and(|r| r.answered_by() == "ingress-backend")
+    })
+    .await;
+    assert!(
+        served,
+        "the Gateway port never served; log:\n{}",
+        proxy.log()
+    );
+    assert_eq!(
+        get(ingress_port, "shop.example", "/").await.answered_by(),
+        "ingress-backend",
+        "the Ingress keeps its port"
+    );
+    assert!(
+        proxy
+            .wait_for_log(
+                &format!("Gateway store/edge: spec.listeners[0]: port {ingress_port} is an Ingress listener's"),
+                Duration::from_secs(5)
+            )
+            .await,
+        "{}",
+        proxy.log()
+    );
+}
