@@ -31,6 +31,9 @@ render autoscaling --set autoscaling.enabled=true --set podAntiAffinity=hard \
   --set ingressClass.default=true --set controller.watchNamespace=shop
 render single --set replicaCount=1 --set podAntiAffinity=none --set controller.preStopSleepSeconds=0 \
   --set controller.defaultSslCertificate=ingress/default-tls --set 'controller.extraArgs={--idle-timeout,120s}'
+render gateway --api-versions gateway.networking.k8s.io/v1/GatewayClass \
+  --set 'gateway.ports[0].name=gw-http' --set 'gateway.ports[0].port=80' \
+  --set 'gateway.ports[1].name=gw-https' --set 'gateway.ports[1].port=443'
 render node --set node.enabled=true --set node.mtu=1450 --set 'node.extraArgs={--network-name,pods}' \
   --set node.clusterCIDR=10.244.0.0/16
 # The ServiceMonitor is a CRD kubernetes-validate does not know: check it renders and names the admin port.
@@ -42,6 +45,17 @@ grep -q -- '--publish-service=ingress/portcullis' "$cache/defaults.yaml"
 grep -q -- '--publish-status-address=192.0.2.10,192.0.2.11' "$cache/nodeport.yaml"
 grep -q -- '--election-id=portcullis-leader' "$cache/defaults.yaml"
 echo "ok   publish and election flags"
+# Gateway API: the controller name flag, the GatewayClass only where its API is served, the
+# listener ports on pod and Service, and the sysctl that lets the non-root proxy bind port 80.
+grep -q -- '--gateway-controller-name=portcullis.dev/gateway-controller' "$cache/defaults.yaml"
+if grep -q 'kind: GatewayClass' "$cache/defaults.yaml"; then echo "GatewayClass without its API"; exit 1; fi
+grep -q 'kind: GatewayClass' "$cache/gateway.yaml"
+grep -q 'controllerName: portcullis.dev/gateway-controller' "$cache/gateway.yaml"
+grep -q -- '- {name: gw-http, containerPort: 80, protocol: TCP}' "$cache/gateway.yaml"
+grep -q 'targetPort: gw-https' "$cache/gateway.yaml"
+grep -q 'name: net.ipv4.ip_unprivileged_port_start, value: "80"' "$cache/gateway.yaml"
+if grep -q 'ip_unprivileged_port_start' "$cache/defaults.yaml"; then echo "sysctl without low ports"; exit 1; fi
+echo "ok   Gateway API class, ports and flags"
 # The node agent's flags are ones `portcullis node` reads, and its pods are not the controller's.
 for flag in --install-cni-plugin=/usr/local/bin/portcullis-cni --cni-bin-dir=/host/opt/cni/bin \
   --cni-conf-dir=/host/etc/cni/net.d --mtu=1450 --resync-period=10s --masquerade-outside=true \

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use portcullis_testkit::chart;
+use portcullis_testkit::cluster_namespace::TestNamespace;
 use portcullis_testkit::control_plane::ControlPlane;
 use portcullis_testkit::ingress_process::{Portcullis, free_port, get, wait_until};
 use portcullis_testkit::pod_network::PodNetwork;
@@ -20,13 +21,15 @@ use portcullis_testkit::test_ca::{ca, served_subject};
 /// name nobody else's Portcullis serves.
 struct Corner<'p> {
     plane: &'p ControlPlane,
+    space: TestNamespace<'p>,
     namespace: String,
     class: String,
 }
 
 impl<'p> Corner<'p> {
     fn new(plane: &'p ControlPlane, prefix: &str) -> Self {
-        let namespace = plane.namespace(prefix);
+        let space = TestNamespace::new(plane, prefix);
+        let namespace = space.name.clone();
         let class = format!("class-{namespace}");
         plane.apply(&format!(
             "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: {class}}}\n\
@@ -34,6 +37,7 @@ impl<'p> Corner<'p> {
         ));
         Corner {
             plane,
+            space,
             namespace,
             class,
         }
@@ -50,6 +54,9 @@ impl<'p> Corner<'p> {
             self.class.clone(),
             "--controller-name".into(),
             format!("portcullis.dev/{}", self.namespace),
+            // Nobody else's GatewayClass (a chart install may create the default one).
+            "--gateway-controller-name".into(),
+            format!("portcullis.dev/gw-{}", self.namespace),
         ]
     }
 
@@ -61,61 +68,23 @@ impl<'p> Corner<'p> {
     }
 
     fn apply(&self, yaml: &str) {
-        self.plane.apply(
-            &yaml
-                .replace("NAMESPACE", &self.namespace)
-                .replace("CLASS", &self.class),
-        );
+        self.space.apply(&yaml.replace("CLASS", &self.class));
     }
 
-    /// Service `name` selecting pods labelled `app: name`, port 80 to `target_port`.
     fn service(&self, name: &str, target_port: u16) {
-        self.apply(&format!(
-            "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: NAMESPACE}}\n\
-             spec: {{selector: {{app: {name}}}, ports: [{{name: http, port: 80, targetPort: {target_port}}}]}}\n"
-        ));
+        self.space.service(name, target_port);
     }
 
-    /// Pod `pod` of app `app` on node `node`, running and ready at `ip` (no kubelet runs here:
-    /// its status is written as a kubelet would write it).
     fn ready_pod(&self, app: &str, pod: &str, ip: std::net::IpAddr) {
-        self.apply(&format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: NAMESPACE, labels: {{app: {app}}}}}\n\
-             spec: {{nodeName: {node}, containers: [{{name: app, image: registry.invalid/app}}]}}\n",
-            node = self.node()
-        ));
-        let status = format!(
-            "{{\"status\": {{\"phase\": \"Running\", \"podIP\": \"{ip}\", \"podIPs\": [{{\"ip\": \"{ip}\"}}], \
-             \"conditions\": [{{\"type\": \"Ready\", \"status\": \"True\"}}]}}}}"
-        );
-        self.patch("pod", pod, true, &status);
+        self.space.ready_pod(app, pod, ip);
     }
 
-    /// A Node for this corner's pods (the EndpointSlice controller skips pods on unknown nodes).
-    fn node(&self) -> String {
-        let name = format!("node-{}", self.namespace);
-        self.apply(&format!(
-            "apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n"
-        ));
-        name
-    }
-
-    /// Sets pod `pod`'s Ready condition.
     fn set_ready(&self, pod: &str, ready: bool) {
-        let status = format!(
-            "{{\"status\": {{\"conditions\": [{{\"type\": \"Ready\", \"status\": \"{}\"}}]}}}}",
-            if ready { "True" } else { "False" }
-        );
-        self.patch("pod", pod, true, &status);
+        self.space.set_ready(pod, ready);
     }
 
-    /// A merge patch of `kind/name`, on its status subresource when `status`.
     fn patch(&self, kind: &str, name: &str, status: bool, patch: &str) {
-        let mut args = vec!["patch", kind, name, "--type=merge", "-p", patch];
-        if status {
-            args.push("--subresource=status");
-        }
-        self.kubectl(&args);
+        self.space.patch(kind, name, status, patch);
     }
 
     /// Ingress `name` handed to another controller's class.
@@ -129,9 +98,7 @@ impl<'p> Corner<'p> {
     }
 
     fn kubectl(&self, args: &[&str]) -> String {
-        let mut all = vec!["-n", self.namespace.as_str()];
-        all.extend_from_slice(args);
-        self.plane.kubectl_ok(&all)
+        self.space.kubectl(args)
     }
 
     /// `status.loadBalancer.ingress` of Ingress `name`, as ip-or-hostname texts.
@@ -658,37 +625,10 @@ async fn helm_install_passes_server_side_validation_and_rbac_escalation_checks()
     }
 }
 
-/// The upstream Gateway API v1.6.1 Standard CRDs: `../shared/` beside the checkout where the
-/// project keeps them, else the `sigs.k8s.io/gateway-api` Go module (the same files).
-fn gateway_api_crds() -> std::path::PathBuf {
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/gateway-api-v1.6.1-standard");
-    if shared.exists() {
-        return shared;
-    }
-    let output = std::process::Command::new("go")
-        .args(["mod", "download", "-json", "sigs.k8s.io/gateway-api@v1.6.1"])
-        .env("GOFLAGS", "-mod=mod")
-        .output()
-        .expect("go, for the Gateway API module");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let dir = text
-        .split("\"Dir\": \"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| {
-            panic!(
-                "go mod download: {text} {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    std::path::Path::new(dir).join("config/crd/standard")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_gateway_api_crds_and_the_examples_are_accepted() {
     let plane = shared().await;
-    let crds = gateway_api_crds();
+    let crds = portcullis_testkit::control_plane::gateway_api_crds();
     let applied = plane.kubectl_ok(&["apply", "--server-side", "-f", &crds.display().to_string()]);
     assert!(
         applied.contains("httproutes.gateway.networking.k8s.io"),

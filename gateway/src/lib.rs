@@ -16,6 +16,7 @@ mod hostname;
 mod http_route;
 mod listeners;
 mod render;
+mod status_patches;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use portcullis_translation::{BackendResolver, Diagnostic, Reason, SliceIndex};
 
 pub use attach::Parent;
 pub use listeners::{GatewayState, ListenerState, Protocol};
+pub use status_patches::{SUPPORTED_FEATURES, StatusContext, StatusPatch, status_patches};
 
 use http_route::{RankedRule, SpecCache, check_rules};
 

@@ -1,18 +1,24 @@
 //! The kinds the ingress controller watches in API mode.
 
-use k8s_openapi::api::core::v1::{Secret, Service};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Client;
-use kube::api::Api;
+use kube::api::{Api, DynamicObject};
 use kube::runtime::watcher;
-use portcullis_kube::kube_source::{Watches, scoped};
+use portcullis_kube::kube_source::{CustomResource, Watches, scoped};
 use portcullis_kube::objects::Object;
+use portcullis_kube::objects::gateway_api::{
+    GATEWAY_API_GROUP, Gateway, GatewayClass, HttpRoute, ReferenceGrant, from_api,
+};
 use portcullis_kube::store::StoreEvent;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Watches IngressClasses, Ingresses, Services, EndpointSlices and TLS Secrets (all
-/// namespaces, or only `namespace`) until the receiver is gone.
+/// namespaces, or only `namespace`), and the Gateway API kinds whose CRDs are installed (and
+/// Namespaces, whose labels `allowedRoutes` selectors read) until the receiver is gone.
 pub async fn run_kube_source(
     client: Client,
     namespace: Option<String>,
@@ -42,5 +48,45 @@ pub async fn run_kube_source(
         tls_only,
         Object::Secret,
     );
+    watches.add::<Namespace>(Api::all(client.clone()), plain(), Object::namespace);
+    for (resource, wrap) in GATEWAY_API_KINDS {
+        watches.add_custom(client.clone(), *resource, namespace.clone(), *wrap);
+    }
     watches.run().await;
+}
+
+/// The Gateway API kinds read, and how the API's objects become ours.
+const GATEWAY_API_KINDS: &[(CustomResource, fn(Arc<DynamicObject>) -> Object)] = &[
+    (
+        gateway_api_kind("GatewayClass", "gatewayclasses", false),
+        from_api::<GatewayClass>,
+    ),
+    (
+        gateway_api_kind("Gateway", "gateways", true),
+        from_api::<Gateway>,
+    ),
+    (
+        gateway_api_kind("HTTPRoute", "httproutes", true),
+        from_api::<HttpRoute>,
+    ),
+    (
+        gateway_api_kind("ReferenceGrant", "referencegrants", true),
+        from_api::<ReferenceGrant>,
+    ),
+];
+
+/// A `gateway.networking.k8s.io` kind, read as `v1` (else `v1beta1`, as older releases
+/// serve ReferenceGrant).
+const fn gateway_api_kind(
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
+) -> CustomResource {
+    CustomResource {
+        group: GATEWAY_API_GROUP,
+        versions: &["v1", "v1beta1"],
+        kind,
+        plural,
+        namespaced,
+    }
 }

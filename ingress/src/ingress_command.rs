@@ -38,13 +38,13 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     let certificates = certificate_target(&args)?;
     let listeners = Listeners::bind(&args).await?;
     let (events, receiver) = mpsc::unbounded_channel();
-    let writers = start_api_writers(&source, &args);
+    let mut writers = start_api_writers(&source, &args);
     let (gateway_ports, desired_ports) = watch::channel(Vec::new());
     let gateway = gateway_target(
         &args,
         gateway_ports,
         self_signed_default().map_err(anyhow::Error::msg)?,
-        None,
+        writers.gateway_status.take(),
     );
     let publisher = build_publisher(
         &args,

@@ -25,7 +25,7 @@ use portcullis_kube::store::{Store, StoreEvent};
 use reported::Reported;
 
 use gateway::GatewayServing;
-pub use gateway::{GatewayPort, GatewayTarget};
+pub use gateway::{GatewayPort, GatewayStatusTarget, GatewayTarget};
 
 /// Where a published table goes and what is told about it.
 pub struct Publisher {

@@ -11,9 +11,10 @@ use std::collections::HashSet;
 use std::fmt::Debug;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use kube::api::Api;
+use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Client, Resource};
@@ -118,6 +119,27 @@ impl Watches {
         ));
     }
 
+    /// Watches a custom resource that may not be installed: while its CRD serves none of
+    /// `resource.versions` the kind counts as listed and empty (a log line says so), and the
+    /// API is asked again every [`CRD_POLL`]; once served, its newest listed version is watched.
+    /// `namespace` limits a namespaced kind to one namespace.
+    pub fn add_custom(
+        &mut self,
+        client: Client,
+        resource: CustomResource,
+        namespace: Option<String>,
+        wrap: fn(Arc<DynamicObject>) -> Object,
+    ) {
+        self.running.spawn(watch_custom_kind(
+            client,
+            resource,
+            namespace,
+            wrap,
+            self.events.clone(),
+            self.listed.clone(),
+        ));
+    }
+
     /// Sends `Synced` once every kind has completed its first list, then runs until the
     /// watches end (the receiver is gone).
     pub async fn run(mut self) {
@@ -138,6 +160,112 @@ impl Watches {
             return;
         }
         while self.running.join_next().await.is_some() {}
+    }
+}
+
+/// How often the API is asked whether a missing custom resource is installed yet.
+pub const CRD_POLL: Duration = Duration::from_secs(5);
+
+/// A custom resource kind, by group, the versions read (preferred first) and plural.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomResource {
+    /// API group.
+    pub group: &'static str,
+    /// Versions the decoding reads, preferred first.
+    pub versions: &'static [&'static str],
+    /// `kind`.
+    pub kind: &'static str,
+    /// Plural resource name.
+    pub plural: &'static str,
+    /// Namespaced (else cluster-scoped).
+    pub namespaced: bool,
+}
+
+/// The first of `resource.versions` the API server serves the resource in, if any.
+async fn served_version(
+    client: &Client,
+    resource: &CustomResource,
+) -> Result<Option<&'static str>, kube::Error> {
+    for version in resource.versions {
+        match client
+            .list_api_group_resources(&format!("{}/{version}", resource.group))
+            .await
+        {
+            Ok(list) if list.resources.iter().any(|r| r.name == resource.plural) => {
+                return Ok(Some(version));
+            }
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
+}
+
+/// Waits for a custom resource to be served (counting it as listed and empty meanwhile),
+/// then watches it.
+async fn watch_custom_kind(
+    client: Client,
+    resource: CustomResource,
+    namespace: Option<String>,
+    wrap: fn(Arc<DynamicObject>) -> Object,
+    events: UnboundedSender<StoreEvent>,
+    listed: UnboundedSender<String>,
+) {
+    let kind = resource.kind.to_string();
+    let mut reported_missing = false;
+    loop {
+        match served_version(&client, &resource).await {
+            Ok(Some(version)) => {
+                if reported_missing {
+                    info!(kind = %kind, version, "custom resource installed; watching it");
+                }
+                let api_resource = ApiResource {
+                    group: resource.group.to_string(),
+                    version: version.to_string(),
+                    api_version: format!("{}/{version}", resource.group),
+                    kind: kind.clone(),
+                    plural: resource.plural.to_string(),
+                };
+                let api = match (&namespace, resource.namespaced) {
+                    (Some(namespace), true) => Api::<DynamicObject>::namespaced_with(
+                        client.clone(),
+                        namespace,
+                        &api_resource,
+                    ),
+                    _ => Api::<DynamicObject>::all_with(client.clone(), &api_resource),
+                };
+                watch_kind(kind, api, watcher::Config::default(), wrap, events, listed).await;
+                return;
+            }
+            Ok(None) => {
+                if !reported_missing {
+                    info!(
+                        kind = %kind,
+                        group = resource.group,
+                        "custom resource not installed; none are served until its CRD is installed (checked every {}s)",
+                        CRD_POLL.as_secs()
+                    );
+                    let source = SourceId(format!("api/{kind}").into());
+                    let replaced = events.send(StoreEvent::Replace {
+                        source,
+                        objects: Vec::new(),
+                    });
+                    if replaced.is_err() {
+                        return;
+                    }
+                    let _ = listed.send(kind.clone());
+                    reported_missing = true;
+                }
+            }
+            Err(error) => {
+                warn!(kind = %kind, "cannot ask the API server whether the custom resource is installed: {error}; retrying");
+            }
+        }
+        tokio::time::sleep(CRD_POLL).await;
+        if events.is_closed() {
+            return;
+        }
     }
 }
 

@@ -592,6 +592,33 @@ pub fn service_account_kubeconfig(
     std::fs::write(path, text).expect("write kubeconfig");
 }
 
+/// The upstream Gateway API v1.6.1 Standard CRDs: `../shared/` beside the checkout where the
+/// project keeps them, else the `sigs.k8s.io/gateway-api` Go module (the same files).
+pub fn gateway_api_crds() -> std::path::PathBuf {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/gateway-api-v1.6.1-standard");
+    if shared.exists() {
+        return shared;
+    }
+    let output = std::process::Command::new("go")
+        .args(["mod", "download", "-json", "sigs.k8s.io/gateway-api@v1.6.1"])
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .expect("go, for the Gateway API module");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let dir = text
+        .split("\"Dir\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "go mod download: {text} {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    std::path::Path::new(dir).join("config/crd/standard")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 
 pub mod binaries;
 pub mod chart;
+pub mod cluster_namespace;
 pub mod cni_calls;
 pub mod control_plane;
 pub mod echo_backend;

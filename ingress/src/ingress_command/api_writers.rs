@@ -6,8 +6,9 @@ use tokio::sync::watch;
 
 use crate::args::IngressArgs;
 use crate::event_writer::{EventNotice, run_event_writer};
+use crate::gateway_status_writer::run_gateway_status_writer;
 use crate::leader::{Election, run_election};
-use crate::reconcile::StatusTarget;
+use crate::reconcile::{GatewayStatusTarget, StatusTarget};
 use crate::status_writer::run_status_writer;
 use crate::translate::StatusSource;
 use portcullis_kube::source_choice::Source;
@@ -19,6 +20,8 @@ pub(super) struct ApiWriters {
     pub(super) status: Option<StatusTarget>,
     /// The event writer's inbox.
     pub(super) events: Option<UnboundedSender<Vec<EventNotice>>>,
+    /// The Gateway API status writer.
+    pub(super) gateway_status: Option<GatewayStatusTarget>,
 }
 
 /// In API mode, starts the leader election, the status writer (if a publish flag is set) and
@@ -40,6 +43,16 @@ pub(super) fn start_api_writers(source: &Source, args: &IngressArgs) -> ApiWrite
         tokio::spawn(run_status_writer(client.clone(), inbox, leadership.clone()));
         StatusTarget { source, updates }
     });
+    let (patches, gateway_inbox) = mpsc::unbounded_channel();
+    tokio::spawn(run_gateway_status_writer(
+        client.clone(),
+        gateway_inbox,
+        leadership.clone(),
+    ));
+    let gateway_status = Some(GatewayStatusTarget {
+        source: status_source(args),
+        patches,
+    });
     let (notices, inbox) = mpsc::unbounded_channel();
     tokio::spawn(run_event_writer(
         client.clone(),
@@ -51,6 +64,7 @@ pub(super) fn start_api_writers(source: &Source, args: &IngressArgs) -> ApiWrite
     ApiWriters {
         status,
         events: Some(notices),
+        gateway_status,
     }
 }
 

@@ -10,12 +10,13 @@ use portcullis_proxy::admin::Readiness;
 use super::Serving;
 use super::api_writers::ApiWriters;
 use crate::args::IngressArgs;
-use portcullis_gateway::{GatewayConfig, GatewayStatus};
+use portcullis_gateway::GatewayConfig;
 use rustls::sign::CertifiedKey;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
-use crate::reconcile::{CertificateTarget, GatewayPort, GatewayTarget, Publisher};
+use crate::reconcile::{
+    CertificateTarget, GatewayPort, GatewayStatusTarget, GatewayTarget, Publisher,
+};
 use crate::translate::{ClassIdentity, TlsConfig, TranslateConfig};
 
 /// The publisher into `serving`, translating as the flags say.
@@ -44,7 +45,7 @@ pub(super) fn gateway_target(
     args: &IngressArgs,
     ports: watch::Sender<Vec<GatewayPort>>,
     fallback: Arc<CertifiedKey>,
-    status: Option<UnboundedSender<GatewayStatus>>,
+    status: Option<GatewayStatusTarget>,
 ) -> GatewayTarget {
     let mut reserved = vec![args.http_addr.port(), args.admin_addr.port()];
     reserved.extend(args.https_addr.map(|a| a.port()));

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use portcullis_gateway::{GatewayConfig, GatewayStatus, Protocol, translate_gateways};
+use portcullis_gateway::{
+    GatewayConfig, GatewayStatus, Protocol, StatusContext, StatusPatch, status_patches,
+    translate_gateways,
+};
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
 use portcullis_proxy::certificates::{
@@ -19,7 +22,7 @@ use rustls::sign::CertifiedKey;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
-use crate::translate::Diagnostic;
+use crate::translate::{Diagnostic, StatusSource, published_addresses};
 
 /// Where Gateway API tables go: the translation's settings, the supervisor's inbox, and the
 /// certificate answering HTTPS listeners without a usable one.
@@ -31,7 +34,16 @@ pub struct GatewayTarget {
     /// Served by HTTPS ports for names no listener certificate covers.
     pub fallback: Arc<CertifiedKey>,
     /// Where Gateway API status goes (API mode, leader only).
-    pub status: Option<UnboundedSender<GatewayStatus>>,
+    pub status: Option<GatewayStatusTarget>,
+}
+
+/// The status side: where Gateway addresses come from, and the writer's inbox.
+#[derive(Debug)]
+pub struct GatewayStatusTarget {
+    /// `--publish-service` or `--publish-status-address`; `None` writes no addresses.
+    pub source: Option<StatusSource>,
+    /// The Gateway API status writer's inbox.
+    pub patches: UnboundedSender<Vec<StatusPatch>>,
 }
 
 impl std::fmt::Debug for GatewayTarget {
@@ -168,7 +180,7 @@ impl GatewayServing {
             modified
         });
         if let Some(status) = &target.status {
-            let _ = status.send(translation.status.clone());
+            send_status(snapshot, &translation.status, &target.config, status);
         }
         outcome.ports = self.ports.len();
         outcome.diagnostics = translation.diagnostics.clone();
@@ -194,5 +206,35 @@ fn new_port(
                 &target.fallback,
             ))))
         }),
+    }
+}
+
+/// Computes what Gateway API status must change and hands it to the writer.
+fn send_status(
+    snapshot: &Snapshot,
+    status: &GatewayStatus,
+    config: &GatewayConfig,
+    target: &GatewayStatusTarget,
+) {
+    let addresses: Vec<String> = target
+        .source
+        .as_ref()
+        .map(|source| published_addresses(snapshot, source))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|address| address.ip.or(address.hostname))
+        .collect();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let now = k8s_openapi::jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string();
+    let context = StatusContext {
+        controller_name: &config.controller_name,
+        addresses: &addresses,
+        now: &now,
+    };
+    let patches = status_patches(snapshot, status, &context);
+    if !patches.is_empty() {
+        let _ = target.patches.send(patches);
     }
 }

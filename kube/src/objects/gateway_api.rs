@@ -5,8 +5,11 @@
 //! translation refuses the values it cannot honour (an unknown filter type, match type, ...).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
+
+use super::Object;
 
 /// The API group of every kind here.
 pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
@@ -47,6 +50,10 @@ pub struct GatewayClass {
     /// `spec`.
     #[serde(default)]
     pub spec: GatewayClassSpec,
+    /// `status` as the API holds it, compared with what it should say before writing (and
+    /// kept for other controllers' entries).
+    #[serde(default)]
+    pub status: serde_json::Value,
 }
 
 /// `GatewayClass.spec`.
@@ -66,6 +73,10 @@ pub struct Gateway {
     /// `spec`.
     #[serde(default)]
     pub spec: GatewaySpec,
+    /// `status` as the API holds it, compared with what it should say before writing (and
+    /// kept for other controllers' entries).
+    #[serde(default)]
+    pub status: serde_json::Value,
 }
 
 /// `Gateway.spec`.
@@ -182,6 +193,10 @@ pub struct HttpRoute {
     /// `spec`.
     #[serde(default)]
     pub spec: HttpRouteSpec,
+    /// `status` as the API holds it, compared with what it should say before writing (and
+    /// kept for other controllers' entries).
+    #[serde(default)]
+    pub status: serde_json::Value,
 }
 
 /// `HTTPRoute.spec`.
@@ -432,6 +447,9 @@ pub struct ReferenceGrant {
     /// `spec`.
     #[serde(default)]
     pub spec: ReferenceGrantSpec,
+    /// Unused (the kind has no status); kept so every kind here has the same parts.
+    #[serde(default, skip)]
+    pub status: serde_json::Value,
 }
 
 /// `ReferenceGrant.spec`.
@@ -470,17 +488,21 @@ pub struct ReferenceGrantTo {
 
 /// What a Gateway API kind's decoding needs: its kind name and its metadata, which sources
 /// complete (a namespaced object without a namespace is in `default`).
-pub trait GatewayApiObject: serde::de::DeserializeOwned {
+pub trait GatewayApiObject: serde::de::DeserializeOwned + Sized {
     /// The `kind:` value.
     const KIND: &'static str;
     /// Its metadata.
     fn meta(&self) -> &GatewayMeta;
     /// Its metadata, to complete.
     fn meta_mut(&mut self) -> &mut GatewayMeta;
+    /// The [`Object`] holding it.
+    fn into_object(object: Arc<Self>) -> Object;
+    /// The object with this metadata and an empty spec.
+    fn empty(metadata: GatewayMeta) -> Self;
 }
 
 macro_rules! gateway_api_objects {
-    ($($ty:ty => $kind:literal;)*) => {$(
+    ($($ty:ty => $kind:literal, $variant:ident;)*) => {$(
         impl GatewayApiObject for $ty {
             const KIND: &'static str = $kind;
             fn meta(&self) -> &GatewayMeta {
@@ -489,12 +511,47 @@ macro_rules! gateway_api_objects {
             fn meta_mut(&mut self) -> &mut GatewayMeta {
                 &mut self.metadata
             }
+            fn into_object(object: Arc<Self>) -> Object {
+                Object::$variant(object)
+            }
+            fn empty(metadata: GatewayMeta) -> Self {
+                Self {
+                    metadata,
+                    spec: Default::default(),
+                    status: serde_json::Value::Null,
+                }
+            }
         }
     )*};
 }
 gateway_api_objects! {
-    GatewayClass => "GatewayClass";
-    Gateway => "Gateway";
-    HttpRoute => "HTTPRoute";
-    ReferenceGrant => "ReferenceGrant";
+    GatewayClass => "GatewayClass", GatewayClass;
+    Gateway => "Gateway", Gateway;
+    HttpRoute => "HTTPRoute", HTTPRoute;
+    ReferenceGrant => "ReferenceGrant", ReferenceGrant;
+}
+
+/// A Gateway API object as the API server sent it, decoded into our type. The API server
+/// validated it against its CRD; a shape our types do not read (a newer API) keeps only the
+/// metadata, so the object serves nothing rather than something it did not say (logged).
+pub fn from_api<T: GatewayApiObject>(object: Arc<kube::api::DynamicObject>) -> Object {
+    let value = serde_json::to_value(&*object).unwrap_or(serde_json::Value::Null);
+    let decoded = serde_path_to_error::deserialize::<_, T>(value).unwrap_or_else(|error| {
+        let meta = &object.metadata;
+        tracing::warn!(
+            kind = T::KIND,
+            "{}/{}: {error}; the object is kept without its spec",
+            meta.namespace.as_deref().unwrap_or(""),
+            meta.name.as_deref().unwrap_or(""),
+        );
+        T::empty(GatewayMeta {
+            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            generation: meta.generation.unwrap_or(0),
+            creation_timestamp: None,
+            uid: meta.uid.clone(),
+            resource_version: meta.resource_version.clone(),
+        })
+    });
+    T::into_object(Arc::new(decoded))
 }

@@ -1,0 +1,415 @@
+//! What Gateway API status must say, as the `status` objects to write: pure, from the
+//! translation's [`GatewayStatus`] and the status the objects already carry. Only objects
+//! whose status differs (lastTransitionTime aside) get a patch, so a written status that comes
+//! back as a watch event asks for nothing more.
+
+use std::collections::BTreeMap;
+
+use portcullis_kube::objects::gateway_api::GATEWAY_API_GROUP;
+use portcullis_kube::objects::{Kind, ObjectKey};
+use portcullis_kube::store::Snapshot;
+use serde_json::{Value, json};
+
+use crate::{Condition, GatewayStatus, ParentState};
+
+/// The features a GatewayClass of ours reports in `status.supportedFeatures`, sorted.
+pub const SUPPORTED_FEATURES: &[&str] = &[
+    "Gateway",
+    "GatewayHTTPListenerIsolation",
+    "GatewayPort8080",
+    "HTTPRoute",
+    "HTTPRouteBackendTimeout",
+    "HTTPRouteDestinationPortMatching",
+    "HTTPRouteHostRewrite",
+    "HTTPRouteMethodMatching",
+    "HTTPRouteParentRefPort",
+    "HTTPRoutePathRedirect",
+    "HTTPRoutePathRewrite",
+    "HTTPRoutePortRedirect",
+    "HTTPRouteQueryParamMatching",
+    "HTTPRouteResponseHeaderModification",
+    "HTTPRouteSchemeRedirect",
+    "ReferenceGrant",
+];
+
+/// One object's new `status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusPatch {
+    /// The object.
+    pub object: ObjectKey,
+    /// The `resourceVersion` the status was computed from: a route's `parents` are shared
+    /// with other controllers, so its write must not overwrite a newer one.
+    pub resource_version: Option<String>,
+    /// The whole `status` to write.
+    pub status: Value,
+}
+
+/// What the status says besides the translation.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusContext<'a> {
+    /// Our `--gateway-controller-name`, written into route parents.
+    pub controller_name: &'a str,
+    /// The Gateways' addresses (`--publish-service`, `--publish-status-address`).
+    pub addresses: &'a [String],
+    /// Now, as RFC 3339 (UTC, seconds), for conditions that change.
+    pub now: &'a str,
+}
+
+/// The patches that bring every object's status to what `status` says.
+pub fn status_patches(
+    snapshot: &Snapshot,
+    status: &GatewayStatus,
+    context: &StatusContext<'_>,
+) -> Vec<StatusPatch> {
+    let mut patches = Vec::new();
+    for class in &status.classes {
+        let Some(object) = snapshot.gateway_classes.get(&class.name) else {
+            continue;
+        };
+        let generation = class.generation;
+        let current = &object.status;
+        let desired = json!({
+            "conditions": conditions(current, generation, context.now, &[("Accepted", &class.accepted)]),
+            "supportedFeatures": SUPPORTED_FEATURES.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
+        });
+        push_if_changed(
+            &mut patches,
+            ObjectKey {
+                kind: Kind::GatewayClass,
+                namespace: String::new(),
+                name: class.name.clone(),
+            },
+            None,
+            current,
+            desired,
+        );
+    }
+    let addresses: Vec<Value> = context
+        .addresses
+        .iter()
+        .map(|address| {
+            let kind = if address.parse::<std::net::IpAddr>().is_ok() {
+                "IPAddress"
+            } else {
+                "Hostname"
+            };
+            json!({"type": kind, "value": address})
+        })
+        .collect();
+    for gateway in &status.gateways {
+        let id = (
+            gateway.gateway.namespace.clone(),
+            gateway.gateway.name.clone(),
+        );
+        let Some(object) = snapshot.gateways.get(&id) else {
+            continue;
+        };
+        let current = &object.status;
+        let generation = gateway.generation;
+        let listeners: Vec<Value> = gateway
+            .listeners
+            .iter()
+            .map(|listener| {
+                let current_listener = current
+                    .get("listeners")
+                    .and_then(Value::as_array)
+                    .and_then(|list| {
+                        list.iter()
+                            .find(|l| l.get("name").and_then(Value::as_str) == Some(&listener.name))
+                    })
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                json!({
+                    "name": listener.name,
+                    "supportedKinds": listener.supported_kinds.iter()
+                        .map(|kind| json!({"group": GATEWAY_API_GROUP, "kind": kind}))
+                        .collect::<Vec<_>>(),
+                    "attachedRoutes": listener.attached_routes,
+                    "conditions": conditions(&current_listener, generation, context.now, &[
+                        ("Accepted", &listener.accepted),
+                        ("ResolvedRefs", &listener.resolved_refs),
+                        ("Programmed", &listener.programmed),
+                        ("Conflicted", &listener.conflicted),
+                    ]),
+                })
+            })
+            .collect();
+        let desired = json!({
+            "addresses": addresses,
+            "conditions": conditions(current, generation, context.now, &[
+                ("Accepted", &gateway.accepted),
+                ("Programmed", &gateway.programmed),
+            ]),
+            "listeners": listeners,
+        });
+        push_if_changed(
+            &mut patches,
+            gateway.gateway.clone(),
+            None,
+            current,
+            desired,
+        );
+    }
+    let ours: BTreeMap<(&str, &str), (&[ParentState], i64)> = status
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                (r.route.namespace.as_str(), r.route.name.as_str()),
+                (r.parents.as_slice(), r.generation),
+            )
+        })
+        .collect();
+    for ((namespace, name), route) in &snapshot.http_routes {
+        let current_parents: Vec<Value> = route
+            .status
+            .get("parents")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let (others, mine): (Vec<Value>, Vec<Value>) =
+            current_parents.into_iter().partition(|parent| {
+                parent.get("controllerName").and_then(Value::as_str)
+                    != Some(context.controller_name)
+            });
+        let (parents, generation) = ours
+            .get(&(namespace.as_str(), name.as_str()))
+            .copied()
+            .unwrap_or((&[], route.metadata.generation));
+        if parents.is_empty() && mine.is_empty() {
+            continue;
+        }
+        let desired_mine: Vec<Value> = parents
+            .iter()
+            .map(|parent| {
+                let reference = parent_ref(parent);
+                let current = mine
+                    .iter()
+                    .find(|m| m.get("parentRef") == Some(&reference))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                json!({
+                    "parentRef": reference,
+                    "controllerName": context.controller_name,
+                    "conditions": conditions(&current, generation, context.now, &[
+                        ("Accepted", &parent.accepted),
+                        ("ResolvedRefs", &parent.resolved_refs),
+                    ]),
+                })
+            })
+            .collect();
+        if without_times(&Value::from(mine.clone()))
+            == without_times(&Value::from(desired_mine.clone()))
+        {
+            continue;
+        }
+        let mut all = others;
+        all.extend(desired_mine);
+        let mut status = route.status.clone();
+        if !status.is_object() {
+            status = json!({});
+        }
+        status["parents"] = Value::from(all);
+        patches.push(StatusPatch {
+            object: ObjectKey {
+                kind: Kind::HTTPRoute,
+                namespace: namespace.clone(),
+                name: name.clone(),
+            },
+            resource_version: route.metadata.resource_version.clone(),
+            status,
+        });
+    }
+    patches
+}
+
+/// A route parent's `parentRef` as status writes it: group, kind and namespace spelled out.
+fn parent_ref(parent: &ParentState) -> Value {
+    let p = &parent.parent;
+    let mut reference = json!({
+        "group": GATEWAY_API_GROUP,
+        "kind": "Gateway",
+        "namespace": p.namespace,
+        "name": p.name,
+    });
+    if let Some(section) = &p.section_name {
+        reference["sectionName"] = json!(section);
+    }
+    if let Some(port) = p.port {
+        reference["port"] = json!(port);
+    }
+    reference
+}
+
+/// Conditions as status writes them; a condition whose status did not change keeps its
+/// `lastTransitionTime` from `current` (an object holding `conditions`).
+fn conditions(current: &Value, generation: i64, now: &str, wanted: &[(&str, &Condition)]) -> Value {
+    let previous = current.get("conditions").and_then(Value::as_array);
+    let list: Vec<Value> = wanted
+        .iter()
+        .map(|(kind, condition)| {
+            let status = if condition.status { "True" } else { "False" };
+            let since = previous
+                .and_then(|list| {
+                    list.iter().find(|c| {
+                        c.get("type").and_then(Value::as_str) == Some(kind)
+                            && c.get("status").and_then(Value::as_str) == Some(status)
+                    })
+                })
+                .and_then(|c| c.get("lastTransitionTime").cloned())
+                .unwrap_or_else(|| json!(now));
+            json!({
+                "type": kind,
+                "status": status,
+                "reason": condition.reason,
+                "message": condition.message,
+                "observedGeneration": generation,
+                "lastTransitionTime": since,
+            })
+        })
+        .collect();
+    Value::from(list)
+}
+
+/// `value` without any `lastTransitionTime`, for comparing what status says.
+fn without_times(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(key, _)| key.as_str() != "lastTransitionTime")
+                .map(|(key, v)| (key.clone(), without_times(v)))
+                .collect(),
+        ),
+        Value::Array(list) => Value::Array(list.iter().map(without_times).collect()),
+        other => other.clone(),
+    }
+}
+
+fn push_if_changed(
+    patches: &mut Vec<StatusPatch>,
+    object: ObjectKey,
+    resource_version: Option<String>,
+    current: &Value,
+    desired: Value,
+) {
+    // Compare only the fields we write: other controllers' and newer fields stay.
+    let mut merged = if current.is_object() {
+        current.clone()
+    } else {
+        json!({})
+    };
+    if let (Some(target), Some(fields)) = (merged.as_object_mut(), desired.as_object()) {
+        for (key, value) in fields {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    if without_times(&merged) != without_times(current) {
+        patches.push(StatusPatch {
+            object,
+            resource_version,
+            status: merged,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GatewayConfig, translate_gateways};
+    use portcullis_kube::manifests::parse_manifest;
+
+    const OBJECTS: &str = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: ours, generation: 2}
+spec: {controllerName: example.dev/gw}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: web, generation: 3}
+spec:
+  gatewayClassName: ours
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: web, generation: 5, resourceVersion: '42'}
+spec:
+  parentRefs: [{name: edge}]
+  rules: [{backendRefs: [{name: missing, port: 80}]}]
+status:
+  parents:
+  - parentRef: {name: other-gateway}
+    controllerName: someone.else/controller
+    conditions: []
+";
+
+    fn snapshot(text: &str) -> Snapshot {
+        Snapshot::from_objects(parse_manifest("t.yaml", text).expect("parses").objects)
+    }
+
+    fn patches(snapshot: &Snapshot) -> Vec<StatusPatch> {
+        let config = GatewayConfig {
+            controller_name: "example.dev/gw".into(),
+            reserved_ports: vec![],
+        };
+        let translation = translate_gateways(snapshot, &config);
+        let context = StatusContext {
+            controller_name: "example.dev/gw",
+            addresses: &["192.0.2.7".to_string(), "lb.example".to_string()],
+            now: "2026-12-01T00:00:00Z",
+        };
+        status_patches(snapshot, &translation.status, &context)
+    }
+
+    #[test]
+    fn status_says_what_the_spec_asks_and_keeps_other_controllers_entries() {
+        let first = patches(&snapshot(OBJECTS));
+        assert_eq!(first.len(), 3, "{first:#?}");
+        let class = &first[0].status;
+        assert_eq!(class["conditions"][0]["type"], "Accepted");
+        assert_eq!(class["conditions"][0]["observedGeneration"], 2);
+        assert_eq!(class["supportedFeatures"][0]["name"], "Gateway");
+        let gateway = &first[1].status;
+        assert_eq!(
+            gateway["addresses"][0],
+            json!({"type": "IPAddress", "value": "192.0.2.7"})
+        );
+        assert_eq!(
+            gateway["addresses"][1],
+            json!({"type": "Hostname", "value": "lb.example"})
+        );
+        assert_eq!(gateway["listeners"][0]["attachedRoutes"], 1);
+        assert_eq!(gateway["conditions"][1]["type"], "Programmed");
+        assert_eq!(gateway["conditions"][1]["observedGeneration"], 3);
+        let route = &first[2];
+        assert_eq!(route.resource_version.as_deref(), Some("42"));
+        let parents = route.status["parents"].as_array().expect("parents");
+        assert_eq!(parents.len(), 2, "the other controller's entry stays");
+        assert_eq!(parents[0]["controllerName"], "someone.else/controller");
+        let ours = &parents[1];
+        assert_eq!(
+            ours["parentRef"],
+            json!({"group": GATEWAY_API_GROUP, "kind": "Gateway", "namespace": "web", "name": "edge"})
+        );
+        assert_eq!(ours["conditions"][0]["status"], "True");
+        assert_eq!(ours["conditions"][1]["reason"], "BackendNotFound");
+        assert_eq!(ours["conditions"][1]["observedGeneration"], 5);
+
+        // Once written (as the watch brings it back), nothing more is asked for.
+        let mut written = OBJECTS.replace(
+            "status:\n  parents:\n  - parentRef: {name: other-gateway}\n    controllerName: someone.else/controller\n    conditions: []\n",
+            "",
+        );
+        for patch in &first {
+            let status = serde_json::to_string(&patch.status).expect("json");
+            let marker = match patch.object.kind {
+                Kind::GatewayClass => "spec: {controllerName: example.dev/gw}\n",
+                Kind::Gateway => "  listeners: [{name: http, port: 80, protocol: HTTP}]\n",
+                _ => "  rules: [{backendRefs: [{name: missing, port: 80}]}]\n",
+            };
+            written = written.replace(marker, &format!("{marker}status: {status}\n"));
+        }
+        assert_eq!(patches(&snapshot(&written)), Vec::new());
+    }
+}
