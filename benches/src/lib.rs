@@ -15,6 +15,7 @@ use portcullis_ingress::translate::{ClassIdentity, TranslateConfig};
 use portcullis_kube::objects::Object;
 use portcullis_kube::store::Snapshot;
 
+pub mod gateway_fixture;
 pub mod harness;
 
 /// Paths every generated host serves, as Prefix rules.
