@@ -2,7 +2,6 @@
 //! a `RouteSpec` per listener port, backendRefs into a weighted split.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::{HeaderName, Method};
@@ -35,8 +34,9 @@ pub type Precedence = (
     usize,
 );
 
-/// Oldest first, then namespace, then name (a route without creation time sorts last).
-pub type RouteOrder = (bool, Option<String>, String, String);
+/// Oldest first, then namespace, then name (a route without creation time sorts last);
+/// shared by every rule of the route.
+pub type RouteOrder = Arc<(bool, Option<String>, String, String)>;
 
 /// One matched path of one rule, with its precedence.
 #[derive(Debug, Clone)]
@@ -47,29 +47,13 @@ pub struct RankedRule {
     pub rule: PathRule,
 }
 
-/// Every `RouteSpec` built in one translation, so equal behaviour shares one `Arc` (and one
-/// compiled route with its round-robin cursors).
-#[derive(Debug, Default)]
-pub struct SpecCache {
-    specs: HashMap<RouteSpec, Arc<RouteSpec>>,
-}
-
-impl SpecCache {
-    fn share(&mut self, spec: RouteSpec) -> Arc<RouteSpec> {
-        Arc::clone(
-            self.specs
-                .entry(spec.clone())
-                .or_insert_with(|| Arc::new(spec)),
-        )
-    }
-}
-
 /// A rule's matches, filters and backends, checked once; specs are made per port from it.
 pub struct CheckedRule {
     matches: Vec<CheckedMatch>,
     backends: Vec<WeightedBackend>,
     rule: HttpRouteRule,
-    field: String,
+    /// The rule's index in `spec.rules`, for the field of a diagnostic.
+    index: usize,
     /// Why the rule answers 500 whatever its backends (an unsupported filter).
     refused: Option<String>,
     timeout: Option<std::time::Duration>,
@@ -100,14 +84,16 @@ pub fn check_rules(
         &route.spec.rules
     };
     let mut checked = Vec::new();
+    // Backends named twice share one `Arc`, so one upstream and its round-robin cursor.
+    let mut known_backends: Vec<Arc<Backend>> = Vec::new();
     for (index, rule) in rules.iter().enumerate() {
-        let field = format!("spec.rules[{index}]");
-        let matches = check_matches(key, rule, &field, diagnostics);
+        let field = || format!("spec.rules[{index}]");
+        let matches = check_matches(key, rule, index, diagnostics);
         let mut backends = Vec::new();
         for (b, reference) in rule.backend_refs.iter().enumerate() {
-            let at = format!("{field}.backendRefs[{b}]");
             let (backend, problem) = backend(snapshot, resolver, key, reference);
             if let Some((reason, condition_reason, why)) = problem {
+                let at = format!("{}.backendRefs[{b}]", field());
                 diagnostics.push(Diagnostic::error(
                     reason,
                     key,
@@ -118,9 +104,17 @@ pub fn check_rules(
                     resolved = Condition::no(condition_reason, &format!("{at}: {why}"));
                 }
             }
+            let backend = match known_backends.iter().find(|known| ***known == backend) {
+                Some(known) => Arc::clone(known),
+                None => {
+                    let backend = Arc::new(backend);
+                    known_backends.push(Arc::clone(&backend));
+                    backend
+                }
+            };
             backends.push(WeightedBackend {
                 weight: u32::try_from(reference.weight.unwrap_or(1)).unwrap_or(0),
-                backend: Arc::new(backend),
+                backend,
             });
         }
         let mut refused = None;
@@ -138,7 +132,7 @@ pub fn check_rules(
                 diagnostics.push(Diagnostic::error(
                     Reason::UnsupportedValue,
                     key,
-                    format!("{field}.filters[{f}].type"),
+                    format!("{}.filters[{f}].type", field()),
                     format!("{why}; the rule answers 500"),
                 ));
                 refused.get_or_insert(why);
@@ -152,7 +146,7 @@ pub fn check_rules(
                         diagnostics.push(Diagnostic::error(
                             Reason::UnsupportedValue,
                             key,
-                            format!("{field}.timeouts.{name}"),
+                            format!("{}.timeouts.{name}", field()),
                             format!("{why}; the proxy's timeout applies"),
                         ));
                         None
@@ -170,7 +164,7 @@ pub fn check_rules(
             matches,
             backends,
             rule: rule.clone(),
-            field,
+            index,
             refused,
             timeout,
         });
@@ -183,7 +177,7 @@ pub fn check_rules(
 fn check_matches(
     key: &ObjectKey,
     rule: &HttpRouteRule,
-    field: &str,
+    rule_index: usize,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<CheckedMatch> {
     let default_match = [HttpRouteMatch::default()];
@@ -194,7 +188,6 @@ fn check_matches(
     };
     let mut checked = Vec::new();
     for (index, one) in matches.iter().enumerate() {
-        let at = format!("{field}.matches[{index}]");
         match check_match(one) {
             Ok((path, kind, prefix, conditions)) => checked.push(CheckedMatch {
                 path,
@@ -206,7 +199,7 @@ fn check_matches(
             Err((sub, why)) => diagnostics.push(Diagnostic::error(
                 Reason::UnsupportedValue,
                 key,
-                format!("{at}.{sub}"),
+                format!("spec.rules[{rule_index}].matches[{index}].{sub}"),
                 format!("{why}; this match is not served"),
             )),
         }
@@ -384,44 +377,70 @@ fn backend(
 }
 
 impl CheckedRule {
-    /// The rule's path rules on a listener of `port`, each with its precedence.
+    /// The rule's path rules on a listener of `port`, each with its precedence. Its matches
+    /// share one `RouteSpec` (and so one compiled route), unless a ReplacePrefixMatch needs
+    /// each match's prefix.
     pub fn ranked_rules(
         &self,
         key: &ObjectKey,
         order: &RouteOrder,
         rule_index: usize,
         port: u16,
-        specs: &mut SpecCache,
+        specs: &mut Vec<Arc<RouteSpec>>,
         diagnostics: &mut Vec<Diagnostic>,
-    ) -> Vec<RankedRule> {
+    ) -> Vec<Arc<RankedRule>> {
+        let per_prefix = self.rule.filters.iter().any(|f| {
+            let replaces = |m: &Option<portcullis_kube::objects::gateway_api::PathModifier>| {
+                m.as_ref()
+                    .is_some_and(|m| m.modifier_type == "ReplacePrefixMatch")
+            };
+            f.url_rewrite.as_ref().is_some_and(|r| replaces(&r.path))
+                || f.request_redirect
+                    .as_ref()
+                    .is_some_and(|r| replaces(&r.path))
+        });
+        let mut shared: Option<Arc<RouteSpec>> = None;
         let mut ranked = Vec::new();
         for one in &self.matches {
-            let spec = match self.spec(key, one.prefix.as_deref(), port) {
-                Ok(spec) => spec,
-                Err((at, why)) => {
-                    diagnostics.push(Diagnostic::error(
-                        Reason::UnsupportedValue,
-                        key,
-                        format!("{}.{at}", self.field),
-                        format!("{why}; the rule answers 500"),
-                    ));
-                    invalid_spec(key, &why)
-                }
-            };
+            let reuse = shared.as_ref().filter(|_| !per_prefix).cloned();
+            let spec = reuse.unwrap_or_else(|| {
+                let spec = Arc::new(match self.spec(key, one.prefix.as_deref(), port) {
+                    Ok(spec) => spec,
+                    Err((at, why)) => {
+                        diagnostics.push(Diagnostic::error(
+                            Reason::UnsupportedValue,
+                            key,
+                            format!("spec.rules[{}].{at}", self.index),
+                            format!("{why}; the rule answers 500"),
+                        ));
+                        invalid_spec(key, &why)
+                    }
+                });
+                // Rules of the route behaving alike share one spec, so one compiled route.
+                let spec = match specs.iter().find(|known| **known == spec) {
+                    Some(known) => Arc::clone(known),
+                    None => {
+                        specs.push(Arc::clone(&spec));
+                        spec
+                    }
+                };
+                shared = Some(Arc::clone(&spec));
+                spec
+            });
             let kind_rank = match one.kind {
                 PathKind::Exact => 0,
                 PathKind::Regex { .. } => 1,
                 PathKind::Prefix => 2,
             };
             let c = &one.conditions;
-            ranked.push(RankedRule {
+            ranked.push(Arc::new(RankedRule {
                 precedence: (
                     kind_rank,
                     Reverse(one.path.trim_end_matches('/').len()),
                     Reverse(c.method.is_some()),
                     Reverse(c.headers.len()),
                     Reverse(c.query.len()),
-                    order.clone(),
+                    Arc::clone(order),
                     rule_index,
                     one.index,
                 ),
@@ -429,9 +448,9 @@ impl CheckedRule {
                     path: one.path.clone(),
                     kind: one.kind,
                     conditions: one.conditions.clone(),
-                    route: specs.share(spec),
+                    route: spec,
                 },
-            });
+            }));
         }
         ranked
     }
@@ -446,13 +465,12 @@ impl CheckedRule {
         if let Some(why) = &self.refused {
             return Ok(invalid_spec(key, why));
         }
-        let mut spec = RouteSpec {
-            origin: Some(route_origin(key)),
-            ..RouteSpec::forward(Arc::new(Backend {
-                origin: Some(route_origin(key)),
-                target: Target::Invalid("the rule has no backendRefs".into()),
-            }))
+        let mut spec = if self.backends.is_empty() {
+            invalid_spec(key, "the rule has no backendRefs")
+        } else {
+            RouteSpec::forward(Arc::clone(&self.backends[0].backend))
         };
+        spec.origin = Some(route_origin(key));
         if let Action::Forward(forward) = &mut spec.action {
             if !self.backends.is_empty() {
                 forward.backends = self.backends.clone();

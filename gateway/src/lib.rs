@@ -17,20 +17,20 @@ mod http_route;
 mod listeners;
 mod render;
 mod status_patches;
+mod translator;
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use portcullis_kube::objects::{Kind, ObjectKey};
+use portcullis_kube::objects::ObjectKey;
 use portcullis_kube::store::Snapshot;
-use portcullis_route::spec::{CertificateSpec, HostMatch, TableSpec, TlsSpec, VirtualHost};
-use portcullis_translation::{BackendResolver, Diagnostic, Reason, SliceIndex};
+use portcullis_route::spec::{CertificateSpec, TableSpec, TlsSpec};
+use portcullis_translation::Diagnostic;
 
 pub use attach::Parent;
 pub use listeners::{GatewayState, ListenerState, Protocol};
 pub use status_patches::{SUPPORTED_FEATURES, StatusContext, StatusPatch, status_patches};
-
-use http_route::{RankedRule, SpecCache, check_rules};
+pub use translator::GatewayTranslator;
 
 /// The controller name of `--gateway-controller-name` by default.
 pub const DEFAULT_CONTROLLER_NAME: &str = "portcullis.dev/gateway-controller";
@@ -140,199 +140,20 @@ pub struct GatewayTranslation {
     pub diagnostics: Vec<Diagnostic>,
     /// What status should say.
     pub status: GatewayStatus,
+    /// The routes (namespace, name) this update recomputed; `None` when it recomputed all.
+    /// Status of other routes is as the last update said.
+    pub changed_routes: Option<BTreeSet<(String, String)>>,
 }
 
-/// Builds the Gateway API tables for a snapshot. Pure and deterministic.
+/// Builds the Gateway API tables for a snapshot. Pure and deterministic: the same snapshot and
+/// config always give the same tables, status and diagnostics. A long-running caller keeps a
+/// [`GatewayTranslator`] instead and pays only for what changed.
 pub fn translate_gateways(snapshot: &Snapshot, config: &GatewayConfig) -> GatewayTranslation {
-    let mut diagnostics = Vec::new();
-    let classes: Vec<ClassState> = snapshot
-        .gateway_classes
-        .values()
-        .filter(|c| c.spec.controller_name == config.controller_name)
-        .map(|c| ClassState {
-            name: c.metadata.name.clone(),
-            generation: c.metadata.generation,
-            accepted: Condition::yes("Accepted", "handled by Portcullis"),
-        })
-        .collect();
-    let class_names: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
-    let gateways = listeners::our_gateways(snapshot, &class_names);
-    let (active, mut gateway_states) = listeners::settle_listeners(
-        snapshot,
-        &gateways,
-        &config.reserved_ports,
-        &mut diagnostics,
-    );
-    let gateway_ids: Vec<(String, String)> = gateways
-        .iter()
-        .map(|g| (g.metadata.namespace.clone(), g.metadata.name.clone()))
-        .collect();
-    let slices = SliceIndex::from_snapshot(snapshot);
-    let resolver = BackendResolver::new(snapshot, &slices);
-    let mut specs = SpecCache::default();
-    // Port → host → ranked rules.
-    let mut hosts: BTreeMap<u16, BTreeMap<HostMatch, Vec<RankedRule>>> = BTreeMap::new();
-    let mut routes = Vec::new();
-    for route in snapshot.http_routes.values() {
-        let key = ObjectKey {
-            kind: Kind::HTTPRoute,
-            namespace: route.metadata.namespace.clone(),
-            name: route.metadata.name.clone(),
-        };
-        let mut hostnames = Vec::new();
-        for (index, raw) in route.spec.hostnames.iter().enumerate() {
-            match hostname::Hostname::parse(raw) {
-                Ok(hostname) => hostnames.push(hostname),
-                Err(why) => diagnostics.push(Diagnostic::error(
-                    Reason::UnsupportedValue,
-                    &key,
-                    format!("spec.hostnames[{index}]"),
-                    format!("{why}; this hostname is not served"),
-                )),
-            }
-        }
-        if hostnames.is_empty() && !route.spec.hostnames.is_empty() {
-            // Every hostname was refused: serving all hosts instead would widen the route.
-            continue;
-        }
-        let outcomes = attach::attach(
-            snapshot,
-            &key.namespace,
-            "HTTPRoute",
-            &route.spec.parent_refs,
-            &hostnames,
-            &active,
-            &gateway_ids,
-        );
-        if outcomes.is_empty() {
-            continue;
-        }
-        let (rules, resolved) = check_rules(snapshot, resolver, &key, route, &mut diagnostics);
-        let order = (
-            route.metadata.creation_timestamp.is_none(),
-            route.metadata.creation_timestamp.clone(),
-            key.namespace.clone(),
-            key.name.clone(),
-        );
-        let mut parents = Vec::new();
-        for outcome in outcomes {
-            if !outcome.accepted.status {
-                let reason = match outcome.accepted.reason.as_str() {
-                    "NotAllowedByListeners" => Reason::NotAllowedByListeners,
-                    "NoMatchingListenerHostname" => Reason::NoMatchingListenerHostname,
-                    _ => Reason::NoMatchingParent,
-                };
-                diagnostics.push(Diagnostic::error(
-                    reason,
-                    &key,
-                    format!("spec.parentRefs[{}]", outcome.index),
-                    format!(
-                        "{}; the route is not attached to Gateway {}/{}",
-                        outcome.accepted.message, outcome.parent.namespace, outcome.parent.name
-                    ),
-                ));
-            }
-            for attachment in &outcome.attachments {
-                let listener = &active[attachment.listener];
-                count_attachment(&mut gateway_states, listener);
-                for (rule_index, rule) in rules.iter().enumerate() {
-                    let ranked = rule.ranked_rules(
-                        &key,
-                        &order,
-                        rule_index,
-                        listener.port,
-                        &mut specs,
-                        &mut diagnostics,
-                    );
-                    for hostname in &attachment.hostnames {
-                        let host = hostname
-                            .as_ref()
-                            .map_or(HostMatch::Any, hostname::Hostname::host_match);
-                        hosts
-                            .entry(listener.port)
-                            .or_default()
-                            .entry(host)
-                            .or_default()
-                            .extend(ranked.iter().cloned());
-                    }
-                }
-            }
-            parents.push(ParentState {
-                parent: outcome.parent,
-                accepted: outcome.accepted,
-                resolved_refs: resolved.clone(),
-            });
-        }
-        routes.push(RouteState {
-            route: key,
-            generation: route.metadata.generation,
-            parents,
-        });
-    }
-    let ports = port_specs(&active, hosts);
-    diagnostics.sort();
-    diagnostics.dedup();
-    GatewayTranslation {
-        ports,
-        diagnostics,
-        status: GatewayStatus {
-            classes,
-            gateways: gateway_states,
-            routes,
-        },
-    }
-}
-
-/// One more route attached to `listener`.
-fn count_attachment(states: &mut [GatewayState], listener: &listeners::ActiveListener) {
-    if let Some(state) = states
-        .iter_mut()
-        .find(|s| s.gateway == listener.gateway)
-        .and_then(|g| g.listeners.iter_mut().find(|l| l.name == listener.name))
-    {
-        state.attached_routes += 1;
-    }
-}
-
-/// The tables and certificates per port, from the ranked rules.
-fn port_specs(
-    active: &[listeners::ActiveListener],
-    mut hosts: BTreeMap<u16, BTreeMap<HostMatch, Vec<RankedRule>>>,
-) -> Vec<PortSpec> {
-    let mut ports: BTreeMap<u16, PortSpec> = BTreeMap::new();
-    for listener in active {
-        let port = ports.entry(listener.port).or_insert_with(|| PortSpec {
-            port: listener.port,
-            protocol: listener.protocol,
-            table: TableSpec::empty(),
-            tls: None,
-        });
-        if listener.protocol == Protocol::Https {
-            let tls = Arc::make_mut(port.tls.get_or_insert_with(Default::default));
-            add_certificate(tls, listener);
-        }
-    }
-    for (number, port) in &mut ports {
-        let Some(by_host) = hosts.remove(number) else {
-            continue;
-        };
-        for (host, mut ranked) in by_host {
-            ranked.sort_by(|a, b| a.precedence.cmp(&b.precedence));
-            // A route attached twice to one port (two listeners) gives the same rules twice.
-            ranked.dedup_by(|a, b| a.precedence == b.precedence);
-            port.table.hosts.push(Arc::new(VirtualHost {
-                host,
-                paths: ranked.into_iter().map(|r| r.rule).collect(),
-                default_backend: None,
-                aliases: Vec::new(),
-            }));
-        }
-    }
-    ports.into_values().collect()
+    GatewayTranslator::new(config.clone()).update(snapshot, &[])
 }
 
 /// A listener's first certificate for its hostname (or as the port's default).
-fn add_certificate(tls: &mut TlsSpec, listener: &listeners::ActiveListener) {
+pub(crate) fn add_certificate(tls: &mut TlsSpec, listener: &listeners::ActiveListener) {
     let Some(certificate) = listener.certificates.first() else {
         return;
     };

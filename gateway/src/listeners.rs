@@ -26,7 +26,7 @@ pub enum Protocol {
 }
 
 /// Which namespaces' routes a listener takes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllowedNamespaces {
     /// Only the Gateway's own.
     Same,

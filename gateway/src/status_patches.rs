@@ -3,9 +3,10 @@
 //! whose status differs (lastTransitionTime aside) get a patch, so a written status that comes
 //! back as a watch event asks for nothing more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use portcullis_kube::objects::gateway_api::GATEWAY_API_GROUP;
+use portcullis_kube::objects::gateway_api::{GATEWAY_API_GROUP, HttpRoute};
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
 use serde_json::{Value, json};
@@ -55,11 +56,13 @@ pub struct StatusContext<'a> {
     pub now: &'a str,
 }
 
-/// The patches that bring every object's status to what `status` says.
+/// The patches that bring every object's status to what `status` says: every GatewayClass and
+/// Gateway of ours, and the routes in `routes` (`None`: every route).
 pub fn status_patches(
     snapshot: &Snapshot,
     status: &GatewayStatus,
     context: &StatusContext<'_>,
+    routes: Option<&BTreeSet<(String, String)>>,
 ) -> Vec<StatusPatch> {
     let mut patches = Vec::new();
     for class in &status.classes {
@@ -160,7 +163,15 @@ pub fn status_patches(
             )
         })
         .collect();
-    for ((namespace, name), route) in &snapshot.http_routes {
+    let considered: Box<dyn Iterator<Item = (&(String, String), &Arc<HttpRoute>)>> = match routes {
+        Some(routes) => Box::new(
+            routes
+                .iter()
+                .filter_map(|id| snapshot.http_routes.get_key_value(id)),
+        ),
+        None => Box::new(snapshot.http_routes.iter()),
+    };
+    for ((namespace, name), route) in considered {
         let current_parents: Vec<Value> = route
             .status
             .get("parents")
@@ -359,7 +370,7 @@ status:
             addresses: &["192.0.2.7".to_string(), "lb.example".to_string()],
             now: "2026-12-01T00:00:00Z",
         };
-        status_patches(snapshot, &translation.status, &context)
+        status_patches(snapshot, &translation.status, &context, None)
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use portcullis_gateway::{
-    GatewayConfig, GatewayStatus, Protocol, StatusContext, StatusPatch, status_patches,
-    translate_gateways,
+    GatewayConfig, GatewayTranslation, GatewayTranslator, Protocol, StatusContext, StatusPatch,
+    status_patches,
 };
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
@@ -86,8 +86,10 @@ impl PartialEq for GatewayPort {
 pub(super) struct GatewayServing {
     /// The ports served now, with their certificate caches.
     ports: BTreeMap<u16, (GatewayPort, CertificateCache)>,
-    /// The last translation's diagnostics and status, reused while nothing it reads changed.
-    last: Option<(Vec<Diagnostic>, GatewayStatus)>,
+    /// The incremental translation, once started.
+    translator: Option<GatewayTranslator>,
+    /// The last translation's diagnostics, reused while nothing it reads changed.
+    last: Option<Vec<Diagnostic>>,
 }
 
 /// What one Gateway API step reports to the rest of the rebuild.
@@ -131,7 +133,7 @@ impl GatewayServing {
         metrics: &Arc<Metrics>,
         now_unix: i64,
     ) -> GatewayOutcome {
-        if let Some((diagnostics, _)) = &self.last
+        if let Some(diagnostics) = &self.last
             && !changes.iter().any(|key| read_by_gateways(key.kind))
         {
             return GatewayOutcome {
@@ -140,7 +142,10 @@ impl GatewayServing {
                 ..GatewayOutcome::default()
             };
         }
-        let translation = translate_gateways(snapshot, &target.config);
+        let translation = self
+            .translator
+            .get_or_insert_with(|| GatewayTranslator::new(target.config.clone()))
+            .update(snapshot, changes);
         let mut outcome = GatewayOutcome::default();
         let mut next = BTreeMap::new();
         for spec in &translation.ports {
@@ -180,11 +185,11 @@ impl GatewayServing {
             modified
         });
         if let Some(status) = &target.status {
-            send_status(snapshot, &translation.status, &target.config, status);
+            send_status(snapshot, &translation, &target.config, status);
         }
         outcome.ports = self.ports.len();
         outcome.diagnostics = translation.diagnostics.clone();
-        self.last = Some((translation.diagnostics, translation.status));
+        self.last = Some(translation.diagnostics);
         outcome
     }
 }
@@ -212,7 +217,7 @@ fn new_port(
 /// Computes what Gateway API status must change and hands it to the writer.
 fn send_status(
     snapshot: &Snapshot,
-    status: &GatewayStatus,
+    translation: &GatewayTranslation,
     config: &GatewayConfig,
     target: &GatewayStatusTarget,
 ) {
@@ -233,7 +238,12 @@ fn send_status(
         addresses: &addresses,
         now: &now,
     };
-    let patches = status_patches(snapshot, status, &context);
+    let patches = status_patches(
+        snapshot,
+        &translation.status,
+        &context,
+        translation.changed_routes.as_ref(),
+    );
     if !patches.is_empty() {
         let _ = target.patches.send(patches);
     }
