@@ -29,6 +29,8 @@ const CHANGES: usize = 200;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    // CHANGE_TO_LIVE_ONLY=gateway: only the HTTPRoute rows, printed (merge them by hand).
+    let only_gateway = std::env::var("CHANGE_TO_LIVE_ONLY").as_deref() == Ok("gateway");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -36,6 +38,19 @@ fn main() {
         .unwrap();
     let sizes: &[usize] = if full { &[10, 10_000] } else { &[10] };
     let changes = if full { CHANGES } else { 10 };
+    let mut gateway_report = String::from(
+        "\nHTTPRoutes, real control plane (the upstream Gateway API v1.6.1 CRDs; one Gateway, each HTTPRoute one hostname and four rules: a prefix, and prefixes matching a header, a query parameter and a method; each change a server-side apply adding a rule, measured once every route's first status is written):\n\n| HTTPRoutes | changes | change-to-live p50 | p99 | max | Portcullis RSS with status written / after the changes | load time | first status of every route |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for &size in sizes {
+        let row = runtime.block_on(measure_gateway_real(size, changes));
+        println!("{row}");
+        gateway_report.push_str(&row);
+        gateway_report.push('\n');
+    }
+    if only_gateway {
+        println!("{gateway_report}");
+        return;
+    }
     let mut report = String::from(
         "Fake API server:\n\n| Ingresses | changes | change-to-live p50 | p99 | max | RSS after sync | RSS after the changes |\n|---|---|---|---|---|---|---|\n",
     );
@@ -64,6 +79,7 @@ fn main() {
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
         text.push_str(&report);
+        text.push_str(&gateway_report);
         std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/../benches/results"))
             .unwrap();
         std::fs::write(
@@ -327,5 +343,197 @@ async fn measure_real(size: usize, changes: usize) -> String {
         api_rss as f64 / 1024.0,
         etcd_rss as f64 / 1024.0,
         load_time.as_secs_f64(),
+    )
+}
+
+/// HTTPRoute `i` (namespace `team-{i % 100}`, host `app-{i}.bench.test`): a `/api` prefix, a
+/// header, a query and a method rule, and a prefix rule per `extra` path.
+fn http_route(i: usize, extra: &[String]) -> String {
+    let backend = format!("[{{name: app-{i}, port: 80}}]");
+    let mut rules = format!(
+        "  - matches: [{{path: {{type: PathPrefix, value: /api}}}}]\n    backendRefs: {backend}\n\
+         \x20 - matches: [{{path: {{type: PathPrefix, value: /v2}}, headers: [{{name: x-version, value: v2}}]}}]\n    backendRefs: {backend}\n\
+         \x20 - matches: [{{path: {{type: PathPrefix, value: /search}}, queryParams: [{{name: q, value: shoes}}]}}]\n    backendRefs: {backend}\n\
+         \x20 - matches: [{{path: {{type: Exact, value: /login}}, method: POST}}]\n    backendRefs: {backend}\n"
+    );
+    for path in extra {
+        rules.push_str(&format!(
+            "  - matches: [{{path: {{type: PathPrefix, value: {path}}}}}]\n    backendRefs: {backend}\n"
+        ));
+    }
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: app-{i}, namespace: team-{}}}\n\
+         spec:\n  parentRefs: [{{name: edge, namespace: gateway}}]\n  hostnames: [app-{i}.bench.test]\n  rules:\n{rules}",
+        i % 100
+    )
+}
+
+/// Change-to-live of HTTPRoute edits against the real control plane.
+async fn measure_gateway_real(size: usize, changes: usize) -> String {
+    let plane = tokio::task::spawn_blocking(ControlPlane::start)
+        .await
+        .unwrap();
+    plane.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "-f",
+        &portcullis_testkit::control_plane::gateway_api_crds()
+            .display()
+            .to_string(),
+    ]);
+    let pods = PodNetwork::shared();
+    let first = pods.backend("app").await;
+    let port = first.addr.port();
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(plane.kubeconfig()).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let listener = portcullis_testkit::ingress_process::free_port().port();
+    plane.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: gateway}}\n---\n\
+         apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {{name: portcullis}}\n\
+         spec: {{controllerName: portcullis.dev/gateway-controller}}\n---\n\
+         apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: edge, namespace: gateway}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n\
+         \x20 - {{name: http, port: {listener}, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}\n"
+    ));
+    let routes = kube::api::ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: "HTTPRoute".into(),
+        plural: "httproutes".into(),
+    };
+    let loading = Instant::now();
+    for team in 0..size.min(100) {
+        let namespace: Namespace = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": format!("team-{team}")}}),
+        )
+        .unwrap();
+        kube::Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+    }
+    let address = first.addr.ip();
+    let create = |i: usize| {
+        let client = client.clone();
+        let routes = routes.clone();
+        async move {
+            let namespace = format!("team-{}", i % 100);
+            let service: Service = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("app-{i}"), "namespace": namespace},
+                "spec": {"ports": [{"port": 80}]}
+            }))
+            .unwrap();
+            kube::Api::<Service>::namespaced(client.clone(), &namespace)
+                .create(&PostParams::default(), &service)
+                .await
+                .unwrap();
+            let slice: EndpointSlice = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("app-{i}-x"), "namespace": namespace, "labels": {"kubernetes.io/service-name": format!("app-{i}")}},
+                "addressType": "IPv4",
+                "ports": [{"port": port}],
+                "endpoints": [{"addresses": [address.to_string()]}]
+            })).unwrap();
+            kube::Api::<EndpointSlice>::namespaced(client.clone(), &namespace)
+                .create(&PostParams::default(), &slice)
+                .await
+                .unwrap();
+            let route: kube::api::DynamicObject =
+                serde_yaml_ng::from_str(&http_route(i, &[])).unwrap();
+            kube::Api::<kube::api::DynamicObject>::namespaced_with(client, &namespace, &routes)
+                .create(&PostParams::default(), &route)
+                .await
+                .unwrap();
+        }
+    };
+    futures_util::stream::iter(0..size)
+        .map(create)
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    let load_time = loading.elapsed();
+    let proxy = Portcullis::start_with_env(
+        &[
+            "--kubeconfig",
+            plane.kubeconfig().to_str().unwrap(),
+            "--gateway-address",
+            "127.0.0.1",
+        ],
+        &[("RUST_LOG", "warn")],
+    )
+    .await;
+    let gateway = std::net::SocketAddr::from(([127, 0, 0, 1], listener));
+    let http = portcullis_testkit::ingress_process::client();
+    let _ = live_after(
+        &http,
+        gateway,
+        "app-0.bench.test",
+        "/api",
+        Instant::now(),
+        0,
+    )
+    .await;
+    // Measured once every route's first status is written (each write comes back as a watch
+    // event and a rebuild): the steady state, as for the Ingress rows.
+    let api = kube::Api::<kube::api::DynamicObject>::all_with(client.clone(), &routes);
+    let status_started = Instant::now();
+    loop {
+        let listed = api.list(&Default::default()).await.unwrap();
+        let written = listed
+            .items
+            .iter()
+            .filter(|r| {
+                r.data["status"]["parents"]
+                    .as_array()
+                    .is_some_and(|p| !p.is_empty())
+            })
+            .count();
+        if written == size {
+            break;
+        }
+        assert!(
+            status_started.elapsed() < Duration::from_secs(600),
+            "only {written} of {size} routes got status"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let status_time = status_started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_kib = proxy.rss_kib();
+    let mut samples = Vec::with_capacity(changes);
+    for change in 0..changes {
+        let i = (change * 7919) % size;
+        let path = format!("/v{change}x");
+        let host = format!("app-{i}.bench.test");
+        let namespace = format!("team-{}", i % 100);
+        let patch: kube::api::DynamicObject =
+            serde_yaml_ng::from_str(&http_route(i, std::slice::from_ref(&path))).unwrap();
+        let started = Instant::now();
+        kube::Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), &namespace, &routes)
+            .patch(
+                &format!("app-{i}"),
+                &PatchParams::apply("change-to-live").force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .unwrap();
+        samples.push(live_after(&http, gateway, &host, &path, started, change).await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled_kib = proxy.rss_kib();
+    let (p50, p99, max) = spread(samples);
+    drop(proxy);
+    drop(plane);
+    format!(
+        "| {size} | {changes} | {p50} | {p99} | {max} | {:.1} / {:.1} MB | {:.0} s | {:.1} s |",
+        rss_kib as f64 / 1024.0,
+        settled_kib as f64 / 1024.0,
+        load_time.as_secs_f64(),
+        status_time.as_secs_f64(),
     )
 }

@@ -261,6 +261,23 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
         log,
     )
     .await;
+    // Status converges: once written, nothing is written again (a write that came back as a
+    // watch event asks for nothing more).
+    let versions = || {
+        [
+            space.get_json("gateway", "edge")["metadata"]["resourceVersion"].clone(),
+            space.get_json("httproute", "shop")["metadata"]["resourceVersion"].clone(),
+            other.get_json("httproute", "outsider")["metadata"]["resourceVersion"].clone(),
+        ]
+    };
+    let before = versions();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        versions(),
+        before,
+        "status keeps being rewritten; log:\n{}",
+        proxy.log()
+    );
     // The listener still counts only the accepted route.
     let gateway = space.get_json("gateway", "edge");
     assert_eq!(gateway["status"]["listeners"][0]["attachedRoutes"], 1);

@@ -1,6 +1,7 @@
 //! Gateway API at scale: one Gateway taking routes from every namespace and `count` HTTPRoutes
-//! (one hostname each, a plain rule and rules matching a header, a query parameter and a
-//! method), on the same Services and EndpointSlices as the Ingress fixtures.
+//! (one hostname each, a plain `/app` prefix and prefixes matching a header, a query parameter
+//! and a method; nothing at `/`, so a path a change adds answers 404 until it is live), on the
+//! same Services and EndpointSlices as the Ingress fixtures.
 
 use portcullis_gateway::{DEFAULT_CONTROLLER_NAME, GatewayConfig};
 use portcullis_kube::manifests::parse_manifest;
@@ -23,7 +24,8 @@ pub fn gateway_config() -> GatewayConfig {
 /// HTTPRoute `i` as YAML, with one more `PathPrefix` rule per entry of `extra_paths`.
 pub fn http_route(i: usize, extra_paths: &[String]) -> String {
     let mut rules = format!(
-        "  - backendRefs: [{{name: app-{i}, port: 80}}]\n\
+        "  - matches: [{{path: {{type: PathPrefix, value: /app}}}}]\n\
+         \x20   backendRefs: [{{name: app-{i}, port: 80}}]\n\
          \x20 - matches: [{{path: {{type: PathPrefix, value: /api}}, headers: [{{name: x-version, value: v2}}]}}]\n\
          \x20   backendRefs: [{{name: app-{i}, port: 80}}]\n\
          \x20 - matches: [{{path: {{type: PathPrefix, value: /search}}, queryParams: [{{name: q, value: shoes}}]}}]\n\

@@ -127,7 +127,9 @@ pub struct GatewayStatus {
     pub classes: Vec<ClassState>,
     /// Our Gateways.
     pub gateways: Vec<GatewayState>,
-    /// Routes naming our Gateways.
+    /// Routes naming our Gateways: all of them from a fresh translation, only those in
+    /// `changed_routes` from an incremental update ([`GatewayTranslator::route_states`] has
+    /// all).
     pub routes: Vec<RouteState>,
 }
 

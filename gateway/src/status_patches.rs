@@ -70,7 +70,7 @@ pub fn status_patches(
             continue;
         };
         let generation = class.generation;
-        let current = &object.status;
+        let current = &object.status.value();
         let desired = json!({
             "conditions": conditions(current, generation, context.now, &[("Accepted", &class.accepted)]),
             "supportedFeatures": SUPPORTED_FEATURES.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
@@ -107,7 +107,7 @@ pub fn status_patches(
         let Some(object) = snapshot.gateways.get(&id) else {
             continue;
         };
-        let current = &object.status;
+        let current = &object.status.value();
         let generation = gateway.generation;
         let listeners: Vec<Value> = gateway
             .listeners
@@ -172,8 +172,8 @@ pub fn status_patches(
         None => Box::new(snapshot.http_routes.iter()),
     };
     for ((namespace, name), route) in considered {
-        let current_parents: Vec<Value> = route
-            .status
+        let current_status = route.status.value();
+        let current_parents: Vec<Value> = current_status
             .get("parents")
             .and_then(Value::as_array)
             .cloned()
@@ -216,7 +216,7 @@ pub fn status_patches(
         }
         let mut all = others;
         all.extend(desired_mine);
-        let mut status = route.status.clone();
+        let mut status = current_status;
         if !status.is_object() {
             status = json!({});
         }

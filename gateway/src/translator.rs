@@ -161,6 +161,12 @@ impl GatewayTranslator {
         self.output(changed_routes)
     }
 
+    /// The status of every route naming a Gateway of ours, as the last update left it (an
+    /// update's own status lists only the routes it recomputed).
+    pub fn route_states(&self) -> impl Iterator<Item = &RouteState> {
+        self.routes.values().filter_map(|f| f.state.as_ref())
+    }
+
     /// Drops route `id`'s fragment and computes it again from `snapshot` (if it is there).
     fn recompute(
         &mut self,
@@ -268,7 +274,7 @@ impl GatewayTranslator {
         let mut gateways = settlement.states.clone();
         let mut diagnostics = settlement.diagnostics.clone();
         let mut routes = Vec::new();
-        for fragment in self.routes.values() {
+        for (id, fragment) in &self.routes {
             for index in &fragment.attached {
                 let listener = &settlement.active[*index];
                 if let Some(state) = gateways
@@ -280,7 +286,12 @@ impl GatewayTranslator {
                 }
             }
             diagnostics.extend(fragment.diagnostics.iter().cloned());
-            routes.extend(fragment.state.iter().cloned());
+            if changed_routes
+                .as_ref()
+                .is_none_or(|changed| changed.contains(id))
+            {
+                routes.extend(fragment.state.iter().cloned());
+            }
         }
         diagnostics.sort();
         diagnostics.dedup();
