@@ -163,13 +163,12 @@ pub fn status_patches(
             )
         })
         .collect();
-    let considered: Box<dyn Iterator<Item = (&(String, String), &Arc<HttpRoute>)>> = match routes {
-        Some(routes) => Box::new(
-            routes
-                .iter()
-                .filter_map(|id| snapshot.http_routes.get_key_value(id)),
-        ),
-        None => Box::new(snapshot.http_routes.iter()),
+    let considered: Vec<(&(String, String), &Arc<HttpRoute>)> = match routes {
+        Some(routes) => routes
+            .iter()
+            .filter_map(|id| snapshot.http_routes.get_key_value(id))
+            .collect(),
+        None => snapshot.http_routes.iter().collect(),
     };
     for ((namespace, name), route) in considered {
         let current_status = route.status.value();

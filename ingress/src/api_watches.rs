@@ -55,8 +55,11 @@ pub async fn run_kube_source(
     watches.run().await;
 }
 
+/// How an API object of a custom resource becomes ours.
+type FromApi = fn(Arc<DynamicObject>) -> Object;
+
 /// The Gateway API kinds read, and how the API's objects become ours.
-const GATEWAY_API_KINDS: &[(CustomResource, fn(Arc<DynamicObject>) -> Object)] = &[
+const GATEWAY_API_KINDS: &[(CustomResource, FromApi)] = &[
     (
         gateway_api_kind("GatewayClass", "gatewayclasses", false),
         from_api::<GatewayClass>,
