@@ -246,40 +246,13 @@ async fn measure_real(size: usize, changes: usize) -> String {
     let client = kube::Client::try_from(config).unwrap();
     plane.apply("apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portcullis}\nspec: {controller: portcullis.dev/ingress-controller}\n");
     let loading = Instant::now();
-    for team in 0..size.min(100) {
-        let namespace: Namespace = serde_json::from_value(
-            serde_json::json!({"metadata": {"name": format!("team-{team}")}}),
-        )
-        .unwrap();
-        kube::Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &namespace)
-            .await
-            .unwrap();
-    }
+    create_teams(&client, size).await;
     // Many creates at once: the API server, not the loader, is the limit.
     let create = |i: usize| {
         let client = client.clone();
         async move {
+            create_service(&client, i, port, &addresses).await;
             let namespace = format!("team-{}", i % 100);
-            let service: Service = serde_json::from_value(serde_json::json!({
-                "metadata": {"name": format!("app-{i}"), "namespace": namespace},
-                "spec": {"ports": [{"port": 80}]}
-            }))
-            .unwrap();
-            kube::Api::<Service>::namespaced(client.clone(), &namespace)
-                .create(&PostParams::default(), &service)
-                .await
-                .unwrap();
-            let slice: EndpointSlice = serde_json::from_value(serde_json::json!({
-                "metadata": {"name": format!("app-{i}-x"), "namespace": namespace, "labels": {"kubernetes.io/service-name": format!("app-{i}")}},
-                "addressType": "IPv4",
-                "ports": [{"port": port}],
-                "endpoints": addresses.iter().map(|a| serde_json::json!({"addresses": [a.to_string()]})).collect::<Vec<_>>()
-            })).unwrap();
-            kube::Api::<EndpointSlice>::namespaced(client.clone(), &namespace)
-                .create(&PostParams::default(), &slice)
-                .await
-                .unwrap();
             let ingress: Ingress =
                 serde_yaml_ng::from_str(&ingress(i, &["/api".to_string()])).unwrap();
             kube::Api::<Ingress>::namespaced(client, &namespace)
@@ -408,41 +381,14 @@ async fn measure_gateway_real(size: usize, changes: usize) -> String {
         plural: "httproutes".into(),
     };
     let loading = Instant::now();
-    for team in 0..size.min(100) {
-        let namespace: Namespace = serde_json::from_value(
-            serde_json::json!({"metadata": {"name": format!("team-{team}")}}),
-        )
-        .unwrap();
-        kube::Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &namespace)
-            .await
-            .unwrap();
-    }
+    create_teams(&client, size).await;
     let address = first.addr.ip();
     let create = |i: usize| {
         let client = client.clone();
         let routes = routes.clone();
         async move {
+            create_service(&client, i, port, &[address]).await;
             let namespace = format!("team-{}", i % 100);
-            let service: Service = serde_json::from_value(serde_json::json!({
-                "metadata": {"name": format!("app-{i}"), "namespace": namespace},
-                "spec": {"ports": [{"port": 80}]}
-            }))
-            .unwrap();
-            kube::Api::<Service>::namespaced(client.clone(), &namespace)
-                .create(&PostParams::default(), &service)
-                .await
-                .unwrap();
-            let slice: EndpointSlice = serde_json::from_value(serde_json::json!({
-                "metadata": {"name": format!("app-{i}-x"), "namespace": namespace, "labels": {"kubernetes.io/service-name": format!("app-{i}")}},
-                "addressType": "IPv4",
-                "ports": [{"port": port}],
-                "endpoints": [{"addresses": [address.to_string()]}]
-            })).unwrap();
-            kube::Api::<EndpointSlice>::namespaced(client.clone(), &namespace)
-                .create(&PostParams::default(), &slice)
-                .await
-                .unwrap();
             let route: kube::api::DynamicObject =
                 serde_yaml_ng::from_str(&http_route(i, &[])).unwrap();
             kube::Api::<kube::api::DynamicObject>::namespaced_with(client, &namespace, &routes)
@@ -536,4 +482,49 @@ async fn measure_gateway_real(size: usize, changes: usize) -> String {
         load_time.as_secs_f64(),
         status_time.as_secs_f64(),
     )
+}
+
+/// Namespaces `team-0` .. `team-99` (fewer for fewer objects), where object `i` lives in
+/// `team-{i % 100}`.
+async fn create_teams(client: &kube::Client, size: usize) {
+    for team in 0..size.min(100) {
+        let namespace: Namespace = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": format!("team-{team}")}}),
+        )
+        .unwrap();
+        kube::Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+    }
+}
+
+/// Service `app-{i}` (port 80) and its EndpointSlice: `addresses` on `port`.
+async fn create_service(
+    client: &kube::Client,
+    i: usize,
+    port: u16,
+    addresses: &[std::net::IpAddr],
+) {
+    let namespace = format!("team-{}", i % 100);
+    let service: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("app-{i}"), "namespace": namespace},
+        "spec": {"ports": [{"port": 80}]}
+    }))
+    .unwrap();
+    kube::Api::<Service>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+    let slice: EndpointSlice = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("app-{i}-x"), "namespace": namespace, "labels": {"kubernetes.io/service-name": format!("app-{i}")}},
+        "addressType": "IPv4",
+        "ports": [{"port": port}],
+        "endpoints": addresses.iter().map(|a| serde_json::json!({"addresses": [a.to_string()]})).collect::<Vec<_>>()
+    }))
+    .unwrap();
+    kube::Api::<EndpointSlice>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &slice)
+        .await
+        .unwrap();
 }

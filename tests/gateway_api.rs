@@ -5,14 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::Request;
 use hyper::header::HeaderMap;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use portcullis_testkit::echo_backend::{ECHO_SET_HEADER, EchoBackend, Echoed};
-use portcullis_testkit::ingress_process::{Portcullis, free_port, wait_until, write_atomically};
+use portcullis_testkit::ingress_process::{
+    self, Portcullis, free_port, wait_until, write_atomically,
+};
 
 /// One answer: status, headers, and what the echo backend saw (if one answered).
 #[derive(Debug)]
@@ -50,26 +47,12 @@ async fn send(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Option<Reply> {
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("host", host);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request.body(Empty::new()).ok()?;
-    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
-        .await
-        .ok()?
-        .ok()?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.ok()?.to_bytes();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (status, headers, body) = ingress_process::send(addr, method, host, path, headers).await?;
     Some(Reply {
         status,
         headers,
-        echoed: Echoed::parse(&String::from_utf8_lossy(&body)),
+        echoed: Echoed::parse(&body),
     })
 }
 

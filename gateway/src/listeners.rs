@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
 use portcullis_kube::objects::gateway_api::{GATEWAY_API_GROUP, Gateway, LabelSelector, Listener};
-use portcullis_kube::objects::{Kind, ObjectKey};
+use portcullis_kube::objects::{Kind, ObjectKey, secret_value};
 use portcullis_kube::store::Snapshot;
 use portcullis_policy::selector::{Operator, Requirement, Selector};
 use portcullis_route::spec::CertificateSpec;
@@ -475,7 +474,10 @@ fn certificates(
                 format!("Secret {namespace}/{} not found", reference.name),
             ));
         };
-        match (value(secret, "tls.crt"), value(secret, "tls.key")) {
+        match (
+            secret_value(secret, "tls.crt"),
+            secret_value(secret, "tls.key"),
+        ) {
             (Some(chain_pem), Some(key_pem)) => found.push(Arc::new(CertificateSpec {
                 secret: format!("{namespace}/{}", reference.name),
                 chain_pem,
@@ -495,23 +497,6 @@ fn certificates(
         }
     }
     Ok(found)
-}
-
-/// `data[key]`, or `stringData[key]`, when non-empty.
-fn value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
-    let from_data = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|b| b.0.clone());
-    let from_string = || {
-        secret
-            .string_data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|s| s.as_bytes().to_vec())
-    };
-    from_data.or_else(from_string).filter(|v| !v.is_empty())
 }
 
 impl ActiveListener {

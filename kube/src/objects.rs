@@ -12,6 +12,7 @@ pub mod kinds;
 mod network_policy;
 mod node;
 mod pod;
+mod secret_data;
 mod service;
 pub mod stored;
 
@@ -29,6 +30,7 @@ pub use kinds::{Kind, Object, Snapshot};
 pub use network_policy::RawPolicy;
 pub use node::CompactNode;
 pub use pod::{compact_namespace, compact_pod};
+pub use secret_data::secret_value;
 pub use service::{CompactService, LoadBalancerAddress, ServicePortEntry};
 use stored::FromDecoded;
 

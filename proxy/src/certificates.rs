@@ -17,7 +17,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use portcullis_route::host::{normalize_host, wildcard_suffix};
+use portcullis_route::host::{label_suffixes, normalize_host, wildcard_suffix};
 use portcullis_route::spec::{CertificateSpec, HostMatch, TlsSpec};
 
 /// SNI name → certificate, plus the default for everything else.
@@ -167,14 +167,7 @@ impl CertificateStore {
 
     /// The Gateway API wildcard certificate with the longest suffix of `name`, if any.
     fn longest_suffix(&self, name: &str) -> Option<&Arc<CertifiedKey>> {
-        let mut rest = name;
-        while let Some(suffix) = wildcard_suffix(rest) {
-            if let Some(found) = self.suffix.get(suffix) {
-                return Some(found);
-            }
-            rest = suffix;
-        }
-        None
+        label_suffixes(name).find_map(|suffix| self.suffix.get(suffix))
     }
 
     /// Expiry of every Secret that parsed, expired ones included.

@@ -27,6 +27,14 @@ pub fn wildcard_suffix(host: &str) -> Option<&str> {
     }
 }
 
+/// The suffixes of a normalized host after one or more labels, longest first
+/// (`a.b.example.com` gives `b.example.com`, `example.com`, `com`): where Gateway API
+/// wildcards, which span any number of labels, are looked up.
+#[inline]
+pub fn label_suffixes(host: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(wildcard_suffix(host), |rest| wildcard_suffix(rest))
+}
+
 /// The host part of a `Host` header value, as sent (case kept), without its port.
 #[inline]
 pub fn strip_port(raw: &str) -> &str {

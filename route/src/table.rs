@@ -15,7 +15,7 @@ use std::sync::Arc;
 use foldhash::fast::RandomState;
 
 use crate::counters::CounterSource;
-use crate::host::{normalize_host, wildcard_suffix};
+use crate::host::{label_suffixes, normalize_host, wildcard_suffix};
 use crate::spec::{HostMatch, Origin, PathKind, TableSpec, VirtualHost};
 
 mod compile_host;
@@ -205,14 +205,7 @@ impl RoutingTable {
         if self.suffix.is_empty() {
             return None;
         }
-        let mut rest = host;
-        while let Some(suffix) = wildcard_suffix(rest) {
-            if let Some(found) = self.suffix.get(suffix) {
-                return Some(found);
-            }
-            rest = suffix;
-        }
-        None
+        label_suffixes(host).find_map(|suffix| self.suffix.get(suffix))
     }
 
     /// Virtual hosts in the table (exact, wildcard and the host-less one).

@@ -248,9 +248,39 @@ pub async fn get_with(
     host: &str,
     path: &str,
 ) -> Option<(u16, String)> {
-    let mut request = Request::get(format!("http://{addr}{path}"));
+    let (status, _, body) = request_with(client, addr, "GET", host, path, &[]).await?;
+    Some((status, body))
+}
+
+/// One request with a fresh client (redirects are not followed): status, response headers and
+/// body, or `None` if it failed.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, hyper::HeaderMap, String)> {
+    request_with(&client(), addr, method, host, path, headers).await
+}
+
+/// One request through `client`: `method`, `Host` (unless empty), `path` and `headers`.
+pub async fn request_with(
+    client: &Client<HttpConnector, Empty<Bytes>>,
+    addr: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, hyper::HeaderMap, String)> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
     if !host.is_empty() {
         request = request.header("host", host);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let request = request.body(Empty::new()).ok()?;
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
@@ -258,8 +288,13 @@ pub async fn get_with(
         .ok()?
         .ok()?;
     let status = response.status().as_u16();
+    let response_headers = response.headers().clone();
     let body = response.into_body().collect().await.ok()?.to_bytes();
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
+    Some((
+        status,
+        response_headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 /// Polls `check` every 20 ms until it holds or `timeout` passes.

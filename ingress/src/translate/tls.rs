@@ -15,7 +15,7 @@ use portcullis_route::host::wildcard_suffix;
 use portcullis_route::spec::{CertificateSpec, HostMatch, TlsSpec};
 
 use super::host_name::parse_host;
-use portcullis_kube::objects::{Kind, ObjectKey};
+use portcullis_kube::objects::{Kind, ObjectKey, secret_value};
 use portcullis_translation::{Diagnostic, Reason};
 
 /// Turns plain-HTTP redirects off for one Ingress when `"false"`.
@@ -209,23 +209,6 @@ impl<'s> TlsBuilder<'s> {
         self.by_secret.insert(id, index);
         index
     }
-}
-
-/// `data[key]`, or `stringData[key]` (manifest files often use it), when non-empty.
-fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
-    let from_data = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|b| b.0.clone());
-    let from_string = || {
-        secret
-            .string_data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|s| s.as_bytes().to_vec())
-    };
-    from_data.or_else(from_string).filter(|v| !v.is_empty())
 }
 
 /// The hosts whose plain-HTTP requests for this Ingress's paths redirect to HTTPS: its TLS

@@ -488,3 +488,49 @@ fn hashing_is_consistent_when_an_endpoint_leaves() {
     assert_eq!(spread.len(), 5);
     assert!((100..=300).contains(&moved), "{moved}");
 }
+
+#[test]
+fn gateway_wildcards_span_labels_and_the_longest_suffix_wins() {
+    let host = |host: HostMatch, port: u16| VirtualHost {
+        host,
+        paths: vec![rule("/", PathKind::Prefix, port)],
+        default_backend: None,
+        aliases: Vec::new(),
+    };
+    let table = table(vec![
+        host(HostMatch::Suffix("example.com".into()), 1),
+        host(HostMatch::Suffix("deep.example.com".into()), 2),
+        host(HostMatch::Exact("exact.deep.example.com".into()), 3),
+    ]);
+    for (name, expected) in [
+        ("a.example.com", Some(1)),
+        ("a.b.c.example.com", Some(1)),
+        ("x.deep.example.com", Some(2)),
+        ("x.y.deep.example.com", Some(2)),
+        ("deep.example.com", Some(1)),
+        ("exact.deep.example.com", Some(3)),
+        ("EXACT.deep.example.com:8080", Some(3)),
+        ("example.com", None),
+        ("other.org", None),
+    ] {
+        assert_eq!(port_of(table.find(name, "/")), expected, "{name}");
+    }
+}
+
+#[test]
+fn an_invalid_backend_compiles_to_its_own_target() {
+    let invalid = Arc::new(RouteSpec::forward(Arc::new(Backend {
+        origin: None,
+        target: Target::Invalid("no such kind".into()),
+    })));
+    let table = table(vec![VirtualHost {
+        host: HostMatch::Any,
+        paths: vec![PathRule::new("/", PathKind::Prefix, invalid)],
+        default_backend: None,
+        aliases: Vec::new(),
+    }]);
+    assert!(matches!(
+        target_of(table.find("any.example", "/x")),
+        RouteTarget::Invalid(reason) if &**reason == "no such kind"
+    ));
+}
