@@ -12,6 +12,7 @@ pub mod event_writer;
 pub mod gateway_status_writer;
 pub mod ingress_command;
 pub mod leader;
+mod leader_writes;
 pub mod migrate_command;
 pub mod migration;
 pub mod reconcile;

@@ -5,8 +5,7 @@
 //! few seconds with the latest desired addresses, since no watch event will come to trigger a
 //! new rebuild for it.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::future::Future;
 
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Client;
@@ -14,68 +13,36 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
-use tracing::{debug, warn};
 
+use crate::leader_writes::{StatusWrite, run_leader_writes};
 use crate::translate::StatusUpdate;
 use portcullis_kube::objects::ObjectKey;
-
-/// How long a failed patch waits before it is tried again.
-const RETRY: Duration = Duration::from_secs(5);
 
 /// Applies status updates until the sender is gone, but only while `leading` says this replica
 /// leads; meanwhile it keeps the latest desired status per Ingress and writes it on taking over.
 pub async fn run_status_writer(
     client: Client,
-    mut updates: UnboundedReceiver<Vec<StatusUpdate>>,
-    mut leading: watch::Receiver<bool>,
+    updates: UnboundedReceiver<Vec<StatusUpdate>>,
+    leading: watch::Receiver<bool>,
 ) {
-    let mut pending: BTreeMap<ObjectKey, StatusUpdate> = BTreeMap::new();
-    let mut retrying = false;
-    loop {
-        let batch = tokio::select! {
-            batch = updates.recv() => match batch {
-                Some(batch) => batch,
-                None => return,
-            },
-            changed = leading.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                Vec::new()
-            }
-            () = tokio::time::sleep(RETRY), if retrying => Vec::new(),
-        };
-        // Newer desired addresses replace a pending write for the same Ingress.
-        for update in batch {
-            pending.insert(update.ingress.clone(), update);
-        }
-        if !*leading.borrow() {
-            retrying = false;
-            continue;
-        }
-        for (key, update) in std::mem::take(&mut pending) {
-            match write(&client, &update).await {
-                Ok(()) => debug!(
-                    "{key}: status written ({} addresses)",
-                    update.addresses.len()
-                ),
-                // Gone meanwhile: nothing left to write.
-                Err(kube::Error::Api(status)) if status.code == 404 => {}
-                Err(error) => {
-                    warn!(
-                        "{key}: cannot write status: {error}; retrying in {}s",
-                        RETRY.as_secs()
-                    );
-                    pending.insert(key, update);
-                }
-            }
-        }
-        retrying = !pending.is_empty();
+    // Gone meanwhile: nothing left to write.
+    run_leader_writes(client, updates, leading, &[404]).await;
+}
+
+impl StatusWrite for StatusUpdate {
+    type Key = ObjectKey;
+
+    fn key(&self) -> ObjectKey {
+        self.ingress.clone()
+    }
+
+    fn write(&self, client: &Client) -> impl Future<Output = Result<(), kube::Error>> + Send {
+        write(client.clone(), self.clone())
     }
 }
 
-async fn write(client: &Client, update: &StatusUpdate) -> Result<(), kube::Error> {
-    let api: Api<Ingress> = Api::namespaced(client.clone(), &update.ingress.namespace);
+async fn write(client: Client, update: StatusUpdate) -> Result<(), kube::Error> {
+    let api: Api<Ingress> = Api::namespaced(client, &update.ingress.namespace);
     let addresses = if update.addresses.is_empty() {
         serde_json::Value::Null
     } else {
