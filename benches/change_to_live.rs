@@ -237,13 +237,7 @@ async fn measure_real(size: usize, changes: usize) -> String {
         pods.backend_on_port("app", port).await,
     ];
     let addresses = [first.addr.ip(), others[0].addr.ip(), others[1].addr.ip()];
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(plane.kubeconfig()).unwrap(),
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let client = admin_client(&plane).await;
     plane.apply("apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portcullis}\nspec: {controller: portcullis.dev/ingress-controller}\n");
     let loading = Instant::now();
     create_teams(&client, size).await;
@@ -357,13 +351,7 @@ async fn measure_gateway_real(size: usize, changes: usize) -> String {
     let pods = PodNetwork::shared();
     let first = pods.backend("app").await;
     let port = first.addr.port();
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(plane.kubeconfig()).unwrap(),
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let client = admin_client(&plane).await;
     let listener = portcullis_testkit::ingress_process::free_port().port();
     plane.apply(&format!(
         "apiVersion: v1\nkind: Namespace\nmetadata: {{name: gateway}}\n---\n\
@@ -527,4 +515,15 @@ async fn create_service(
         .create(&PostParams::default(), &slice)
         .await
         .unwrap();
+}
+
+/// A kube-rs client with the control plane's admin credentials.
+async fn admin_client(plane: &ControlPlane) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(plane.kubeconfig()).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
 }

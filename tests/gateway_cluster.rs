@@ -34,6 +34,19 @@ fn state(object: &Value, kind: &str) -> Option<(String, String, i64)> {
     ))
 }
 
+/// The `status.parents[]` entry `controller` wrote on `route` (`null` when there is none).
+fn our_parent(route: &Value, controller: &str) -> Value {
+    route["status"]["parents"]
+        .as_array()
+        .and_then(|parents| {
+            parents
+                .iter()
+                .find(|p| p["controllerName"] == controller)
+                .cloned()
+        })
+        .unwrap_or(Value::Null)
+}
+
 fn yes(reason: &str, generation: i64) -> Option<(String, String, i64)> {
     Some(("True".into(), reason.into(), generation))
 }
@@ -185,17 +198,7 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
     )
     .await;
     // The route: one parent entry of ours, spelled out as conformance checks it.
-    let route_parent = |name: &str| {
-        let route = space.get_json("httproute", name);
-        route["status"]["parents"]
-            .as_array()
-            .and_then(|p| {
-                p.iter()
-                    .find(|p| p["controllerName"] == controller.as_str())
-                    .cloned()
-            })
-            .unwrap_or(Value::Null)
-    };
+    let route_parent = |name: &str| our_parent(&space.get_json("httproute", name), &controller);
     eventually(
         "HTTPRoute accepted",
         || {
@@ -248,15 +251,8 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
     eventually(
         "NotAllowedByListeners",
         || {
-            let route = other.get_json("httproute", "outsider");
-            route["status"]["parents"]
-                .as_array()
-                .and_then(|p| {
-                    p.iter()
-                        .find(|p| p["controllerName"] == controller.as_str())
-                        .cloned()
-                })
-                .is_some_and(|parent| state(&parent, "Accepted") == no("NotAllowedByListeners", 1))
+            let parent = our_parent(&other.get_json("httproute", "outsider"), &controller);
+            state(&parent, "Accepted") == no("NotAllowedByListeners", 1)
         },
         log,
     )

@@ -117,11 +117,6 @@ pub fn attach(
         let mut attachments = Vec::new();
         for listener_index in allowed {
             let listener = &listeners[listener_index];
-            let same_port: Vec<Option<Hostname>> = listeners
-                .iter()
-                .filter(|l| l.port == listener.port)
-                .map(|l| l.hostname.clone())
-                .collect();
             let met = intersect(listener.hostname.as_ref(), hostnames);
             if met.is_empty() {
                 continue;
@@ -130,7 +125,13 @@ pub fn attach(
             // listener on the port owns the name.
             let served = met
                 .into_iter()
-                .filter(|h| owns(listener.hostname.as_ref(), h.as_ref(), &same_port))
+                .filter(|h| {
+                    let same_port = listeners
+                        .iter()
+                        .filter(|l| l.port == listener.port)
+                        .map(|l| l.hostname.as_ref());
+                    owns(listener.hostname.as_ref(), h.as_ref(), same_port)
+                })
                 .collect();
             attachments.push(Attachment {
                 listener: listener_index,

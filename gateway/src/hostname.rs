@@ -112,15 +112,18 @@ pub fn intersect(listener: Option<&Hostname>, route: &[Hostname]) -> Vec<Option<
 /// True when a listener with `own` hostname is (one of) the most specific of `all` (the
 /// hostnames of every listener on the same port) for `served`: a more specific listener owns
 /// the name, and requests for it never reach a less specific one.
-pub fn owns(own: Option<&Hostname>, served: Option<&Hostname>, all: &[Option<Hostname>]) -> bool {
+pub fn owns<'h>(
+    own: Option<&Hostname>,
+    served: Option<&Hostname>,
+    all: impl IntoIterator<Item = Option<&'h Hostname>>,
+) -> bool {
     let covering = |listener: Option<&Hostname>| match (listener, served) {
         (None, _) => true,
         (Some(_), None) => false,
         (Some(listener), Some(served)) => listener.covers(served),
     };
     let best = all
-        .iter()
-        .map(Option::as_ref)
+        .into_iter()
         .filter(|listener| covering(*listener))
         .map(Hostname::specificity)
         .max();
@@ -188,23 +191,39 @@ mod tests {
 
     #[test]
     fn the_most_specific_listener_owns_a_name() {
-        let all = vec![
+        let all = [
             Some(host("bar.com")),
             Some(host("foo.bar.com")),
             Some(host("*.bar.com")),
             None,
         ];
         let wild = host("*.bar.com");
-        assert!(!owns(Some(&wild), Some(&host("foo.bar.com")), &all));
+        assert!(!owns(
+            Some(&wild),
+            Some(&host("foo.bar.com")),
+            all.iter().map(Option::as_ref)
+        ));
         assert!(owns(
             Some(&host("foo.bar.com")),
             Some(&host("foo.bar.com")),
-            &all
+            all.iter().map(Option::as_ref)
         ));
-        assert!(owns(Some(&wild), Some(&host("baz.bar.com")), &all));
-        assert!(!owns(None, Some(&host("baz.bar.com")), &all));
-        assert!(owns(None, Some(&host("other.org")), &all));
-        assert!(owns(None, None, &all));
+        assert!(owns(
+            Some(&wild),
+            Some(&host("baz.bar.com")),
+            all.iter().map(Option::as_ref)
+        ));
+        assert!(!owns(
+            None,
+            Some(&host("baz.bar.com")),
+            all.iter().map(Option::as_ref)
+        ));
+        assert!(owns(
+            None,
+            Some(&host("other.org")),
+            all.iter().map(Option::as_ref)
+        ));
+        assert!(owns(None, None, all.iter().map(Option::as_ref)));
         assert!(Hostname::parse("10.0.0.1").is_err());
         assert!(Hostname::parse("a..b").is_err());
         assert!(Hostname::parse("*").is_err());

@@ -82,7 +82,6 @@ pub fn status_patches(
                 namespace: String::new(),
                 name: class.name.clone(),
             },
-            None,
             current,
             desired,
         );
@@ -145,13 +144,7 @@ pub fn status_patches(
             ]),
             "listeners": listeners,
         });
-        push_if_changed(
-            &mut patches,
-            gateway.gateway.clone(),
-            None,
-            current,
-            desired,
-        );
+        push_if_changed(&mut patches, gateway.gateway.clone(), current, desired);
     }
     let ours: BTreeMap<(&str, &str), (&[ParentState], i64)> = status
         .routes
@@ -295,10 +288,11 @@ fn without_times(value: &Value) -> Value {
     }
 }
 
+/// A patch for a GatewayClass or Gateway (ours alone: written without a resourceVersion) when
+/// its status would change.
 fn push_if_changed(
     patches: &mut Vec<StatusPatch>,
     object: ObjectKey,
-    resource_version: Option<String>,
     current: &Value,
     desired: Value,
 ) {
@@ -316,7 +310,7 @@ fn push_if_changed(
     if without_times(&merged) != without_times(current) {
         patches.push(StatusPatch {
             object,
-            resource_version,
+            resource_version: None,
             status: merged,
         });
     }

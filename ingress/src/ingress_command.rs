@@ -43,7 +43,7 @@ pub async fn run_ingress(args: IngressArgs) -> anyhow::Result<()> {
     let gateway = gateway_target(
         &args,
         gateway_ports,
-        self_signed_default().map_err(anyhow::Error::msg)?,
+        gateway_fallback(certificates.as_ref())?,
         writers.gateway_status.take(),
     );
     let publisher = build_publisher(
@@ -111,6 +111,17 @@ fn certificate_target(args: &IngressArgs) -> anyhow::Result<Option<CertificateTa
         &fallback,
     ))));
     Ok(Some(CertificateTarget { live, fallback }))
+}
+
+/// The certificate Gateway HTTPS ports answer names no listener certificate covers: the
+/// Ingress listener's fallback when it runs, else a self-signed one of its own.
+fn gateway_fallback(
+    certificates: Option<&CertificateTarget>,
+) -> anyhow::Result<Arc<rustls::sign::CertifiedKey>> {
+    match certificates {
+        Some(target) => Ok(Arc::clone(&target.fallback)),
+        None => self_signed_default().map_err(anyhow::Error::msg),
+    }
 }
 
 /// Starts the reconciler on its own OS thread, so a large rebuild never stalls a proxy worker.
