@@ -1039,3 +1039,166 @@ async fn ingresses_and_gateways_share_the_proxy_and_an_ingress_port_is_refused()
         proxy.log()
     );
 }
+
+/// One gRPC call (`POST /<service>/<method>` over HTTP/2 with prior knowledge) to the proxy:
+/// the backend that answered (or `status N`), the HTTP version it was spoken to with, and
+/// what it saw.
+async fn grpc_call(
+    port: u16,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (String, Option<String>, Option<Echoed>) {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2c handshake");
+    tokio::spawn(connection);
+    let mut request = hyper::Request::post(format!("http://{host}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"\0\0\0\0\0",
+        )))
+        .expect("request");
+    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
+        .await
+        .expect("in time")
+        .expect("answered");
+    let status = response.status().as_u16();
+    let version = response
+        .headers()
+        .get("x-echo-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let echoed = Echoed::parse(&String::from_utf8_lossy(&body));
+    let answered = match &echoed {
+        Some(echoed) if status == 200 => echoed.backend.clone(),
+        _ => format!("status {status}"),
+    };
+    (answered, version, echoed)
+}
+
+/// GRPCExactMethodMatching, GRPCRouteHeaderMatching and GRPCRouteListenerHostnameMatching's
+/// shape: service and method matches, header matches, gRPC (HTTP/2) to the backends, and an
+/// HTTPRoute that shares a GRPCRoute's hostname on one listener losing it to the older.
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_routes_match_services_methods_and_headers_and_speak_http2_to_backends() {
+    let grpc = format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\n\
+         metadata: {{name: a-grpc, namespace: store}}\n\
+         spec:\n  parentRefs: [{{name: same-namespace}}]\n  hostnames: [grpc.example]\n  rules:\n\
+         \x20 - matches: [{{method: {{service: grpc.conformance.Echo, method: Echo}}}}]\n    backendRefs: {V1}\n\
+         \x20 - matches: [{{method: {{service: grpc.conformance.Echo}}}}]\n    backendRefs: {V2}\n\
+         \x20 - matches: [{{method: {{method: EchoTwo}}}}]\n    backendRefs: {V3}\n\
+         \x20 - matches: [{{method: {{type: RegularExpression, service: 'other\\..*', method: 'Get[0-9]+'}}}}]\n    backendRefs: {V3}\n\
+         \x20 - matches: [{{headers: [{{name: version, value: two}}]}}]\n    backendRefs: {V1}\n\
+         \x20   filters: [{{type: RequestHeaderModifier, requestHeaderModifier: {{set: [{{name: x-via, value: grpc}}]}}}}]\n"
+    );
+    // Same namespace, later by name: sharing grpc.example, it loses the listener (the spec
+    // accepts exactly one of the two routes there), so other.example is not served either.
+    let http = route(
+        "store",
+        "z-http",
+        "same-namespace",
+        &["grpc.example", "other.example"],
+        &format!("  - backendRefs: {V3}\n"),
+    );
+    let fixture = Fixture::start(&format!("{grpc}{http}")).await;
+    let port = fixture.port;
+    // (path, headers, expected backend or "status N").
+    type GrpcCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[GrpcCase<'_>] = &[
+        ("/grpc.conformance.Echo/Echo", &[], "infra-backend-v1"),
+        ("/grpc.conformance.Echo/EchoTwo", &[], "infra-backend-v2"),
+        ("/grpc.conformance.Echo/Other", &[], "infra-backend-v2"),
+        ("/another.Service/EchoTwo", &[], "infra-backend-v3"),
+        ("/other.pkg.Svc/Get42", &[], "infra-backend-v3"),
+        ("/other.pkg.Svc/Getx", &[], "status 404"),
+        (
+            "/another.Service/Echo",
+            &[("version", "two")],
+            "infra-backend-v1",
+        ),
+        ("/another.Service/Echo", &[], "status 404"),
+    ];
+    let mut wrong = Vec::new();
+    for (path, headers, expected) in cases {
+        let (answered, version, echoed) = grpc_call(port, "grpc.example", path, headers).await;
+        if answered != *expected {
+            wrong.push(format!(
+                "{path} {headers:?}: {answered}, expected {expected}"
+            ));
+            continue;
+        }
+        if let Some(echoed) = echoed {
+            assert_eq!(
+                version.as_deref(),
+                Some("HTTP/2.0"),
+                "{path}: gRPC upstream"
+            );
+            assert_eq!(echoed.path, *path);
+            assert_eq!(echoed.header("te").as_deref(), Some("trailers"), "{path}");
+            assert_eq!(
+                echoed.header("content-type").as_deref(),
+                Some("application/grpc")
+            );
+            let via = echoed.header("x-via");
+            assert_eq!(
+                via.is_some(),
+                !headers.is_empty(),
+                "{path}: the rule's filter only"
+            );
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{}\nlog:\n{}",
+        wrong.join("\n"),
+        fixture.proxy.log()
+    );
+    // An HTTP/1.1 request to grpc.example reaches the GRPCRoute (no rule matches a plain
+    // GET); the HTTPRoute serves neither of its hostnames.
+    assert_eq!(
+        get(port, "grpc.example", "/").await.answered_by(),
+        "status 404"
+    );
+    assert_eq!(
+        get(port, "other.example", "/").await.answered_by(),
+        "status 404"
+    );
+    assert!(
+        fixture
+            .proxy
+            .log()
+            .contains("HTTPRoute store/z-http: spec.hostnames: an older GRPCRoute"),
+        "the lost hostname is reported; log:\n{}",
+        fixture.proxy.log()
+    );
+    // Without the GRPCRoute, the HTTPRoute serves grpc.example again.
+    fixture
+        .change_routes(&http, || async {
+            get(port, "grpc.example", "/").await.answered_by() == "infra-backend-v3"
+        })
+        .await;
+    assert_eq!(
+        get(port, "other.example", "/").await.answered_by(),
+        "infra-backend-v3"
+    );
+}

@@ -257,6 +257,31 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
         log,
     )
     .await;
+    // A GRPCRoute on the same listener: watched, and its status written like an HTTPRoute's.
+    space.apply(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\n\
+         metadata: {name: rpc, namespace: NAMESPACE}\n\
+         spec:\n  parentRefs: [{name: edge}]\n  hostnames: [rpc.test]\n\
+         \x20 rules: [{matches: [{method: {service: shop.v1.Orders}}], backendRefs: [{name: shop, port: 80}]}]\n",
+    );
+    eventually(
+        "GRPCRoute accepted",
+        || {
+            let parent = our_parent(&space.get_json("grpcroute", "rpc"), &controller);
+            state(&parent, "Accepted") == yes("Accepted", 1)
+                && state(&parent, "ResolvedRefs") == yes("ResolvedRefs", 1)
+        },
+        log,
+    )
+    .await;
+    // The listener counts the accepted routes only (the HTTPRoute and the GRPCRoute, not the
+    // outsider).
+    eventually(
+        "two routes attached",
+        || space.get_json("gateway", "edge")["status"]["listeners"][0]["attachedRoutes"] == 2,
+        log,
+    )
+    .await;
     // Status converges: once written, nothing is written again (a write that came back as a
     // watch event asks for nothing more).
     let versions = || {
@@ -264,6 +289,7 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
             space.get_json("gateway", "edge")["metadata"]["resourceVersion"].clone(),
             space.get_json("httproute", "shop")["metadata"]["resourceVersion"].clone(),
             other.get_json("httproute", "outsider")["metadata"]["resourceVersion"].clone(),
+            space.get_json("grpcroute", "rpc")["metadata"]["resourceVersion"].clone(),
         ]
     };
     let before = versions();
@@ -274,9 +300,6 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
         "status keeps being rewritten; log:\n{}",
         proxy.log()
     );
-    // The listener still counts only the accepted route.
-    let gateway = space.get_json("gateway", "edge");
-    assert_eq!(gateway["status"]["listeners"][0]["attachedRoutes"], 1);
     // The user's errors reached Events on the route.
     eventually(
         "an Event on the route",

@@ -97,8 +97,7 @@ pub fn attach(
             .into_iter()
             .filter(|index| {
                 let listener = &listeners[*index];
-                route_kind == "HTTPRoute"
-                    && listener.allows_http_routes
+                listener.kinds.allows(route_kind)
                     && listener.allows_namespace(snapshot, route_namespace)
             })
             .collect();

@@ -109,6 +109,16 @@ pub fn intersect(listener: Option<&Hostname>, route: &[Hostname]) -> Vec<Option<
     served
 }
 
+/// True when two routes' hostnames on one listener (`None`: every host it takes) share a name.
+pub fn overlap(a: &[Option<Hostname>], b: &[Option<Hostname>]) -> bool {
+    a.iter().any(|x| {
+        b.iter().any(|y| match (x, y) {
+            (Some(x), Some(y)) => x.covers(y) || y.covers(x),
+            _ => true,
+        })
+    })
+}
+
 /// True when a listener with `own` hostname is (one of) the most specific of `all` (the
 /// hostnames of every listener on the same port) for `served`: a more specific listener owns
 /// the name, and requests for it never reach a less specific one.

@@ -1,7 +1,7 @@
 //! Gateway API → routing tables: one pure function, no IO, no clock.
 //!
 //! [`translate_gateways`] reads the GatewayClasses naming our controller, their Gateways'
-//! listeners, the HTTPRoutes attached to them and the ReferenceGrants, and returns one
+//! listeners, the HTTPRoutes and GRPCRoutes attached to them and the ReferenceGrants, and returns one
 //! [`PortSpec`] (a route model table, and certificates for HTTPS) per listener port, the
 //! diagnostics (object + field + what happens), and the status the spec asks for. Requests
 //! settle the hostname first (exact, then the longest wildcard, then listeners without one),
@@ -12,10 +12,12 @@
 mod attach;
 mod filters;
 mod grants;
+mod grpc_match;
 mod hostname;
-mod http_route;
 mod listeners;
 mod render;
+mod route_rules;
+mod route_view;
 mod status_patches;
 mod translator;
 
@@ -28,9 +30,28 @@ use portcullis_route::spec::{CertificateSpec, TableSpec, TlsSpec};
 use portcullis_translation::Diagnostic;
 
 pub use attach::Parent;
-pub use listeners::{GatewayState, ListenerState, Protocol};
+pub use listeners::{GatewayState, ListenerState, Protocol, RouteKinds};
 pub use status_patches::{SUPPORTED_FEATURES, StatusContext, StatusPatch, status_patches};
 pub use translator::GatewayTranslator;
+
+/// True for the kinds the Gateway API translation reads: a change to anything else leaves its
+/// tables as they are.
+pub fn reads(kind: portcullis_kube::objects::Kind) -> bool {
+    use portcullis_kube::objects::Kind;
+    matches!(
+        kind,
+        Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::HTTPRoute
+            | Kind::GRPCRoute
+            | Kind::ReferenceGrant
+            | Kind::Namespace
+            | Kind::Service
+            | Kind::EndpointSlice
+            | Kind::Endpoints
+            | Kind::Secret
+    )
+}
 
 /// The controller name of `--gateway-controller-name` by default.
 pub const DEFAULT_CONTROLLER_NAME: &str = "portcullis.dev/gateway-controller";
@@ -142,9 +163,9 @@ pub struct GatewayTranslation {
     pub diagnostics: Vec<Diagnostic>,
     /// What status should say.
     pub status: GatewayStatus,
-    /// The routes (namespace, name) this update recomputed; `None` when it recomputed all.
-    /// Status of other routes is as the last update said.
-    pub changed_routes: Option<BTreeSet<(String, String)>>,
+    /// The routes this update recomputed; `None` when it recomputed all. Status of other
+    /// routes is as the last update said.
+    pub changed_routes: Option<BTreeSet<ObjectKey>>,
 }
 
 /// Builds the Gateway API tables for a snapshot. Pure and deterministic: the same snapshot and

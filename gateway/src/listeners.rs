@@ -52,8 +52,8 @@ pub struct ActiveListener {
     pub hostname: Option<Hostname>,
     /// `allowedRoutes.namespaces`.
     pub namespaces: AllowedNamespaces,
-    /// `allowedRoutes.kinds` allows HTTPRoute.
-    pub allows_http_routes: bool,
+    /// The route kinds `allowedRoutes.kinds` lets attach.
+    pub kinds: RouteKinds,
     /// HTTPS: the certificates of `tls.certificateRefs` that can be used (the first answers).
     pub certificates: Vec<Arc<CertificateSpec>>,
 }
@@ -257,16 +257,16 @@ fn settle_one(
             return (state, None);
         }
     };
-    let (kinds_ok, supported) = route_kinds(listener);
+    let (kinds, supported) = route_kinds(listener);
     state.supported_kinds = supported;
-    if !kinds_ok {
+    if kinds == RouteKinds::default() {
         refuse(
             &mut state,
             "ResolvedRefs",
             "InvalidRouteKinds",
             Reason::InvalidKind,
             format!("{field}.allowedRoutes.kinds"),
-            "no supported route kind is allowed (HTTPRoute is)".into(),
+            "no supported route kind is allowed (HTTPRoute and GRPCRoute are)".into(),
         );
         return (state, None);
     }
@@ -328,29 +328,64 @@ fn settle_one(
         protocol,
         hostname,
         namespaces,
-        allows_http_routes: true,
+        kinds,
         certificates,
     };
     (state, Some(served))
 }
 
-/// Whether HTTPRoute may attach, and the supported kinds to report.
-fn route_kinds(listener: &Listener) -> (bool, Vec<String>) {
+/// The route kinds a listener takes (HTTP and HTTPS listeners take both unless
+/// `allowedRoutes.kinds` narrows them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RouteKinds {
+    /// HTTPRoute.
+    pub http: bool,
+    /// GRPCRoute.
+    pub grpc: bool,
+}
+
+impl RouteKinds {
+    /// Whether a route of `kind` (its `kind:` name) may attach.
+    pub fn allows(self, kind: &str) -> bool {
+        match kind {
+            "HTTPRoute" => self.http,
+            "GRPCRoute" => self.grpc,
+            _ => false,
+        }
+    }
+}
+
+/// The kinds that may attach, and the supported kinds to report.
+fn route_kinds(listener: &Listener) -> (RouteKinds, Vec<String>) {
     let Some(kinds) = listener
         .allowed_routes
         .as_ref()
         .and_then(|a| a.kinds.as_ref())
         .filter(|k| !k.is_empty())
     else {
-        return (true, vec!["HTTPRoute".to_string()]);
+        let both = RouteKinds {
+            http: true,
+            grpc: true,
+        };
+        return (both, vec!["HTTPRoute".to_string(), "GRPCRoute".to_string()]);
     };
-    let supported: Vec<String> = kinds
+    let mut allowed = RouteKinds::default();
+    let mut supported = Vec::new();
+    for kind in kinds
         .iter()
         .filter(|k| k.group.as_deref().unwrap_or(GATEWAY_API_GROUP) == GATEWAY_API_GROUP)
-        .filter(|k| k.kind == "HTTPRoute")
-        .map(|k| k.kind.clone())
-        .collect();
-    (!supported.is_empty(), supported)
+    {
+        let flag = match kind.kind.as_str() {
+            "HTTPRoute" => &mut allowed.http,
+            "GRPCRoute" => &mut allowed.grpc,
+            _ => continue,
+        };
+        if !*flag {
+            *flag = true;
+            supported.push(kind.kind.clone());
+        }
+    }
+    (allowed, supported)
 }
 
 /// `allowedRoutes.namespaces` as a decision; an unusable selector is an error.

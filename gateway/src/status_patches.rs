@@ -4,13 +4,13 @@
 //! back as a watch event asks for nothing more.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use portcullis_kube::objects::gateway_api::{GATEWAY_API_GROUP, HttpRoute};
+use portcullis_kube::objects::gateway_api::GATEWAY_API_GROUP;
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
 use serde_json::{Value, json};
 
+use crate::route_view::{all_routes, route_status};
 use crate::{Condition, GatewayStatus, ParentState};
 
 /// The features a GatewayClass of ours reports in `status.supportedFeatures`, sorted.
@@ -18,6 +18,7 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
     "Gateway",
     "GatewayHTTPListenerIsolation",
     "GatewayPort8080",
+    "GRPCRoute",
     "HTTPRoute",
     "HTTPRouteBackendTimeout",
     "HTTPRouteDestinationPortMatching",
@@ -62,7 +63,7 @@ pub fn status_patches(
     snapshot: &Snapshot,
     status: &GatewayStatus,
     context: &StatusContext<'_>,
-    routes: Option<&BTreeSet<(String, String)>>,
+    routes: Option<&BTreeSet<ObjectKey>>,
 ) -> Vec<StatusPatch> {
     let mut patches = Vec::new();
     for class in &status.classes {
@@ -146,25 +147,20 @@ pub fn status_patches(
         });
         push_if_changed(&mut patches, gateway.gateway.clone(), current, desired);
     }
-    let ours: BTreeMap<(&str, &str), (&[ParentState], i64)> = status
+    let ours: BTreeMap<&ObjectKey, (&[ParentState], i64)> = status
         .routes
         .iter()
-        .map(|r| {
-            (
-                (r.route.namespace.as_str(), r.route.name.as_str()),
-                (r.parents.as_slice(), r.generation),
-            )
-        })
+        .map(|r| (&r.route, (r.parents.as_slice(), r.generation)))
         .collect();
-    let considered: Vec<(&(String, String), &Arc<HttpRoute>)> = match routes {
-        Some(routes) => routes
-            .iter()
-            .filter_map(|id| snapshot.http_routes.get_key_value(id))
-            .collect(),
-        None => snapshot.http_routes.iter().collect(),
+    let considered: Vec<ObjectKey> = match routes {
+        Some(routes) => routes.iter().cloned().collect(),
+        None => all_routes(snapshot).collect(),
     };
-    for ((namespace, name), route) in considered {
-        let current_status = route.status.value();
+    for key in considered {
+        let Some((meta, route_status)) = route_status(snapshot, &key) else {
+            continue;
+        };
+        let current_status = route_status.value();
         let current_parents: Vec<Value> = current_status
             .get("parents")
             .and_then(Value::as_array)
@@ -175,10 +171,7 @@ pub fn status_patches(
                 parent.get("controllerName").and_then(Value::as_str)
                     != Some(context.controller_name)
             });
-        let (parents, generation) = ours
-            .get(&(namespace.as_str(), name.as_str()))
-            .copied()
-            .unwrap_or((&[], route.metadata.generation));
+        let (parents, generation) = ours.get(&key).copied().unwrap_or((&[], meta.generation));
         if parents.is_empty() && mine.is_empty() {
             continue;
         }
@@ -214,12 +207,8 @@ pub fn status_patches(
         }
         status["parents"] = Value::from(all);
         patches.push(StatusPatch {
-            object: ObjectKey {
-                kind: Kind::HTTPRoute,
-                namespace: namespace.clone(),
-                name: name.clone(),
-            },
-            resource_version: route.metadata.resource_version.clone(),
+            object: key,
+            resource_version: meta.resource_version.clone(),
             status,
         });
     }

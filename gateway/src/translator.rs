@@ -1,24 +1,26 @@
-//! The incremental Gateway API translation: what one route contributes is kept per route
-//! (`RouteFragment`), and a change recomputes only the routes it touches (the route itself,
-//! routes naming a changed Service or its slices, routes crossing namespaces when a
-//! ReferenceGrant changes) and re-settles only their hosts. GatewayClasses, Gateways and
-//! Namespaces (selectors) start over. Listeners are settled again on every change to the
-//! objects they read; while they route the same, only certificates change.
+//! The incremental Gateway API translation: what one route (HTTPRoute or GRPCRoute)
+//! contributes is kept per route (`RouteFragment`), and a change recomputes only the routes it
+//! touches (the route itself, routes naming a changed Service or its slices, routes crossing
+//! namespaces when a ReferenceGrant changes) and re-settles only their hosts. GatewayClasses,
+//! Gateways and Namespaces (selectors) start over. Listeners are settled again on every change
+//! to the objects they read; while they route the same, only certificates change. Where an
+//! HTTPRoute and a GRPCRoute on one listener share a hostname the older keeps the listener
+//! (`conflicts`), recomputed from the fragments on every update that has GRPCRoutes.
 //! [`crate::translate_gateways`] is the same code from empty.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use portcullis_kube::objects::gateway_api::HttpRoute;
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
 use portcullis_route::spec::{HostMatch, TableSpec, TlsSpec, VirtualHost};
 use portcullis_translation::{BackendResolver, Diagnostic, Reason, SliceIndex};
 
 use crate::attach::attach;
-use crate::hostname::Hostname;
-use crate::http_route::{RankedRule, check_rules};
+use crate::hostname::{Hostname, overlap};
 use crate::listeners::{ActiveListener, GatewayState, Protocol, our_gateways, settle_listeners};
+use crate::route_rules::{RankedRule, RouteOrder, check_rules};
+use crate::route_view::{RouteView, all_routes, route_in};
 use crate::{
     ClassState, Condition, GatewayConfig, GatewayStatus, GatewayTranslation, ParentState, PortSpec,
     RouteState, add_certificate,
@@ -26,6 +28,12 @@ use crate::{
 
 /// (namespace, name).
 type Id = (String, String);
+
+/// A route's claim on a listener: its order, key and the hostnames it serves there.
+type Claim<'a> = (&'a RouteOrder, &'a ObjectKey, &'a [Option<Hostname>]);
+
+/// A route that loses a listener to an older route of the other kind with a shared hostname.
+type Loss = (ObjectKey, usize);
 
 /// The listeners of our Gateways, and what else a settlement yields.
 #[derive(Debug, Clone, Default)]
@@ -38,16 +46,18 @@ struct Settlement {
     diagnostics: Vec<Diagnostic>,
 }
 
-/// What one HTTPRoute contributes.
+/// What one route contributes.
 #[derive(Debug, Clone, Default)]
 struct RouteFragment {
-    /// Ranked rules by (port, host).
-    contributions: Vec<((u16, HostMatch), Arc<RankedRule>)>,
+    /// Ranked rules by (port, host), with the listener (index) they came through.
+    contributions: Vec<((u16, HostMatch), usize, Arc<RankedRule>)>,
     diagnostics: Vec<Diagnostic>,
     /// `None` when no parentRef names a Gateway of ours.
     state: Option<RouteState>,
-    /// The active listeners it is attached to (indices), once per attachment.
-    attached: Vec<usize>,
+    /// Its attachments: listener (index), the `state.parents` entry, the hostnames served.
+    attached: Vec<(usize, usize, Vec<Option<Hostname>>)>,
+    /// Where it sorts against other routes (oldest first).
+    order: Option<RouteOrder>,
     /// Services its backendRefs name.
     services: Vec<Id>,
     /// A backendRef names another namespace.
@@ -61,11 +71,12 @@ pub struct GatewayTranslator {
     started: bool,
     slices: SliceIndex,
     settlement: Settlement,
-    routes: BTreeMap<Id, RouteFragment>,
-    dependents: HashMap<Id, BTreeSet<Id>>,
-    crossing: BTreeSet<Id>,
-    members: BTreeMap<(u16, HostMatch), BTreeSet<Id>>,
+    routes: BTreeMap<ObjectKey, RouteFragment>,
+    dependents: HashMap<Id, BTreeSet<ObjectKey>>,
+    crossing: BTreeSet<ObjectKey>,
+    members: BTreeMap<(u16, HostMatch), BTreeSet<ObjectKey>>,
     hosts: BTreeMap<(u16, HostMatch), Arc<VirtualHost>>,
+    losses: BTreeSet<Loss>,
 }
 
 impl GatewayTranslator {
@@ -81,6 +92,7 @@ impl GatewayTranslator {
             crossing: BTreeSet::new(),
             members: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            losses: BTreeSet::new(),
         }
     }
 
@@ -93,15 +105,15 @@ impl GatewayTranslator {
                     Kind::GatewayClass | Kind::Gateway | Kind::Namespace
                 )
             });
-        let mut dirty: BTreeSet<Id> = BTreeSet::new();
+        let mut dirty: BTreeSet<ObjectKey> = BTreeSet::new();
         if !self.started {
             self.slices = SliceIndex::from_snapshot(snapshot);
         } else {
             for key in changed {
                 let id = (key.namespace.clone(), key.name.clone());
                 match key.kind {
-                    Kind::HTTPRoute => {
-                        dirty.insert(id);
+                    Kind::HTTPRoute | Kind::GRPCRoute => {
+                        dirty.insert(key.clone());
                     }
                     Kind::Service | Kind::Endpoints => {
                         dirty.extend(self.dependents.get(&id).into_iter().flatten().cloned());
@@ -143,11 +155,12 @@ impl GatewayTranslator {
             self.crossing.clear();
             self.members.clear();
             self.hosts.clear();
-            let all: Vec<Id> = snapshot.http_routes.keys().cloned().collect();
+            self.losses.clear();
             let mut dirty_hosts = BTreeSet::new();
-            for id in &all {
-                self.recompute(snapshot, id, &mut dirty_hosts);
+            for id in all_routes(snapshot) {
+                self.recompute(snapshot, &id, &mut dirty_hosts);
             }
+            self.losses = self.conflicts();
             self.resettle(&dirty_hosts);
             None
         } else {
@@ -155,27 +168,116 @@ impl GatewayTranslator {
             for id in &dirty {
                 self.recompute(snapshot, id, &mut dirty_hosts);
             }
+            let losses = self.conflicts();
+            for (route, listener) in losses.symmetric_difference(&self.losses) {
+                if let Some(fragment) = self.routes.get(route) {
+                    dirty_hosts.extend(
+                        fragment
+                            .contributions
+                            .iter()
+                            .filter(|(_, l, _)| l == listener)
+                            .map(|(host, _, _)| host.clone()),
+                    );
+                }
+                dirty.insert(route.clone());
+            }
+            self.losses = losses;
             self.resettle(&dirty_hosts);
             Some(dirty)
         };
         self.output(changed_routes)
     }
 
+    /// The listeners each route loses: where an HTTPRoute and a GRPCRoute attached to one
+    /// listener share a hostname, the older (then the first by namespace/name) keeps it.
+    fn conflicts(&self) -> BTreeSet<Loss> {
+        let first_grpc = ObjectKey {
+            kind: Kind::GRPCRoute,
+            namespace: String::new(),
+            name: String::new(),
+        };
+        let grpc: Vec<(&ObjectKey, &RouteFragment)> = self
+            .routes
+            .range(first_grpc..)
+            .take_while(|(key, _)| key.kind == Kind::GRPCRoute)
+            .filter(|(_, f)| !f.attached.is_empty())
+            .collect();
+        let mut losses = BTreeSet::new();
+        if grpc.is_empty() {
+            return losses;
+        }
+        let listeners: BTreeSet<usize> = grpc
+            .iter()
+            .flat_map(|(_, f)| f.attached.iter().map(|(l, _, _)| *l))
+            .collect();
+        // Per listener, the routes attached to it oldest first; each keeps the listener unless
+        // an older route of the other kind that kept it shares a hostname.
+        let mut attached: BTreeMap<usize, Vec<Claim<'_>>> = BTreeMap::new();
+        for (key, fragment) in &self.routes {
+            let Some(order) = &fragment.order else {
+                continue;
+            };
+            for (listener, _, hosts) in &fragment.attached {
+                if listeners.contains(listener) {
+                    attached
+                        .entry(*listener)
+                        .or_default()
+                        .push((order, key, hosts));
+                }
+            }
+        }
+        for (listener, mut routes) in attached {
+            routes.sort();
+            let mut kept: Vec<(Kind, &[Option<Hostname>])> = Vec::new();
+            for (_, key, hosts) in routes {
+                let beaten = kept
+                    .iter()
+                    .any(|(kind, other)| *kind != key.kind && overlap(hosts, other));
+                if beaten {
+                    losses.insert((key.clone(), listener));
+                } else {
+                    kept.push((key.kind, hosts));
+                }
+            }
+        }
+        losses
+    }
+
     /// The status of every route naming a Gateway of ours, as the last update left it (an
     /// update's own status lists only the routes it recomputed).
-    pub fn route_states(&self) -> impl Iterator<Item = &RouteState> {
-        self.routes.values().filter_map(|f| f.state.as_ref())
+    pub fn route_states(&self) -> Vec<RouteState> {
+        self.routes
+            .iter()
+            .filter_map(|(key, f)| self.state_of(key, f))
+            .collect()
+    }
+
+    /// A route's status, with the listeners it lost to a route of the other kind.
+    fn state_of(&self, key: &ObjectKey, fragment: &RouteFragment) -> Option<RouteState> {
+        let mut state = fragment.state.clone()?;
+        let lost = |listener: &usize| self.losses.contains(&(key.clone(), *listener));
+        for (index, parent) in state.parents.iter_mut().enumerate() {
+            let mut attached = fragment.attached.iter().filter(|(_, p, _)| *p == index);
+            if parent.accepted.status && attached.all(|(l, _, _)| lost(l)) {
+                parent.accepted = Condition::no(
+                    "Conflicted",
+                    "an older route of the other kind (HTTPRoute or GRPCRoute) serves the same \
+                     hostnames on these listeners",
+                );
+            }
+        }
+        Some(state)
     }
 
     /// Drops route `id`'s fragment and computes it again from `snapshot` (if it is there).
     fn recompute(
         &mut self,
         snapshot: &Snapshot,
-        id: &Id,
+        id: &ObjectKey,
         dirty_hosts: &mut BTreeSet<(u16, HostMatch)>,
     ) {
         if let Some(old) = self.routes.remove(id) {
-            for (host, _) in &old.contributions {
+            for (host, _, _) in &old.contributions {
                 if let Some(members) = self.members.get_mut(host) {
                     members.remove(id);
                 }
@@ -191,12 +293,12 @@ impl GatewayTranslator {
             }
             self.crossing.remove(id);
         }
-        let Some(route) = snapshot.http_routes.get(id) else {
+        let Some(route) = route_in(snapshot, id) else {
             return;
         };
         let resolver = BackendResolver::new(snapshot, &self.slices);
-        let fragment = route_fragment(snapshot, resolver, &self.settlement, route);
-        for (host, _) in &fragment.contributions {
+        let fragment = route_fragment(snapshot, resolver, &self.settlement, &route);
+        for (host, _, _) in &fragment.contributions {
             self.members
                 .entry(host.clone())
                 .or_default()
@@ -222,15 +324,26 @@ impl GatewayTranslator {
                 self.hosts.remove(host);
                 continue;
             };
+            let (routes, losses) = (&self.routes, &self.losses);
             let mut ranked: Vec<&RankedRule> = members
                 .iter()
-                .filter_map(|id| self.routes.get(id))
-                .flat_map(|fragment| fragment.contributions.iter())
-                .filter(|(h, _)| h == host)
-                .map(|(_, rule)| &**rule)
+                .filter_map(|id| Some((id, routes.get(id)?)))
+                .flat_map(|(id, fragment)| {
+                    fragment
+                        .contributions
+                        .iter()
+                        .filter(move |(h, listener, _)| {
+                            h == host
+                                && (losses.is_empty() || !losses.contains(&(id.clone(), *listener)))
+                        })
+                })
+                .map(|(_, _, rule)| &**rule)
                 .collect();
             if ranked.is_empty() {
-                self.members.remove(host);
+                // Members that lost the host to a conflict stay members: they may win it back.
+                if members.is_empty() {
+                    self.members.remove(host);
+                }
                 self.hosts.remove(host);
                 continue;
             }
@@ -250,7 +363,7 @@ impl GatewayTranslator {
     }
 
     /// The translation as it stands.
-    fn output(&self, changed_routes: Option<BTreeSet<Id>>) -> GatewayTranslation {
+    fn output(&self, changed_routes: Option<BTreeSet<ObjectKey>>) -> GatewayTranslation {
         let settlement = &self.settlement;
         let mut ports: BTreeMap<u16, PortSpec> = BTreeMap::new();
         for listener in &settlement.active {
@@ -275,7 +388,10 @@ impl GatewayTranslator {
         let mut diagnostics = settlement.diagnostics.clone();
         let mut routes = Vec::new();
         for (id, fragment) in &self.routes {
-            for index in &fragment.attached {
+            for (index, _, _) in &fragment.attached {
+                if !self.losses.is_empty() && self.losses.contains(&(id.clone(), *index)) {
+                    continue;
+                }
                 let listener = &settlement.active[*index];
                 if let Some(state) = gateways
                     .iter_mut()
@@ -290,8 +406,25 @@ impl GatewayTranslator {
                 .as_ref()
                 .is_none_or(|changed| changed.contains(id))
             {
-                routes.extend(fragment.state.iter().cloned());
+                routes.extend(self.state_of(id, fragment));
             }
+        }
+        for (route, index) in &self.losses {
+            let listener = &settlement.active[*index];
+            let other = match route.kind {
+                Kind::GRPCRoute => "HTTPRoute",
+                _ => "GRPCRoute",
+            };
+            diagnostics.push(Diagnostic::error(
+                Reason::Conflict,
+                route,
+                "spec.hostnames",
+                format!(
+                    "an older {other} serves some of these hostnames on listener {} of {}; \
+                     the route is not served there",
+                    listener.name, listener.gateway
+                ),
+            ));
         }
         diagnostics.sort();
         diagnostics.dedup();
@@ -351,25 +484,21 @@ fn same_routing(a: &[ActiveListener], b: &[ActiveListener]) -> bool {
                 && a.protocol == b.protocol
                 && a.hostname == b.hostname
                 && a.namespaces == b.namespaces
-                && a.allows_http_routes == b.allows_http_routes
+                && a.kinds == b.kinds
         })
 }
 
-/// What one HTTPRoute contributes against the settled listeners.
+/// What one route contributes against the settled listeners.
 fn route_fragment(
     snapshot: &Snapshot,
     resolver: BackendResolver<'_>,
     settlement: &Settlement,
-    route: &HttpRoute,
+    route: &RouteView<'_>,
 ) -> RouteFragment {
-    let key = ObjectKey {
-        kind: Kind::HTTPRoute,
-        namespace: route.metadata.namespace.clone(),
-        name: route.metadata.name.clone(),
-    };
+    let key = route.key.clone();
     let mut fragment = RouteFragment::default();
-    for rule in &route.spec.rules {
-        for reference in &rule.backend_refs {
+    for rule in &route.rules {
+        for reference in rule.backend_refs {
             let namespace = reference
                 .namespace
                 .clone()
@@ -383,7 +512,7 @@ fn route_fragment(
     }
     let diagnostics = &mut fragment.diagnostics;
     let mut hostnames = Vec::new();
-    for (index, raw) in route.spec.hostnames.iter().enumerate() {
+    for (index, raw) in route.hostnames.iter().enumerate() {
         match Hostname::parse(raw) {
             Ok(hostname) => hostnames.push(hostname),
             Err(why) => diagnostics.push(Diagnostic::error(
@@ -394,15 +523,15 @@ fn route_fragment(
             )),
         }
     }
-    if hostnames.is_empty() && !route.spec.hostnames.is_empty() {
+    if hostnames.is_empty() && !route.hostnames.is_empty() {
         // Every hostname was refused: serving all hosts instead would widen the route.
         return fragment;
     }
     let outcomes = attach(
         snapshot,
         &key.namespace,
-        "HTTPRoute",
-        &route.spec.parent_refs,
+        key.kind.as_str(),
+        route.parent_refs,
         &hostnames,
         &settlement.active,
         &settlement.gateway_ids,
@@ -410,13 +539,14 @@ fn route_fragment(
     if outcomes.is_empty() {
         return fragment;
     }
-    let (rules, resolved) = check_rules(snapshot, resolver, &key, route, diagnostics);
+    let (rules, resolved) = check_rules(snapshot, resolver, route, diagnostics);
     let order = Arc::new((
-        route.metadata.creation_timestamp.is_none(),
-        route.metadata.creation_timestamp.clone(),
+        route.meta.creation_timestamp.is_none(),
+        route.meta.creation_timestamp.clone(),
         key.namespace.clone(),
         key.name.clone(),
     ));
+    fragment.order = Some(Arc::clone(&order));
     let mut specs = Vec::new();
     let mut parents = Vec::new();
     for outcome in outcomes {
@@ -438,7 +568,11 @@ fn route_fragment(
         }
         for attachment in &outcome.attachments {
             let listener = &settlement.active[attachment.listener];
-            fragment.attached.push(attachment.listener);
+            fragment.attached.push((
+                attachment.listener,
+                parents.len(),
+                attachment.hostnames.clone(),
+            ));
             for (rule_index, rule) in rules.iter().enumerate() {
                 let ranked = rule.ranked_rules(
                     &key,
@@ -453,9 +587,11 @@ fn route_fragment(
                         .as_ref()
                         .map_or(HostMatch::Any, Hostname::host_match);
                     for one in &ranked {
-                        fragment
-                            .contributions
-                            .push(((listener.port, host.clone()), Arc::clone(one)));
+                        fragment.contributions.push((
+                            (listener.port, host.clone()),
+                            attachment.listener,
+                            Arc::clone(one),
+                        ));
                     }
                 }
             }
@@ -470,7 +606,7 @@ fn route_fragment(
     diagnostics.dedup();
     fragment.state = Some(RouteState {
         route: key,
-        generation: route.metadata.generation,
+        generation: route.meta.generation,
         parents,
     });
     fragment

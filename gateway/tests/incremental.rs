@@ -22,6 +22,7 @@ fn objects() -> Vec<Object> {
         "references.yaml",
         "filters.yaml",
         "https.yaml",
+        "grpc.yaml",
     ] {
         let text = std::fs::read_to_string(dir.join(case)).expect("case");
         objects.extend(parse_manifest(case, &text).expect("parses").objects);
@@ -64,7 +65,7 @@ fn incremental_updates_equal_a_fresh_translation() {
         let changed = [all[index].key()];
         let mut incremental = translator.update(&snapshot, &changed);
         // An update lists the status of the routes it recomputed; the translator keeps all.
-        incremental.status.routes = translator.route_states().cloned().collect();
+        incremental.status.routes = translator.route_states();
         let (incremental, fresh) = (
             incremental.to_string(),
             translate_gateways(&snapshot, &config).to_string(),
@@ -77,7 +78,7 @@ fn incremental_updates_equal_a_fresh_translation() {
                 .map(|(a, b)| format!("incremental: {a}\nfresh:       {b}"))
                 .unwrap_or_else(|| "one is a prefix of the other".to_string());
             panic!(
-                "step {step}: {} {}:\n{first_difference}",
+                "step {step}: {} {}:\n{first_difference}\n{incremental}\n----\n{fresh}",
                 if present[index] { "added" } else { "removed" },
                 changed[0]
             );

@@ -11,7 +11,7 @@ use kube::runtime::watcher;
 use portcullis_kube::kube_source::{CustomResource, Watches, scoped};
 use portcullis_kube::objects::Object;
 use portcullis_kube::objects::gateway_api::{
-    GATEWAY_API_GROUP, Gateway, GatewayClass, HttpRoute, ReferenceGrant, from_api,
+    GATEWAY_API_GROUP, Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, from_api,
 };
 use portcullis_kube::store::StoreEvent;
 use tokio::sync::mpsc::UnboundedSender;
@@ -71,6 +71,10 @@ const GATEWAY_API_KINDS: &[(CustomResource, FromApi)] = &[
     (
         gateway_api_kind("HTTPRoute", "httproutes", true),
         from_api::<HttpRoute>,
+    ),
+    (
+        gateway_api_kind("GRPCRoute", "grpcroutes", true),
+        from_api::<GrpcRoute>,
     ),
     (
         gateway_api_kind("ReferenceGrant", "referencegrants", true),

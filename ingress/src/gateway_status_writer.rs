@@ -49,6 +49,7 @@ fn api_of(client: &Client, key: &ObjectKey) -> Option<Api<DynamicObject>> {
         Kind::GatewayClass => ("GatewayClass", "gatewayclasses"),
         Kind::Gateway => ("Gateway", "gateways"),
         Kind::HTTPRoute => ("HTTPRoute", "httproutes"),
+        Kind::GRPCRoute => ("GRPCRoute", "grpcroutes"),
         _ => return None,
     };
     let resource = ApiResource {

@@ -92,7 +92,9 @@ async fn answer(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>>
     for (header, value) in request.headers() {
         text.push_str(&format!("{header}: {}\n", value.to_str().unwrap_or("?")));
     }
-    let mut response = Response::builder().header("x-echo-backend", name);
+    let mut response = Response::builder()
+        .header("x-echo-backend", name)
+        .header("x-echo-version", format!("{:?}", request.version()));
     for pair in request
         .headers()
         .get_all(ECHO_SET_HEADER)

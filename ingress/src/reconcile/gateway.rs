@@ -9,7 +9,7 @@ use portcullis_gateway::{
     GatewayConfig, GatewayTranslation, GatewayTranslator, Protocol, StatusContext, StatusPatch,
     status_patches,
 };
-use portcullis_kube::objects::{Kind, ObjectKey};
+use portcullis_kube::objects::ObjectKey;
 use portcullis_kube::store::Snapshot;
 use portcullis_proxy::certificates::{
     CertificateCache, CertificateExpiry, CertificateStore, LiveCertificates,
@@ -107,22 +107,6 @@ pub(super) struct GatewayOutcome {
     pub(super) ports: usize,
 }
 
-/// True for the kinds the Gateway API translation reads.
-fn read_by_gateways(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::GatewayClass
-            | Kind::Gateway
-            | Kind::HTTPRoute
-            | Kind::ReferenceGrant
-            | Kind::Namespace
-            | Kind::Service
-            | Kind::EndpointSlice
-            | Kind::Endpoints
-            | Kind::Secret
-    )
-}
-
 impl GatewayServing {
     /// Translates and publishes when something it reads changed (always the first time).
     pub(super) fn rebuild(
@@ -134,7 +118,9 @@ impl GatewayServing {
         now_unix: i64,
     ) -> GatewayOutcome {
         if let Some(diagnostics) = &self.last
-            && !changes.iter().any(|key| read_by_gateways(key.kind))
+            && !changes
+                .iter()
+                .any(|key| portcullis_gateway::reads(key.kind))
         {
             return GatewayOutcome {
                 diagnostics: diagnostics.clone(),

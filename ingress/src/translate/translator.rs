@@ -209,6 +209,7 @@ impl Translator {
                 | Kind::GatewayClass
                 | Kind::Gateway
                 | Kind::HTTPRoute
+                | Kind::GRPCRoute
                 | Kind::ReferenceGrant => {}
             }
         }

@@ -10,7 +10,7 @@ use portcullis_policy::model;
 
 pub(crate) use super::parse::Document;
 use super::parse::ParseError;
-use crate::objects::gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
+use crate::objects::gateway_api::{Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant};
 use crate::objects::stored::FromDecoded;
 use crate::objects::{CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy};
 
@@ -80,4 +80,4 @@ macro_rules! gateway_api_decoded {
         }
     )*};
 }
-gateway_api_decoded!(GatewayClass, Gateway, HttpRoute, ReferenceGrant);
+gateway_api_decoded!(GatewayClass, Gateway, HttpRoute, GrpcRoute, ReferenceGrant);

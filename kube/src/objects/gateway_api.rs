@@ -464,6 +464,71 @@ pub struct HttpRouteTimeouts {
     pub backend_request: Option<String>,
 }
 
+/// `GRPCRoute`: hostnames and rules (gRPC service/method and header matches, header filters,
+/// weighted backends spoken to over HTTP/2) attached to Gateway listeners.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrpcRoute {
+    /// Identity, creation time (precedence) and generation.
+    pub metadata: GatewayMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: GrpcRouteSpec,
+    /// `status` as the API holds it.
+    #[serde(default)]
+    pub status: StatusText,
+}
+
+/// `GRPCRoute.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GrpcRouteSpec {
+    /// `parentRefs`.
+    pub parent_refs: Vec<ParentReference>,
+    /// `hostnames`; empty means the listeners' hostnames.
+    pub hostnames: Vec<String>,
+    /// `rules`; empty is one rule matching every gRPC request, with no backends (500).
+    pub rules: Vec<GrpcRouteRule>,
+}
+
+/// One entry of `GRPCRoute.spec.rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GrpcRouteRule {
+    /// `name`, optional.
+    pub name: Option<String>,
+    /// `matches`; empty matches every gRPC request.
+    pub matches: Vec<GrpcRouteMatch>,
+    /// `filters` (the HTTPRoute filter shape; GRPCRoute allows the header modifiers,
+    /// RequestMirror and ExtensionRef).
+    pub filters: Vec<HttpRouteFilter>,
+    /// `backendRefs`: the weighted split (the HTTPRoute backendRef shape).
+    pub backend_refs: Vec<HttpBackendRef>,
+}
+
+/// One entry of a GRPCRoute rule's `matches`: every part must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GrpcRouteMatch {
+    /// `method`: the gRPC service and method.
+    pub method: Option<GrpcMethodMatch>,
+    /// `headers`.
+    pub headers: Vec<NameValueMatch>,
+}
+
+/// `matches[].method`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GrpcMethodMatch {
+    /// `type`: `Exact` (the default) or `RegularExpression`.
+    #[serde(rename = "type")]
+    pub match_type: Option<String>,
+    /// `service`, e.g. `foo.bar.v1.Greeter`; unset is any service.
+    pub service: Option<String>,
+    /// `method`, e.g. `SayHello`; unset is any method.
+    pub method: Option<String>,
+}
+
 /// `ReferenceGrant`: lets objects of other namespaces refer to objects of this one.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -554,6 +619,7 @@ gateway_api_objects! {
     GatewayClass => "GatewayClass", GatewayClass;
     Gateway => "Gateway", Gateway;
     HttpRoute => "HTTPRoute", HTTPRoute;
+    GrpcRoute => "GRPCRoute", GRPCRoute;
     ReferenceGrant => "ReferenceGrant", ReferenceGrant;
 }
 

@@ -9,7 +9,9 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portcullis_policy::model;
 
-use super::gateway_api::{Gateway, GatewayApiObject, GatewayClass, HttpRoute, ReferenceGrant};
+use super::gateway_api::{
+    Gateway, GatewayApiObject, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant,
+};
 use super::{
     CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy, compact_namespace,
     compact_pod,
@@ -140,4 +142,4 @@ macro_rules! gateway_api_stored {
         }
     )*};
 }
-gateway_api_stored!(GatewayClass, Gateway, HttpRoute, ReferenceGrant);
+gateway_api_stored!(GatewayClass, Gateway, HttpRoute, GrpcRoute, ReferenceGrant);

@@ -1,31 +1,32 @@
-//! One HTTPRoute's rules as route model rules: matches into paths and conditions, filters into
-//! a `RouteSpec` per listener port, backendRefs into a weighted split.
+//! One route's rules (an HTTPRoute's or a GRPCRoute's) as route model rules: matches into
+//! paths and conditions, filters into a `RouteSpec` per listener port, backendRefs into a
+//! weighted split.
 
 use std::cmp::Reverse;
 use std::sync::Arc;
 
 use http::{HeaderName, Method};
 use portcullis_kube::objects::ObjectKey;
-use portcullis_kube::objects::gateway_api::{
-    HttpBackendRef, HttpRoute, HttpRouteMatch, HttpRouteRule,
-};
+use portcullis_kube::objects::gateway_api::{HttpBackendRef, HttpRouteFilter, HttpRouteMatch};
 use portcullis_route::spec::{
     Action, Backend, Conditions, HeaderCondition, NamedCondition, Origin, PathKind, PathRule,
-    RouteSpec, Target, ValueMatch, WeightedBackend,
+    RouteSpec, Target, UpstreamProtocol, ValueMatch, WeightedBackend,
 };
 use portcullis_translation::{BackendProblem, BackendResolver, Diagnostic, PortRef, Reason};
 
 use crate::Condition;
 use crate::filters::{cors, duration, header_edits, redirect, rewrite};
 use crate::grants::{Referent, Referrer, permitted};
+use crate::grpc_match::grpc_match;
+use crate::route_view::{Flavor, MatchView, RouteView, RuleView};
 use portcullis_kube::store::Snapshot;
 
-/// The order of rules on one host, Gateway API's: exact paths, then longer paths, then a
-/// method match, more header matches, more query matches, then the older route, its
-/// namespace/name, and the rule and match order in it.
+/// The order of rules on one host, Gateway API's: for HTTPRoutes exact paths, then longer
+/// paths, then a method match; for GRPCRoutes more characters of service, then of method;
+/// then more header matches, more query matches, then the older route, its namespace/name,
+/// and the rule and match order in it.
 pub type Precedence = (
-    u8,
-    Reverse<usize>,
+    PathRank,
     Reverse<bool>,
     Reverse<usize>,
     Reverse<usize>,
@@ -33,6 +34,16 @@ pub type Precedence = (
     usize,
     usize,
 );
+
+/// What a match's path part ranks by, per route kind (HTTPRoutes and GRPCRoutes never share a
+/// host: the older of two that would wins it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PathRank {
+    /// Exact (0), RegularExpression (1), PathPrefix (2); then the longer path.
+    Http(u8, Reverse<usize>),
+    /// The characters of the service matched, then of the method.
+    Grpc(Reverse<usize>, Reverse<usize>),
+}
 
 /// Oldest first, then namespace, then name (a route without creation time sorts last);
 /// shared by every rule of the route.
@@ -51,7 +62,8 @@ pub struct RankedRule {
 pub struct CheckedRule {
     matches: Vec<CheckedMatch>,
     backends: Vec<WeightedBackend>,
-    rule: HttpRouteRule,
+    filters: Vec<HttpRouteFilter>,
+    protocol: UpstreamProtocol,
     /// The rule's index in `spec.rules`, for the field of a diagnostic.
     index: usize,
     /// Why the rule answers 500 whatever its backends (an unsupported filter).
@@ -65,30 +77,34 @@ struct CheckedMatch {
     /// The PathPrefix value, for ReplacePrefixMatch.
     prefix: Option<String>,
     conditions: Conditions,
+    rank: PathRank,
     index: usize,
+}
+
+/// A match checked: its path, the PathPrefix value, conditions and rank.
+pub(crate) struct MatchParts {
+    pub(crate) path: String,
+    pub(crate) kind: PathKind,
+    pub(crate) prefix: Option<String>,
+    pub(crate) conditions: Conditions,
+    pub(crate) rank: PathRank,
 }
 
 /// Checks every rule of a route: the rules, and the route's `ResolvedRefs`.
 pub fn check_rules(
     snapshot: &Snapshot,
     resolver: BackendResolver<'_>,
-    key: &ObjectKey,
-    route: &HttpRoute,
+    route: &RouteView<'_>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (Vec<CheckedRule>, Condition) {
+    let key = &route.key;
     let mut resolved = Condition::yes("ResolvedRefs", "all references resolved");
-    let default_rule = [HttpRouteRule::default()];
-    let rules = if route.spec.rules.is_empty() {
-        &default_rule[..]
-    } else {
-        &route.spec.rules
-    };
     let mut checked = Vec::new();
     // Backends named twice share one `Arc`, so one upstream and its round-robin cursor.
     let mut known_backends: Vec<Arc<Backend>> = Vec::new();
-    for (index, rule) in rules.iter().enumerate() {
+    for (index, rule) in route.rules.iter().enumerate() {
         let field = || format!("spec.rules[{index}]");
-        let matches = check_matches(key, rule, index, diagnostics);
+        let matches = check_matches(key, route.flavor, rule, index, diagnostics);
         let mut backends = Vec::new();
         for (b, reference) in rule.backend_refs.iter().enumerate() {
             let (backend, problem) = backend(snapshot, resolver, key, reference);
@@ -119,15 +135,7 @@ pub fn check_rules(
         }
         let mut refused = None;
         for (f, filter) in rule.filters.iter().enumerate() {
-            let supported = matches!(
-                filter.filter_type.as_str(),
-                "RequestHeaderModifier"
-                    | "ResponseHeaderModifier"
-                    | "RequestRedirect"
-                    | "URLRewrite"
-                    | "CORS"
-            );
-            if !supported {
+            if !route.flavor.supports_filter(&filter.filter_type) {
                 let why = format!("filter type {:?} is not supported", filter.filter_type);
                 diagnostics.push(Diagnostic::error(
                     Reason::UnsupportedValue,
@@ -138,7 +146,7 @@ pub fn check_rules(
                 refused.get_or_insert(why);
             }
         }
-        let timeout = rule.timeouts.as_ref().and_then(|t| {
+        let timeout = rule.timeouts.and_then(|t| {
             let mut parsed = |text: Option<&String>, name: &str| {
                 text.and_then(|text| match duration(text) {
                     Ok(value) => value,
@@ -163,7 +171,8 @@ pub fn check_rules(
         checked.push(CheckedRule {
             matches,
             backends,
-            rule: rule.clone(),
+            filters: rule.filters.to_vec(),
+            protocol: route.flavor.protocol(),
             index,
             refused,
             timeout,
@@ -176,24 +185,35 @@ pub fn check_rules(
 /// (never widened), with a diagnostic.
 fn check_matches(
     key: &ObjectKey,
-    rule: &HttpRouteRule,
+    flavor: Flavor,
+    rule: &RuleView<'_>,
     rule_index: usize,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<CheckedMatch> {
-    let default_match = [HttpRouteMatch::default()];
+    let default_match = HttpRouteMatch::default();
+    let default_grpc = Default::default();
+    let default = [match flavor {
+        Flavor::Http => MatchView::Http(&default_match),
+        Flavor::Grpc => MatchView::Grpc(&default_grpc),
+    }];
     let matches = if rule.matches.is_empty() {
-        &default_match[..]
+        &default[..]
     } else {
         &rule.matches
     };
     let mut checked = Vec::new();
     for (index, one) in matches.iter().enumerate() {
-        match check_match(one) {
-            Ok((path, kind, prefix, conditions)) => checked.push(CheckedMatch {
-                path,
-                kind,
-                prefix,
-                conditions,
+        let parts = match one {
+            MatchView::Http(one) => check_match(one),
+            MatchView::Grpc(one) => grpc_match(one),
+        };
+        match parts {
+            Ok(parts) => checked.push(CheckedMatch {
+                path: parts.path,
+                kind: parts.kind,
+                prefix: parts.prefix,
+                conditions: parts.conditions,
+                rank: parts.rank,
                 index,
             }),
             Err((sub, why)) => diagnostics.push(Diagnostic::error(
@@ -207,9 +227,7 @@ fn check_matches(
     checked
 }
 
-type Checked = (String, PathKind, Option<String>, Conditions);
-
-fn check_match(one: &HttpRouteMatch) -> Result<Checked, (String, String)> {
+fn check_match(one: &HttpRouteMatch) -> Result<MatchParts, (String, String)> {
     let path = one.path.as_ref();
     let value = path
         .and_then(|p| p.value.clone())
@@ -248,6 +266,12 @@ fn check_match(one: &HttpRouteMatch) -> Result<Checked, (String, String)> {
             ));
         }
     };
+    let kind_rank = match kind {
+        PathKind::Exact => 0,
+        PathKind::Regex { .. } => 1,
+        PathKind::Prefix => 2,
+    };
+    let rank = PathRank::Http(kind_rank, Reverse(path.trim_end_matches('/').len()));
     let mut conditions = Conditions::default();
     if let Some(method) = &one.method {
         conditions.method = Some(
@@ -255,17 +279,7 @@ fn check_match(one: &HttpRouteMatch) -> Result<Checked, (String, String)> {
                 .map_err(|_| ("method".to_string(), format!("{method:?} is not a method")))?,
         );
     }
-    for (index, header) in one.headers.iter().enumerate() {
-        let name = HeaderName::try_from(header.name.as_str()).map_err(|_| {
-            (
-                format!("headers[{index}].name"),
-                format!("{:?} is not a header name", header.name),
-            )
-        })?;
-        let value = value_match(header.match_type.as_deref(), &header.value)
-            .map_err(|why| (format!("headers[{index}].type"), why))?;
-        conditions.headers.push(HeaderCondition { name, value });
-    }
+    conditions.headers = header_conditions(&one.headers)?;
     for (index, query) in one.query_params.iter().enumerate() {
         let value = value_match(query.match_type.as_deref(), &query.value)
             .map_err(|why| (format!("queryParams[{index}].type"), why))?;
@@ -274,7 +288,32 @@ fn check_match(one: &HttpRouteMatch) -> Result<Checked, (String, String)> {
             value,
         });
     }
-    Ok((path, kind, prefix, conditions))
+    Ok(MatchParts {
+        path,
+        kind,
+        prefix,
+        conditions,
+        rank,
+    })
+}
+
+/// A match's `headers` as conditions.
+pub(crate) fn header_conditions(
+    headers: &[portcullis_kube::objects::gateway_api::NameValueMatch],
+) -> Result<Vec<HeaderCondition>, (String, String)> {
+    let mut conditions = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        let name = HeaderName::try_from(header.name.as_str()).map_err(|_| {
+            (
+                format!("headers[{index}].name"),
+                format!("{:?} is not a header name", header.name),
+            )
+        })?;
+        let value = value_match(header.match_type.as_deref(), &header.value)
+            .map_err(|why| (format!("headers[{index}].type"), why))?;
+        conditions.push(HeaderCondition { name, value });
+    }
+    Ok(conditions)
 }
 
 fn value_match(match_type: Option<&str>, value: &str) -> Result<ValueMatch, String> {
@@ -328,7 +367,7 @@ fn backend(
         ));
     }
     let referrer = Referrer {
-        kind: "HTTPRoute",
+        kind: route.kind.as_str(),
         namespace: &route.namespace,
     };
     let referent = Referent {
@@ -341,8 +380,8 @@ fn backend(
             Reason::RefNotPermitted,
             "RefNotPermitted",
             format!(
-                "no ReferenceGrant in namespace {namespace} lets HTTPRoutes of {} use Service {}",
-                route.namespace, reference.name
+                "no ReferenceGrant in namespace {namespace} lets {}s of {} use Service {}",
+                route.kind, route.namespace, reference.name
             ),
         ));
     }
@@ -389,7 +428,7 @@ impl CheckedRule {
         specs: &mut Vec<Arc<RouteSpec>>,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Vec<Arc<RankedRule>> {
-        let per_prefix = self.rule.filters.iter().any(|f| {
+        let per_prefix = self.filters.iter().any(|f| {
             let replaces = |m: &Option<portcullis_kube::objects::gateway_api::PathModifier>| {
                 m.as_ref()
                     .is_some_and(|m| m.modifier_type == "ReplacePrefixMatch")
@@ -427,16 +466,10 @@ impl CheckedRule {
                 shared = Some(Arc::clone(&spec));
                 spec
             });
-            let kind_rank = match one.kind {
-                PathKind::Exact => 0,
-                PathKind::Regex { .. } => 1,
-                PathKind::Prefix => 2,
-            };
             let c = &one.conditions;
             ranked.push(Arc::new(RankedRule {
                 precedence: (
-                    kind_rank,
-                    Reverse(one.path.trim_end_matches('/').len()),
+                    one.rank,
                     Reverse(c.method.is_some()),
                     Reverse(c.headers.len()),
                     Reverse(c.query.len()),
@@ -476,10 +509,11 @@ impl CheckedRule {
                 forward.backends = self.backends.clone();
             }
             forward.timeouts.response = self.timeout;
+            forward.protocol = self.protocol;
             // A request that timed out is not sent again (no Gateway API route asks for it).
             forward.next_upstream.timeout = false;
         }
-        for (f, filter) in self.rule.filters.iter().enumerate() {
+        for (f, filter) in self.filters.iter().enumerate() {
             let at = |sub: String| format!("filters[{f}].{sub}");
             match filter.filter_type.as_str() {
                 "RequestHeaderModifier" => {
