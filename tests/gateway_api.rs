@@ -1202,3 +1202,145 @@ async fn grpc_routes_match_services_methods_and_headers_and_speak_http2_to_backe
         "infra-backend-v3"
     );
 }
+
+/// A TLS server of its own (the proxy never sees its key) for `host`, answering every request
+/// with `tls-backend <name>`.
+async fn tls_backend(
+    ca: &portcullis_testkit::test_ca::TestCa,
+    host: &str,
+    name: &'static str,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = ca.certificate(host, name);
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+        PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+    )
+    .expect("config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut head = [0u8; 4096];
+                let _ = tls.read(&mut head).await;
+                let body = format!("tls-backend {name}\n");
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+/// TLSRoute on a TLS listener in Passthrough mode (TLSRouteSimpleSameNamespace's shape): the
+/// ClientHello's SNI picks the backend, which terminates TLS with a certificate the proxy does
+/// not have; wildcards span labels; no route, an invalid backend or bytes that are not TLS
+/// close the connection and leave the port serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_routes_pass_streams_through_by_sni() {
+    let ca = portcullis_testkit::test_ca::ca();
+    let (secure, _secure_task) = tls_backend(&ca, "secure.example", "secure-backend").await;
+    let (wild, _wild_task) = tls_backend(&ca, "a.b.wild.example", "wild-backend").await;
+    let tls_port = free_port().port();
+    let objects = format!(
+        "{}{}---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: tls, namespace: store}}\n\
+         spec:\n  gatewayClassName: portcullis\n  listeners:\n\
+         \x20 - {{name: tls, port: {tls_port}, protocol: TLS, tls: {{mode: Passthrough}}}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\n\
+         metadata: {{name: secure, namespace: store}}\n\
+         spec:\n  parentRefs: [{{name: tls}}]\n  hostnames: [secure.example]\n\
+         \x20 rules: [{{backendRefs: [{{name: secure, port: 8080}}]}}]\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\n\
+         metadata: {{name: wild, namespace: store}}\n\
+         spec:\n  parentRefs: [{{name: tls}}]\n  hostnames: ['*.wild.example']\n\
+         \x20 rules: [{{backendRefs: [{{name: wild, port: 8080}}]}}]\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TLSRoute\n\
+         metadata: {{name: broken, namespace: store}}\n\
+         spec:\n  parentRefs: [{{name: tls}}]\n  hostnames: [broken.example]\n\
+         \x20 rules: [{{backendRefs: [{{name: missing, port: 8080}}]}}]\n",
+        service("store", "secure", secure),
+        service("store", "wild", wild),
+    );
+    let fixture = Fixture::start(&objects).await;
+    let subject = |sni: &'static str| {
+        tokio::task::spawn_blocking(move || {
+            portcullis_testkit::test_ca::served_subject(tls_port, sni)
+        })
+    };
+    let open = wait_until(Duration::from_secs(10), || async {
+        subject("secure.example")
+            .await
+            .expect("openssl")
+            .contains("secure-backend")
+    })
+    .await;
+    assert!(
+        open,
+        "passthrough never served; log:\n{}",
+        fixture.proxy.log()
+    );
+    assert!(
+        subject("a.b.wild.example")
+            .await
+            .expect("openssl")
+            .contains("wild-backend")
+    );
+    for closed in ["unknown.example", "wild.example", "broken.example"] {
+        assert_eq!(subject(closed).await.expect("openssl"), "", "{closed}");
+    }
+    // Not TLS at all: the connection is closed, the port keeps serving.
+    assert!(
+        send(tls_port, "GET", "secure.example", "/", &[])
+            .await
+            .is_none()
+    );
+    // The whole session is the backend's: curl verifies its certificate against the CA.
+    let ca_file = fixture.dir.path().join("ca.pem.txt");
+    std::fs::write(&ca_file, &ca.pem).expect("write ca");
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--cacert",
+            ca_file.to_str().expect("utf-8"),
+            "--resolve",
+            &format!("secure.example:{tls_port}:127.0.0.1"),
+            &format!("https://secure.example:{tls_port}/"),
+        ])
+        .output()
+        .expect("curl installed");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "tls-backend secure-backend\n",
+        "log:\n{}",
+        fixture.proxy.log()
+    );
+    assert!(
+        fixture
+            .proxy
+            .log()
+            .contains("TLSRoute store/broken: spec.rules[0].backendRefs[0]: Service store/missing not found; its share of connections is closed"),
+        "the invalid backend is reported; log:\n{}",
+        fixture.proxy.log()
+    );
+}

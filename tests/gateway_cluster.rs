@@ -274,6 +274,31 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
         log,
     )
     .await;
+    // A TLSRoute on a TLS listener in Passthrough mode of a second Gateway: watched too.
+    let tls_port = free_port().port();
+    space.apply(&format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: tls-edge, namespace: NAMESPACE}}\n\
+         spec:\n  gatewayClassName: {class}\n  listeners:\n\
+         \x20 - {{name: tls, port: {tls_port}, protocol: TLS, tls: {{mode: Passthrough}}}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\n\
+         metadata: {{name: secure, namespace: NAMESPACE}}\n\
+         spec:\n  parentRefs: [{{name: tls-edge}}]\n  hostnames: [secure.test]\n\
+         \x20 rules: [{{backendRefs: [{{name: shop, port: 80}}]}}]\n"
+    ));
+    eventually(
+        "TLSRoute accepted",
+        || {
+            let parent = our_parent(&space.get_json("tlsroute", "secure"), &controller);
+            state(&parent, "Accepted") == yes("Accepted", 1)
+                && state(&parent, "ResolvedRefs") == yes("ResolvedRefs", 1)
+                && space.get_json("gateway", "tls-edge")["status"]["listeners"][0]["supportedKinds"]
+                    [0]["kind"]
+                    == "TLSRoute"
+        },
+        log,
+    )
+    .await;
     // The listener counts the accepted routes only (the HTTPRoute and the GRPCRoute, not the
     // outsider).
     eventually(
@@ -290,6 +315,7 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
             space.get_json("httproute", "shop")["metadata"]["resourceVersion"].clone(),
             other.get_json("httproute", "outsider")["metadata"]["resourceVersion"].clone(),
             space.get_json("grpcroute", "rpc")["metadata"]["resourceVersion"].clone(),
+            space.get_json("tlsroute", "secure")["metadata"]["resourceVersion"].clone(),
         ]
     };
     let before = versions();

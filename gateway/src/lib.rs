@@ -44,6 +44,7 @@ pub fn reads(kind: portcullis_kube::objects::Kind) -> bool {
             | Kind::Gateway
             | Kind::HTTPRoute
             | Kind::GRPCRoute
+            | Kind::TLSRoute
             | Kind::ReferenceGrant
             | Kind::Namespace
             | Kind::Service

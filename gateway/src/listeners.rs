@@ -22,6 +22,9 @@ pub enum Protocol {
     Http,
     /// TLS terminated here, by SNI.
     Https,
+    /// TLS in Passthrough mode: the stream goes to the backend its ClientHello's SNI names,
+    /// untouched.
+    TlsPassthrough,
 }
 
 /// Which namespaces' routes a listener takes.
@@ -245,6 +248,23 @@ fn settle_one(
     let protocol = match listener.protocol.as_str() {
         "HTTP" => Protocol::Http,
         "HTTPS" => Protocol::Https,
+        "TLS" => match listener.tls.as_ref().and_then(|t| t.mode.as_deref()) {
+            Some("Passthrough") => Protocol::TlsPassthrough,
+            mode => {
+                refuse(
+                    &mut state,
+                    "Accepted",
+                    "UnsupportedProtocol",
+                    Reason::UnsupportedValue,
+                    format!("{field}.tls.mode"),
+                    format!(
+                        "TLS listeners in mode {} are not supported (Passthrough is)",
+                        mode.unwrap_or("Terminate")
+                    ),
+                );
+                return (state, None);
+            }
+        },
         other => {
             refuse(
                 &mut state,
@@ -252,12 +272,12 @@ fn settle_one(
                 "UnsupportedProtocol",
                 Reason::UnsupportedValue,
                 format!("{field}.protocol"),
-                format!("protocol {other:?} is not supported (HTTP and HTTPS are)"),
+                format!("protocol {other:?} is not supported (HTTP, HTTPS and TLS are)"),
             );
             return (state, None);
         }
     };
-    let (kinds, supported) = route_kinds(listener);
+    let (kinds, supported) = route_kinds(listener, protocol);
     state.supported_kinds = supported;
     if kinds == RouteKinds::default() {
         refuse(
@@ -266,7 +286,13 @@ fn settle_one(
             "InvalidRouteKinds",
             Reason::InvalidKind,
             format!("{field}.allowedRoutes.kinds"),
-            "no supported route kind is allowed (HTTPRoute and GRPCRoute are)".into(),
+            format!(
+                "no route kind this listener can serve is allowed ({})",
+                match protocol {
+                    Protocol::TlsPassthrough => "TLSRoute",
+                    _ => "HTTPRoute and GRPCRoute",
+                }
+            ),
         );
         return (state, None);
     }
@@ -334,14 +360,16 @@ fn settle_one(
     (state, Some(served))
 }
 
-/// The route kinds a listener takes (HTTP and HTTPS listeners take both unless
-/// `allowedRoutes.kinds` narrows them).
+/// The route kinds a listener takes: HTTP and HTTPS listeners HTTPRoutes and GRPCRoutes,
+/// TLS (Passthrough) listeners TLSRoutes, unless `allowedRoutes.kinds` narrows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RouteKinds {
     /// HTTPRoute.
     pub http: bool,
     /// GRPCRoute.
     pub grpc: bool,
+    /// TLSRoute.
+    pub tls: bool,
 }
 
 impl RouteKinds {
@@ -350,39 +378,42 @@ impl RouteKinds {
         match kind {
             "HTTPRoute" => self.http,
             "GRPCRoute" => self.grpc,
+            "TLSRoute" => self.tls,
             _ => false,
         }
     }
 }
 
 /// The kinds that may attach, and the supported kinds to report.
-fn route_kinds(listener: &Listener) -> (RouteKinds, Vec<String>) {
-    let Some(kinds) = listener
+fn route_kinds(listener: &Listener, protocol: Protocol) -> (RouteKinds, Vec<String>) {
+    let servable: &[&str] = match protocol {
+        Protocol::Http | Protocol::Https => &["HTTPRoute", "GRPCRoute"],
+        Protocol::TlsPassthrough => &["TLSRoute"],
+    };
+    let asked: Vec<&str> = match listener
         .allowed_routes
         .as_ref()
         .and_then(|a| a.kinds.as_ref())
         .filter(|k| !k.is_empty())
-    else {
-        let both = RouteKinds {
-            http: true,
-            grpc: true,
-        };
-        return (both, vec!["HTTPRoute".to_string(), "GRPCRoute".to_string()]);
+    {
+        None => servable.to_vec(),
+        Some(kinds) => kinds
+            .iter()
+            .filter(|k| k.group.as_deref().unwrap_or(GATEWAY_API_GROUP) == GATEWAY_API_GROUP)
+            .map(|k| k.kind.as_str())
+            .collect(),
     };
     let mut allowed = RouteKinds::default();
     let mut supported = Vec::new();
-    for kind in kinds
-        .iter()
-        .filter(|k| k.group.as_deref().unwrap_or(GATEWAY_API_GROUP) == GATEWAY_API_GROUP)
-    {
-        let flag = match kind.kind.as_str() {
+    for kind in asked.into_iter().filter(|k| servable.contains(k)) {
+        let flag = match kind {
             "HTTPRoute" => &mut allowed.http,
             "GRPCRoute" => &mut allowed.grpc,
-            _ => continue,
+            _ => &mut allowed.tls,
         };
         if !*flag {
             *flag = true;
-            supported.push(kind.kind.clone());
+            supported.push(kind.to_string());
         }
     }
     (allowed, supported)

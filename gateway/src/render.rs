@@ -19,6 +19,7 @@ impl fmt::Display for GatewayTranslation {
             let protocol = match port.protocol {
                 Protocol::Http => "HTTP",
                 Protocol::Https => "HTTPS",
+                Protocol::TlsPassthrough => "TLS Passthrough",
             };
             writeln!(f, "port {} {protocol}", port.port)?;
             for line in port.table.to_string().lines() {

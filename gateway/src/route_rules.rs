@@ -114,7 +114,10 @@ pub fn check_rules(
                     reason,
                     key,
                     &at,
-                    format!("{why}; its share of requests gets 500"),
+                    match route.flavor {
+                        Flavor::Tls => format!("{why}; its share of connections is closed"),
+                        _ => format!("{why}; its share of requests gets 500"),
+                    },
                 ));
                 if resolved.status {
                     resolved = Condition::no(condition_reason, &format!("{at}: {why}"));
@@ -193,7 +196,7 @@ fn check_matches(
     let default_match = HttpRouteMatch::default();
     let default_grpc = Default::default();
     let default = [match flavor {
-        Flavor::Http => MatchView::Http(&default_match),
+        Flavor::Http | Flavor::Tls => MatchView::Http(&default_match),
         Flavor::Grpc => MatchView::Grpc(&default_grpc),
     }];
     let matches = if rule.matches.is_empty() {

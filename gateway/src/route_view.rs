@@ -3,7 +3,7 @@
 
 use portcullis_kube::objects::gateway_api::{
     GatewayMeta, GrpcRoute, GrpcRouteMatch, HttpBackendRef, HttpRoute, HttpRouteFilter,
-    HttpRouteMatch, HttpRouteTimeouts, ParentReference,
+    HttpRouteMatch, HttpRouteTimeouts, ParentReference, StatusText, TlsRoute,
 };
 use portcullis_kube::objects::{Kind, ObjectKey};
 use portcullis_kube::store::Snapshot;
@@ -16,6 +16,8 @@ pub enum Flavor {
     Http,
     /// GRPCRoute: gRPC (HTTP/2 with prior knowledge) to the backends.
     Grpc,
+    /// TLSRoute: the TLS stream passed to the backends by SNI (a rule is one `/` match).
+    Tls,
 }
 
 impl Flavor {
@@ -34,13 +36,14 @@ impl Flavor {
                 filter_type,
                 "RequestHeaderModifier" | "ResponseHeaderModifier"
             ),
+            Flavor::Tls => false,
         }
     }
 
     /// How the backends are spoken to.
     pub fn protocol(self) -> UpstreamProtocol {
         match self {
-            Flavor::Http => UpstreamProtocol::Http,
+            Flavor::Http | Flavor::Tls => UpstreamProtocol::Http,
             Flavor::Grpc => UpstreamProtocol::Grpc,
         }
     }
@@ -130,6 +133,27 @@ impl<'a> RouteView<'a> {
         )
     }
 
+    /// A TLSRoute.
+    pub fn tls(route: &'a TlsRoute) -> Self {
+        let rules = route
+            .spec
+            .rules
+            .iter()
+            .map(|rule| RuleView {
+                backend_refs: &rule.backend_refs,
+                ..RuleView::default()
+            })
+            .collect();
+        RouteView::new(
+            Kind::TLSRoute,
+            &route.metadata,
+            &route.spec.parent_refs,
+            &route.spec.hostnames,
+            rules,
+            Flavor::Tls,
+        )
+    }
+
     fn new(
         kind: Kind,
         meta: &'a GatewayMeta,
@@ -162,6 +186,7 @@ pub fn route_in<'a>(snapshot: &'a Snapshot, key: &ObjectKey) -> Option<RouteView
     match key.kind {
         Kind::HTTPRoute => snapshot.http_routes.get(&id).map(|r| RouteView::http(r)),
         Kind::GRPCRoute => snapshot.grpc_routes.get(&id).map(|r| RouteView::grpc(r)),
+        Kind::TLSRoute => snapshot.tls_routes.get(&id).map(|r| RouteView::tls(r)),
         _ => None,
     }
 }
@@ -180,16 +205,14 @@ pub fn all_routes(snapshot: &Snapshot) -> impl Iterator<Item = ObjectKey> + '_ {
         .keys()
         .map(key(Kind::HTTPRoute))
         .chain(snapshot.grpc_routes.keys().map(key(Kind::GRPCRoute)))
+        .chain(snapshot.tls_routes.keys().map(key(Kind::TLSRoute)))
 }
 
 /// A route's `status` as the API holds it, and its metadata.
 pub fn route_status<'a>(
     snapshot: &'a Snapshot,
     key: &ObjectKey,
-) -> Option<(
-    &'a GatewayMeta,
-    &'a portcullis_kube::objects::gateway_api::StatusText,
-)> {
+) -> Option<(&'a GatewayMeta, &'a StatusText)> {
     let id = (key.namespace.clone(), key.name.clone());
     match key.kind {
         Kind::HTTPRoute => snapshot
@@ -198,6 +221,10 @@ pub fn route_status<'a>(
             .map(|r| (&r.metadata, &r.status)),
         Kind::GRPCRoute => snapshot
             .grpc_routes
+            .get(&id)
+            .map(|r| (&r.metadata, &r.status)),
+        Kind::TLSRoute => snapshot
+            .tls_routes
             .get(&id)
             .map(|r| (&r.metadata, &r.status)),
         _ => None,

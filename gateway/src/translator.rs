@@ -112,7 +112,7 @@ impl GatewayTranslator {
             for key in changed {
                 let id = (key.namespace.clone(), key.name.clone());
                 match key.kind {
-                    Kind::HTTPRoute | Kind::GRPCRoute => {
+                    Kind::HTTPRoute | Kind::GRPCRoute | Kind::TLSRoute => {
                         dirty.insert(key.clone());
                     }
                     Kind::Service | Kind::Endpoints => {

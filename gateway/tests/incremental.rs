@@ -23,6 +23,7 @@ fn objects() -> Vec<Object> {
         "filters.yaml",
         "https.yaml",
         "grpc.yaml",
+        "tls.yaml",
     ] {
         let text = std::fs::read_to_string(dir.join(case)).expect("case");
         objects.extend(parse_manifest(case, &text).expect("parses").objects);

@@ -11,7 +11,8 @@ use kube::runtime::watcher;
 use portcullis_kube::kube_source::{CustomResource, Watches, scoped};
 use portcullis_kube::objects::Object;
 use portcullis_kube::objects::gateway_api::{
-    GATEWAY_API_GROUP, Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, from_api,
+    GATEWAY_API_GROUP, Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
+    from_api,
 };
 use portcullis_kube::store::StoreEvent;
 use tokio::sync::mpsc::UnboundedSender;
@@ -77,13 +78,17 @@ const GATEWAY_API_KINDS: &[(CustomResource, FromApi)] = &[
         from_api::<GrpcRoute>,
     ),
     (
+        gateway_api_kind("TLSRoute", "tlsroutes", true),
+        from_api::<TlsRoute>,
+    ),
+    (
         gateway_api_kind("ReferenceGrant", "referencegrants", true),
         from_api::<ReferenceGrant>,
     ),
 ];
 
 /// A `gateway.networking.k8s.io` kind, read as `v1` (else `v1beta1`, as older releases
-/// serve ReferenceGrant).
+/// serve ReferenceGrant, else `v1alpha3` or `v1alpha2`, as they serve TLSRoute).
 const fn gateway_api_kind(
     kind: &'static str,
     plural: &'static str,
@@ -91,7 +96,7 @@ const fn gateway_api_kind(
 ) -> CustomResource {
     CustomResource {
         group: GATEWAY_API_GROUP,
-        versions: &["v1", "v1beta1"],
+        versions: &["v1", "v1beta1", "v1alpha3", "v1alpha2"],
         kind,
         plural,
         namespaced,

@@ -50,6 +50,7 @@ fn api_of(client: &Client, key: &ObjectKey) -> Option<Api<DynamicObject>> {
         Kind::Gateway => ("Gateway", "gateways"),
         Kind::HTTPRoute => ("HTTPRoute", "httproutes"),
         Kind::GRPCRoute => ("GRPCRoute", "grpcroutes"),
+        Kind::TLSRoute => ("TLSRoute", "tlsroutes"),
         _ => return None,
     };
     let resource = ApiResource {

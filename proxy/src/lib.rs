@@ -6,12 +6,14 @@
 
 pub mod admin;
 pub mod certificates;
+pub mod client_hello;
 pub mod error_pages;
 pub mod error_responses;
 pub mod forward;
 pub mod forwarded_headers;
 pub mod live;
 pub mod metrics;
+pub mod passthrough;
 pub mod request_head;
 pub mod retryable_body;
 pub mod server;

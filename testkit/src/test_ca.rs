@@ -68,6 +68,15 @@ impl TestCa {
         json.to_string()
     }
 
+    /// A certificate for `host` with CN `cn` and its key, as PEM (for a test's own TLS server).
+    pub fn certificate(&self, host: &str, cn: &str) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![host.to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// Like [`TestCa::secret`], signing the certificate for `key` but serving `served_key`.
     pub fn secret_with_key(
         &self,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use portcullis_gateway::Protocol;
 use portcullis_proxy::metrics::Metrics;
+use portcullis_proxy::passthrough::{PassthroughConfig, serve_passthrough};
 use portcullis_proxy::server::{ProxyConfig, serve_proxy, serve_tls_proxy};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -86,6 +87,18 @@ pub(super) async fn run_gateway_ports(
                                     shutdown,
                                 )
                                 .await;
+                                (port, served)
+                            });
+                        }
+                        (Protocol::TlsPassthrough, _) => {
+                            let passthrough = PassthroughConfig {
+                                hello_timeout: config.tls_handshake_timeout,
+                                connect_timeout: config.upstream_connect_timeout,
+                                drain_timeout: config.drain_timeout,
+                            };
+                            servers.spawn(async move {
+                                let served =
+                                    serve_passthrough(listener, table, passthrough, shutdown).await;
                                 (port, served)
                             });
                         }

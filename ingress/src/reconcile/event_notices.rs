@@ -44,6 +44,7 @@ fn reference(snapshot: &Snapshot, key: &ObjectKey) -> Option<ObjectReference> {
         Kind::Gateway => return Some(gateway_api(&snapshot.gateways.get(&id)?.metadata)),
         Kind::HTTPRoute => return Some(gateway_api(&snapshot.http_routes.get(&id)?.metadata)),
         Kind::GRPCRoute => return Some(gateway_api(&snapshot.grpc_routes.get(&id)?.metadata)),
+        Kind::TLSRoute => return Some(gateway_api(&snapshot.tls_routes.get(&id)?.metadata)),
         Kind::GatewayClass => {
             return Some(gateway_api(
                 &snapshot.gateway_classes.get(&key.name)?.metadata,

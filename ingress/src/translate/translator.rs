@@ -210,6 +210,7 @@ impl Translator {
                 | Kind::Gateway
                 | Kind::HTTPRoute
                 | Kind::GRPCRoute
+                | Kind::TLSRoute
                 | Kind::ReferenceGrant => {}
             }
         }

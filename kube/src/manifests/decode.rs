@@ -10,7 +10,9 @@ use portcullis_policy::model;
 
 pub(crate) use super::parse::Document;
 use super::parse::ParseError;
-use crate::objects::gateway_api::{Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant};
+use crate::objects::gateway_api::{
+    Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
+};
 use crate::objects::stored::FromDecoded;
 use crate::objects::{CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy};
 
@@ -80,4 +82,11 @@ macro_rules! gateway_api_decoded {
         }
     )*};
 }
-gateway_api_decoded!(GatewayClass, Gateway, HttpRoute, GrpcRoute, ReferenceGrant);
+gateway_api_decoded!(
+    GatewayClass,
+    Gateway,
+    HttpRoute,
+    GrpcRoute,
+    TlsRoute,
+    ReferenceGrant
+);

@@ -15,10 +15,13 @@ use super::Object;
 pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
 
 /// The API versions a Gateway API manifest may name (every kind here is served as `v1`;
-/// older objects and ReferenceGrant still say `v1beta1`).
+/// older objects and ReferenceGrant still say `v1beta1`, TLSRoutes of older releases
+/// `v1alpha2` or `v1alpha3`, whose fields read here are the same).
 pub const GATEWAY_API_VERSIONS: &[&str] = &[
     "gateway.networking.k8s.io/v1",
     "gateway.networking.k8s.io/v1beta1",
+    "gateway.networking.k8s.io/v1alpha3",
+    "gateway.networking.k8s.io/v1alpha2",
 ];
 
 /// The metadata the translation reads: identity, precedence (creation time) and the
@@ -529,6 +532,43 @@ pub struct GrpcMethodMatch {
     pub method: Option<String>,
 }
 
+/// `TLSRoute`: SNI hostnames routed to weighted backends on TLS listeners in Passthrough
+/// mode (the TCP stream is passed on, not terminated).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsRoute {
+    /// Identity, creation time (precedence) and generation.
+    pub metadata: GatewayMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: TlsRouteSpec,
+    /// `status` as the API holds it.
+    #[serde(default)]
+    pub status: StatusText,
+}
+
+/// `TLSRoute.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TlsRouteSpec {
+    /// `parentRefs`.
+    pub parent_refs: Vec<ParentReference>,
+    /// `hostnames`: the SNI names served (the v1 schema requires at least one).
+    pub hostnames: Vec<String>,
+    /// `rules` (the v1 schema allows exactly one).
+    pub rules: Vec<TlsRouteRule>,
+}
+
+/// One entry of `TLSRoute.spec.rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TlsRouteRule {
+    /// `name`, optional.
+    pub name: Option<String>,
+    /// `backendRefs`: the weighted split (the HTTPRoute backendRef shape, without filters).
+    pub backend_refs: Vec<HttpBackendRef>,
+}
+
 /// `ReferenceGrant`: lets objects of other namespaces refer to objects of this one.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -620,6 +660,7 @@ gateway_api_objects! {
     Gateway => "Gateway", Gateway;
     HttpRoute => "HTTPRoute", HTTPRoute;
     GrpcRoute => "GRPCRoute", GRPCRoute;
+    TlsRoute => "TLSRoute", TLSRoute;
     ReferenceGrant => "ReferenceGrant", ReferenceGrant;
 }
 

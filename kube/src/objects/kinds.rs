@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use portcullis_policy::model;
 
-use super::gateway_api::{Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant};
+use super::gateway_api::{Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute};
 use super::stored::Stored;
 use super::{CompactEndpoints, CompactNode, CompactService, CompactSlice, ObjectKey, RawPolicy};
 use crate::manifests::ParseError;
@@ -188,6 +188,8 @@ kinds! {
     HTTPRoute(HttpRoute) namespaced http_routes;
     /// `gateway.networking.k8s.io` GRPCRoute.
     GRPCRoute(GrpcRoute) namespaced grpc_routes;
+    /// `gateway.networking.k8s.io` TLSRoute.
+    TLSRoute(TlsRoute) namespaced tls_routes;
     /// `gateway.networking.k8s.io` ReferenceGrant (served as v1beta1 and v1).
     ReferenceGrant(ReferenceGrant) namespaced reference_grants;
 }

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portcullis_policy::model;
 
 use super::gateway_api::{
-    Gateway, GatewayApiObject, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant,
+    Gateway, GatewayApiObject, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
 };
 use super::{
     CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy, compact_namespace,
@@ -142,4 +142,11 @@ macro_rules! gateway_api_stored {
         }
     )*};
 }
-gateway_api_stored!(GatewayClass, Gateway, HttpRoute, GrpcRoute, ReferenceGrant);
+gateway_api_stored!(
+    GatewayClass,
+    Gateway,
+    HttpRoute,
+    GrpcRoute,
+    TlsRoute,
+    ReferenceGrant
+);
