@@ -1344,3 +1344,222 @@ async fn tls_routes_pass_streams_through_by_sni() {
         fixture.proxy.log()
     );
 }
+
+/// BackendTLSPolicy (BackendTLSPolicy conformance's shape): the proxy speaks TLS to a
+/// Service's endpoints, sends the policy's hostname as SNI and verifies the certificate against
+/// the policy's CA (from a ConfigMap) and hostname or subjectAltNames; a certificate that fails
+/// is a 502, a policy whose CA cannot be read a 500: never an unverified connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn backend_tls_policies_verify_the_backend_and_fail_closed() {
+    let ca = portcullis_testkit::test_ca::ca();
+    let other_ca = portcullis_testkit::test_ca::ca();
+    let (secure, _task) = tls_backend(&ca, "secure.example", "secure-backend").await;
+    let config_map = |name: &str, pem: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: store}}\n\
+             data: {{ca.crt: {pem:?}}}\n"
+        )
+    };
+    let policy = |service: &str, config: &str, hostname: &str, sans: &str| {
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\n\
+             metadata: {{name: {service}, namespace: store}}\n\
+             spec:\n  targetRefs: [{{group: '', kind: Service, name: {service}}}]\n\
+             \x20 validation:\n    caCertificateRefs: [{{group: '', kind: ConfigMap, name: {config}}}]\n\
+             \x20   hostname: {hostname}\n{sans}"
+        )
+    };
+    let mut objects = config_map("backend-ca", &ca.pem) + &config_map("other-ca", &other_ca.pem);
+    let cases = [
+        ("good", "backend-ca", "secure.example", ""),
+        ("wrong-name", "backend-ca", "other.example", ""),
+        ("wrong-ca", "other-ca", "secure.example", ""),
+        ("missing-ca", "not-there", "secure.example", ""),
+        (
+            "by-san",
+            "backend-ca",
+            "sni.example",
+            "    subjectAltNames: [{type: Hostname, hostname: secure.example}]\n",
+        ),
+    ];
+    let mut rules = String::new();
+    for (name, config, hostname, sans) in cases {
+        objects.push_str(&service("store", name, secure));
+        objects.push_str(&policy(name, config, hostname, sans));
+        rules.push_str(&format!(
+            "  - matches: [{{path: {{type: PathPrefix, value: /{name}}}}}]\n    backendRefs: [{{name: {name}, port: 8080}}]\n"
+        ));
+    }
+    // Without a policy the same backend is spoken to in plain HTTP, which it refuses.
+    objects.push_str(&service("store", "plain", secure));
+    rules.push_str("  - matches: [{path: {type: PathPrefix, value: /plain}}]\n    backendRefs: [{name: plain, port: 8080}]\n");
+    objects.push_str(&route(
+        "store",
+        "verified",
+        "same-namespace",
+        &["tls.example"],
+        &rules,
+    ));
+    let fixture = Fixture::start(&objects).await;
+    let port = fixture.port;
+    let answers = [
+        ("/good", "200 tls-backend secure-backend"),
+        ("/by-san", "200 tls-backend secure-backend"),
+        ("/wrong-name", "502"),
+        ("/wrong-ca", "502"),
+        ("/missing-ca", "500"),
+        ("/plain", "502"),
+    ];
+    let mut wrong = Vec::new();
+    for (path, expected) in answers {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let (status, _, body) = ingress_process::send(addr, "GET", "tls.example", path, &[])
+            .await
+            .expect("answered");
+        let got = if status == 200 {
+            format!("200 {}", body.trim_end())
+        } else {
+            status.to_string()
+        };
+        if got != expected {
+            wrong.push(format!("{path}: {got}, expected {expected}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{}\nlog:\n{}",
+        wrong.join("\n"),
+        fixture.proxy.log()
+    );
+    assert!(
+        fixture.proxy.log().contains(
+            "BackendTLSPolicy store/missing-ca: spec.validation.caCertificateRefs[0]: ConfigMap store/not-there with key ca.crt not found"
+        ),
+        "log:\n{}",
+        fixture.proxy.log()
+    );
+}
+
+/// HTTPRouteRequestMirror, HTTPRouteRequestMultipleMirrors and
+/// HTTPRouteRequestPercentageMirror's shape: copies (body included) go to the mirrors, their
+/// answers are dropped, a share is exact, and a slow or dead mirror never holds up the request.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_mirrors_copy_requests_without_slowing_them() {
+    let mirror = EchoBackend::start("mirror").await;
+    let half = EchoBackend::start("half").await;
+    // A mirror that takes connections and never answers.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hole_addr = hole.local_addr().expect("addr");
+    let _hole = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hole.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut objects = service("store", "mirror", mirror.addr);
+    objects.push_str(&service("store", "half", half.addr));
+    objects.push_str(&service("store", "hole", hole_addr));
+    let mirror_to = |service: &str, share: &str| {
+        format!(
+            "    - type: RequestMirror\n      requestMirror: {{backendRef: {{name: {service}, port: 8080}}{share}}}\n"
+        )
+    };
+    let rules = format!(
+        "  - matches: [{{path: {{type: PathPrefix, value: /copied}}}}]\n    filters:\n{}{}    backendRefs: {V1}\n\
+         \x20 - matches: [{{path: {{type: PathPrefix, value: /half}}}}]\n    filters:\n{}    backendRefs: {V1}\n",
+        mirror_to("mirror", ""),
+        mirror_to("hole", ""),
+        mirror_to("half", ", percent: 50"),
+    );
+    objects.push_str(&route(
+        "store",
+        "mirrored",
+        "same-namespace",
+        &["mirror.example"],
+        &rules,
+    ));
+    let fixture = Fixture::start(&objects).await;
+    let port = fixture.port;
+    assert_eq!(
+        get(port, "mirror.example", "/copied/get?q=1")
+            .await
+            .answered_by(),
+        "infra-backend-v1"
+    );
+    // A body of many frames, written in parts.
+    let body = "x".repeat(200_000);
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /copied/post HTTP/1.1\r\nHost: mirror.example\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        for part in body.as_bytes().chunks(16 * 1024) {
+            stream.write_all(part).await.expect("body");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("answer");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    // Every /copied request also goes to the mirror that never answers: none waits for it.
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(
+            get(port, "mirror.example", "/copied/again")
+                .await
+                .answered_by(),
+            "infra-backend-v1"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let copies = wait_until(Duration::from_secs(10), || async {
+        mirror.received().len() >= 7
+    })
+    .await;
+    assert!(
+        copies,
+        "mirror got {:?}; log:\n{}",
+        mirror.received(),
+        fixture.proxy.log()
+    );
+    let received = mirror.received();
+    assert!(
+        received
+            .iter()
+            .any(|(m, p, b)| m == "GET" && p == "/copied/get?q=1" && b.is_empty())
+    );
+    assert!(
+        received
+            .iter()
+            .any(|(m, p, b)| m == "POST" && p == "/copied/post" && *b == body.as_bytes()),
+        "the mirrored body is the real one"
+    );
+    // Exactly half of 20 requests are copied, spread evenly.
+    for _ in 0..20 {
+        assert_eq!(
+            get(port, "mirror.example", "/half").await.answered_by(),
+            "infra-backend-v1"
+        );
+    }
+    let halves = wait_until(Duration::from_secs(10), || async {
+        half.received().len() >= 10
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        halves && half.received().len() == 10,
+        "{}",
+        half.received().len()
+    );
+}

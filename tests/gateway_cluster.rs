@@ -337,4 +337,30 @@ async fn gateway_api_objects_made_through_the_api_are_served_and_get_the_specs_s
         log,
     )
     .await;
+    // A BackendTLSPolicy on the Service the GRPCRoute uses, its CA in a ConfigMap: watched
+    // (ConfigMaps too, as the chart's ServiceAccount), and its ancestors written.
+    let ca = portcullis_testkit::test_ca::ca();
+    space.apply(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: shop-ca, namespace: NAMESPACE}}\n\
+         data: {{ca.crt: {:?}}}\n\
+         ---\napiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\n\
+         metadata: {{name: shop-tls, namespace: NAMESPACE}}\n\
+         spec:\n  targetRefs: [{{group: '', kind: Service, name: shop}}]\n\
+         \x20 validation:\n    caCertificateRefs: [{{group: '', kind: ConfigMap, name: shop-ca}}]\n\
+         \x20   hostname: shop.test\n",
+        ca.pem
+    ));
+    eventually(
+        "BackendTLSPolicy ancestors",
+        || {
+            let policy = space.get_json("backendtlspolicy", "shop-tls");
+            let ancestor = &policy["status"]["ancestors"][0];
+            ancestor["ancestorRef"]["name"] == "edge"
+                && ancestor["controllerName"] == controller.as_str()
+                && state(ancestor, "Accepted") == yes("Accepted", 1)
+                && state(ancestor, "ResolvedRefs") == yes("ResolvedRefs", 1)
+        },
+        log,
+    )
+    .await;
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod attach;
+mod backend_tls;
 mod filters;
 mod grants;
 mod grpc_match;
@@ -30,6 +31,7 @@ use portcullis_route::spec::{CertificateSpec, TableSpec, TlsSpec};
 use portcullis_translation::Diagnostic;
 
 pub use attach::Parent;
+pub use backend_tls::PolicyState;
 pub use listeners::{GatewayState, ListenerState, Protocol, RouteKinds};
 pub use status_patches::{SUPPORTED_FEATURES, StatusContext, StatusPatch, status_patches};
 pub use translator::GatewayTranslator;
@@ -45,6 +47,8 @@ pub fn reads(kind: portcullis_kube::objects::Kind) -> bool {
             | Kind::HTTPRoute
             | Kind::GRPCRoute
             | Kind::TLSRoute
+            | Kind::BackendTLSPolicy
+            | Kind::ConfigMap
             | Kind::ReferenceGrant
             | Kind::Namespace
             | Kind::Service
@@ -153,6 +157,8 @@ pub struct GatewayStatus {
     /// `changed_routes` from an incremental update ([`GatewayTranslator::route_states`] has
     /// all).
     pub routes: Vec<RouteState>,
+    /// BackendTLSPolicies, with the Gateways whose routes use them.
+    pub policies: Vec<PolicyState>,
 }
 
 /// The result of one translation.

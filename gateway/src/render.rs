@@ -70,6 +70,12 @@ impl fmt::Display for GatewayTranslation {
                 writeln!(f)?;
             }
         }
+        for policy in &self.status.policies {
+            write!(f, "status {}", policy.policy)?;
+            condition(f, "Accepted", &policy.accepted)?;
+            condition(f, "ResolvedRefs", &policy.resolved_refs)?;
+            writeln!(f, " ancestors {:?}", policy.ancestors)?;
+        }
         for diagnostic in &self.diagnostics {
             writeln!(f, "{:?}: {diagnostic}", diagnostic.severity)?;
         }

@@ -9,12 +9,13 @@ use http::{HeaderName, Method};
 use portcullis_kube::objects::ObjectKey;
 use portcullis_kube::objects::gateway_api::{HttpBackendRef, HttpRouteFilter, HttpRouteMatch};
 use portcullis_route::spec::{
-    Action, Backend, Conditions, HeaderCondition, NamedCondition, Origin, PathKind, PathRule,
-    RouteSpec, Target, UpstreamProtocol, ValueMatch, WeightedBackend,
+    Action, Backend, Conditions, HeaderCondition, Mirror, NamedCondition, Origin, PathKind,
+    PathRule, RouteSpec, Target, UpstreamProtocol, ValueMatch, WeightedBackend,
 };
 use portcullis_translation::{BackendProblem, BackendResolver, Diagnostic, PortRef, Reason};
 
 use crate::Condition;
+use crate::backend_tls::{BackendTlsBook, PolicyUse};
 use crate::filters::{cors, duration, header_edits, redirect, rewrite};
 use crate::grants::{Referent, Referrer, permitted};
 use crate::grpc_match::grpc_match;
@@ -63,6 +64,7 @@ pub struct CheckedRule {
     matches: Vec<CheckedMatch>,
     backends: Vec<WeightedBackend>,
     filters: Vec<HttpRouteFilter>,
+    mirrors: Box<[Mirror]>,
     protocol: UpstreamProtocol,
     /// The rule's index in `spec.rules`, for the field of a diagnostic.
     index: usize,
@@ -94,7 +96,9 @@ pub(crate) struct MatchParts {
 pub fn check_rules(
     snapshot: &Snapshot,
     resolver: BackendResolver<'_>,
+    policies: &BackendTlsBook,
     route: &RouteView<'_>,
+    used_policies: &mut Vec<ObjectKey>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (Vec<CheckedRule>, Condition) {
     let key = &route.key;
@@ -107,7 +111,8 @@ pub fn check_rules(
         let matches = check_matches(key, route.flavor, rule, index, diagnostics);
         let mut backends = Vec::new();
         for (b, reference) in rule.backend_refs.iter().enumerate() {
-            let (backend, problem) = backend(snapshot, resolver, key, reference);
+            let (backend, problem) =
+                backend(snapshot, resolver, policies, used_policies, key, reference);
             if let Some((reason, condition_reason, why)) = problem {
                 let at = format!("{}.backendRefs[{b}]", field());
                 diagnostics.push(Diagnostic::error(
@@ -137,7 +142,54 @@ pub fn check_rules(
             });
         }
         let mut refused = None;
+        let mut mirrors = Vec::new();
         for (f, filter) in rule.filters.iter().enumerate() {
+            if let Some(mirror) = filter
+                .request_mirror
+                .as_ref()
+                .filter(|_| filter.filter_type == "RequestMirror")
+            {
+                let at = format!("{}.filters[{f}].requestMirror", field());
+                let target = &mirror.backend_ref;
+                let reference = HttpBackendRef {
+                    group: target.group.clone(),
+                    kind: target.kind.clone(),
+                    name: target.name.clone(),
+                    namespace: target.namespace.clone(),
+                    port: target.port,
+                    ..HttpBackendRef::default()
+                };
+                let (backend, problem) =
+                    backend(snapshot, resolver, policies, used_policies, key, &reference);
+                let share = mirror_share(mirror);
+                match (problem, share) {
+                    (Some((reason, condition_reason, why)), _) => {
+                        diagnostics.push(Diagnostic::error(
+                            reason,
+                            key,
+                            format!("{at}.backendRef"),
+                            format!("{why}; requests are not mirrored"),
+                        ));
+                        if resolved.status {
+                            resolved = Condition::no(condition_reason, &format!("{at}: {why}"));
+                        }
+                    }
+                    (None, Err(why)) => diagnostics.push(Diagnostic::error(
+                        Reason::UnsupportedValue,
+                        key,
+                        at,
+                        format!("{why}; requests are not mirrored"),
+                    )),
+                    (None, Ok((numerator, denominator))) if numerator > 0 => {
+                        mirrors.push(Mirror {
+                            backend: Arc::new(backend),
+                            numerator,
+                            denominator,
+                        });
+                    }
+                    (None, Ok(_)) => {}
+                }
+            }
             if !route.flavor.supports_filter(&filter.filter_type) {
                 let why = format!("filter type {:?} is not supported", filter.filter_type);
                 diagnostics.push(Diagnostic::error(
@@ -175,6 +227,7 @@ pub fn check_rules(
             matches,
             backends,
             filters: rule.filters.to_vec(),
+            mirrors: mirrors.into_boxed_slice(),
             protocol: route.flavor.protocol(),
             index,
             refused,
@@ -182,6 +235,25 @@ pub fn check_rules(
         });
     }
     (checked, resolved)
+}
+
+/// The share of requests a RequestMirror copies, as `numerator / denominator`.
+fn mirror_share(
+    mirror: &portcullis_kube::objects::gateway_api::RequestMirror,
+) -> Result<(u32, u32), String> {
+    let (numerator, denominator) = match (&mirror.fraction, mirror.percent) {
+        (Some(fraction), _) => (fraction.numerator, fraction.denominator.unwrap_or(100)),
+        (None, Some(percent)) => (percent, 100),
+        (None, None) => (1, 1),
+    };
+    match (u32::try_from(numerator), u32::try_from(denominator)) {
+        (Ok(numerator), Ok(denominator)) if denominator > 0 && numerator <= denominator => {
+            Ok((numerator, denominator))
+        }
+        _ => Err(format!(
+            "a mirrored share of {numerator}/{denominator} is not between 0 and 1"
+        )),
+    }
 }
 
 /// A rule's matches as paths and conditions; a match that cannot be honoured is dropped
@@ -333,6 +405,8 @@ type Problem = (Reason, &'static str, String);
 fn backend(
     snapshot: &Snapshot,
     resolver: BackendResolver<'_>,
+    policies: &BackendTlsBook,
+    used_policies: &mut Vec<ObjectKey>,
     route: &ObjectKey,
     reference: &HttpBackendRef,
 ) -> (Backend, Option<Problem>) {
@@ -347,6 +421,7 @@ fn backend(
     let invalid = |problem: Problem| {
         (
             Backend {
+                tls: None,
                 origin: Some(origin.clone()),
                 target: Target::Invalid(problem.2.clone()),
             },
@@ -396,13 +471,45 @@ fn backend(
         ));
     };
     match resolver.resolve(namespace, &reference.name, &PortRef::Number(port)) {
-        Ok(endpoints) => (
-            Backend {
-                origin: Some(origin),
-                target: Target::Endpoints(endpoints),
-            },
-            None,
-        ),
+        Ok(endpoints) => {
+            let port_name = snapshot
+                .services
+                .get(&(namespace.to_string(), reference.name.clone()))
+                .and_then(|s| s.ports.iter().find(|p| p.port == port))
+                .map_or("", |p| &*p.name);
+            let policy = policies.for_backend(namespace, &reference.name, port_name);
+            let tls = match policy {
+                None => None,
+                Some((key, used)) => {
+                    used_policies.push(key.clone());
+                    match used {
+                        PolicyUse::Verify(tls) => Some(Arc::clone(tls)),
+                        // The policy's own status and diagnostics say why.
+                        PolicyUse::Refused(why) => {
+                            return (
+                                Backend {
+                                    tls: None,
+                                    origin: Some(origin),
+                                    target: Target::Invalid(format!(
+                                        "{} {}/{}: {why}",
+                                        key.kind, key.namespace, key.name
+                                    )),
+                                },
+                                None,
+                            );
+                        }
+                    }
+                }
+            };
+            (
+                Backend {
+                    tls,
+                    origin: Some(origin),
+                    target: Target::Endpoints(endpoints),
+                },
+                None,
+            )
+        }
         Err(
             problem @ (BackendProblem::ServiceMissing { .. } | BackendProblem::PortMissing { .. }),
         ) => {
@@ -513,6 +620,7 @@ impl CheckedRule {
             }
             forward.timeouts.response = self.timeout;
             forward.protocol = self.protocol;
+            forward.mirrors = self.mirrors.clone();
             // A request that timed out is not sent again (no Gateway API route asks for it).
             forward.next_upstream.timeout = false;
         }
@@ -582,6 +690,7 @@ fn route_origin(key: &ObjectKey) -> Origin {
 /// A rule that answers 500 for `why`.
 fn invalid_spec(key: &ObjectKey, why: &str) -> RouteSpec {
     RouteSpec::forward(Arc::new(Backend {
+        tls: None,
         origin: Some(route_origin(key)),
         target: Target::Invalid(why.to_string()),
     }))

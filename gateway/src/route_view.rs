@@ -30,11 +30,12 @@ impl Flavor {
                     | "ResponseHeaderModifier"
                     | "RequestRedirect"
                     | "URLRewrite"
+                    | "RequestMirror"
                     | "CORS"
             ),
             Flavor::Grpc => matches!(
                 filter_type,
-                "RequestHeaderModifier" | "ResponseHeaderModifier"
+                "RequestHeaderModifier" | "ResponseHeaderModifier" | "RequestMirror"
             ),
             Flavor::Tls => false,
         }

@@ -15,10 +15,11 @@ use crate::{Condition, GatewayStatus, ParentState};
 
 /// The features a GatewayClass of ours reports in `status.supportedFeatures`, sorted.
 pub const SUPPORTED_FEATURES: &[&str] = &[
+    "BackendTLSPolicy",
+    "GRPCRoute",
     "Gateway",
     "GatewayHTTPListenerIsolation",
     "GatewayPort8080",
-    "GRPCRoute",
     "HTTPRoute",
     "HTTPRouteBackendTimeout",
     "HTTPRouteDestinationPortMatching",
@@ -29,6 +30,9 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
     "HTTPRoutePathRewrite",
     "HTTPRoutePortRedirect",
     "HTTPRouteQueryParamMatching",
+    "HTTPRouteRequestMirror",
+    "HTTPRouteRequestMultipleMirrors",
+    "HTTPRouteRequestPercentageMirror",
     "HTTPRouteResponseHeaderModification",
     "HTTPRouteSchemeRedirect",
     "ReferenceGrant",
@@ -213,7 +217,74 @@ pub fn status_patches(
             status,
         });
     }
+    policy_patches(snapshot, status, context, &mut patches);
     patches
+}
+
+/// Each BackendTLSPolicy's `status.ancestors`: one entry of ours per Gateway whose routes
+/// use it, other controllers' entries kept.
+fn policy_patches(
+    snapshot: &Snapshot,
+    status: &GatewayStatus,
+    context: &StatusContext<'_>,
+    patches: &mut Vec<StatusPatch>,
+) {
+    for policy in &status.policies {
+        let id = (policy.policy.namespace.clone(), policy.policy.name.clone());
+        let Some(object) = snapshot.backend_tls_policies.get(&id) else {
+            continue;
+        };
+        let current_status = object.status.value();
+        let (others, mine): (Vec<Value>, Vec<Value>) = current_status
+            .get("ancestors")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|entry| {
+                entry.get("controllerName").and_then(Value::as_str) != Some(context.controller_name)
+            });
+        let desired: Vec<Value> = policy
+            .ancestors
+            .iter()
+            .map(|(namespace, name)| {
+                let reference = json!({
+                    "group": GATEWAY_API_GROUP,
+                    "kind": "Gateway",
+                    "namespace": namespace,
+                    "name": name,
+                });
+                let current = mine
+                    .iter()
+                    .find(|m| m.get("ancestorRef") == Some(&reference))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                json!({
+                    "ancestorRef": reference,
+                    "controllerName": context.controller_name,
+                    "conditions": conditions(&current, policy.generation, context.now, &[
+                        ("Accepted", &policy.accepted),
+                        ("ResolvedRefs", &policy.resolved_refs),
+                    ]),
+                })
+            })
+            .collect();
+        if without_times(&Value::from(mine)) == without_times(&Value::from(desired.clone())) {
+            continue;
+        }
+        let mut all = others;
+        all.extend(desired);
+        let mut status = current_status;
+        if !status.is_object() {
+            status = json!({});
+        }
+        status["ancestors"] = Value::from(all);
+        patches.push(StatusPatch {
+            object: policy.policy.clone(),
+            resource_version: object.metadata.resource_version.clone(),
+            status,
+        });
+    }
 }
 
 /// A route parent's `parentRef` as status writes it: group, kind and namespace spelled out.
@@ -363,7 +434,10 @@ status:
         let class = &first[0].status;
         assert_eq!(class["conditions"][0]["type"], "Accepted");
         assert_eq!(class["conditions"][0]["observedGeneration"], 2);
-        assert_eq!(class["supportedFeatures"][0]["name"], "Gateway");
+        assert_eq!(class["supportedFeatures"][0]["name"], SUPPORTED_FEATURES[0]);
+        let mut sorted = SUPPORTED_FEATURES.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, SUPPORTED_FEATURES, "kept sorted, as the spec asks");
         let gateway = &first[1].status;
         assert_eq!(
             gateway["addresses"][0],

@@ -17,6 +17,7 @@ use portcullis_route::spec::{HostMatch, TableSpec, TlsSpec, VirtualHost};
 use portcullis_translation::{BackendResolver, Diagnostic, Reason, SliceIndex};
 
 use crate::attach::attach;
+use crate::backend_tls::{BackendTlsBook, settle_policies};
 use crate::hostname::{Hostname, overlap};
 use crate::listeners::{ActiveListener, GatewayState, Protocol, our_gateways, settle_listeners};
 use crate::route_rules::{RankedRule, RouteOrder, check_rules};
@@ -44,6 +45,8 @@ struct Settlement {
     /// With no routes counted.
     states: Vec<GatewayState>,
     diagnostics: Vec<Diagnostic>,
+    /// BackendTLSPolicies.
+    policies: BackendTlsBook,
 }
 
 /// What one route contributes.
@@ -62,6 +65,8 @@ struct RouteFragment {
     services: Vec<Id>,
     /// A backendRef names another namespace.
     crosses_namespaces: bool,
+    /// The BackendTLSPolicies its backends use.
+    policies: Vec<ObjectKey>,
 }
 
 /// The incremental translator; see the module documentation.
@@ -98,12 +103,16 @@ impl GatewayTranslator {
 
     /// The translation of `snapshot`, given the keys that changed since the last update.
     pub fn update(&mut self, snapshot: &Snapshot, changed: &[ObjectKey]) -> GatewayTranslation {
+        // BackendTLSPolicies (and the ConfigMaps they read) are few and rarely change: any
+        // change to one starts over.
+        let policies = &self.settlement.policies;
         let mut full = !self.started
-            || changed.iter().any(|key| {
-                matches!(
-                    key.kind,
-                    Kind::GatewayClass | Kind::Gateway | Kind::Namespace
-                )
+            || changed.iter().any(|key| match key.kind {
+                Kind::GatewayClass | Kind::Gateway | Kind::Namespace | Kind::BackendTLSPolicy => {
+                    true
+                }
+                Kind::ConfigMap => policies.reads_config_map(&key.namespace, &key.name),
+                _ => false,
             });
         let mut dirty: BTreeSet<ObjectKey> = BTreeSet::new();
         if !self.started {
@@ -426,6 +435,29 @@ impl GatewayTranslator {
                 ),
             ));
         }
+        diagnostics.extend(settlement.policies.diagnostics.iter().cloned());
+        let mut policies = settlement.policies.states.clone();
+        if !policies.is_empty() {
+            let mut ancestors: BTreeMap<&ObjectKey, BTreeSet<(String, String)>> = BTreeMap::new();
+            for fragment in self.routes.values() {
+                let Some(state) = &fragment.state else {
+                    continue;
+                };
+                for policy in &fragment.policies {
+                    let gateways = ancestors.entry(policy).or_default();
+                    for parent in state.parents.iter().filter(|p| p.accepted.status) {
+                        gateways
+                            .insert((parent.parent.namespace.clone(), parent.parent.name.clone()));
+                    }
+                }
+            }
+            for policy in &mut policies {
+                policy.ancestors = ancestors
+                    .get(&policy.policy)
+                    .map(|set| set.iter().cloned().collect())
+                    .unwrap_or_default();
+            }
+        }
         diagnostics.sort();
         diagnostics.dedup();
         GatewayTranslation {
@@ -435,6 +467,7 @@ impl GatewayTranslator {
                 classes: settlement.classes.clone(),
                 gateways,
                 routes,
+                policies,
             },
             changed_routes,
         }
@@ -471,6 +504,7 @@ fn settle(snapshot: &Snapshot, config: &GatewayConfig) -> Settlement {
         active,
         states,
         diagnostics,
+        policies: settle_policies(snapshot),
     }
 }
 
@@ -498,6 +532,18 @@ fn route_fragment(
     let key = route.key.clone();
     let mut fragment = RouteFragment::default();
     for rule in &route.rules {
+        let mirrored = rule
+            .filters
+            .iter()
+            .filter_map(|f| f.request_mirror.as_ref());
+        for (namespace, name) in mirrored.map(|m| (&m.backend_ref.namespace, &m.backend_ref.name)) {
+            let namespace = namespace.clone().unwrap_or_else(|| key.namespace.clone());
+            fragment.crosses_namespaces |= namespace != key.namespace;
+            let service = (namespace, name.clone());
+            if !fragment.services.contains(&service) {
+                fragment.services.push(service);
+            }
+        }
         for reference in rule.backend_refs {
             let namespace = reference
                 .namespace
@@ -539,7 +585,14 @@ fn route_fragment(
     if outcomes.is_empty() {
         return fragment;
     }
-    let (rules, resolved) = check_rules(snapshot, resolver, route, diagnostics);
+    let (rules, resolved) = check_rules(
+        snapshot,
+        resolver,
+        &settlement.policies,
+        route,
+        &mut fragment.policies,
+        diagnostics,
+    );
     let order = Arc::new((
         route.meta.creation_timestamp.is_none(),
         route.meta.creation_timestamp.clone(),

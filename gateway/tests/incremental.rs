@@ -24,6 +24,8 @@ fn objects() -> Vec<Object> {
         "https.yaml",
         "grpc.yaml",
         "tls.yaml",
+        "backend-tls.yaml",
+        "mirror.yaml",
     ] {
         let text = std::fs::read_to_string(dir.join(case)).expect("case");
         objects.extend(parse_manifest(case, &text).expect("parses").objects);

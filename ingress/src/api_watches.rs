@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Client;
@@ -11,8 +11,8 @@ use kube::runtime::watcher;
 use portcullis_kube::kube_source::{CustomResource, Watches, scoped};
 use portcullis_kube::objects::Object;
 use portcullis_kube::objects::gateway_api::{
-    GATEWAY_API_GROUP, Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
-    from_api,
+    BackendTlsPolicy, GATEWAY_API_GROUP, Gateway, GatewayClass, GrpcRoute, HttpRoute,
+    ReferenceGrant, TlsRoute, from_api,
 };
 use portcullis_kube::store::StoreEvent;
 use tokio::sync::mpsc::UnboundedSender;
@@ -50,6 +50,12 @@ pub async fn run_kube_source(
         Object::Secret,
     );
     watches.add::<Namespace>(Api::all(client.clone()), plain(), Object::namespace);
+    // BackendTLSPolicy CA certificates (only `ca.crt` is kept).
+    watches.add::<ConfigMap>(
+        scoped(&client, namespace.as_deref()),
+        plain(),
+        Object::ConfigMap,
+    );
     for (resource, wrap) in GATEWAY_API_KINDS {
         watches.add_custom(client.clone(), *resource, namespace.clone(), *wrap);
     }
@@ -80,6 +86,10 @@ const GATEWAY_API_KINDS: &[(CustomResource, FromApi)] = &[
     (
         gateway_api_kind("TLSRoute", "tlsroutes", true),
         from_api::<TlsRoute>,
+    ),
+    (
+        gateway_api_kind("BackendTLSPolicy", "backendtlspolicies", true),
+        from_api::<BackendTlsPolicy>,
     ),
     (
         gateway_api_kind("ReferenceGrant", "referencegrants", true),

@@ -51,6 +51,7 @@ fn api_of(client: &Client, key: &ObjectKey) -> Option<Api<DynamicObject>> {
         Kind::HTTPRoute => ("HTTPRoute", "httproutes"),
         Kind::GRPCRoute => ("GRPCRoute", "grpcroutes"),
         Kind::TLSRoute => ("TLSRoute", "tlsroutes"),
+        Kind::BackendTLSPolicy => ("BackendTLSPolicy", "backendtlspolicies"),
         _ => return None,
     };
     let resource = ApiResource {

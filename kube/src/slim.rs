@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::objects::Object;
@@ -33,6 +33,17 @@ pub(crate) fn slim_meta(meta: &mut ObjectMeta) {
     if let Some(annotations) = &mut meta.annotations {
         annotations.remove(LAST_APPLIED);
     }
+}
+
+/// The ConfigMap key BackendTLSPolicy CA certificates are read from.
+pub const CA_CERTIFICATE_KEY: &str = "ca.crt";
+
+/// Keeps only the CA certificate of a ConfigMap (all others may be large and are never read).
+pub(crate) fn keep_ca_certificate(config_map: &mut ConfigMap) {
+    if let Some(data) = &mut config_map.data {
+        data.retain(|key, _| key == CA_CERTIFICATE_KEY);
+    }
+    config_map.binary_data = None;
 }
 
 /// Keeps only the certificate and key of a Secret.

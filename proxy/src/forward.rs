@@ -12,7 +12,7 @@ use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use tokio::sync::Semaphore;
 
@@ -21,12 +21,13 @@ use crate::error_responses::ProxyAnswer;
 use crate::forwarded_headers::{ClientSide, X_REQUEST_ID, add_forwarding, strip_hop_by_hop};
 use crate::live::LiveTable;
 use crate::metrics::Metrics;
+use crate::mirror::Mirrors;
 use crate::request_head::{Target, settle};
 use crate::retryable_body::{Attempt, BodyProgress, RetryableBody, ReturnSlot};
 use crate::tls_upstream_names::{endpoint_authority, service_host};
 use crate::upgrade::{tunnel, upgrade_protocol};
 use crate::upstream_body::UpstreamBody;
-use crate::upstream_clients::UpstreamClients;
+use crate::upstream_clients::{UpstreamClients, VerifiedClients};
 use portcullis_route::access::{CorsDecision, cors, source_allowed};
 use portcullis_route::counters::RouteMetrics;
 use portcullis_route::hash_key::{HashFacts, hash_key};
@@ -35,8 +36,8 @@ use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
 use portcullis_route::spec::{Affinity, Balance, NextUpstream, UpstreamProtocol};
 use portcullis_route::sticky::{cookie_token, set_cookie};
 use portcullis_route::table::{
-    CompiledErrorPages, CompiledRedirect, EndpointSet, RequestFacts, Route, RouteAction,
-    RouteTarget,
+    CompiledErrorPages, CompiledMirror, CompiledRedirect, EndpointSet, RequestFacts, Route,
+    RouteAction, RouteTarget,
 };
 
 /// What the proxy sends back: an upstream's body, or one of its own small answers.
@@ -49,6 +50,7 @@ pub struct Forwarder {
     metrics: Arc<Metrics>,
     clients: UpstreamClients,
     timeouts: ForwardTimeouts,
+    mirrors: Mirrors,
 }
 
 /// The proxy's own timeouts for the exchange with an upstream and the client's body.
@@ -111,17 +113,20 @@ impl Downstream {
 }
 
 impl Forwarder {
-    /// A forwarder reading `table`, counting into `metrics`, sending with `client`.
+    /// A forwarder reading `table`, counting into `metrics`, sending with `clients` (and
+    /// mirrored copies with `mirrors`).
     pub fn new(
         table: Arc<LiveTable>,
         metrics: Arc<Metrics>,
         clients: UpstreamClients,
+        mirrors: Mirrors,
         timeouts: ForwardTimeouts,
     ) -> Self {
         Forwarder {
             table,
             metrics,
             clients,
+            mirrors,
             timeouts,
         }
     }
@@ -209,30 +214,33 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        let (split, timeouts, affinity, protocol, balance, next_upstream) = match &route.action {
-            RouteAction::Redirect(redirect) => {
-                return own_answer(redirect_answer(redirect, downstream, &target));
-            }
-            RouteAction::Forward {
-                split,
-                timeouts,
-                affinity,
-                protocol,
-                balance,
-                next_upstream,
-            } => (
-                split,
-                Waits {
-                    connect: timeouts.connect,
-                    send: timeouts.send.unwrap_or(self.timeouts.send),
-                    response: timeouts.response.unwrap_or(self.timeouts.response),
-                },
-                affinity.as_deref(),
-                *protocol,
-                balance,
-                next_upstream,
-            ),
-        };
+        let (split, timeouts, affinity, protocol, balance, next_upstream, mirrors) =
+            match &route.action {
+                RouteAction::Redirect(redirect) => {
+                    return own_answer(redirect_answer(redirect, downstream, &target));
+                }
+                RouteAction::Forward {
+                    split,
+                    timeouts,
+                    affinity,
+                    protocol,
+                    balance,
+                    next_upstream,
+                    mirrors,
+                } => (
+                    split,
+                    Waits {
+                        connect: timeouts.connect,
+                        send: timeouts.send.unwrap_or(self.timeouts.send),
+                        response: timeouts.response.unwrap_or(self.timeouts.response),
+                    },
+                    affinity.as_deref(),
+                    *protocol,
+                    balance,
+                    next_upstream,
+                    mirrors,
+                ),
+            };
         if let (Some(status), Some(host), "http") =
             (route.https_redirect, &target.host, downstream.scheme)
             && let Some(redirect) = https_redirect(status, host, &target.path_and_query)
@@ -254,7 +262,32 @@ impl Forwarder {
         };
         let response = match &upstream.target {
             RouteTarget::Endpoints(endpoints) if !endpoints.is_empty() => {
+                // A verified backend (BackendTLSPolicy) is spoken to over TLS, with its
+                // policy's name as SNI, by clients of its own; never without verification.
+                let (protocol, verified, service_host) = match &upstream.tls {
+                    Some(tls) => match self.clients.verified(tls) {
+                        Ok(clients) => (
+                            protocol.over_tls(),
+                            Some(clients),
+                            Some(tls.server_name.clone()),
+                        ),
+                        Err(error) => {
+                            warn!(origin = ?upstream.origin, "500: {error}");
+                            return (own(ProxyAnswer::BackendInvalid), &*upstream.metrics);
+                        }
+                    },
+                    None => (
+                        protocol,
+                        None,
+                        protocol
+                            .is_tls()
+                            .then(|| upstream.origin.as_ref())
+                            .flatten()
+                            .map(|origin| service_host(&origin.service, &origin.namespace)),
+                    ),
+                };
                 let exchange = Exchange {
+                    mirrors,
                     route,
                     endpoints,
                     timeouts,
@@ -278,11 +311,8 @@ impl Forwarder {
                         _ => None,
                     },
                     ewma: matches!(balance, Balance::Ewma) && sticky.is_none(),
-                    service_host: protocol
-                        .is_tls()
-                        .then(|| upstream.origin.as_ref())
-                        .flatten()
-                        .map(|origin| service_host(&origin.service, &origin.namespace)),
+                    service_host,
+                    verified,
                 };
                 self.forward(request, exchange, downstream, target).await
             }
@@ -326,6 +356,7 @@ impl Forwarder {
         target: Target,
     ) -> Response<ProxyBody> {
         let Exchange {
+            mirrors,
             route,
             endpoints,
             timeouts,
@@ -335,6 +366,7 @@ impl Forwarder {
             hashed,
             ewma,
             service_host,
+            verified,
         } = exchange;
         let path_and_query = match route.rewrite.as_ref().and_then(|r| r.path.as_ref()) {
             Some(rewrite) => match rewrite_path(rewrite, &target.path_and_query) {
@@ -379,6 +411,20 @@ impl Forwarder {
         if !route.request_headers.is_empty() {
             route.request_headers.apply(&mut parts.headers);
         }
+        // Copies go out now, with the headers as they go upstream; their bodies follow the
+        // real one as it is read.
+        let tap = if mirrors.is_empty() {
+            None
+        } else {
+            self.mirrors.send(
+                mirrors,
+                protocol,
+                &parts.method,
+                &path_and_query,
+                &parts.headers,
+                http_body::Body::is_end_stream(&body),
+            )
+        };
         let permit = if parts.version == Version::HTTP_2 {
             // The semaphore is never closed, so acquiring fails only if it were.
             downstream
@@ -433,7 +479,8 @@ impl Forwarder {
                 Arc::clone(&slot),
                 self.timeouts.client_body,
                 route.body_limit,
-            );
+            )
+            .tapped(tap.clone());
             let mut upstream = Request::new(this_body);
             *upstream.method_mut() = parts.method.clone();
             *upstream.uri_mut() = match service_host.as_deref().and_then(|host| {
@@ -450,7 +497,14 @@ impl Forwarder {
             };
             *upstream.headers_mut() = headers;
             let attempted = self
-                .exchange(protocol, upstream, &slot, timeouts, uploading)
+                .exchange(
+                    protocol,
+                    verified.as_deref(),
+                    upstream,
+                    &slot,
+                    timeouts,
+                    uploading,
+                )
                 .await;
             if let Some((in_flight, attempt_start)) = in_flight {
                 // A failure counts as slow as the response timeout, so it is avoided.
@@ -638,12 +692,16 @@ impl Forwarder {
     async fn exchange(
         &self,
         protocol: UpstreamProtocol,
+        verified: Option<&VerifiedClients>,
         upstream: Request<RetryableBody>,
         slot: &ReturnSlot,
         waits: Waits,
         uploading: bool,
     ) -> Attempted {
-        let response = self.clients.request(protocol, waits.connect, upstream);
+        let response = match verified {
+            Some(clients) => clients.request(protocol, upstream),
+            None => self.clients.request(protocol, waits.connect, upstream),
+        };
         tokio::pin!(response);
         let now = tokio::time::Instant::now();
         let mut deadline = now + waits.response;
@@ -707,8 +765,12 @@ struct Exchange<'r> {
     hashed: Option<usize>,
     /// `load-balance: ewma`: the first endpoint by load, and each attempt's time learnt.
     ewma: bool,
-    /// Over TLS: the Service's host, sent as SNI.
+    /// Over TLS: the Service's host (or the BackendTLSPolicy's hostname), sent as SNI.
     service_host: Option<String>,
+    /// A BackendTLSPolicy's verifying clients.
+    verified: Option<Arc<VerifiedClients>>,
+    /// Backends getting copies of the request.
+    mirrors: &'r [CompiledMirror],
 }
 
 /// A route's cookie affinity for one request.

@@ -19,6 +19,8 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::Sleep;
 
+use crate::mirror::BodyTap;
+
 /// What happened to the body of one attempt, shared with the forwarder.
 pub type ReturnSlot = Arc<Mutex<Attempt>>;
 
@@ -114,6 +116,9 @@ pub struct RetryableBody {
     sent_data: bool,
     /// A frame was handed over and the slot says so.
     handed_over: bool,
+    /// Mirrors copying the body as it is read (shared by every attempt: each byte of the
+    /// client's body is read once).
+    tap: Option<Arc<BodyTap>>,
 }
 
 impl RetryableBody {
@@ -131,7 +136,14 @@ impl RetryableBody {
             received: 0,
             sent_data: false,
             handed_over: false,
+            tap: None,
         }
+    }
+
+    /// The same body, its bytes also offered to `tap`.
+    pub fn tapped(mut self, tap: Option<Arc<BodyTap>>) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// A body with nothing in it (an error backend's request).
@@ -151,6 +163,7 @@ impl RetryableBody {
             received: 0,
             sent_data: false,
             handed_over: false,
+            tap: None,
         }
     }
 
@@ -193,7 +206,13 @@ impl Body for RetryableBody {
                         return Poll::Ready(Some(Err(ClientBodyError::TooLarge(limit))));
                     }
                 }
+                if let (Some(tap), Some(data)) = (&this.tap, frame.data_ref()) {
+                    tap.offer(data);
+                }
                 if inner.is_end_stream() {
+                    if let Some(tap) = &this.tap {
+                        tap.finish();
+                    }
                     this.set_progress(BodyProgress::Sent(Instant::now()));
                 } else {
                     this.handed_over = true;
@@ -206,6 +225,9 @@ impl Body for RetryableBody {
                 Poll::Ready(Some(Err(ClientBodyError::Malformed(error))))
             }
             Poll::Ready(None) => {
+                if let Some(tap) = &this.tap {
+                    tap.finish();
+                }
                 this.set_progress(BodyProgress::Sent(Instant::now()));
                 Poll::Ready(None)
             }

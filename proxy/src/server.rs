@@ -23,6 +23,7 @@ use crate::certificates::LiveCertificates;
 use crate::forward::{Downstream, ForwardTimeouts, Forwarder, UpstreamShare};
 use crate::live::LiveTable;
 use crate::metrics::{HandshakeFailure, Metrics};
+use crate::mirror::Mirrors;
 use crate::tls_listener::{handshake_failure, tls_acceptor};
 use crate::upstream_clients::UpstreamClients;
 use crate::write_stall::{WatchedIo, WriteStall};
@@ -155,6 +156,11 @@ async fn serve_listener(
         table,
         Arc::clone(&metrics),
         client,
+        Mirrors::new(
+            config.upstream_connect_timeout,
+            config.upstream_idle_timeout,
+            config.upstream_response_timeout,
+        ),
         ForwardTimeouts {
             response: config.upstream_response_timeout,
             send: config.upstream_send_timeout,

@@ -2,7 +2,8 @@
 //! `backend-protocol`): HTTP/1.1, HTTP/2 with prior knowledge (h2c, gRPC), and both over TLS.
 //! Upstream TLS does not verify the backend's certificate, as ingress-nginx does by default
 //! (`proxy_ssl_verify off`): a cluster's backends mostly present self-signed certificates. It
-//! sends the Service's host as SNI (see [`crate::tls_upstream_names`]).
+//! sends the Service's host as SNI (see [`crate::tls_upstream_names`]). A backend with a
+//! BackendTLSPolicy gets clients of its own that verify ([`VerifiedClients`]).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use portcullis_route::spec::UpstreamProtocol;
+use portcullis_route::spec::{BackendTls, UpstreamProtocol};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -24,6 +25,7 @@ use tracing::debug;
 use crate::retryable_body::RetryableBody;
 use crate::server::ProxyConfig;
 use crate::tls_upstream_names::split_host;
+use crate::verified_upstream_tls::{VerifiedTlsError, verified_config};
 
 /// A client over plain TCP.
 pub type PlainClient = Client<HttpConnector, RetryableBody>;
@@ -86,7 +88,38 @@ pub struct UpstreamClients {
     settings: ClientSettings,
     /// Made by routes' connect timeouts; read without a lock, added to under `adding`.
     others: Arc<ArcSwap<ClientSetsByTimeout>>,
+    /// Made by backends' verified TLS; read without a lock, added to under `adding`.
+    verified: Arc<ArcSwap<VerifiedByPolicy>>,
     adding: Arc<Mutex<()>>,
+}
+
+/// Verifying clients by the TLS settings they verify with.
+type VerifiedByPolicy = Vec<(Arc<BackendTls>, Arc<VerifiedClients>)>;
+
+/// The most verifying client pairs kept; making one more drops the oldest (its pooled
+/// connections close once their requests are done).
+const MAX_VERIFIED: usize = 256;
+
+/// HTTP/1.1 and HTTP/2 clients over TLS that verify the backend as one BackendTLSPolicy says.
+#[derive(Debug)]
+pub struct VerifiedClients {
+    https: TlsClient,
+    h2_tls: TlsClient,
+}
+
+impl VerifiedClients {
+    /// Sends `request` over TLS (HTTP/2 for the HTTP/2 protocols, else HTTP/1.1).
+    pub fn request(
+        &self,
+        protocol: UpstreamProtocol,
+        request: http::Request<RetryableBody>,
+    ) -> hyper_util::client::legacy::ResponseFuture {
+        if protocol.is_h2() {
+            self.h2_tls.request(request)
+        } else {
+            self.https.request(request)
+        }
+    }
 }
 
 /// Client sets by their connect timeout.
@@ -136,6 +169,7 @@ impl UpstreamClients {
             default: Arc::new(ClientSet::new(settings)),
             settings,
             others: Arc::new(ArcSwap::from_pointee(Vec::new())),
+            verified: Arc::new(ArcSwap::from_pointee(Vec::new())),
             adding: Arc::new(Mutex::new(())),
         }
     }
@@ -154,6 +188,35 @@ impl UpstreamClients {
                 .request(protocol, request),
             _ => self.default.request(protocol, request),
         }
+    }
+
+    /// The clients that verify as `tls` says, made on first use.
+    pub fn verified(
+        &self,
+        tls: &Arc<BackendTls>,
+    ) -> Result<Arc<VerifiedClients>, VerifiedTlsError> {
+        let known = |sets: &VerifiedByPolicy| {
+            sets.iter()
+                .find(|(t, _)| Arc::ptr_eq(t, tls) || **t == **tls)
+                .map(|(_, clients)| Arc::clone(clients))
+        };
+        if let Some(clients) = known(&self.verified.load()) {
+            return Ok(clients);
+        }
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.verified.load_full();
+        if let Some(clients) = known(&current) {
+            return Ok(clients);
+        }
+        let config = verified_config(tls)?;
+        let clients = Arc::new(ClientSet::verified(self.settings, config));
+        let mut next = Vec::clone(&current);
+        if next.len() >= MAX_VERIFIED {
+            next.remove(0);
+        }
+        next.push((Arc::clone(tls), Arc::clone(&clients)));
+        self.verified.store(Arc::new(next));
+        Ok(clients)
     }
 
     fn with_connect_timeout(&self, timeout: Duration) -> Arc<ClientSet> {
@@ -192,36 +255,19 @@ fn find(sets: &[(Duration, Arc<ClientSet>)], timeout: Duration) -> Option<Arc<Cl
 impl ClientSet {
     fn new(settings: ClientSettings) -> Self {
         let tcp = settings.tuned(HttpConnector::new());
-        let builder = || {
-            let mut builder = Client::builder(TokioExecutor::new());
-            builder
-                .pool_timer(TokioTimer::new())
-                .timer(TokioTimer::new())
-                .pool_idle_timeout(settings.idle_timeout)
-                .set_host(false)
-                .http1_max_buf_size(UPSTREAM_READ_BUFFER);
-            builder
-        };
-        let mut tls_tcp = settings.tuned(HttpConnector::new_with_resolver(EndpointNames));
-        // The TLS connector needs the plain connector to accept https:// URIs.
-        tls_tcp.enforce_http(false);
-        let tls = |alpn_h2: bool| {
-            let connector = HttpsConnectorBuilder::new()
-                .with_tls_config(unverified_tls())
-                .https_only()
-                .with_server_name_resolver(ServiceHostAsSni);
-            if alpn_h2 {
-                connector.enable_http2().wrap_connector(tls_tcp.clone())
-            } else {
-                connector.enable_http1().wrap_connector(tls_tcp.clone())
-            }
-        };
+        let (https, h2_tls) = tls_clients(settings, unverified_tls());
         ClientSet {
-            http1: builder().build(tcp.clone()),
-            h2c: builder().http2_only(true).build(tcp),
-            https: builder().build(tls(false)),
-            h2_tls: builder().http2_only(true).build(tls(true)),
+            http1: builder(settings).build(tcp.clone()),
+            h2c: builder(settings).http2_only(true).build(tcp),
+            https,
+            h2_tls,
         }
+    }
+
+    /// The TLS clients of `config` (a BackendTLSPolicy's verification).
+    fn verified(settings: ClientSettings, config: rustls::ClientConfig) -> VerifiedClients {
+        let (https, h2_tls) = tls_clients(settings, config);
+        VerifiedClients { https, h2_tls }
     }
 
     fn request(
@@ -236,6 +282,41 @@ impl ClientSet {
             UpstreamProtocol::Grpcs => self.h2_tls.request(request),
         }
     }
+}
+
+/// A client builder: pooled with the idle timeout, the forwarder's `Host`, a bounded buffer.
+fn builder(settings: ClientSettings) -> hyper_util::client::legacy::Builder {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(settings.idle_timeout)
+        .set_host(false)
+        .http1_max_buf_size(UPSTREAM_READ_BUFFER);
+    builder
+}
+
+/// HTTP/1.1 and HTTP/2 clients over TLS with `config`, connecting to the endpoint a URI host
+/// names and sending the rest of it as SNI.
+fn tls_clients(settings: ClientSettings, config: rustls::ClientConfig) -> (TlsClient, TlsClient) {
+    let mut tls_tcp = settings.tuned(HttpConnector::new_with_resolver(EndpointNames));
+    // The TLS connector needs the plain connector to accept https:// URIs.
+    tls_tcp.enforce_http(false);
+    let tls = |alpn_h2: bool| {
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(config.clone())
+            .https_only()
+            .with_server_name_resolver(ServiceHostAsSni);
+        if alpn_h2 {
+            connector.enable_http2().wrap_connector(tls_tcp.clone())
+        } else {
+            connector.enable_http1().wrap_connector(tls_tcp.clone())
+        }
+    };
+    (
+        builder(settings).build(tls(false)),
+        builder(settings).http2_only(true).build(tls(true)),
+    )
 }
 
 /// TLS 1.2/1.3 with ring and no certificate verification.

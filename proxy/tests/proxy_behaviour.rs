@@ -79,6 +79,7 @@ async fn a_refused_connect_is_retried_on_the_next_endpoint_body_included() {
 async fn error_answers_are_small_and_say_what_happened() {
     let slow = backend("slow").await;
     let unavailable = Arc::new(Backend {
+        tls: None,
         origin: None,
         target: Target::Unavailable("no such Service".into()),
     });

@@ -14,8 +14,8 @@ mod route_spec;
 pub use conditions::{Conditions, HeaderCondition, NamedCondition, ValueMatch};
 pub use route_spec::{
     Action, Affinity, Balance, CorsOrigins, CorsPolicy, ErrorPages, Forward, HashPart, HeaderEdits,
-    NextUpstream, PathRewrite, Redirect, RedirectLocation, RedirectPort, Rewrite, RouteSpec,
-    SourceRanges, UpstreamProtocol, UpstreamTimeouts, WeightedBackend,
+    Mirror, NextUpstream, PathRewrite, Redirect, RedirectLocation, RedirectPort, Rewrite,
+    RouteSpec, SourceRanges, UpstreamProtocol, UpstreamTimeouts, WeightedBackend,
 };
 
 /// Every virtual host and the fallback for requests no host claims.
@@ -109,6 +109,23 @@ pub struct Backend {
     pub origin: Option<Origin>,
     /// Where requests go.
     pub target: Target,
+    /// TLS to the endpoints, verified (Gateway API's BackendTLSPolicy); `None` leaves the
+    /// route's protocol as it is.
+    pub tls: Option<Arc<BackendTls>>,
+}
+
+/// How a backend is spoken to over TLS with its certificate verified: the name sent as SNI,
+/// the names the certificate must hold, and the CA certificates trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BackendTls {
+    /// Sent as SNI; also the name verified when `subject_alt_names` is empty.
+    pub server_name: String,
+    /// DNS names of which the certificate must hold one (instead of `server_name`).
+    pub subject_alt_names: Vec<String>,
+    /// The trusted CA certificates, PEM (checked to parse when translated).
+    pub ca_pem: Arc<str>,
+    /// What asked for it, for logs (`BackendTLSPolicy ns/name`).
+    pub source: String,
 }
 
 /// The Kubernetes objects a route came from. Its texts are shared: a route's origin is copied
@@ -145,6 +162,7 @@ impl Backend {
     /// The built-in 404 backend.
     pub fn not_found() -> Self {
         Backend {
+            tls: None,
             origin: None,
             target: Target::NotFound,
         }
@@ -226,6 +244,13 @@ impl fmt::Display for Backend {
         }
         if let Some(origin) = &self.origin {
             write!(f, " <- {origin}")?;
+        }
+        if let Some(tls) = &self.tls {
+            write!(f, " (tls verified as {:?}", tls.server_name)?;
+            if !tls.subject_alt_names.is_empty() {
+                write!(f, " or {:?}", tls.subject_alt_names)?;
+            }
+            write!(f, " by {})", tls.source)?;
         }
         Ok(())
     }

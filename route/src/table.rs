@@ -28,7 +28,7 @@ mod split;
 pub use conditions::RequestFacts;
 pub(crate) use conditions::query_value;
 pub use route::{
-    CompiledErrorPages, CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect,
+    CompiledErrorPages, CompiledHeaderEdits, CompiledMirror, CompiledPathRewrite, CompiledRedirect,
     CompiledRewrite, Endpoint, EndpointSet, InFlight, Route, RouteAction, RouteTarget, Upstream,
 };
 pub use split::Split;

@@ -21,7 +21,11 @@ pub struct EchoBackend {
     /// Where it listens.
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    received: Received,
 }
+
+/// Every request a backend answered: method, path with query, and the whole body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
 
 impl Drop for EchoBackend {
     fn drop(&mut self) {
@@ -40,16 +44,20 @@ impl EchoBackend {
         let listener = TcpListener::bind((ip, 0)).await.expect("bind echo backend");
         let addr = listener.local_addr().expect("addr");
         let name: std::sync::Arc<str> = name.into();
+        let received = Received::default();
+        let log = std::sync::Arc::clone(&received);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let name = std::sync::Arc::clone(&name);
+                let log = std::sync::Arc::clone(&log);
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         let name = std::sync::Arc::clone(&name);
-                        async move { Ok::<_, Infallible>(answer(&name, request).await) }
+                        let log = std::sync::Arc::clone(&log);
+                        async move { Ok::<_, Infallible>(answer(&name, &log, request).await) }
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
@@ -57,13 +65,25 @@ impl EchoBackend {
                 });
             }
         });
-        EchoBackend { addr, task }
+        EchoBackend {
+            addr,
+            task,
+            received,
+        }
+    }
+
+    /// Every request answered so far: (method, path with query, body).
+    pub fn received(&self) -> Vec<(String, String, Vec<u8>)> {
+        self.received
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
 /// The echo's answer: `backend <name>`, `method`, `path` (with query), `host`, then each
 /// request header as `name: value` (lower case, in arrival order). `?delay_ms=N` waits first.
-async fn answer(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(name: &str, log: &Received, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let target = request
         .uri()
         .path_and_query()
@@ -106,6 +126,14 @@ async fn answer(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>>
             response = response.header(header.trim(), value.trim());
         }
     }
+    let method = request.method().to_string();
+    let body = http_body_util::BodyExt::collect(request.into_body())
+        .await
+        .map(|c| c.to_bytes().to_vec())
+        .unwrap_or_default();
+    log.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((method, target, body));
     response
         .body(Full::new(Bytes::from(text)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"bad echo header\n"))))

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// (collection path, apiVersion, kind, namespaced)
-const RESOURCES: [(&str, &str, &str, bool); 11] = [
+const RESOURCES: [(&str, &str, &str, bool); 12] = [
     (
         "/apis/events.k8s.io/v1/events",
         "events.k8s.io/v1",
@@ -53,6 +53,7 @@ const RESOURCES: [(&str, &str, &str, bool); 11] = [
         true,
     ),
     ("/api/v1/secrets", "v1", "Secret", true),
+    ("/api/v1/configmaps", "v1", "ConfigMap", true),
     ("/api/v1/nodes", "v1", "Node", false),
     ("/api/v1/pods", "v1", "Pod", true),
     ("/api/v1/namespaces", "v1", "Namespace", false),

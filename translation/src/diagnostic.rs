@@ -70,6 +70,8 @@ pub enum Reason {
     UnsupportedValue,
     /// Gateway API: a listener's certificateRefs cannot be used.
     InvalidCertificateRef,
+    /// Gateway API: a BackendTLSPolicy's caCertificateRefs cannot be used.
+    InvalidCaCertificateRef,
     /// Gateway API: listeners claim the same port with different protocols, or the same
     /// port and hostname.
     ListenerConflict,
@@ -96,6 +98,7 @@ impl Reason {
             Reason::BackendNotFound => "BackendNotFound",
             Reason::UnsupportedValue => "UnsupportedValue",
             Reason::InvalidCertificateRef => "InvalidCertificateRef",
+            Reason::InvalidCaCertificateRef => "InvalidCACertificateRef",
             Reason::ListenerConflict => "ListenerConflict",
         }
     }

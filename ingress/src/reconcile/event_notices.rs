@@ -45,6 +45,11 @@ fn reference(snapshot: &Snapshot, key: &ObjectKey) -> Option<ObjectReference> {
         Kind::HTTPRoute => return Some(gateway_api(&snapshot.http_routes.get(&id)?.metadata)),
         Kind::GRPCRoute => return Some(gateway_api(&snapshot.grpc_routes.get(&id)?.metadata)),
         Kind::TLSRoute => return Some(gateway_api(&snapshot.tls_routes.get(&id)?.metadata)),
+        Kind::BackendTLSPolicy => {
+            return Some(gateway_api(
+                &snapshot.backend_tls_policies.get(&id)?.metadata,
+            ));
+        }
         Kind::GatewayClass => {
             return Some(gateway_api(
                 &snapshot.gateway_classes.get(&key.name)?.metadata,

@@ -184,6 +184,7 @@ impl BackendCache<'_> {
                 location: RedirectLocation::Fixed(url.clone()),
             }),
             None => Action::Forward(Forward {
+                mirrors: Box::default(),
                 backends: vec![WeightedBackend {
                     weight: 1,
                     backend: Arc::clone(backend),
@@ -289,6 +290,7 @@ impl Fragment {
     fn close(&mut self, annotation: &str) {
         let closed_backend = |origin: &Option<Origin>| {
             Arc::new(Backend {
+                tls: None,
                 origin: origin.clone(),
                 target: Target::Unavailable(format!(
                     "not served: annotation {annotation} is not enforced (fail closed)"
@@ -481,6 +483,7 @@ fn error_pages(
             });
         match resolved {
             Ok((port, endpoints)) if !endpoints.is_empty() => Some(Arc::new(Backend {
+                tls: None,
                 origin: Some(Origin {
                     namespace: key.namespace.clone().into(),
                     ingress: key.name.clone().into(),
@@ -708,6 +711,7 @@ fn resolve_backend<'s>(
         }
     };
     let resolved = Arc::new(Backend {
+        tls: None,
         origin: Some(origin),
         target,
     });
@@ -737,6 +741,7 @@ pub(super) fn flag_backend(
         Err(problem) => (Target::Unavailable(problem.to_string()), Some(problem)),
     };
     let backend = Backend {
+        tls: None,
         origin: Some(origin),
         target,
     };
@@ -753,6 +758,7 @@ pub(super) fn port_text(port: Option<&PortRef>) -> String {
 
 fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
     Arc::new(Backend {
+        tls: None,
         origin: Some(Origin {
             namespace: key.namespace.clone().into(),
             ingress: key.name.clone().into(),

@@ -211,6 +211,8 @@ impl Translator {
                 | Kind::HTTPRoute
                 | Kind::GRPCRoute
                 | Kind::TLSRoute
+                | Kind::BackendTLSPolicy
+                | Kind::ConfigMap
                 | Kind::ReferenceGrant => {}
             }
         }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use portcullis_policy::model;
@@ -11,7 +11,7 @@ use portcullis_policy::model;
 pub(crate) use super::parse::Document;
 use super::parse::ParseError;
 use crate::objects::gateway_api::{
-    Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
+    BackendTlsPolicy, Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
 };
 use crate::objects::stored::FromDecoded;
 use crate::objects::{CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy};
@@ -47,6 +47,7 @@ decoded_as! {
     IngressClass => IngressClass;
     Ingress => Ingress;
     Secret => Secret;
+    ConfigMap => ConfigMap;
     CompactService => Service;
     CompactSlice => EndpointSlice;
     CompactEndpoints => Endpoints;
@@ -88,5 +89,6 @@ gateway_api_decoded!(
     HttpRoute,
     GrpcRoute,
     TlsRoute,
+    BackendTlsPolicy,
     ReferenceGrant
 );

@@ -401,6 +401,20 @@ pub struct PathModifier {
 pub struct RequestMirror {
     /// `backendRef`.
     pub backend_ref: ObjectReferenceWithPort,
+    /// `percent` of requests mirrored (0-100); unset with no `fraction` is all.
+    pub percent: Option<i32>,
+    /// `fraction` of requests mirrored.
+    pub fraction: Option<MirrorFraction>,
+}
+
+/// `requestMirror.fraction`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MirrorFraction {
+    /// `numerator`.
+    pub numerator: i32,
+    /// `denominator` (default 100).
+    pub denominator: Option<i32>,
 }
 
 /// A backend reference with its port (a mirror's target).
@@ -569,6 +583,85 @@ pub struct TlsRouteRule {
     pub backend_refs: Vec<HttpBackendRef>,
 }
 
+/// `BackendTLSPolicy`: how the proxy verifies the TLS of a Service's endpoints (CA
+/// certificates from ConfigMaps, the hostname sent as SNI and verified).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendTlsPolicy {
+    /// Identity, creation time (precedence) and generation.
+    pub metadata: GatewayMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: BackendTlsPolicySpec,
+    /// `status` as the API holds it.
+    #[serde(default)]
+    pub status: StatusText,
+}
+
+/// `BackendTLSPolicy.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackendTlsPolicySpec {
+    /// `targetRefs`: the Services (optionally one port by `sectionName`) it applies to.
+    pub target_refs: Vec<PolicyTargetReference>,
+    /// `validation`.
+    pub validation: BackendTlsValidation,
+}
+
+/// One entry of `targetRefs`, in the policy's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicyTargetReference {
+    /// `group` (core for Services).
+    pub group: String,
+    /// `kind`.
+    pub kind: String,
+    /// `name`.
+    pub name: String,
+    /// `sectionName`: a Service port's name.
+    pub section_name: Option<String>,
+}
+
+/// `spec.validation`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackendTlsValidation {
+    /// `caCertificateRefs`: ConfigMaps (key `ca.crt`) in the policy's namespace.
+    pub ca_certificate_refs: Vec<LocalObjectReference>,
+    /// `wellKnownCACertificates`: `System`.
+    #[serde(rename = "wellKnownCACertificates")]
+    pub well_known_ca_certificates: Option<String>,
+    /// `hostname`: sent as SNI and, without `subjectAltNames`, verified.
+    pub hostname: String,
+    /// `subjectAltNames`: names of which the certificate must hold one.
+    pub subject_alt_names: Vec<SubjectAltName>,
+}
+
+/// A reference to an object in the referrer's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LocalObjectReference {
+    /// `group`.
+    pub group: String,
+    /// `kind`.
+    pub kind: String,
+    /// `name`.
+    pub name: String,
+}
+
+/// One entry of `subjectAltNames`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubjectAltName {
+    /// `type`: `Hostname` or `URI`.
+    #[serde(rename = "type")]
+    pub name_type: String,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `uri`.
+    pub uri: Option<String>,
+}
+
 /// `ReferenceGrant`: lets objects of other namespaces refer to objects of this one.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -661,6 +754,7 @@ gateway_api_objects! {
     HttpRoute => "HTTPRoute", HTTPRoute;
     GrpcRoute => "GRPCRoute", GRPCRoute;
     TlsRoute => "TLSRoute", TLSRoute;
+    BackendTlsPolicy => "BackendTLSPolicy", BackendTLSPolicy;
     ReferenceGrant => "ReferenceGrant", ReferenceGrant;
 }
 

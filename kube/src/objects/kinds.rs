@@ -9,11 +9,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use portcullis_policy::model;
 
-use super::gateway_api::{Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute};
+use super::gateway_api::{
+    BackendTlsPolicy, Gateway, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
+};
 use super::stored::Stored;
 use super::{CompactEndpoints, CompactNode, CompactService, CompactSlice, ObjectKey, RawPolicy};
 use crate::manifests::ParseError;
@@ -190,6 +192,10 @@ kinds! {
     GRPCRoute(GrpcRoute) namespaced grpc_routes;
     /// `gateway.networking.k8s.io` TLSRoute.
     TLSRoute(TlsRoute) namespaced tls_routes;
+    /// `gateway.networking.k8s.io` BackendTLSPolicy.
+    BackendTLSPolicy(BackendTlsPolicy) namespaced backend_tls_policies;
+    /// `v1` ConfigMap, only its `ca.crt` (BackendTLSPolicy CA certificates).
+    ConfigMap(ConfigMap) namespaced config_maps;
     /// `gateway.networking.k8s.io` ReferenceGrant (served as v1beta1 and v1).
     ReferenceGrant(ReferenceGrant) namespaced reference_grants;
 }

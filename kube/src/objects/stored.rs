@@ -3,20 +3,21 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portcullis_policy::model;
 
 use super::gateway_api::{
-    Gateway, GatewayApiObject, GatewayClass, GrpcRoute, HttpRoute, ReferenceGrant, TlsRoute,
+    BackendTlsPolicy, Gateway, GatewayApiObject, GatewayClass, GrpcRoute, HttpRoute,
+    ReferenceGrant, TlsRoute,
 };
 use super::{
     CompactEndpoints, CompactNode, CompactService, CompactSlice, RawPolicy, compact_namespace,
     compact_pod,
 };
-use crate::slim::{keep_tls_keys, slim_meta};
+use crate::slim::{keep_ca_certificate, keep_tls_keys, slim_meta};
 
 /// One stored object's identity and its slimming; implemented once per type in the
 /// [`super::kinds`] table.
@@ -90,6 +91,17 @@ impl Stored for Ingress {
     }
 }
 
+impl Stored for ConfigMap {
+    fn namespace_and_name(&self) -> (&str, &str) {
+        of_meta(&self.metadata)
+    }
+
+    fn slim(&mut self) {
+        slim_meta(&mut self.metadata);
+        keep_ca_certificate(self);
+    }
+}
+
 impl Stored for Secret {
     fn namespace_and_name(&self) -> (&str, &str) {
         of_meta(&self.metadata)
@@ -148,5 +160,6 @@ gateway_api_stored!(
     HttpRoute,
     GrpcRoute,
     TlsRoute,
+    BackendTlsPolicy,
     ReferenceGrant
 );

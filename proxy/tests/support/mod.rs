@@ -113,6 +113,7 @@ pub fn closed_port() -> SocketAddr {
 
 pub fn backend_to(addresses: &[SocketAddr], service: &str) -> Arc<Backend> {
     Arc::new(Backend {
+        tls: None,
         origin: Some(Origin {
             namespace: "test".into(),
             ingress: "ing".into(),

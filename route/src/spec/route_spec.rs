@@ -120,6 +120,20 @@ pub struct Forward {
     pub balance: Balance,
     /// When the next endpoint is tried instead.
     pub next_upstream: NextUpstream,
+    /// Copies of each request sent to other backends, answers ignored (Gateway API's
+    /// RequestMirror).
+    pub mirrors: Box<[Mirror]>,
+}
+
+/// A backend that gets a copy of (a share of) a route's requests; its answers are dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mirror {
+    /// Where the copies go.
+    pub backend: Arc<Backend>,
+    /// The share mirrored: `numerator` out of `denominator` requests (1/1 is all).
+    pub numerator: u32,
+    /// See `numerator`; never 0.
+    pub denominator: u32,
 }
 
 /// A route's own upstream timeouts (ingress-nginx's `proxy-connect-timeout`,
@@ -225,6 +239,15 @@ impl UpstreamProtocol {
     /// Over TLS.
     pub fn is_tls(self) -> bool {
         matches!(self, UpstreamProtocol::Https | UpstreamProtocol::Grpcs)
+    }
+
+    /// The same protocol over TLS (a backend whose TLS is verified): HTTP/1.1 becomes HTTPS,
+    /// HTTP/2 and gRPC become gRPC over TLS (HTTP/2 by ALPN).
+    pub fn over_tls(self) -> Self {
+        match self {
+            UpstreamProtocol::Http | UpstreamProtocol::Https => UpstreamProtocol::Https,
+            _ => UpstreamProtocol::Grpcs,
+        }
     }
 
     /// Over HTTP/2.
@@ -386,6 +409,7 @@ impl RouteSpec {
                 protocol: UpstreamProtocol::Http,
                 balance: Balance::RoundRobin,
                 next_upstream: NextUpstream::default(),
+                mirrors: Box::default(),
             }),
         }
     }
@@ -504,6 +528,13 @@ impl fmt::Display for RouteSpec {
                 }
                 if forward.protocol != UpstreamProtocol::Http {
                     write!(f, " ({:?} upstream)", forward.protocol)?;
+                }
+                for mirror in &forward.mirrors {
+                    write!(
+                        f,
+                        " (mirror {}/{} to {})",
+                        mirror.numerator, mirror.denominator, mirror.backend
+                    )?;
                 }
                 if let Some(affinity) = &forward.affinity {
                     write!(

@@ -11,7 +11,7 @@ use http::{HeaderValue, StatusCode};
 use super::conditions::CompiledConditions;
 use super::path_index::{PathIndex, Rejected};
 use super::route::{
-    CompiledErrorPages, CompiledHeaderEdits, CompiledPathRewrite, CompiledRedirect,
+    CompiledErrorPages, CompiledHeaderEdits, CompiledMirror, CompiledPathRewrite, CompiledRedirect,
     CompiledRewrite, EndpointSet, Route, RouteAction, RouteTarget, Upstream,
 };
 use super::split::Split;
@@ -85,6 +85,7 @@ impl<'a> Compiler<'a> {
             origin: spec.origin.clone(),
             target: RouteTarget::Unavailable(reason.into()),
             metrics: self.metrics.route_counters(spec.origin.as_ref()),
+            tls: None,
         });
         Route {
             origin: spec.origin.clone(),
@@ -104,6 +105,7 @@ impl<'a> Compiler<'a> {
                 protocol: Default::default(),
                 balance: Default::default(),
                 next_upstream: Default::default(),
+                mirrors: Box::default(),
             },
         }
     }
@@ -123,6 +125,16 @@ impl<'a> Compiler<'a> {
                 protocol: forward.protocol,
                 balance: forward.balance.clone(),
                 next_upstream: forward.next_upstream.clone(),
+                mirrors: forward
+                    .mirrors
+                    .iter()
+                    .map(|mirror| CompiledMirror {
+                        upstream: self.upstream(&mirror.backend),
+                        numerator: mirror.numerator,
+                        denominator: mirror.denominator.max(1),
+                        seen: Default::default(),
+                    })
+                    .collect(),
             },
             Action::Redirect(redirect) => RouteAction::Redirect(CompiledRedirect {
                 status: StatusCode::from_u16(redirect.status)
@@ -196,6 +208,7 @@ impl<'a> Compiler<'a> {
             origin: backend.origin.clone(),
             target,
             metrics: self.metrics.route_counters(backend.origin.as_ref()),
+            tls: backend.tls.clone(),
         });
         self.held_backends.push(Arc::clone(backend));
         self.upstreams.insert(key, Arc::clone(&upstream));

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use super::ewma::EndpointLoads;
 use super::split::Split;
 use crate::counters::RouteMetrics;
 use crate::spec::{
-    Affinity, Balance, CorsPolicy, HeaderEdits, NextUpstream, Origin, RedirectLocation,
+    Affinity, BackendTls, Balance, CorsPolicy, HeaderEdits, NextUpstream, Origin, RedirectLocation,
     SourceRanges, UpstreamProtocol, UpstreamTimeouts,
 };
 use crate::sticky::endpoint_token;
@@ -65,9 +65,24 @@ pub enum RouteAction {
         balance: Balance,
         /// When the next endpoint is tried.
         next_upstream: NextUpstream,
+        /// Backends getting copies of the requests.
+        mirrors: Box<[CompiledMirror]>,
     },
     /// Answer with a redirect.
     Redirect(CompiledRedirect),
+}
+
+/// [`crate::spec::Mirror`], compiled.
+#[derive(Debug)]
+pub struct CompiledMirror {
+    /// Where the copies go.
+    pub upstream: Arc<Upstream>,
+    /// `numerator` out of `denominator` requests are copied.
+    pub numerator: u32,
+    /// Never 0.
+    pub denominator: u32,
+    /// Requests seen, to pick exactly `numerator` of each `denominator`.
+    pub seen: AtomicU64,
 }
 
 /// [`crate::spec::ErrorPages`], compiled.
@@ -168,6 +183,8 @@ pub struct Upstream {
     pub target: RouteTarget,
     /// Request counters shared by every table that holds this backend's origin.
     pub metrics: Arc<RouteMetrics>,
+    /// Verified TLS to the endpoints (BackendTLSPolicy), whatever the route's protocol says.
+    pub tls: Option<Arc<BackendTls>>,
 }
 
 /// Where a backend's requests go, with the state load balancing needs.

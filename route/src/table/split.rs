@@ -94,6 +94,7 @@ mod tests {
             }),
             target: RouteTarget::NotFound,
             metrics: Arc::new(RouteMetrics::default()),
+            tls: None,
         })
     }
 

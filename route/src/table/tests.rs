@@ -23,6 +23,7 @@ impl CounterSource for Interning {
 
 fn backend(port: u16) -> Arc<Backend> {
     Arc::new(Backend {
+        tls: None,
         origin: None,
         target: Target::Endpoints(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
     })
@@ -131,6 +132,7 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
 #[test]
 fn rules_sharing_a_backend_share_one_round_robin_cursor() {
     let two = Arc::new(RouteSpec::forward(Arc::new(Backend {
+        tls: None,
         origin: None,
         target: Target::Endpoints(vec![
             SocketAddr::from(([127, 0, 0, 1], 1)),
@@ -184,6 +186,7 @@ fn route_metrics_are_shared_across_rebuilds() {
     let spec = TableSpec {
         hosts: vec![],
         default_backend: Arc::new(RouteSpec::forward(Arc::new(Backend {
+            tls: None,
             origin: Some(origin),
             target: Target::Endpoints(vec![]),
         }))),
@@ -388,6 +391,7 @@ fn a_weighted_split_shares_requests_and_upstreams_with_other_rules() {
     let canary = backend(2);
     let split = Arc::new(RouteSpec {
         action: crate::spec::Action::Forward(crate::spec::Forward {
+            mirrors: Box::default(),
             backends: vec![
                 WeightedBackend {
                     weight: 3,
@@ -520,6 +524,7 @@ fn gateway_wildcards_span_labels_and_the_longest_suffix_wins() {
 #[test]
 fn an_invalid_backend_compiles_to_its_own_target() {
     let invalid = Arc::new(RouteSpec::forward(Arc::new(Backend {
+        tls: None,
         origin: None,
         target: Target::Invalid("no such kind".into()),
     })));

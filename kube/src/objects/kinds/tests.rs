@@ -6,9 +6,12 @@ fn manifest(kind: Kind) -> String {
     let api_version = match kind {
         Kind::IngressClass | Kind::Ingress | Kind::NetworkPolicy => "networking.k8s.io/v1",
         Kind::EndpointSlice => "discovery.k8s.io/v1",
-        Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::GRPCRoute | Kind::TLSRoute => {
-            "gateway.networking.k8s.io/v1"
-        }
+        Kind::GatewayClass
+        | Kind::Gateway
+        | Kind::HTTPRoute
+        | Kind::GRPCRoute
+        | Kind::TLSRoute
+        | Kind::BackendTLSPolicy => "gateway.networking.k8s.io/v1",
         Kind::ReferenceGrant => "gateway.networking.k8s.io/v1beta1",
         _ => "v1",
     };
