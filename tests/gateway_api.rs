@@ -1563,3 +1563,64 @@ async fn request_mirrors_copy_requests_without_slowing_them() {
         half.received().len()
     );
 }
+
+/// HTTPRouteRequestTimeout beside HTTPRouteBackendTimeout: `timeouts.request` bounds the whole
+/// exchange (a slow upload included), `timeouts.backendRequest` only the wait for the backend
+/// once the request is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_timeout_bounds_the_whole_exchange_the_backend_timeout_one_try() {
+    let rules = format!(
+        "  - matches: [{{path: {{type: PathPrefix, value: /request}}}}]\n    timeouts: {{request: 600ms}}\n    backendRefs: {V1}\n\
+         \x20 - matches: [{{path: {{type: PathPrefix, value: /backend}}}}]\n    timeouts: {{backendRequest: 600ms}}\n    backendRefs: {V1}\n"
+    );
+    let fixture = Fixture::start(&route(
+        "store",
+        "timeouts",
+        "same-namespace",
+        &["t.example"],
+        &rules,
+    ))
+    .await;
+    let port = fixture.port;
+    assert_eq!(
+        get(port, "t.example", "/request?delay_ms=1500")
+            .await
+            .status,
+        504
+    );
+    assert_eq!(
+        get(port, "t.example", "/request?delay_ms=10").await.status,
+        200
+    );
+    assert_eq!(
+        get(port, "t.example", "/backend?delay_ms=1500")
+            .await
+            .status,
+        504
+    );
+    // An upload taking about 1.2 s, then a prompt backend.
+    let slow_upload = |path: &'static str| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: t.example\r\nContent-Length: 4\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        for byte in [b"a", b"b", b"c", b"d"] {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if stream.write_all(byte).await.is_err() {
+                break;
+            }
+        }
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer.lines().next().unwrap_or("").to_string()
+    };
+    assert_eq!(
+        slow_upload("/request").await,
+        "HTTP/1.1 504 Gateway Timeout"
+    );
+    assert_eq!(slow_upload("/backend").await, "HTTP/1.1 200 OK");
+}

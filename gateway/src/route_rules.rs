@@ -70,7 +70,10 @@ pub struct CheckedRule {
     index: usize,
     /// Why the rule answers 500 whatever its backends (an unsupported filter).
     refused: Option<String>,
+    /// `timeouts.backendRequest`: per try, for the response head.
     timeout: Option<std::time::Duration>,
+    /// `timeouts.request`: the whole exchange.
+    total: Option<std::time::Duration>,
 }
 
 struct CheckedMatch {
@@ -201,7 +204,7 @@ pub fn check_rules(
                 refused.get_or_insert(why);
             }
         }
-        let timeout = rule.timeouts.and_then(|t| {
+        let timeout = rule.timeouts.map(|t| {
             let mut parsed = |text: Option<&String>, name: &str| {
                 text.and_then(|text| match duration(text) {
                     Ok(value) => value,
@@ -218,11 +221,9 @@ pub fn check_rules(
             };
             let request = parsed(t.request.as_ref(), "request");
             let backend = parsed(t.backend_request.as_ref(), "backendRequest");
-            match (request, backend) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
+            (request, backend)
         });
+        let (total, timeout) = timeout.unwrap_or_default();
         checked.push(CheckedRule {
             matches,
             backends,
@@ -232,6 +233,7 @@ pub fn check_rules(
             index,
             refused,
             timeout,
+            total,
         });
     }
     (checked, resolved)
@@ -619,6 +621,7 @@ impl CheckedRule {
                 forward.backends = self.backends.clone();
             }
             forward.timeouts.response = self.timeout;
+            forward.timeouts.total = self.total;
             forward.protocol = self.protocol;
             forward.mirrors = self.mirrors.clone();
             // A request that timed out is not sent again (no Gateway API route asks for it).

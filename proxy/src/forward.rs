@@ -214,7 +214,7 @@ impl Forwarder {
         target: Target,
     ) -> (Response<ProxyBody>, &'r RouteMetrics) {
         let own_answer = |response| (response, &*route.metrics);
-        let (split, timeouts, affinity, protocol, balance, next_upstream, mirrors) =
+        let (split, timeouts, total, affinity, protocol, balance, next_upstream, mirrors) =
             match &route.action {
                 RouteAction::Redirect(redirect) => {
                     return own_answer(redirect_answer(redirect, downstream, &target));
@@ -234,6 +234,7 @@ impl Forwarder {
                         send: timeouts.send.unwrap_or(self.timeouts.send),
                         response: timeouts.response.unwrap_or(self.timeouts.response),
                     },
+                    timeouts.total,
                     affinity.as_deref(),
                     *protocol,
                     balance,
@@ -314,7 +315,17 @@ impl Forwarder {
                     service_host,
                     verified,
                 };
-                self.forward(request, exchange, downstream, target).await
+                let forwarded = self.forward(request, exchange, downstream, target);
+                match total {
+                    None => forwarded.await,
+                    // Gateway API's request timeout: every try, and the client's upload, in it.
+                    Some(total) => tokio::time::timeout(total, forwarded)
+                        .await
+                        .unwrap_or_else(|_| {
+                            debug!(origin = ?route.origin, "504: the request timeout ({total:?}) passed");
+                            own(ProxyAnswer::UpstreamTimedOut)
+                        }),
+                }
             }
             RouteTarget::Invalid(reason) => {
                 debug!(origin = ?upstream.origin, "500: {reason}");

@@ -146,6 +146,9 @@ pub struct UpstreamTimeouts {
     pub send: Option<Duration>,
     /// How long to wait for the response head once the request is sent.
     pub response: Option<Duration>,
+    /// How long the whole exchange may take, from the request's arrival to the response
+    /// head, across every endpoint tried (Gateway API's `timeouts.request`); 504 after it.
+    pub total: Option<Duration>,
 }
 
 /// When a request goes to the next endpoint (nginx's `proxy_next_upstream`): only while its
@@ -503,6 +506,7 @@ impl fmt::Display for RouteSpec {
                     ("connect", forward.timeouts.connect),
                     ("send", forward.timeouts.send),
                     ("response", forward.timeouts.response),
+                    ("total", forward.timeouts.total),
                 ];
                 for (step, timeout) in timeouts {
                     if let Some(timeout) = timeout {

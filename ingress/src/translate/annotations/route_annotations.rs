@@ -200,6 +200,7 @@ pub(crate) fn parse(
             connect: reader.value("proxy-connect-timeout", seconds),
             send: reader.value("proxy-send-timeout", seconds),
             response: reader.value("proxy-read-timeout", seconds),
+            total: None,
         },
         service_upstream: reader.value("service-upstream", boolean).unwrap_or(false),
         canary: canary(&mut reader),
