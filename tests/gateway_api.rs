@@ -1624,3 +1624,46 @@ async fn the_request_timeout_bounds_the_whole_exchange_the_backend_timeout_one_t
     );
     assert_eq!(slow_upload("/backend").await, "HTTP/1.1 200 OK");
 }
+
+/// HTTPRouteBackendRequestHeaderModification: header modifiers on a backendRef reach that
+/// backend's requests (and answers) only.
+#[tokio::test(flavor = "multi_thread")]
+async fn header_filters_on_a_backend_ref_apply_to_that_backend_only() {
+    let rules = "  - backendRefs:\n\
+         \x20   - name: infra-backend-v1\n      port: 8080\n      filters:\n\
+         \x20     - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-backend, value: v1}], remove: [x-drop]}}\n\
+         \x20     - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-answered-by, value: v1}]}}\n\
+         \x20   - name: infra-backend-v2\n      port: 8080\n      filters:\n\
+         \x20     - {type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: x-backend, value: v2}]}}\n";
+    let fixture = Fixture::start(&route(
+        "store",
+        "per-backend",
+        "same-namespace",
+        &["b.example"],
+        rules,
+    ))
+    .await;
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let reply = send(fixture.port, "GET", "b.example", "/", &[("x-drop", "1")])
+            .await
+            .expect("answered");
+        let echoed = reply.echoed.as_ref().expect("an echo");
+        let backend = echoed.backend.clone();
+        match backend.as_str() {
+            "infra-backend-v1" => {
+                assert_eq!(echoed.header("x-backend").as_deref(), Some("v1"));
+                assert_eq!(echoed.header("x-drop"), None);
+                assert_eq!(reply.header("x-answered-by").as_deref(), Some("v1"));
+            }
+            "infra-backend-v2" => {
+                assert_eq!(echoed.header("x-backend").as_deref(), Some("v2"));
+                assert_eq!(echoed.header("x-drop").as_deref(), Some("1"));
+                assert_eq!(reply.header("x-answered-by"), None);
+            }
+            other => panic!("answered by {other}"),
+        }
+        seen.insert(backend);
+    }
+    assert_eq!(seen.len(), 2, "both backends answered");
+}

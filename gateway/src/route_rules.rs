@@ -9,8 +9,8 @@ use http::{HeaderName, Method};
 use portcullis_kube::objects::ObjectKey;
 use portcullis_kube::objects::gateway_api::{HttpBackendRef, HttpRouteFilter, HttpRouteMatch};
 use portcullis_route::spec::{
-    Action, Backend, Conditions, HeaderCondition, Mirror, NamedCondition, Origin, PathKind,
-    PathRule, RouteSpec, Target, UpstreamProtocol, ValueMatch, WeightedBackend,
+    Action, Backend, BackendHeaders, Conditions, HeaderCondition, Mirror, NamedCondition, Origin,
+    PathKind, PathRule, RouteSpec, Target, UpstreamProtocol, ValueMatch, WeightedBackend,
 };
 use portcullis_translation::{BackendProblem, BackendResolver, Diagnostic, PortRef, Reason};
 
@@ -239,6 +239,40 @@ pub fn check_rules(
     (checked, resolved)
 }
 
+/// A backendRef's own filters: its header modifiers (HTTPRouteBackendRequestHeaderModification
+/// and the response side); any other filter there cannot be honoured.
+fn backend_headers(filters: &[HttpRouteFilter]) -> Result<Option<Box<BackendHeaders>>, String> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut headers = BackendHeaders::default();
+    for (f, filter) in filters.iter().enumerate() {
+        let at = |sub: &str, why: String| format!("filters[{f}].{sub}: {why}");
+        match (
+            filter.filter_type.as_str(),
+            &filter.request_header_modifier,
+            &filter.response_header_modifier,
+        ) {
+            ("RequestHeaderModifier", Some(m), _) => {
+                let edits = header_edits(m)
+                    .map_err(|(s, w)| at(&format!("requestHeaderModifier.{s}"), w))?;
+                merge_edits(&mut headers.request, edits);
+            }
+            ("ResponseHeaderModifier", _, Some(m)) => {
+                let edits = header_edits(m)
+                    .map_err(|(s, w)| at(&format!("responseHeaderModifier.{s}"), w))?;
+                merge_edits(&mut headers.response, edits);
+            }
+            (other, _, _) => {
+                return Err(format!(
+                    "filter type {other:?} on a backendRef is not supported (the header modifiers are)"
+                ));
+            }
+        }
+    }
+    Ok(Some(Box::new(headers)))
+}
+
 /// The share of requests a RequestMirror copies, as `numerator / denominator`.
 fn mirror_share(
     mirror: &portcullis_kube::objects::gateway_api::RequestMirror,
@@ -424,6 +458,7 @@ fn backend(
         (
             Backend {
                 tls: None,
+                headers: None,
                 origin: Some(origin.clone()),
                 target: Target::Invalid(problem.2.clone()),
             },
@@ -439,13 +474,10 @@ fn backend(
             format!("backend kind {group}/{kind} is not supported (Service is)"),
         ));
     }
-    if !reference.filters.is_empty() {
-        return invalid((
-            Reason::UnsupportedValue,
-            "UnsupportedValue",
-            "filters on a backendRef are not supported yet".into(),
-        ));
-    }
+    let headers = match backend_headers(&reference.filters) {
+        Ok(headers) => headers,
+        Err(why) => return invalid((Reason::UnsupportedValue, "UnsupportedValue", why)),
+    };
     let referrer = Referrer {
         kind: route.kind.as_str(),
         namespace: &route.namespace,
@@ -491,6 +523,7 @@ fn backend(
                             return (
                                 Backend {
                                     tls: None,
+                                    headers: None,
                                     origin: Some(origin),
                                     target: Target::Invalid(format!(
                                         "{} {}/{}: {why}",
@@ -506,6 +539,7 @@ fn backend(
             (
                 Backend {
                     tls,
+                    headers,
                     origin: Some(origin),
                     target: Target::Endpoints(endpoints),
                 },
@@ -694,6 +728,7 @@ fn route_origin(key: &ObjectKey) -> Origin {
 fn invalid_spec(key: &ObjectKey, why: &str) -> RouteSpec {
     RouteSpec::forward(Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: Some(route_origin(key)),
         target: Target::Invalid(why.to_string()),
     }))

@@ -36,8 +36,8 @@ use portcullis_route::rewrite::{RedirectInput, redirect_location, rewrite_path};
 use portcullis_route::spec::{Affinity, Balance, NextUpstream, UpstreamProtocol};
 use portcullis_route::sticky::{cookie_token, set_cookie};
 use portcullis_route::table::{
-    CompiledErrorPages, CompiledMirror, CompiledRedirect, EndpointSet, RequestFacts, Route,
-    RouteAction, RouteTarget,
+    CompiledErrorPages, CompiledHeaderEdits, CompiledMirror, CompiledRedirect, EndpointSet,
+    RequestFacts, Route, RouteAction, RouteTarget,
 };
 
 /// What the proxy sends back: an upstream's body, or one of its own small answers.
@@ -289,6 +289,7 @@ impl Forwarder {
                 };
                 let exchange = Exchange {
                     mirrors,
+                    backend_headers: upstream.headers.as_deref(),
                     route,
                     endpoints,
                     timeouts,
@@ -368,6 +369,7 @@ impl Forwarder {
     ) -> Response<ProxyBody> {
         let Exchange {
             mirrors,
+            backend_headers,
             route,
             endpoints,
             timeouts,
@@ -436,6 +438,9 @@ impl Forwarder {
                 http_body::Body::is_end_stream(&body),
             )
         };
+        if let Some((edits, _)) = backend_headers {
+            edits.apply(&mut parts.headers);
+        }
         let permit = if parts.version == Version::HTTP_2 {
             // The semaphore is never closed, so acquiring fails only if it were.
             downstream
@@ -644,6 +649,9 @@ impl Forwarder {
         if !route.response_headers.is_empty() {
             route.response_headers.apply(response.headers_mut());
         }
+        if let Some((_, edits)) = backend_headers {
+            edits.apply(response.headers_mut());
+        }
         // A new or moved client gets the cookie naming the endpoint that answered.
         if let (Some(sticky), Some(token)) = (&sticky, answered_by)
             && sticky.cookie != Some(token)
@@ -782,6 +790,8 @@ struct Exchange<'r> {
     verified: Option<Arc<VerifiedClients>>,
     /// Backends getting copies of the request.
     mirrors: &'r [CompiledMirror],
+    /// The chosen backend's own header edits (request, response).
+    backend_headers: Option<&'r (CompiledHeaderEdits, CompiledHeaderEdits)>,
 }
 
 /// A route's cookie affinity for one request.

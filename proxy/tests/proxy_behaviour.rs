@@ -80,6 +80,7 @@ async fn error_answers_are_small_and_say_what_happened() {
     let slow = backend("slow").await;
     let unavailable = Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: None,
         target: Target::Unavailable("no such Service".into()),
     });

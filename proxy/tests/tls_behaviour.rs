@@ -217,6 +217,7 @@ fn tls_spec(
 fn routed(addr: SocketAddr, redirect: bool) -> TableSpec {
     let backend = Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: Some(Origin {
             namespace: "t".into(),
             ingress: "i".into(),

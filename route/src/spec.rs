@@ -112,6 +112,18 @@ pub struct Backend {
     /// TLS to the endpoints, verified (Gateway API's BackendTLSPolicy); `None` leaves the
     /// route's protocol as it is.
     pub tls: Option<Arc<BackendTls>>,
+    /// Header edits for this backend only (Gateway API filters on a backendRef), after the
+    /// route's.
+    pub headers: Option<Box<BackendHeaders>>,
+}
+
+/// A backend's own header edits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct BackendHeaders {
+    /// On the request, after the route's.
+    pub request: HeaderEdits,
+    /// On the response, after the route's.
+    pub response: HeaderEdits,
 }
 
 /// How a backend is spoken to over TLS with its certificate verified: the name sent as SNI,
@@ -163,6 +175,7 @@ impl Backend {
     pub fn not_found() -> Self {
         Backend {
             tls: None,
+            headers: None,
             origin: None,
             target: Target::NotFound,
         }
@@ -244,6 +257,13 @@ impl fmt::Display for Backend {
         }
         if let Some(origin) = &self.origin {
             write!(f, " <- {origin}")?;
+        }
+        if let Some(headers) = &self.headers {
+            write!(
+                f,
+                " (backend headers request {:?} response {:?})",
+                headers.request, headers.response
+            )?;
         }
         if let Some(tls) = &self.tls {
             write!(f, " (tls verified as {:?}", tls.server_name)?;

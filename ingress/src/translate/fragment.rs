@@ -291,6 +291,7 @@ impl Fragment {
         let closed_backend = |origin: &Option<Origin>| {
             Arc::new(Backend {
                 tls: None,
+                headers: None,
                 origin: origin.clone(),
                 target: Target::Unavailable(format!(
                     "not served: annotation {annotation} is not enforced (fail closed)"
@@ -484,6 +485,7 @@ fn error_pages(
         match resolved {
             Ok((port, endpoints)) if !endpoints.is_empty() => Some(Arc::new(Backend {
                 tls: None,
+                headers: None,
                 origin: Some(Origin {
                     namespace: key.namespace.clone().into(),
                     ingress: key.name.clone().into(),
@@ -712,6 +714,7 @@ fn resolve_backend<'s>(
     };
     let resolved = Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: Some(origin),
         target,
     });
@@ -742,6 +745,7 @@ pub(super) fn flag_backend(
     };
     let backend = Backend {
         tls: None,
+        headers: None,
         origin: Some(origin),
         target,
     };
@@ -759,6 +763,7 @@ pub(super) fn port_text(port: Option<&PortRef>) -> String {
 fn unavailable(key: &ObjectKey, reason: &str) -> Arc<Backend> {
     Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: Some(Origin {
             namespace: key.namespace.clone().into(),
             ingress: key.name.clone().into(),

@@ -300,6 +300,7 @@ fn app_root_rule(root: &str, owner: &ObjectKey) -> PathRule {
         }),
         ..RouteSpec::forward(Arc::new(portcullis_route::spec::Backend {
             tls: None,
+            headers: None,
             origin: Some(portcullis_route::spec::Origin {
                 namespace: owner.namespace.clone().into(),
                 ingress: owner.name.clone().into(),

@@ -114,6 +114,7 @@ pub fn closed_port() -> SocketAddr {
 pub fn backend_to(addresses: &[SocketAddr], service: &str) -> Arc<Backend> {
     Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: Some(Origin {
             namespace: "test".into(),
             ingress: "ing".into(),

@@ -86,6 +86,7 @@ impl<'a> Compiler<'a> {
             target: RouteTarget::Unavailable(reason.into()),
             metrics: self.metrics.route_counters(spec.origin.as_ref()),
             tls: None,
+            headers: None,
         });
         Route {
             origin: spec.origin.clone(),
@@ -209,6 +210,12 @@ impl<'a> Compiler<'a> {
             target,
             metrics: self.metrics.route_counters(backend.origin.as_ref()),
             tls: backend.tls.clone(),
+            headers: backend.headers.as_ref().map(|h| {
+                Box::new((
+                    CompiledHeaderEdits::new(&h.request),
+                    CompiledHeaderEdits::new(&h.response),
+                ))
+            }),
         });
         self.held_backends.push(Arc::clone(backend));
         self.upstreams.insert(key, Arc::clone(&upstream));

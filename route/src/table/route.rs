@@ -185,6 +185,8 @@ pub struct Upstream {
     pub metrics: Arc<RouteMetrics>,
     /// Verified TLS to the endpoints (BackendTLSPolicy), whatever the route's protocol says.
     pub tls: Option<Arc<BackendTls>>,
+    /// This backend's own header edits (request, response), after the route's.
+    pub headers: Option<Box<(CompiledHeaderEdits, CompiledHeaderEdits)>>,
 }
 
 /// Where a backend's requests go, with the state load balancing needs.

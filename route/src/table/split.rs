@@ -95,6 +95,7 @@ mod tests {
             target: RouteTarget::NotFound,
             metrics: Arc::new(RouteMetrics::default()),
             tls: None,
+            headers: None,
         })
     }
 

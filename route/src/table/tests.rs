@@ -24,6 +24,7 @@ impl CounterSource for Interning {
 fn backend(port: u16) -> Arc<Backend> {
     Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: None,
         target: Target::Endpoints(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
     })
@@ -133,6 +134,7 @@ fn host_default_answers_unmatched_paths_then_the_table_default() {
 fn rules_sharing_a_backend_share_one_round_robin_cursor() {
     let two = Arc::new(RouteSpec::forward(Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: None,
         target: Target::Endpoints(vec![
             SocketAddr::from(([127, 0, 0, 1], 1)),
@@ -187,6 +189,7 @@ fn route_metrics_are_shared_across_rebuilds() {
         hosts: vec![],
         default_backend: Arc::new(RouteSpec::forward(Arc::new(Backend {
             tls: None,
+            headers: None,
             origin: Some(origin),
             target: Target::Endpoints(vec![]),
         }))),
@@ -525,6 +528,7 @@ fn gateway_wildcards_span_labels_and_the_longest_suffix_wins() {
 fn an_invalid_backend_compiles_to_its_own_target() {
     let invalid = Arc::new(RouteSpec::forward(Arc::new(Backend {
         tls: None,
+        headers: None,
         origin: None,
         target: Target::Invalid("no such kind".into()),
     })));
