@@ -30,7 +30,8 @@ render nodeport --set service.type=NodePort --set service.externalTrafficPolicy=
 render autoscaling --set autoscaling.enabled=true --set podAntiAffinity=hard \
   --set ingressClass.default=true --set controller.watchNamespace=shop
 render single --set replicaCount=1 --set podAntiAffinity=none --set controller.preStopSleepSeconds=0 \
-  --set controller.defaultSslCertificate=ingress/default-tls --set 'controller.extraArgs={--idle-timeout,120s}'
+  --set controller.defaultSslCertificate=ingress/default-tls --set 'controller.extraArgs={--idle-timeout,120s}' \
+  --set controller.proxyProtocol.enabled=true --set 'controller.proxyProtocol.trustedCIDRs={10.0.0.0/8,192.0.2.0/24}'
 render gateway --api-versions gateway.networking.k8s.io/v1/GatewayClass \
   --set 'gateway.ports[0].name=gw-http' --set 'gateway.ports[0].port=80' \
   --set 'gateway.ports[1].name=gw-https' --set 'gateway.ports[1].port=443'
@@ -45,6 +46,10 @@ grep -q -- '--publish-service=ingress/portcullis' "$cache/defaults.yaml"
 grep -q -- '--publish-status-address=192.0.2.10,192.0.2.11' "$cache/nodeport.yaml"
 grep -q -- '--election-id=portcullis-leader' "$cache/defaults.yaml"
 echo "ok   publish and election flags"
+grep -q -- '- --proxy-protocol$' "$cache/single.yaml"
+grep -q -- '--proxy-protocol-trusted-cidrs=10.0.0.0/8,192.0.2.0/24' "$cache/single.yaml"
+if grep -q -- '--proxy-protocol' "$cache/defaults.yaml"; then echo "PROXY protocol on by default"; exit 1; fi
+echo "ok   PROXY protocol flags"
 # Gateway API: the controller name flag, the GatewayClass only where its API is served, the
 # listener ports on pod and Service, and the sysctl that lets the non-root proxy bind port 80.
 grep -q -- '--gateway-controller-name=portcullis.dev/gateway-controller' "$cache/defaults.yaml"

@@ -94,6 +94,22 @@ pub struct IngressArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
+    /// The HTTP and HTTPS listeners expect a PROXY protocol (v1 or v2) header on every
+    /// connection, as a load balancer sends it (ingress-nginx's `use-proxy-protocol`); the
+    /// client it names is the client address.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
+    /// The peers (load balancers) allowed to send PROXY protocol headers, as CIDRs
+    /// (comma-separated); connections from others are closed and counted. Empty: any peer
+    /// (logged as a warning: a direct client could then name any address).
+    #[arg(long, value_delimiter = ',')]
+    pub proxy_protocol_trusted_cidrs: Vec<ipnet::IpNet>,
+
+    /// Longest wait for a connection's PROXY protocol header.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub proxy_protocol_timeout: Duration,
+
     /// Longest wait for a TCP connect to an upstream endpoint before trying the next one.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub upstream_connect_timeout: Duration,

@@ -67,8 +67,10 @@ pub struct ForwardTimeouts {
 /// The downstream connection a request arrived on.
 #[derive(Debug)]
 pub struct Downstream {
-    /// The client's address.
+    /// The TCP peer (a load balancer, when PROXY protocol is on).
     pub peer: SocketAddr,
+    /// The client's address: the peer, or what its PROXY protocol header named.
+    pub client: SocketAddr,
     /// The local port the client connected to.
     pub local_port: u16,
     /// `http` or `https`.
@@ -104,11 +106,11 @@ impl UpstreamShare {
 }
 
 impl Downstream {
-    /// The client's address: what source ranges (and, later, rate limits and access logs)
-    /// read. Today the TCP peer; the one place PROXY protocol or trusted forwarded headers
-    /// will change.
+    /// The client's address: what source ranges, X-Forwarded-For (and, later, rate limits
+    /// and access logs) read. The TCP peer, or the client its PROXY protocol header named;
+    /// trusted forwarded headers will be read here too.
     pub fn client_address(&self) -> std::net::IpAddr {
-        self.peer.ip()
+        self.client.ip()
     }
 }
 
@@ -412,7 +414,7 @@ impl Forwarder {
                 .insert(header::TE, HeaderValue::from_static("trailers"));
         }
         let client = ClientSide {
-            peer: downstream.peer,
+            peer: downstream.client,
             scheme: downstream.scheme,
             local_port: downstream.local_port,
             host: target.host,

@@ -15,6 +15,7 @@ pub mod live;
 pub mod metrics;
 pub mod mirror;
 pub mod passthrough;
+pub mod proxy_protocol;
 pub mod request_head;
 pub mod retryable_body;
 pub mod server;

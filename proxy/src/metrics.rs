@@ -145,6 +145,10 @@ pub struct ProxyMetrics {
     pub connections_accepted: AtomicU64,
     /// Downstream connections open now.
     pub connections_open: AtomicU64,
+    /// Connections closed because their peer may not send a PROXY protocol header.
+    pub proxy_protocol_refused: AtomicU64,
+    /// Connections closed because their PROXY protocol header was malformed, too long or late.
+    pub proxy_protocol_failures: AtomicU64,
     /// Upstream connect attempts that failed (each retry counts).
     pub upstream_connect_failures: AtomicU64,
     /// Requests retried on another endpoint after a connect failure.
@@ -255,7 +259,7 @@ impl Metrics {
         }
 
         let table = &self.table;
-        let counters: [(&str, &str, &str, &AtomicU64); 14] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 16] = [
             (
                 "portcullis_table_rebuilds_total",
                 "counter",
@@ -297,6 +301,18 @@ impl Metrics {
                 "gauge",
                 "Downstream connections open now.",
                 &self.proxy.connections_open,
+            ),
+            (
+                "portcullis_proxy_protocol_refused_total",
+                "counter",
+                "Connections closed: the peer is not trusted to send a PROXY protocol header.",
+                &self.proxy.proxy_protocol_refused,
+            ),
+            (
+                "portcullis_proxy_protocol_failures_total",
+                "counter",
+                "Connections closed: a malformed, too long or late PROXY protocol header.",
+                &self.proxy.proxy_protocol_failures,
             ),
             (
                 "portcullis_upstream_connect_failures_total",

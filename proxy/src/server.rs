@@ -24,6 +24,7 @@ use crate::forward::{Downstream, ForwardTimeouts, Forwarder, UpstreamShare};
 use crate::live::LiveTable;
 use crate::metrics::{HandshakeFailure, Metrics};
 use crate::mirror::Mirrors;
+use crate::proxy_protocol::{ProxyHeaderError, ProxyProtocol, read_header};
 use crate::tls_listener::{handshake_failure, tls_acceptor};
 use crate::upstream_clients::UpstreamClients;
 use crate::write_stall::{WatchedIo, WriteStall};
@@ -62,6 +63,9 @@ pub struct ProxyConfig {
     /// Streams one HTTP/2 client connection may have open at once (nginx's
     /// `http2_max_concurrent_streams`).
     pub http2_max_concurrent_streams: u32,
+    /// Each connection opens with a PROXY protocol header naming the client, from these
+    /// peers only.
+    pub proxy_protocol: Option<ProxyProtocol>,
     /// Upstream exchanges one HTTP/2 client connection may have at once; further streams wait
     /// for one to finish. Bounds the upstream connections and the buffered response bytes one
     /// client can tie up.
@@ -91,6 +95,7 @@ impl Default for ProxyConfig {
             client_body_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
             max_request_header_bytes: 32 * 1024,
+            proxy_protocol: None,
             http2_max_concurrent_streams: 128,
             http2_upstream_requests: 32,
             http2_stream_send_buffer: 64 * 1024,
@@ -186,6 +191,7 @@ async fn serve_listener(
         .max_send_buf_size(config.http2_stream_send_buffer)
         .keep_alive_interval(Some(Duration::from_secs(30)));
     let builder = Arc::new(builder);
+    let proxy_protocol = config.proxy_protocol.clone().map(Arc::new);
     let (drain, draining) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -198,6 +204,7 @@ async fn serve_listener(
                     let connection = Connection {
                         downstream: Downstream {
                             peer,
+                            client: peer,
                             local_port,
                             scheme,
                             upstream_share: UpstreamShare::new(config.http2_upstream_requests),
@@ -209,7 +216,12 @@ async fn serve_listener(
                         send_timeout: config.send_timeout,
                         draining: draining.clone(),
                     };
-                    connections.spawn(accept(stream, transport.clone(), connection));
+                    connections.spawn(accept(
+                        stream,
+                        proxy_protocol.clone(),
+                        transport.clone(),
+                        connection,
+                    ));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -239,8 +251,32 @@ async fn serve_listener(
     Ok(())
 }
 
-/// Completes the TLS handshake, if any, then serves the connection.
-async fn accept(stream: TcpStream, transport: Transport, connection: Connection) {
+/// Reads the PROXY protocol header, if the listener takes one, completes the TLS handshake,
+/// if any, then serves the connection.
+async fn accept(
+    mut stream: TcpStream,
+    proxy_protocol: Option<Arc<ProxyProtocol>>,
+    transport: Transport,
+    mut connection: Connection,
+) {
+    if let Some(config) = proxy_protocol {
+        let peer = connection.downstream.peer;
+        match read_header(&mut stream, peer, &config).await {
+            Ok(Some(client)) => connection.downstream.client = client,
+            Ok(None) => {}
+            Err(error) => {
+                let counter = match error {
+                    ProxyHeaderError::Untrusted(_) => {
+                        &connection.metrics.proxy.proxy_protocol_refused
+                    }
+                    _ => &connection.metrics.proxy.proxy_protocol_failures,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                debug!(%peer, "connection closed: {error}");
+                return;
+            }
+        }
+    }
     match transport {
         Transport::Plain => connection.serve(TokioIo::new(stream)).await,
         Transport::Tls {

@@ -1,6 +1,7 @@
 //! The proxy (HTTP, and HTTPS when bound) and the admin server: started on the bound
 //! listeners, and drained together at shutdown.
 
+use portcullis_proxy::proxy_protocol::ProxyProtocol;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -32,6 +33,17 @@ pub(super) fn proxy_config(args: &IngressArgs) -> ProxyConfig {
     config.max_request_header_bytes = args.max_request_header_bytes as usize;
     config.http2_max_concurrent_streams = args.http2_max_concurrent_streams;
     config.http2_upstream_requests = args.http2_upstream_requests as usize;
+    if args.proxy_protocol {
+        if args.proxy_protocol_trusted_cidrs.is_empty() {
+            tracing::warn!(
+                "--proxy-protocol takes headers from any peer: a client reaching the proxy directly could name any address; set --proxy-protocol-trusted-cidrs to the load balancers' addresses"
+            );
+        }
+        config.proxy_protocol = Some(ProxyProtocol {
+            trusted: args.proxy_protocol_trusted_cidrs.clone(),
+            timeout: args.proxy_protocol_timeout,
+        });
+    }
     config
 }
 
@@ -69,18 +81,21 @@ impl Servers {
             ))),
             _ => None,
         };
+        // PROXY protocol is the Ingress listeners' (`--proxy-protocol`), not the Gateways'.
+        let mut gateway_config = config.clone();
+        gateway_config.proxy_protocol = None;
         let gateway_ports = tokio::spawn(run_gateway_ports(
             gateway_address,
             gateway_ports,
             Arc::clone(&serving.metrics),
-            config.clone(),
+            gateway_config,
             stopped.clone(),
         ));
         let proxy = tokio::spawn(serve_proxy(
             listeners.http,
             Arc::clone(&serving.table),
             Arc::clone(&serving.metrics),
-            config,
+            config.clone(),
             wait_stop(stopped.clone()),
         ));
         let admin = tokio::spawn(serve_admin(
