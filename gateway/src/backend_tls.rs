@@ -210,13 +210,16 @@ fn policy_use(
     let mut names = Vec::new();
     for (index, san) in validation.subject_alt_names.iter().enumerate() {
         match (san.name_type.as_str(), &san.hostname) {
-            ("Hostname", Some(hostname)) if Hostname::parse(hostname).is_ok() => {
+            ("Hostname", Some(hostname))
+                if matches!(Hostname::parse(hostname), Ok(Hostname::Exact(_))) =>
+            {
                 names.push(hostname.to_ascii_lowercase());
             }
             _ => {
                 let why = format!(
-                    "subjectAltNames[{index}]: only Hostname names are supported ({:?} given)",
-                    san.name_type
+                    "subjectAltNames[{index}]: only exact Hostname names are supported ({:?} {:?} given)",
+                    san.name_type,
+                    san.hostname.as_deref().or(san.uri.as_deref()).unwrap_or("")
                 );
                 let used = refuse(
                     book,
@@ -289,6 +292,16 @@ fn policy_use(
                 let certificates: Result<Vec<CertificateDer<'_>>, _> =
                     CertificateDer::pem_slice_iter(text.as_bytes()).collect();
                 match certificates {
+                    Ok(list)
+                        if list.iter().any(|der| {
+                            x509_parser::parse_x509_certificate(der.as_ref()).is_err()
+                        }) =>
+                    {
+                        Some(format!(
+                            "ConfigMap {}/{} key {CA_CERTIFICATE_KEY}: a PEM block is not an X.509 certificate",
+                            key.namespace, reference.name
+                        ))
+                    }
                     Ok(list) if !list.is_empty() => {
                         pem.push_str(text);
                         if !text.ends_with('\n') {

@@ -12,7 +12,7 @@ use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use tokio::sync::Semaphore;
 
@@ -21,7 +21,7 @@ use crate::error_responses::ProxyAnswer;
 use crate::forwarded_headers::{ClientSide, X_REQUEST_ID, add_forwarding, strip_hop_by_hop};
 use crate::live::LiveTable;
 use crate::metrics::Metrics;
-use crate::mirror::Mirrors;
+use crate::mirror::{CopiedRequest, Mirrors};
 use crate::request_head::{Target, settle};
 use crate::retryable_body::{Attempt, BodyProgress, RetryableBody, ReturnSlot};
 use crate::tls_upstream_names::{endpoint_authority, service_host};
@@ -267,6 +267,8 @@ impl Forwarder {
             RouteTarget::Endpoints(endpoints) if !endpoints.is_empty() => {
                 // A verified backend (BackendTLSPolicy) is spoken to over TLS, with its
                 // policy's name as SNI, by clients of its own; never without verification.
+                // Mirrors speak the rule's protocol, whatever this backend's policy says.
+                let mirror_protocol = protocol;
                 let (protocol, verified, service_host) = match &upstream.tls {
                     Some(tls) => match self.clients.verified(tls) {
                         Ok(clients) => (
@@ -275,7 +277,8 @@ impl Forwarder {
                             Some(tls.server_name.clone()),
                         ),
                         Err(error) => {
-                            warn!(origin = ?upstream.origin, "500: {error}");
+                            // The policy's own diagnostics name it; logged once per request here.
+                            debug!(origin = ?upstream.origin, "500: {error}");
                             return (own(ProxyAnswer::BackendInvalid), &*upstream.metrics);
                         }
                     },
@@ -291,6 +294,7 @@ impl Forwarder {
                 };
                 let exchange = Exchange {
                     mirrors,
+                    mirror_protocol,
                     backend_headers: upstream.headers.as_deref(),
                     route,
                     endpoints,
@@ -371,6 +375,7 @@ impl Forwarder {
     ) -> Response<ProxyBody> {
         let Exchange {
             mirrors,
+            mirror_protocol,
             backend_headers,
             route,
             endpoints,
@@ -428,17 +433,19 @@ impl Forwarder {
         }
         // Copies go out now, with the headers as they go upstream; their bodies follow the
         // real one as it is read.
-        let tap = if mirrors.is_empty() {
+        // An upgrade (websocket) is not mirrored: the copy would open a second tunnel.
+        let tap = if mirrors.is_empty() || upgrade.is_some() {
             None
         } else {
-            self.mirrors.send(
-                mirrors,
-                protocol,
-                &parts.method,
-                &path_and_query,
-                &parts.headers,
-                http_body::Body::is_end_stream(&body),
-            )
+            let copied = CopiedRequest {
+                protocol: mirror_protocol,
+                method: &parts.method,
+                path: &path_and_query,
+                headers: &parts.headers,
+                body_empty: http_body::Body::is_end_stream(&body),
+            };
+            self.mirrors
+                .send(mirrors, &copied, &self.metrics.proxy.mirrors_skipped)
         };
         if let Some((edits, _)) = backend_headers {
             edits.apply(&mut parts.headers);
@@ -792,6 +799,8 @@ struct Exchange<'r> {
     verified: Option<Arc<VerifiedClients>>,
     /// Backends getting copies of the request.
     mirrors: &'r [CompiledMirror],
+    /// How the mirrors are spoken to: the rule's protocol.
+    mirror_protocol: UpstreamProtocol,
     /// The chosen backend's own header edits (request, response).
     backend_headers: Option<&'r (CompiledHeaderEdits, CompiledHeaderEdits)>,
 }

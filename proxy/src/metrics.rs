@@ -145,6 +145,8 @@ pub struct ProxyMetrics {
     pub connections_accepted: AtomicU64,
     /// Downstream connections open now.
     pub connections_open: AtomicU64,
+    /// Mirror copies not sent (too many in flight, a TLS mirror backend, no endpoint).
+    pub mirrors_skipped: AtomicU64,
     /// Connections closed because their peer may not send a PROXY protocol header.
     pub proxy_protocol_refused: AtomicU64,
     /// Connections closed because their PROXY protocol header was malformed, too long or late.
@@ -259,7 +261,7 @@ impl Metrics {
         }
 
         let table = &self.table;
-        let counters: [(&str, &str, &str, &AtomicU64); 16] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 17] = [
             (
                 "portcullis_table_rebuilds_total",
                 "counter",
@@ -301,6 +303,12 @@ impl Metrics {
                 "gauge",
                 "Downstream connections open now.",
                 &self.proxy.connections_open,
+            ),
+            (
+                "portcullis_mirrors_skipped_total",
+                "counter",
+                "RequestMirror copies not sent: too many in flight, a TLS mirror backend, or no endpoint.",
+                &self.proxy.mirrors_skipped,
             ),
             (
                 "portcullis_proxy_protocol_refused_total",

@@ -42,8 +42,6 @@ pub struct Mirrors {
     in_flight: Arc<Semaphore>,
     /// For the whole exchange with a mirror.
     timeout: Duration,
-    /// Mirror requests not sent (too many in flight, a TLS backend, no endpoint).
-    pub skipped: AtomicU64,
 }
 
 impl Mirrors {
@@ -66,30 +64,35 @@ impl Mirrors {
             h2c: builder().http2_only(true).build(tcp),
             in_flight: Arc::new(Semaphore::new(MAX_MIRRORS_IN_FLIGHT)),
             timeout,
-            skipped: AtomicU64::new(0),
         }
     }
 
-    /// Sends a copy of the request (`method`, `path`, the headers as they go upstream) to
-    /// each mirror whose share it falls in. Returns the tap the real body must feed, when a
-    /// copy waits for body bytes.
+    /// Sends a copy of `request` to each mirror whose share it falls in (`skipped` counts
+    /// those not sent). Returns the tap the real body must feed, when a copy waits for body
+    /// bytes.
     pub fn send(
         &self,
         mirrors: &[CompiledMirror],
-        protocol: UpstreamProtocol,
-        method: &Method,
-        path: &http::uri::PathAndQuery,
-        headers: &HeaderMap,
-        body_empty: bool,
+        request: &CopiedRequest<'_>,
+        skipped: &AtomicU64,
     ) -> Option<Arc<BodyTap>> {
+        let CopiedRequest {
+            protocol,
+            method,
+            path,
+            headers,
+            body_empty,
+        } = *request;
         let mut tap = BodyTap::default();
         for mirror in mirrors {
             if mirror.numerator < mirror.denominator {
-                let n = mirror.seen.fetch_add(1, Ordering::Relaxed);
+                let n = u128::from(mirror.seen.fetch_add(1, Ordering::Relaxed));
                 // Spreads the chosen requests evenly: request n is mirrored when the running
                 // share crosses the next whole count.
-                let before = n * u64::from(mirror.numerator) / u64::from(mirror.denominator);
-                let after = (n + 1) * u64::from(mirror.numerator) / u64::from(mirror.denominator);
+                let (numerator, denominator) =
+                    (u128::from(mirror.numerator), u128::from(mirror.denominator));
+                let before = n * numerator / denominator;
+                let after = (n + 1) * numerator / denominator;
                 if before == after {
                     continue;
                 }
@@ -102,11 +105,11 @@ impl Mirrors {
                 (endpoint, protocol.is_tls() || mirror.upstream.tls.is_some())
             else {
                 debug!(origin = ?mirror.upstream.origin, "mirror not sent: no endpoint, or a TLS backend");
-                self.skipped.fetch_add(1, Ordering::Relaxed);
+                skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
             let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
-                self.skipped.fetch_add(1, Ordering::Relaxed);
+                skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
             let body = if body_empty {
@@ -153,14 +156,30 @@ impl Mirrors {
     }
 }
 
+/// The request a mirror gets a copy of, as it goes upstream.
+#[derive(Debug, Clone, Copy)]
+pub struct CopiedRequest<'a> {
+    /// How the mirrors are spoken to (the rule's protocol).
+    pub protocol: UpstreamProtocol,
+    /// The method.
+    pub method: &'a Method,
+    /// The path and query, rewritten as upstream gets them.
+    pub path: &'a http::uri::PathAndQuery,
+    /// The headers as they go upstream.
+    pub headers: &'a HeaderMap,
+    /// The request has no body.
+    pub body_empty: bool,
+}
+
 /// Where the real request body's bytes are copied to, one channel per mirror.
 #[derive(Debug, Default)]
 pub struct BodyTap {
-    copies: Mutex<Vec<Copy>>,
+    copies: Mutex<Vec<MirrorCopy>>,
 }
 
+/// One mirror's copy of the body: its channel and whether the body ended whole.
 #[derive(Debug)]
-struct Copy {
+struct MirrorCopy {
     sender: mpsc::Sender<Bytes>,
     complete: Arc<AtomicBool>,
 }
@@ -173,7 +192,7 @@ impl BodyTap {
         self.copies
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Copy {
+            .push(MirrorCopy {
                 sender,
                 complete: Arc::clone(&complete),
             });

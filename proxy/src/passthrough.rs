@@ -90,7 +90,11 @@ async fn pass_through(
         .await
         .map_err(|_| format!("no ClientHello within {:?}", config.hello_timeout))?
         .map_err(|e| e.to_string())?;
-    let name = hello.server_name.as_deref().unwrap_or("");
+    // Without SNI there is no name to route by (a route for every host would take it
+    // otherwise): closed, as the documentation says.
+    let Some(name) = hello.server_name.as_deref() else {
+        return Err("the ClientHello names no server (no SNI)".into());
+    };
     let endpoints: Vec<std::net::SocketAddr> = {
         let table = table.load();
         let route = table.find(name, "/");

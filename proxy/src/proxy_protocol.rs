@@ -1,8 +1,8 @@
 //! PROXY protocol v1 and v2 (HAProxy's), as cloud load balancers send it: the header that opens
 //! a connection from a trusted peer names the client's address, which then is the connection's
 //! client address. The `ppp` crate parses; this module bounds what is read (a fixed buffer, no
-//! allocation a length field asks for), reads exactly the header off the socket (never the
-//! request after it), and decides who may send one.
+//! allocation a length field asks for), reads exactly the header off the socket with plain
+//! reads (never the request after it, never polling), and decides who may send one.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -105,8 +105,9 @@ pub fn parse(bytes: &[u8]) -> Result<Option<(usize, ProxiedClient)>, ProxyHeader
     }
 }
 
-/// Reads the header off `stream` (from `peer`) and returns the client it names. Peeks until
-/// the whole header is there, then takes exactly its bytes: what follows is the client's.
+/// Reads the header off `stream` (from `peer`) and returns the client it names. Reads exactly
+/// the header's bytes, never what follows (the client's own): v1 up to its CRLF (at most 107
+/// bytes), v2 its 16 fixed bytes and then the length they announce (at most the bound).
 pub async fn read_header(
     stream: &mut TcpStream,
     peer: SocketAddr,
@@ -115,38 +116,76 @@ pub async fn read_header(
     if !config.trusts(peer.ip()) {
         return Err(ProxyHeaderError::Untrusted(peer.ip()));
     }
+    tokio::time::timeout(config.timeout, read_exactly_the_header(stream))
+        .await
+        .map_err(|_| ProxyHeaderError::Incomplete(config.timeout))?
+}
+
+async fn read_exactly_the_header(
+    stream: &mut TcpStream,
+) -> Result<ProxiedClient, ProxyHeaderError> {
     let mut buffer = [0u8; MAX_HEADER_BYTES];
-    let deadline = tokio::time::Instant::now() + config.timeout;
-    let mut seen = 0;
-    let (length, client) = loop {
-        let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut buffer))
-            .await
-            .map_err(|_| ProxyHeaderError::Incomplete(config.timeout))?
-            .map_err(|e| ProxyHeaderError::Io(e.to_string()))?;
-        if peeked == 0 {
-            return Err(ProxyHeaderError::Incomplete(config.timeout));
-        }
-        if let Some(parsed) = parse(&buffer[..peeked])? {
-            break parsed;
-        }
-        if peeked == seen {
-            // Nothing new since the last look: the rest of a split header has not come.
-            tokio::time::sleep_until(
-                (tokio::time::Instant::now() + Duration::from_millis(5)).min(deadline),
-            )
-            .await;
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ProxyHeaderError::Incomplete(config.timeout));
+    // "PROXY" (v1) and "\r\n\r\n\0" (v2) both take 5 bytes to tell apart.
+    read_part(stream, &mut buffer[0..5]).await?;
+    let length = if &buffer[..5] == b"PROXY" {
+        let mut at = 5;
+        loop {
+            if at >= V1_MAX_BYTES {
+                return Err(ProxyHeaderError::Malformed(
+                    "a v1 header without its CRLF".into(),
+                ));
+            }
+            read_part(stream, &mut buffer[at..at + 1]).await?;
+            at += 1;
+            if buffer[at - 2..at] == *b"\r\n" {
+                break at;
             }
         }
-        seen = peeked;
+    } else {
+        read_part(stream, &mut buffer[5..16]).await?;
+        if buffer[..12] != *V2_SIGNATURE {
+            return Err(ProxyHeaderError::Malformed(
+                "neither a v1 nor a v2 PROXY protocol signature".into(),
+            ));
+        }
+        let declared = usize::from(u16::from_be_bytes([buffer[14], buffer[15]]));
+        let total = 16 + declared;
+        if total > MAX_HEADER_BYTES {
+            // Checked by the parse below too; never read a length a peer asks for.
+            return parse(&buffer[..16]).and(Err(ProxyHeaderError::TooLong));
+        }
+        read_part(stream, &mut buffer[16..total]).await?;
+        total
     };
-    stream
-        .read_exact(&mut buffer[..length])
-        .await
-        .map_err(|e| ProxyHeaderError::Io(e.to_string()))?;
-    Ok(client)
+    match parse(&buffer[..length])? {
+        Some((used, client)) if used == length => {
+            Ok(client.map(|c| SocketAddr::new(canonical(c.ip()), c.port())))
+        }
+        _ => Err(ProxyHeaderError::Malformed(
+            "the header does not end where it says".into(),
+        )),
+    }
 }
+
+/// Fills `part` from the socket.
+async fn read_part(stream: &mut TcpStream, part: &mut [u8]) -> Result<(), ProxyHeaderError> {
+    stream
+        .read_exact(part)
+        .await
+        .map(|_| ())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                ProxyHeaderError::Malformed("the connection closed inside the header".into())
+            }
+            _ => ProxyHeaderError::Io(e.to_string()),
+        })
+}
+
+/// The 12 bytes a v2 header opens with.
+const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+
+/// The longest v1 header, CRLF included.
+const V1_MAX_BYTES: usize = 107;
 
 /// An IPv4 address mapped into IPv6 (a dual-stack socket's peer) as the IPv4 address.
 fn canonical(address: IpAddr) -> IpAddr {

@@ -93,8 +93,9 @@ pub struct UpstreamClients {
     adding: Arc<Mutex<()>>,
 }
 
-/// Verifying clients by the TLS settings they verify with.
-type VerifiedByPolicy = Vec<(Arc<BackendTls>, Arc<VerifiedClients>)>;
+/// Verifying clients by the TLS settings they verify with, or why they cannot be made (kept,
+/// so a policy that cannot be used costs one attempt, not one per request).
+type VerifiedByPolicy = Vec<(Arc<BackendTls>, Result<Arc<VerifiedClients>, Arc<str>>)>;
 
 /// The most verifying client pairs kept; making one more drops the oldest (its pooled
 /// connections close once their requests are done).
@@ -191,32 +192,31 @@ impl UpstreamClients {
     }
 
     /// The clients that verify as `tls` says, made on first use.
-    pub fn verified(
-        &self,
-        tls: &Arc<BackendTls>,
-    ) -> Result<Arc<VerifiedClients>, VerifiedTlsError> {
+    pub fn verified(&self, tls: &Arc<BackendTls>) -> Result<Arc<VerifiedClients>, Arc<str>> {
         let known = |sets: &VerifiedByPolicy| {
             sets.iter()
                 .find(|(t, _)| Arc::ptr_eq(t, tls) || **t == **tls)
-                .map(|(_, clients)| Arc::clone(clients))
+                .map(|(_, clients)| clients.clone())
         };
         if let Some(clients) = known(&self.verified.load()) {
-            return Ok(clients);
+            return clients;
         }
         let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.verified.load_full();
         if let Some(clients) = known(&current) {
-            return Ok(clients);
+            return clients;
         }
-        let config = verified_config(tls)?;
-        let clients = Arc::new(ClientSet::verified(self.settings, config));
+        let made = verified_config(tls)
+            .map(|config| Arc::new(ClientSet::verified(self.settings, config)))
+            .map_err(|e: VerifiedTlsError| Arc::<str>::from(e.to_string()));
         let mut next = Vec::clone(&current);
         if next.len() >= MAX_VERIFIED {
-            next.remove(0);
+            // The oldest goes; its pool closes once its requests are done.
+            let _oldest = next.remove(0);
         }
-        next.push((Arc::clone(tls), Arc::clone(&clients)));
+        next.push((Arc::clone(tls), made.clone()));
         self.verified.store(Arc::new(next));
-        Ok(clients)
+        made
     }
 
     fn with_connect_timeout(&self, timeout: Duration) -> Arc<ClientSet> {
