@@ -950,20 +950,7 @@ async fn listener_ports_open_and_close_live_and_https_listeners_terminate_by_hos
         "the HTTPS listener never served its certificate; log:\n{}",
         fixture.proxy.log()
     );
-    let ca_file = fixture.dir.path().join("ca.pem.txt");
-    std::fs::write(&ca_file, &ca.pem).expect("write ca");
-    let output = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "--cacert",
-            ca_file.to_str().expect("utf-8"),
-            "--resolve",
-            &format!("shop.example:{https}:127.0.0.1"),
-            &format!("https://shop.example:{https}/over-tls"),
-        ])
-        .output()
-        .expect("curl installed");
-    let body = String::from_utf8_lossy(&output.stdout);
+    let body = curl_https(&fixture, &ca, "shop.example", https, "/over-tls");
     assert!(
         body.starts_with("backend infra-backend-v2\n"),
         "curl: {body}"
@@ -1203,6 +1190,30 @@ async fn grpc_routes_match_services_methods_and_headers_and_speak_http2_to_backe
     );
 }
 
+/// What curl gets from `https://host:port/path` on 127.0.0.1, trusting only `ca`.
+fn curl_https(
+    fixture: &Fixture,
+    ca: &portcullis_testkit::test_ca::TestCa,
+    host: &str,
+    port: u16,
+    path: &str,
+) -> String {
+    let ca_file = fixture.dir.path().join("ca.pem.txt");
+    std::fs::write(&ca_file, &ca.pem).expect("write ca");
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--cacert",
+            ca_file.to_str().expect("utf-8"),
+            "--resolve",
+            &format!("{host}:{port}:127.0.0.1"),
+            &format!("https://{host}:{port}{path}"),
+        ])
+        .output()
+        .expect("curl installed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A TLS server of its own (the proxy never sees its key) for `host`, answering every request
 /// with `tls-backend <name>`.
 async fn tls_backend(
@@ -1316,21 +1327,9 @@ async fn tls_routes_pass_streams_through_by_sni() {
             .is_none()
     );
     // The whole session is the backend's: curl verifies its certificate against the CA.
-    let ca_file = fixture.dir.path().join("ca.pem.txt");
-    std::fs::write(&ca_file, &ca.pem).expect("write ca");
-    let output = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "--cacert",
-            ca_file.to_str().expect("utf-8"),
-            "--resolve",
-            &format!("secure.example:{tls_port}:127.0.0.1"),
-            &format!("https://secure.example:{tls_port}/"),
-        ])
-        .output()
-        .expect("curl installed");
+    let body = curl_https(&fixture, &ca, "secure.example", tls_port, "/");
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        body,
         "tls-backend secure-backend\n",
         "log:\n{}",
         fixture.proxy.log()

@@ -71,6 +71,14 @@ fn v2(source: [u8; 4], port: u16, tlvs: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The echo backend and a manifests folder holding [`objects`] for it.
+async fn served_objects() -> (EchoBackend, tempfile::TempDir) {
+    let backend = EchoBackend::start("echo").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("objects.yaml"), objects(backend.addr)).expect("write");
+    (backend, dir)
+}
+
 async fn metric(proxy: &Portcullis, name: &str) -> u64 {
     let (_, text) = get(proxy.admin, "", "/metrics").await.expect("metrics");
     text.lines()
@@ -80,9 +88,7 @@ async fn metric(proxy: &Portcullis, name: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trusted_load_balancers_name_the_client_and_everything_else_is_closed() {
-    let backend = EchoBackend::start("echo").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("objects.yaml"), objects(backend.addr)).expect("write");
+    let (_backend, dir) = served_objects().await;
     let proxy = Portcullis::start(
         dir.path(),
         &[
@@ -175,9 +181,7 @@ async fn trusted_load_balancers_name_the_client_and_everything_else_is_closed() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn peers_outside_the_trusted_cidrs_are_refused_and_counted() {
-    let backend = EchoBackend::start("echo").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("objects.yaml"), objects(backend.addr)).expect("write");
+    let (_backend, dir) = served_objects().await;
     let proxy = Portcullis::start(
         dir.path(),
         &[

@@ -167,52 +167,28 @@ pub fn status_patches(
         let Some((meta, route_status)) = route_status(snapshot, &key) else {
             continue;
         };
-        let current_status = route_status.value();
-        let current_parents: Vec<Value> = current_status
-            .get("parents")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let (others, mine): (Vec<Value>, Vec<Value>) =
-            current_parents.into_iter().partition(|parent| {
-                parent.get("controllerName").and_then(Value::as_str)
-                    != Some(context.controller_name)
-            });
         let (parents, generation) = ours.get(&key).copied().unwrap_or((&[], meta.generation));
-        if parents.is_empty() && mine.is_empty() {
-            continue;
-        }
-        let desired_mine: Vec<Value> = parents
+        let desired: Vec<Entry<'_>> = parents
             .iter()
             .map(|parent| {
-                let reference = parent_ref(parent);
-                let current = mine
-                    .iter()
-                    .find(|m| m.get("parentRef") == Some(&reference))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                json!({
-                    "parentRef": reference,
-                    "controllerName": context.controller_name,
-                    "conditions": conditions(&current, generation, context.now, &[
+                (
+                    parent_ref(parent),
+                    [
                         ("Accepted", &parent.accepted),
                         ("ResolvedRefs", &parent.resolved_refs),
-                    ]),
-                })
+                    ],
+                )
             })
             .collect();
-        if without_times(&Value::from(mine.clone()))
-            == without_times(&Value::from(desired_mine.clone()))
-        {
+        let Some(status) = with_our_entries(
+            route_status.value(),
+            ("parents", "parentRef"),
+            context,
+            generation,
+            &desired,
+        ) else {
             continue;
-        }
-        let mut all = others;
-        all.extend(desired_mine);
-        let mut status = current_status;
-        if !status.is_object() {
-            status = json!({});
-        }
-        status["parents"] = Value::from(all);
+        };
         patches.push(StatusPatch {
             object: key,
             resource_version: meta.resource_version.clone(),
@@ -236,17 +212,7 @@ fn policy_patches(
         let Some(object) = snapshot.backend_tls_policies.get(&id) else {
             continue;
         };
-        let current_status = object.status.value();
-        let (others, mine): (Vec<Value>, Vec<Value>) = current_status
-            .get("ancestors")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .partition(|entry| {
-                entry.get("controllerName").and_then(Value::as_str) != Some(context.controller_name)
-            });
-        let desired: Vec<Value> = policy
+        let desired: Vec<Entry<'_>> = policy
             .ancestors
             .iter()
             .map(|(namespace, name)| {
@@ -256,37 +222,81 @@ fn policy_patches(
                     "namespace": namespace,
                     "name": name,
                 });
-                let current = mine
-                    .iter()
-                    .find(|m| m.get("ancestorRef") == Some(&reference))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                json!({
-                    "ancestorRef": reference,
-                    "controllerName": context.controller_name,
-                    "conditions": conditions(&current, policy.generation, context.now, &[
+                (
+                    reference,
+                    [
                         ("Accepted", &policy.accepted),
                         ("ResolvedRefs", &policy.resolved_refs),
-                    ]),
-                })
+                    ],
+                )
             })
             .collect();
-        if without_times(&Value::from(mine)) == without_times(&Value::from(desired.clone())) {
+        let Some(status) = with_our_entries(
+            object.status.value(),
+            ("ancestors", "ancestorRef"),
+            context,
+            policy.generation,
+            &desired,
+        ) else {
             continue;
-        }
-        let mut all = others;
-        all.extend(desired);
-        let mut status = current_status;
-        if !status.is_object() {
-            status = json!({});
-        }
-        status["ancestors"] = Value::from(all);
+        };
         patches.push(StatusPatch {
             object: policy.policy.clone(),
             resource_version: object.metadata.resource_version.clone(),
             status,
         });
     }
+}
+
+/// One entry of ours to be: its reference, and its two conditions.
+type Entry<'a> = (Value, [(&'a str, &'a Condition); 2]);
+
+/// `current_status` with one per-controller list (`parents` of a route under `parentRef`,
+/// `ancestors` of a policy under `ancestorRef`) made to hold other controllers' entries as they
+/// are and ours as `desired` says (a condition that did not change keeps its
+/// lastTransitionTime); `None` when ours already say that.
+fn with_our_entries(
+    current_status: Value,
+    (list, reference_key): (&str, &str),
+    context: &StatusContext<'_>,
+    generation: i64,
+    desired: &[Entry<'_>],
+) -> Option<Value> {
+    let (others, mine): (Vec<Value>, Vec<Value>) = current_status
+        .get(list)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|entry| {
+            entry.get("controllerName").and_then(Value::as_str) != Some(context.controller_name)
+        });
+    let desired: Vec<Value> = desired
+        .iter()
+        .map(|(reference, wanted)| {
+            let current = mine
+                .iter()
+                .find(|m| m.get(reference_key) == Some(reference))
+                .cloned()
+                .unwrap_or(Value::Null);
+            json!({
+                reference_key: reference,
+                "controllerName": context.controller_name,
+                "conditions": conditions(&current, generation, context.now, wanted),
+            })
+        })
+        .collect();
+    if without_times(&Value::from(mine)) == without_times(&Value::from(desired.clone())) {
+        return None;
+    }
+    let mut all = others;
+    all.extend(desired);
+    let mut status = current_status;
+    if !status.is_object() {
+        status = json!({});
+    }
+    status[list] = Value::from(all);
+    Some(status)
 }
 
 /// A route parent's `parentRef` as status writes it: group, kind and namespace spelled out.
