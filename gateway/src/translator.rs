@@ -5,7 +5,8 @@
 //! Gateways and Namespaces (selectors) start over. Listeners are settled again on every change
 //! to the objects they read; while they route the same, only certificates change. Where an
 //! HTTPRoute and a GRPCRoute on one listener share a hostname the older keeps the listener
-//! (`conflicts`), recomputed from the fragments on every update that has GRPCRoutes.
+//! (`conflicts`; listeners on one port with one hostname count as one, whichever Gateway they
+//! are on), recomputed from the fragments on every update that has GRPCRoutes.
 //! [`crate::translate_gateways`] is the same code from empty.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -30,8 +31,8 @@ use crate::{
 /// (namespace, name).
 type Id = (String, String);
 
-/// A route's claim on a listener: its order, key and the hostnames it serves there.
-type Claim<'a> = (&'a RouteOrder, &'a ObjectKey, &'a [Option<Hostname>]);
+/// A route's claim on a listener: its order, key, the hostnames it serves there, the listener.
+type Claim<'a> = (&'a RouteOrder, &'a ObjectKey, &'a [Option<Hostname>], usize);
 
 /// A route that loses a listener to an older route of the other kind with a shared hostname.
 type Loss = (ObjectKey, usize);
@@ -215,30 +216,37 @@ impl GatewayTranslator {
         if grpc.is_empty() {
             return losses;
         }
-        let listeners: BTreeSet<usize> = grpc
+        // Listeners on one port with the same hostname serve the same hosts (on one Gateway
+        // or several): their routes compete as if on one listener.
+        let group = |listener: usize| {
+            let active = &self.settlement.active[listener];
+            (active.port, active.hostname.clone())
+        };
+        let groups: BTreeSet<(u16, Option<Hostname>)> = grpc
             .iter()
-            .flat_map(|(_, f)| f.attached.iter().map(|(l, _, _)| *l))
+            .flat_map(|(_, f)| f.attached.iter().map(|(l, _, _)| group(*l)))
             .collect();
-        // Per listener, the routes attached to it oldest first; each keeps the listener unless
-        // an older route of the other kind that kept it shares a hostname.
-        let mut attached: BTreeMap<usize, Vec<Claim<'_>>> = BTreeMap::new();
+        // Per group, the routes attached to it oldest first; each keeps its listener unless an
+        // older route of the other kind that kept one shares a hostname.
+        let mut attached: BTreeMap<(u16, Option<Hostname>), Vec<Claim<'_>>> = BTreeMap::new();
         for (key, fragment) in &self.routes {
             let Some(order) = &fragment.order else {
                 continue;
             };
             for (listener, _, hosts) in &fragment.attached {
-                if listeners.contains(listener) {
+                let group = group(*listener);
+                if groups.contains(&group) {
                     attached
-                        .entry(*listener)
+                        .entry(group)
                         .or_default()
-                        .push((order, key, hosts));
+                        .push((order, key, hosts, *listener));
                 }
             }
         }
-        for (listener, mut routes) in attached {
+        for (_, mut routes) in attached {
             routes.sort();
             let mut kept: Vec<(Kind, &[Option<Hostname>])> = Vec::new();
-            for (_, key, hosts) in routes {
+            for (_, key, hosts, listener) in routes {
                 let beaten = kept
                     .iter()
                     .any(|(kind, other)| *kind != key.kind && overlap(hosts, other));
@@ -250,6 +258,21 @@ impl GatewayTranslator {
             }
         }
         losses
+    }
+
+    /// Whether a change to `key` can change the translation: a kind it reads, and of
+    /// ConfigMaps only those a BackendTLSPolicy names (clusters are full of others).
+    pub fn reads(&self, key: &ObjectKey) -> bool {
+        match key.kind {
+            Kind::ConfigMap => {
+                !self.started
+                    || self
+                        .settlement
+                        .policies
+                        .reads_config_map(&key.namespace, &key.name)
+            }
+            kind => crate::reads(kind),
+        }
     }
 
     /// The status of every route naming a Gateway of ours, as the last update left it (an
@@ -429,9 +452,9 @@ impl GatewayTranslator {
                 route,
                 "spec.hostnames",
                 format!(
-                    "an older {other} serves some of these hostnames on listener {} of {}; \
-                     the route is not served there",
-                    listener.name, listener.gateway
+                    "an older {other} serves some of these hostnames on port {}; the route is \
+                     not served on listener {} of {}",
+                    listener.port, listener.name, listener.gateway
                 ),
             ));
         }

@@ -88,3 +88,26 @@ fn incremental_updates_equal_a_fresh_translation() {
         }
     }
 }
+
+#[test]
+fn only_the_config_maps_a_policy_names_count_as_changes() {
+    let config = GatewayConfig {
+        controller_name: DEFAULT_CONTROLLER_NAME.to_string(),
+        reserved_ports: vec![8000],
+    };
+    let mut translator = GatewayTranslator::new(config);
+    let key = |kind, name: &str| portcullis_kube::objects::ObjectKey {
+        kind,
+        namespace: "gateway-conformance-infra".to_string(),
+        name: name.to_string(),
+    };
+    use portcullis_kube::objects::Kind;
+    // Before the first update every change counts.
+    assert!(translator.reads(&key(Kind::ConfigMap, "app-settings")));
+    translator.update(&Snapshot::from_objects(objects()), &[]);
+    assert!(translator.reads(&key(Kind::ConfigMap, "backend-ca")));
+    assert!(translator.reads(&key(Kind::ConfigMap, "not-there")));
+    assert!(!translator.reads(&key(Kind::ConfigMap, "app-settings")));
+    assert!(translator.reads(&key(Kind::Service, "anything")));
+    assert!(!translator.reads(&key(Kind::Ingress, "anything")));
+}

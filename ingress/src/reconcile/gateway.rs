@@ -120,7 +120,7 @@ impl GatewayServing {
         if let Some(diagnostics) = &self.last
             && !changes
                 .iter()
-                .any(|key| portcullis_gateway::reads(key.kind))
+                .any(|key| self.translator.as_ref().is_none_or(|t| t.reads(key)))
         {
             return GatewayOutcome {
                 diagnostics: diagnostics.clone(),
