@@ -37,8 +37,11 @@ pub struct PolicyState {
     pub accepted: Condition,
     /// `ResolvedRefs`.
     pub resolved_refs: Condition,
-    /// The Gateways (namespace, name) whose attached routes use it: its `status.ancestors`.
+    /// The Gateways (namespace, name) whose attached routes reach a Service it targets: its
+    /// `status.ancestors`.
     pub ancestors: Vec<(String, String)>,
+    /// The Services (namespace, name) it targets.
+    pub targets: Vec<(String, String)>,
 }
 
 /// A winning policy for one Service: the port it names (`None`: all), the policy, its use.
@@ -109,6 +112,7 @@ pub fn settle_policies(snapshot: &Snapshot) -> BackendTlsBook {
         let (used, resolved, accepted) = policy_use(snapshot, &key, policy, &mut book);
         let mut conflicted = false;
         let mut targets = 0;
+        let mut services = Vec::new();
         for (index, target) in policy.spec.target_refs.iter().enumerate() {
             if !(target.group.is_empty() || target.group == "core") || target.kind != "Service" {
                 book.diagnostics.push(Diagnostic::error(
@@ -123,6 +127,7 @@ pub fn settle_policies(snapshot: &Snapshot) -> BackendTlsBook {
                 continue;
             }
             targets += 1;
+            services.push((key.namespace.clone(), target.name.clone()));
             let entries = book
                 .targets
                 .entry((key.namespace.clone(), target.name.clone()))
@@ -166,6 +171,7 @@ pub fn settle_policies(snapshot: &Snapshot) -> BackendTlsBook {
             accepted,
             resolved_refs: resolved,
             ancestors: Vec::new(),
+            targets: services,
         });
     }
     book.config_maps.sort();

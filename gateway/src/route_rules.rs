@@ -101,7 +101,6 @@ pub fn check_rules(
     resolver: BackendResolver<'_>,
     policies: &BackendTlsBook,
     route: &RouteView<'_>,
-    used_policies: &mut Vec<ObjectKey>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (Vec<CheckedRule>, Condition) {
     let key = &route.key;
@@ -114,8 +113,7 @@ pub fn check_rules(
         let matches = check_matches(key, route.flavor, rule, index, diagnostics);
         let mut backends = Vec::new();
         for (b, reference) in rule.backend_refs.iter().enumerate() {
-            let (backend, problem) =
-                backend(snapshot, resolver, policies, used_policies, key, reference);
+            let (backend, problem) = backend(snapshot, resolver, policies, key, reference);
             if let Some((reason, condition_reason, why)) = problem {
                 let at = format!("{}.backendRefs[{b}]", field());
                 diagnostics.push(Diagnostic::error(
@@ -162,8 +160,7 @@ pub fn check_rules(
                     port: target.port,
                     ..HttpBackendRef::default()
                 };
-                let (backend, problem) =
-                    backend(snapshot, resolver, policies, used_policies, key, &reference);
+                let (backend, problem) = backend(snapshot, resolver, policies, key, &reference);
                 let share = mirror_share(mirror);
                 match (problem, share) {
                     (Some((reason, condition_reason, why)), _) => {
@@ -442,7 +439,6 @@ fn backend(
     snapshot: &Snapshot,
     resolver: BackendResolver<'_>,
     policies: &BackendTlsBook,
-    used_policies: &mut Vec<ObjectKey>,
     route: &ObjectKey,
     reference: &HttpBackendRef,
 ) -> (Backend, Option<Problem>) {
@@ -515,7 +511,6 @@ fn backend(
             let tls = match policy {
                 None => None,
                 Some((key, used)) => {
-                    used_policies.push(key.clone());
                     match used {
                         PolicyUse::Verify(tls) => Some(Arc::clone(tls)),
                         // The policy's own status and diagnostics say why.

@@ -66,8 +66,6 @@ struct RouteFragment {
     services: Vec<Id>,
     /// A backendRef names another namespace.
     crosses_namespaces: bool,
-    /// The BackendTLSPolicies its backends use.
-    policies: Vec<ObjectKey>,
 }
 
 /// The incremental translator; see the module documentation.
@@ -461,13 +459,15 @@ impl GatewayTranslator {
         diagnostics.extend(settlement.policies.diagnostics.iter().cloned());
         let mut policies = settlement.policies.states.clone();
         if !policies.is_empty() {
-            let mut ancestors: BTreeMap<&ObjectKey, BTreeSet<(String, String)>> = BTreeMap::new();
+            // A policy's ancestors: the Gateways of the accepted routes reaching a Service it
+            // targets, whether it won the Service or not (a losing policy says so there).
+            let mut by_service: BTreeMap<&Id, BTreeSet<(String, String)>> = BTreeMap::new();
             for fragment in self.routes.values() {
                 let Some(state) = &fragment.state else {
                     continue;
                 };
-                for policy in &fragment.policies {
-                    let gateways = ancestors.entry(policy).or_default();
+                for service in &fragment.services {
+                    let gateways = by_service.entry(service).or_default();
                     for parent in state.parents.iter().filter(|p| p.accepted.status) {
                         gateways
                             .insert((parent.parent.namespace.clone(), parent.parent.name.clone()));
@@ -475,10 +475,14 @@ impl GatewayTranslator {
                 }
             }
             for policy in &mut policies {
-                policy.ancestors = ancestors
-                    .get(&policy.policy)
-                    .map(|set| set.iter().cloned().collect())
-                    .unwrap_or_default();
+                let gateways: BTreeSet<(String, String)> = policy
+                    .targets
+                    .iter()
+                    .filter_map(|target| by_service.get(target))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                policy.ancestors = gateways.into_iter().collect();
             }
         }
         diagnostics.sort();
@@ -608,14 +612,8 @@ fn route_fragment(
     if outcomes.is_empty() {
         return fragment;
     }
-    let (rules, resolved) = check_rules(
-        snapshot,
-        resolver,
-        &settlement.policies,
-        route,
-        &mut fragment.policies,
-        diagnostics,
-    );
+    let (rules, resolved) =
+        check_rules(snapshot, resolver, &settlement.policies, route, diagnostics);
     let order = Arc::new((
         route.meta.creation_timestamp.is_none(),
         route.meta.creation_timestamp.clone(),
