@@ -961,7 +961,18 @@ async fn listener_ports_open_and_close_live_and_https_listeners_terminate_by_hos
             send(http, "GET", "any.example", "/", &[]).await.is_none()
         })
         .await;
-    assert!(std::net::TcpStream::connect(("127.0.0.1", https)).is_err());
+    // Each port is drained on its own: the HTTPS one closes moments after.
+    let https_closed = wait_until(Duration::from_secs(5), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", https))
+            .await
+            .is_err()
+    })
+    .await;
+    assert!(
+        https_closed,
+        "the HTTPS port stayed open; log:\n{}",
+        fixture.proxy.log()
+    );
     assert!(
         send(fixture.port, "GET", "any.example", "/", &[])
             .await
